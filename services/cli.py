@@ -1,0 +1,356 @@
+"""The `beaconmail` command: provisioning through shared, and the service launchers.
+
+Its commands, arguments and output are a contract that scripts and tests rely on.
+Every failure prints one line on stderr and exits non-zero.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared import accounts
+from shared.config import ConfigError, Settings, load_settings, parse_size
+from shared.db import Database
+from shared.errors import BeaconError
+from shared.migrations import SchemaNotReady, ensure_at_head, upgrade_to_head
+from shared.quota import recalc_quota
+from shared.views import DomainView, MailboxView
+
+EXIT_FAILURE = 1
+EXIT_STARTUP = 2
+
+
+class Size(click.ParamType):
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SIZE = Size()
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _database() -> Database:
+    database = Database(_settings())
+    ensure_at_head(database.engine)
+    return database
+
+
+def _print_records(records: Sequence[dict[str, Any]], columns: Iterable[str], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(list(records), ensure_ascii=False, indent=None))
+        return
+    names = list(columns)
+    for record in records:
+        click.echo("\t".join(_cell(record[name]) for name in names))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _password(password: str | None, from_stdin: bool) -> str:
+    if (password is None) == (not from_stdin):
+        raise click.UsageError("give exactly one of --password or --password-stdin")
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise click.UsageError("--password-stdin: nothing on standard input")
+        return line.rstrip("\r\n")
+    assert password is not None
+    return password
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON array of objects.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Beacon Mail: provision domains, mailboxes, aliases and groups; run the services."""
+
+
+@cli.command()
+def init() -> None:
+    """Create or upgrade the database schema and the data folders (safe to repeat)."""
+    settings = _settings()
+    settings.mail_root.mkdir(parents=True, exist_ok=True)
+    upgrade_to_head(settings)
+    click.echo(f"database ready: {settings.database_url.split('@')[-1]}")
+
+
+@cli.group()
+def domain() -> None:
+    """Hosted domains."""
+
+
+@domain.command("add")
+@click.argument("name")
+@click.option("--max-mailboxes", type=click.IntRange(min=0), default=0, help="0 = no limit.")
+@click.option("--max-aliases", type=click.IntRange(min=0), default=0, help="0 = no limit.")
+@click.option("--quota", type=SIZE, default=0, help="Total storage cap (0 = none).")
+@click.option("--default-mailbox-quota", type=SIZE, default=0, help="Quota of new mailboxes (0 = none).")
+def domain_add(name: str, max_mailboxes: int, max_aliases: int, quota: int, default_mailbox_quota: int) -> None:
+    created = accounts.create_domain(
+        _database(),
+        name,
+        max_mailboxes=max_mailboxes,
+        max_aliases=max_aliases,
+        quota_bytes=quota,
+        default_mailbox_quota=default_mailbox_quota,
+    )
+    click.echo(f"domain added: {created.name}")
+
+
+def _domain_record(view: DomainView) -> dict[str, Any]:
+    return asdict(view) | {"alias_domains": list(view.alias_domains)}
+
+
+@domain.command("list")
+@json_option
+def domain_list(as_json: bool) -> None:
+    records = [_domain_record(d) for d in accounts.list_domains(_database())]
+    _print_records(records, ["name", "active", "max_mailboxes", "max_aliases", "quota_bytes", "mailboxes"], as_json)
+
+
+@domain.command("remove")
+@click.argument("name")
+def domain_remove(name: str) -> None:
+    """Remove a domain with its mailboxes, aliases, groups and stored mail."""
+    accounts.remove_domain(_database(), name)
+    click.echo(f"domain removed: {name}")
+
+
+@domain.command("alias-add")
+@click.argument("alias_name")
+@click.argument("target")
+def domain_alias_add(alias_name: str, target: str) -> None:
+    """Make ALIAS_NAME another name of the hosted domain TARGET."""
+    accounts.add_alias_domain(_database(), alias_name, target)
+    click.echo(f"alias domain added: {alias_name} -> {target}")
+
+
+@domain.command("alias-remove")
+@click.argument("alias_name")
+def domain_alias_remove(alias_name: str) -> None:
+    accounts.remove_alias_domain(_database(), alias_name)
+    click.echo(f"alias domain removed: {alias_name}")
+
+
+@cli.group()
+def mailbox() -> None:
+    """Mailboxes (user accounts)."""
+
+
+password_options: list[Callable[[Any], Any]] = [
+    click.option("--password", default=None, help="The password (visible in the process list; prefer stdin)."),
+    click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin."),
+]
+
+
+def with_password(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(password_options):
+        command = option(command)
+    return command
+
+
+@mailbox.command("add")
+@click.argument("address")
+@with_password
+@click.option("--quota", type=SIZE, default=None, help="Default: the domain's default mailbox quota.")
+@click.option("--name", default="", help="Display name.")
+def mailbox_add(address: str, password: str | None, password_stdin: bool, quota: int | None, name: str) -> None:
+    secret = _password(password, password_stdin)
+    created = accounts.create_mailbox(_database(), address, secret, quota_bytes=quota, name=name)
+    click.echo(f"mailbox added: {created.address}")
+
+
+def _mailbox_record(view: MailboxView) -> dict[str, Any]:
+    return {
+        "address": view.address,
+        "name": view.name,
+        "quota_bytes": view.quota_bytes,
+        "used_bytes": view.used_bytes,
+        "messages": view.messages,
+        "active": view.active,
+        "roles": list(view.roles),
+        "smtp_enabled": view.smtp_enabled,
+        "pop3_enabled": view.pop3_enabled,
+    }
+
+
+@mailbox.command("list")
+@click.argument("domain_name", required=False, metavar="[DOMAIN]")
+@json_option
+def mailbox_list(domain_name: str | None, as_json: bool) -> None:
+    database = _database()
+    if domain_name is not None:
+        accounts.get_domain(database, domain_name)
+    records = [_mailbox_record(m) for m in accounts.list_mailboxes(database, domain_name)]
+    _print_records(records, ["address", "name", "quota_bytes", "used_bytes", "messages", "active", "roles"], as_json)
+
+
+@mailbox.command("passwd")
+@click.argument("address")
+@with_password
+def mailbox_passwd(address: str, password: str | None, password_stdin: bool) -> None:
+    accounts.set_password(_database(), address, _password(password, password_stdin))
+    click.echo(f"password changed: {address}")
+
+
+@mailbox.command("remove")
+@click.argument("address")
+def mailbox_remove(address: str) -> None:
+    """Remove a mailbox and its stored mail."""
+    accounts.remove_mailbox(_database(), address)
+    click.echo(f"mailbox removed: {address}")
+
+
+def _role_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--domain", "domain_name", default=None, help="Manager of this domain.")(command)
+    return click.option("--global", "global_admin", is_flag=True, help="Global admin.")(command)
+
+
+@mailbox.command("grant")
+@click.argument("address")
+@_role_options
+def mailbox_grant(address: str, global_admin: bool, domain_name: str | None) -> None:
+    """Give a portal role."""
+    view = accounts.grant_role(_database(), address, global_admin=global_admin, domain=domain_name)
+    click.echo(f"roles of {view.address}: {','.join(view.roles) or 'none'}")
+
+
+@mailbox.command("revoke")
+@click.argument("address")
+@_role_options
+def mailbox_revoke(address: str, global_admin: bool, domain_name: str | None) -> None:
+    """Take a portal role away."""
+    view = accounts.revoke_role(_database(), address, global_admin=global_admin, domain=domain_name)
+    click.echo(f"roles of {view.address}: {','.join(view.roles) or 'none'}")
+
+
+@cli.group()
+def alias() -> None:
+    """Aliases and catch-alls (SOURCE `@domain`)."""
+
+
+@alias.command("add")
+@click.argument("source")
+@click.argument("destinations", nargs=-1, required=True, metavar="DEST [DEST ...]")
+def alias_add(source: str, destinations: tuple[str, ...]) -> None:
+    created = accounts.create_alias(_database(), source, destinations)
+    click.echo(f"alias added: {created.source} -> {', '.join(created.destinations)}")
+
+
+@alias.command("list")
+@click.argument("domain_name", required=False, metavar="[DOMAIN]")
+@json_option
+def alias_list(domain_name: str | None, as_json: bool) -> None:
+    database = _database()
+    if domain_name is not None:
+        accounts.get_domain(database, domain_name)
+    records = [{"source": a.source, "destinations": list(a.destinations)} for a in accounts.list_aliases(database, domain_name)]
+    _print_records(records, ["source", "destinations"], as_json)
+
+
+@alias.command("remove")
+@click.argument("source")
+def alias_remove(source: str) -> None:
+    accounts.remove_alias(_database(), source)
+    click.echo(f"alias removed: {source}")
+
+
+@cli.group()
+def group() -> None:
+    """Group mailboxes."""
+
+
+@group.command("add")
+@click.argument("address")
+@click.option("--member", "members", multiple=True, required=True, help="A member address (repeat).")
+@click.option("--policy", type=click.Choice(["anyone", "domain", "members"]), default="anyone", help="Who may send to it.")
+def group_add(address: str, members: tuple[str, ...], policy: str) -> None:
+    created = accounts.create_group(_database(), address, members, policy=policy)
+    click.echo(f"group added: {created.address} ({len(created.members)} members, policy {created.policy})")
+
+
+@group.command("list")
+@click.argument("domain_name", required=False, metavar="[DOMAIN]")
+@json_option
+def group_list(domain_name: str | None, as_json: bool) -> None:
+    database = _database()
+    if domain_name is not None:
+        accounts.get_domain(database, domain_name)
+    records = [
+        {"address": g.address, "members": list(g.members), "policy": g.policy}
+        for g in accounts.list_groups(database, domain_name)
+    ]
+    _print_records(records, ["address", "members", "policy"], as_json)
+
+
+@group.command("remove")
+@click.argument("address")
+def group_remove(address: str) -> None:
+    accounts.remove_group(_database(), address)
+    click.echo(f"group removed: {address}")
+
+
+@cli.group()
+def quota() -> None:
+    """Quota counters."""
+
+
+@quota.command("recalc")
+@click.argument("address", required=False)
+def quota_recalc(address: str | None) -> None:
+    """Recount used bytes and messages from the disk; prints one line per mailbox."""
+    for repair in recalc_quota(_database(), address):
+        state = "fixed" if repair.changed else "ok"
+        click.echo(
+            f"{repair.address}\t{state}\t{repair.used_bytes_before}->{repair.used_bytes}\t"
+            f"{repair.messages_before}->{repair.messages}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; every failure becomes one line on stderr."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="beaconmail", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("beaconmail: aborted", err=True)
+        return EXIT_FAILURE
+    except click.ClickException as exc:
+        click.echo(f"beaconmail: {exc.format_message()}", err=True)
+        return exc.exit_code if exc.exit_code else EXIT_FAILURE
+    except (ConfigError, SchemaNotReady) as exc:
+        click.echo(f"beaconmail: {exc}", err=True)
+        return EXIT_STARTUP
+    except BeaconError as exc:
+        click.echo(f"beaconmail: {exc}", err=True)
+        return EXIT_FAILURE
+    except SQLAlchemyError as exc:
+        click.echo(f"beaconmail: database error: {str(exc.orig or exc).splitlines()[0]}", err=True)
+        return EXIT_STARTUP
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The one settings object, built from BEACONMAIL_* environment variables.
+
+Only this module reads os.environ. Every value is typed and checked here, so a
+bad configuration fails at start with one line naming the variable.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+PREFIX = "BEACONMAIL_"
+SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or invalid; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    mail_root: Path
+    hostname: str
+    bind: str
+    tls_cert: Path | None
+    tls_key: Path | None
+    secret_key: str
+    relay_host: str | None
+    smtp_port: int
+    submission_port: int
+    submissions_port: int
+    pop3_port: int
+    pop3s_port: int
+    admin_port: int
+    max_message_size: int
+    max_recipients: int
+    submission_rate_per_hour: int
+    pop3_idle_timeout: float
+    allow_plaintext_auth: bool
+    maildrop_lease_seconds: int
+    auth_fail_limit: int
+    auth_fail_window: float
+    auth_lockout: float
+    login_delay: int
+    alias_depth_limit: int
+    relay_user: str | None
+    relay_password: str | None
+    queue_lifetime: float
+    queue_retry_base: float
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={'***' if f.name in ('secret_key', 'relay_password') else getattr(self, f.name)!r}"
+            for f in fields(self)
+        )
+        return f"Settings({shown})"
+
+
+def parse_size(text: str) -> int:
+    """Bytes, or a number with a binary K/M/G/T suffix (1K = 1024)."""
+    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = cleaned[-1:] if cleaned[-1:] in SIZE_UNITS else ""
+    number = cleaned[: len(cleaned) - len(unit)].strip()
+    if not number.isdigit():
+        raise ValueError(f"not a size: {text!r} (use bytes or a K/M/G suffix)")
+    return int(number) * SIZE_UNITS[unit]
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port out of range: {port}")
+    return port
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must not be negative: {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError(f"must be positive: {value}")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"not a boolean: {text!r} (use true or false)")
+
+
+def _bind_address(text: str) -> str:
+    ipaddress.ip_address(text)
+    return text
+
+
+def _database_url(text: str) -> str:
+    if "://" not in text:
+        raise ValueError(f"not an SQLAlchemy URL: {text!r}")
+    return text
+
+
+def _relay_host(text: str) -> str:
+    """`host` or `host:port`; an IPv6 address goes in brackets."""
+    host, colon, port = text.rpartition(":")
+    if not colon or text.endswith("]"):
+        host, port = text, "25"
+    if not host.strip("[]") or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError(f"not host or host:port: {text!r}")
+    return text
+
+
+def _is_loopback(bind: str) -> bool:
+    return ipaddress.ip_address(bind).is_loopback
+
+
+def _read(environ: Mapping[str, str], name: str) -> str | None:
+    """A variable's value, or the content of the file named by NAME_FILE (for secrets)."""
+    key = PREFIX + name.upper()
+    if key in environ:
+        return environ[key]
+    file_key = key + "_FILE"
+    if file_key in environ:
+        try:
+            return Path(environ[file_key]).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{file_key}: cannot read {environ[file_key]!r}: {exc.strerror}") from exc
+    return None
+
+
+def _value(environ: Mapping[str, str], name: str, parse: Callable[[str], Any], default: Any) -> Any:
+    raw = _read(environ, name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}{name.upper()}: {exc}") from exc
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    data_dir = _value(env, "data_dir", Path, Path("./data")).absolute()
+    bind = _value(env, "bind", _bind_address, "127.0.0.1")
+    tls_cert = _value(env, "tls_cert", Path, None)
+    tls_key = _value(env, "tls_key", Path, None)
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError(f"{PREFIX}TLS_CERT and {PREFIX}TLS_KEY must be set together")
+    return Settings(
+        database_url=_value(env, "database_url", _database_url, f"sqlite:///{data_dir / 'beaconmail.db'}"),
+        data_dir=data_dir,
+        mail_root=_value(env, "mail_root", Path, data_dir / "mail").absolute(),
+        hostname=_value(env, "hostname", str, socket.getfqdn() or "localhost"),
+        bind=bind,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        secret_key=_value(env, "secret_key", str, None) or _embedded_secret(data_dir),
+        relay_host=_value(env, "relay_host", _relay_host, None),
+        smtp_port=_value(env, "smtp_port", _port, 2525),
+        submission_port=_value(env, "submission_port", _port, 2587),
+        submissions_port=_value(env, "submissions_port", _port, 2465),
+        pop3_port=_value(env, "pop3_port", _port, 1110),
+        pop3s_port=_value(env, "pop3s_port", _port, 1995),
+        admin_port=_value(env, "admin_port", _port, 8080),
+        max_message_size=_value(env, "max_message_size", parse_size, 25 * 1024**2),
+        max_recipients=_value(env, "max_recipients", _positive_int, 500),
+        submission_rate_per_hour=_value(env, "submission_rate_per_hour", _positive_int, 500),
+        pop3_idle_timeout=_value(env, "pop3_idle_timeout", _positive_float, 600.0),
+        allow_plaintext_auth=_value(env, "allow_plaintext_auth", _bool, _is_loopback(bind)),
+        maildrop_lease_seconds=_value(env, "maildrop_lease_seconds", _positive_int, 60),
+        auth_fail_limit=_value(env, "auth_fail_limit", _positive_int, 5),
+        auth_fail_window=_value(env, "auth_fail_window", _positive_float, 300.0),
+        auth_lockout=_value(env, "auth_lockout", _positive_float, 900.0),
+        login_delay=_value(env, "login_delay", _positive_int, 0),
+        alias_depth_limit=_value(env, "alias_depth_limit", _positive_int, 10),
+        relay_user=_value(env, "relay_user", str, None),
+        relay_password=_value(env, "relay_password", str, None),
+        queue_lifetime=_value(env, "queue_lifetime", _positive_float, 5 * 24 * 3600.0),
+        queue_retry_base=_value(env, "queue_retry_base", _positive_float, 300.0),
+    )
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    """Embedded mode keeps a generated secret in the data folder so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    candidate = path.with_name(f".secret_key.{os.getpid()}")
+    candidate.write_text(secrets.token_urlsafe(48))
+    os.chmod(candidate, 0o600)
+    try:
+        os.link(candidate, path)  # first writer wins when several services start at once
+    except FileExistsError:
+        pass
+    finally:
+        candidate.unlink()
+    return path.read_text().strip()

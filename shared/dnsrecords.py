@@ -1,0 +1,75 @@
+"""The DNS records a hosted domain should publish, and the client settings they advertise.
+
+MX, SPF, DKIM, DMARC, RFC 6186/8314 SRV records for submission and POP3 (IMAP is
+explicitly "not offered"), and the names mail clients probe for autoconfiguration.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.config import Settings
+
+TTL = 3600
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    name: str
+    type: str
+    value: str
+    purpose: str
+
+    def zone_line(self) -> str:
+        return f"{self.name} {TTL} IN {self.type} {self.value}"
+
+
+@dataclass(frozen=True)
+class ClientEndpoint:
+    """One way for a mail client to reach us: `socket` is SSL (implicit TLS) or STARTTLS."""
+
+    protocol: str
+    port: int
+    socket: str
+
+
+def client_endpoints(settings: Settings) -> tuple[ClientEndpoint, ...]:
+    """Best first within each protocol, as autoconfig documents list them."""
+    return (
+        ClientEndpoint("pop3", settings.pop3s_port, "SSL"),
+        ClientEndpoint("pop3", settings.pop3_port, "STARTTLS"),
+        ClientEndpoint("smtp", settings.submissions_port, "SSL"),
+        ClientEndpoint("smtp", settings.submission_port, "STARTTLS"),
+    )
+
+
+def txt(value: str) -> str:
+    """A TXT value in zone-file quoting, split into 255-byte strings (RFC 1035 §3.3.14)."""
+    chunks = [value[i : i + 255] for i in range(0, len(value), 255)] or [""]
+    return " ".join('"' + chunk.replace("\\", "\\\\").replace('"', '\\"') + '"' for chunk in chunks)
+
+
+def records_for(settings: Settings, domain: str, dkim: tuple[str, str] | None = None) -> tuple[DnsRecord, ...]:
+    """`dkim` is (selector, "v=DKIM1; k=rsa; p=...") when the domain has a signing key."""
+    host = f"{settings.hostname.rstrip('.')}."
+    zone = f"{domain}."
+    records = [
+        DnsRecord(zone, "MX", f"10 {host}", "mx"),
+        DnsRecord(zone, "TXT", txt("v=spf1 mx -all"), "spf"),
+        DnsRecord(f"_dmarc.{zone}", "TXT", txt(f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"), "dmarc"),
+        DnsRecord(f"_submissions._tcp.{zone}", "SRV", f"0 1 {settings.submissions_port} {host}", "srv"),
+        DnsRecord(f"_submission._tcp.{zone}", "SRV", f"10 1 {settings.submission_port} {host}", "srv"),
+        DnsRecord(f"_pop3s._tcp.{zone}", "SRV", f"0 1 {settings.pop3s_port} {host}", "srv"),
+        DnsRecord(f"_pop3._tcp.{zone}", "SRV", f"10 1 {settings.pop3_port} {host}", "srv"),
+        DnsRecord(f"_imap._tcp.{zone}", "SRV", "0 0 0 .", "srv"),
+        DnsRecord(f"_imaps._tcp.{zone}", "SRV", "0 0 0 .", "srv"),
+        DnsRecord(f"autoconfig.{zone}", "CNAME", host, "autoconfig"),
+        DnsRecord(f"autodiscover.{zone}", "CNAME", host, "autoconfig"),
+    ]
+    if dkim is not None:
+        selector, public = dkim
+        records.insert(2, DnsRecord(f"{selector}._domainkey.{zone}", "TXT", txt(public), "dkim"))
+    return tuple(records)
+
+
+def zone_text(records: tuple[DnsRecord, ...]) -> str:
+    return "\n".join(record.zone_line() for record in records) + "\n"

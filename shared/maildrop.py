@@ -1,0 +1,123 @@
+"""The POP3 view of a mailbox: an exclusive lease in the database, the message list, deletes.
+
+The lease is a holder id and an expiry on the mailbox row, taken and renewed with
+conditional UPDATEs, so replicas on several hosts exclude each other and a crashed
+holder only locks the user out until the lease expires.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from shared import store
+from shared.addresses import parse_address
+from shared.db import Database
+from shared.delivery import account_removal, release_domain_bytes
+from shared.errors import MaildropLocked, NotFound, TemporaryFailure
+from shared.models import Mailbox, utcnow
+
+
+@dataclass(frozen=True)
+class MaildropMessage:
+    uid: str
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class Maildrop:
+    mailbox_id: int
+    address: str
+    messages: tuple[MaildropMessage, ...]
+
+    def message(self, uid: str) -> MaildropMessage:
+        for message in self.messages:
+            if message.uid == uid:
+                return message
+        raise NotFound(f"no message {uid}")
+
+
+def _lease_expiry(db: Database) -> datetime:
+    return utcnow() + timedelta(seconds=db.settings.maildrop_lease_seconds)
+
+
+def open_maildrop(db: Database, address: str, holder: str) -> Maildrop:
+    """Take the lease (or raise MaildropLocked) and list the messages."""
+    key = str(parse_address(address))
+    try:
+        with db.session.begin() as s:
+            mailbox = s.scalars(select(Mailbox).where(Mailbox.address == key)).one_or_none()
+            if mailbox is None:
+                raise NotFound(f"unknown mailbox: {key}")
+            taken = s.execute(
+                update(Mailbox)
+                .where(
+                    Mailbox.id == mailbox.id,
+                    or_(Mailbox.lease_holder.is_(None), Mailbox.lease_expires_at < utcnow(), Mailbox.lease_holder == holder),
+                )
+                .values(lease_holder=holder, lease_expires_at=_lease_expiry(db))
+                # The row is loaded in this session; evaluating the criteria in Python would
+                # compare SQLite's naive datetime with an aware one. The database decides.
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not taken:
+                raise MaildropLocked(f"{key} is open in another session")
+            mailbox_id, maildir = mailbox.id, db.settings.mail_root / mailbox.maildir
+    except SQLAlchemyError as exc:
+        raise TemporaryFailure("the maildrop is not available") from exc
+    messages = tuple(MaildropMessage(m.uid, m.size, m.path) for m in store.list_messages(maildir))
+    return Maildrop(mailbox_id, key, messages)
+
+
+def renew_maildrop(db: Database, maildrop: Maildrop, holder: str) -> bool:
+    """Extend the lease; False when it was lost (expired and taken by someone else)."""
+    with db.session.begin() as s:
+        return bool(
+            s.execute(
+                update(Mailbox)
+                .where(Mailbox.id == maildrop.mailbox_id, Mailbox.lease_holder == holder)
+                .values(lease_expires_at=_lease_expiry(db))
+            ).rowcount
+        )
+
+
+def open_message(db: Database, maildrop: Maildrop, uid: str) -> BinaryIO:
+    """The stored message (CRLF line ends) opened for reading in chunks."""
+    try:
+        return open(maildrop.message(uid).path, "rb")
+    except FileNotFoundError as exc:
+        raise NotFound(f"message {uid} is gone") from exc
+
+
+def commit_deletes(db: Database, maildrop: Maildrop, holder: str, uids: list[str]) -> None:
+    """Remove the messages, give their bytes back and release the lease, if the lease is still ours."""
+    with db.session.begin() as s:
+        still_ours = s.scalar(select(Mailbox.lease_holder).where(Mailbox.id == maildrop.mailbox_id)) == holder
+    if not still_ours:
+        raise MaildropLocked("the maildrop lease was lost; nothing was deleted")
+    paths = [maildrop.message(uid).path for uid in uids]
+    removed = [path for path in paths if path.exists()]
+    freed = store.remove_messages(removed)
+    with db.session.begin() as s:
+        s.execute(account_removal(maildrop.mailbox_id, freed, len(removed)))
+        release_domain_bytes(s, maildrop.mailbox_id, freed)
+        _release(s, maildrop.mailbox_id, holder)
+
+
+def release_maildrop(db: Database, maildrop: Maildrop, holder: str) -> None:
+    with db.session.begin() as s:
+        _release(s, maildrop.mailbox_id, holder)
+
+
+def _release(s: Session, mailbox_id: int, holder: str) -> None:
+    s.execute(
+        update(Mailbox)
+        .where(Mailbox.id == mailbox_id, Mailbox.lease_holder == holder)
+        .values(lease_holder=None, lease_expires_at=None)
+    )

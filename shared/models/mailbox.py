@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.models.base import Base, Timestamped
+from shared.models.domain import Domain
+
+domain_manager = Table(
+    "domain_manager",
+    Base.metadata,
+    Column("mailbox_id", ForeignKey("mailbox.id", ondelete="CASCADE"), primary_key=True),
+    Column("domain_id", ForeignKey("domain.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Mailbox(Timestamped, Base):
+    """A user's mailbox and login. `address` is the normalised full address, the lookup key."""
+
+    __tablename__ = "mailbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"), index=True)
+    local: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    quota_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    message_count: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    smtp_enabled: Mapped[bool] = mapped_column(default=True)
+    pop3_enabled: Mapped[bool] = mapped_column(default=True)
+    is_global_admin: Mapped[bool] = mapped_column(default=False)
+    maildir: Mapped[str] = mapped_column(String(512))
+    lease_holder: Mapped[str | None] = mapped_column(String(255), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    domain: Mapped[Domain] = relationship()
+    managed_domains: Mapped[list[Domain]] = relationship(secondary=domain_manager, order_by=Domain.name)
+
+    def __repr__(self) -> str:
+        return f"Mailbox(id={self.id!r}, address={self.address!r})"

@@ -1,0 +1,267 @@
+"""Where mail for an address goes, and who may send as whom.
+
+Resolution walks aliases and groups breadth first, one batch of indexed lookups per
+level, so its cost depends on the depth of the alias graph, never on the number of
+mailboxes. Precedence for an address in a hosted domain: mailbox, alias or group with
+that exact address; then the same without a `+tag`; then the domain's catch-all; then,
+for postmaster, the domain's managers or the global admins (RFC 5321 §4.5.1).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.addresses import Address, parse_address
+from shared.db import Database
+from shared.errors import InvalidAddress
+from shared.lookups import hosted_domain
+from shared.models import Alias, Domain, GroupMailbox, Mailbox, SendingPolicy, domain_manager
+
+RECIPIENT_DELIMITER = "+"
+# What an address can be: a mailbox, an alias, a group, or a computed list of addresses (postmaster).
+Entry = Mailbox | Alias | GroupMailbox | tuple[str, ...]
+
+
+class Refusal(enum.Enum):
+    NOT_HOSTED = "the domain is not hosted here"
+    NO_SUCH_USER = "no such user"
+    DISABLED = "the mailbox or its domain is disabled"
+    SENDER_NOT_ALLOWED = "the sender may not write to this group"
+    LOOP = "the address forwards in a loop"
+
+
+@dataclass(frozen=True)
+class LocalMailbox:
+    id: int
+    address: str
+    quota_bytes: int
+    used_bytes: int
+
+    def has_room(self, size: int) -> bool:
+        return self.quota_bytes == 0 or self.used_bytes + size <= self.quota_bytes
+
+
+@dataclass(frozen=True)
+class DeliveryPlan:
+    address: str
+    mailboxes: tuple[LocalMailbox, ...] = ()
+    forwards: tuple[str, ...] = ()
+    refusal: Refusal | None = None
+
+    @property
+    def deliverable(self) -> bool:
+        return self.refusal is None and bool(self.mailboxes or self.forwards)
+
+
+@dataclass
+class _Walk:
+    """State of one expansion: what was seen, what was found, whether a loop or a policy stopped it."""
+
+    sender: Address | None
+    use_catch_all: bool
+    seen: set[str] = field(default_factory=set)
+    mailboxes: dict[int, LocalMailbox] = field(default_factory=dict)
+    forwards: list[str] = field(default_factory=list)
+    looped: bool = False
+    refused_sender: bool = False
+    domains: dict[str, Domain | None] = field(default_factory=dict)
+
+
+def resolve_recipient(db: Database, address: str | Address, *, sender: str | None = None) -> DeliveryPlan:
+    """The delivery plan for one RCPT; raises InvalidAddress for a malformed address."""
+    target = address if isinstance(address, Address) else parse_address(address)
+    with db.session.begin() as s:
+        return plan_for(s, target, _sender_address(sender), db.settings.alias_depth_limit)
+
+
+def _sender_address(sender: str | None) -> Address | None:
+    if not sender:
+        return None
+    try:
+        return parse_address(sender)
+    except InvalidAddress:
+        return None
+
+
+def plan_for(s: Session, target: Address, sender: Address | None, depth_limit: int, use_catch_all: bool = True) -> DeliveryPlan:
+    walk = _Walk(sender=sender, use_catch_all=use_catch_all)
+    domain = _domain(s, walk, target.domain)
+    if domain is None:
+        return DeliveryPlan(str(target), refusal=Refusal.NOT_HOSTED)
+    if not domain.active:
+        return DeliveryPlan(str(target), refusal=Refusal.DISABLED)
+    canonical = f"{target.local}@{domain.name}"
+    direct = s.scalars(select(Mailbox).where(Mailbox.address == canonical)).one_or_none()
+    if direct is not None and not direct.active:
+        return DeliveryPlan(canonical, refusal=Refusal.DISABLED)
+    _walk(s, walk, [canonical], depth_limit)
+    plan = DeliveryPlan(canonical, tuple(walk.mailboxes.values()), tuple(walk.forwards))
+    if plan.deliverable:
+        return plan
+    if walk.refused_sender:
+        return DeliveryPlan(canonical, refusal=Refusal.SENDER_NOT_ALLOWED)
+    return DeliveryPlan(canonical, refusal=Refusal.LOOP if walk.looped else Refusal.NO_SUCH_USER)
+
+
+def _domain(s: Session, walk: _Walk, name: str) -> Domain | None:
+    if name not in walk.domains:
+        walk.domains[name] = hosted_domain(s, name)
+    return walk.domains[name]
+
+
+def _walk(s: Session, walk: _Walk, level: list[str], depth_limit: int) -> None:
+    for _depth in range(depth_limit + 1):
+        pending: list[str] = []
+        for address in level:
+            if address in walk.seen:
+                walk.looped = True
+            else:
+                walk.seen.add(address)
+                pending.append(address)
+        if not pending:
+            return
+        level = _expand_level(s, walk, pending)
+    if level:
+        walk.looped = True
+
+
+def _expand_level(s: Session, walk: _Walk, addresses: list[str]) -> list[str]:
+    """Deliver what is final at this level; return the addresses the next level must expand."""
+    local: dict[str, Address] = {}
+    for text in addresses:
+        address = parse_address(text)
+        domain = _domain(s, walk, address.domain)
+        if domain is None:
+            walk.forwards.append(text)
+        elif domain.active:
+            local[text] = Address(address.local, domain.name)
+    found = _lookup(s, [str(a) for a in local.values()])
+    unresolved = [a for key, a in local.items() if str(a) not in found]
+    fallbacks = _fallbacks(s, walk, unresolved)
+    following: list[str] = []
+    for key, address in local.items():
+        entry = found.get(str(address)) or fallbacks.get(str(address))
+        following.extend(_deliver_entry(walk, entry))
+    return following
+
+
+def _lookup(s: Session, addresses: list[str]) -> dict[str, Entry]:
+    """Mailboxes, aliases and groups with exactly these addresses, in three indexed queries."""
+    if not addresses:
+        return {}
+    found: dict[str, Entry] = {}
+    found.update({m.address: m for m in s.scalars(select(Mailbox).where(Mailbox.address.in_(addresses)))})
+    found.update({a.source: a for a in s.scalars(select(Alias).where(Alias.source.in_(addresses)))})
+    found.update({g.address: g for g in s.scalars(select(GroupMailbox).where(GroupMailbox.address.in_(addresses)))})
+    return found
+
+
+def _fallbacks(s: Session, walk: _Walk, unresolved: list[Address]) -> dict[str, Entry]:
+    """For addresses with no exact entry: the `+tag`-less address, then the catch-all, then postmaster."""
+    untagged = {
+        str(a): f"{a.local.split(RECIPIENT_DELIMITER, 1)[0]}@{a.domain}"
+        for a in unresolved
+        if RECIPIENT_DELIMITER in a.local.strip(RECIPIENT_DELIMITER)
+    }
+    catch_alls = {str(a): f"@{a.domain}" for a in unresolved} if walk.use_catch_all else {}
+    found = _lookup(s, list(untagged.values()) + list(catch_alls.values()))
+    chosen: dict[str, Entry] = {}
+    for address in unresolved:
+        key = str(address)
+        entry = found.get(untagged.get(key, "")) or found.get(catch_alls.get(key, ""))
+        if entry is None and address.local == "postmaster":
+            entry = _postmaster_targets(s, address.domain)
+        if entry is not None:
+            chosen[key] = entry
+    return chosen
+
+
+def _postmaster_targets(s: Session, domain_name: str) -> tuple[str, ...] | None:
+    """The domain's active managers, or else the active global admins."""
+    managers = select(Mailbox.address).join(domain_manager, domain_manager.c.mailbox_id == Mailbox.id)
+    managers = managers.join(Domain, Domain.id == domain_manager.c.domain_id).where(Domain.name == domain_name)
+    targets = tuple(s.scalars(managers.where(Mailbox.active)))
+    if not targets:
+        targets = tuple(s.scalars(select(Mailbox.address).where(Mailbox.is_global_admin, Mailbox.active)))
+    return targets or None
+
+
+def _deliver_entry(walk: _Walk, entry: Entry | None) -> list[str]:
+    if entry is None:
+        return []
+    if isinstance(entry, tuple):
+        return list(entry)
+    if isinstance(entry, Mailbox):
+        if entry.active and entry.id not in walk.mailboxes:
+            walk.mailboxes[entry.id] = LocalMailbox(entry.id, entry.address, entry.quota_bytes, entry.used_bytes)
+        return []
+    if isinstance(entry, GroupMailbox):
+        if not _sender_may_write(entry, walk.sender):
+            walk.refused_sender = True
+            return []
+        return [member.address for member in entry.members]
+    return [destination.address for destination in entry.destinations]
+
+
+def _sender_may_write(group: GroupMailbox, sender: Address | None) -> bool:
+    if group.policy is SendingPolicy.ANYONE:
+        return True
+    if sender is None:
+        return False
+    if group.policy is SendingPolicy.DOMAIN:
+        return sender.domain == group.address.rpartition("@")[2]
+    return str(sender) in {member.address for member in group.members}
+
+
+def may_send_as(db: Database, user_address: str, from_address: str) -> bool:
+    """May the logged-in user use `from_address` as sender: their own address (also in an alias
+    domain), an explicit alias that delivers to them, or a group that lets them write to it and
+    that they belong to or share a domain with. A catch-all grants nothing."""
+    try:
+        user, sender = parse_address(user_address), parse_address(from_address)
+    except InvalidAddress:
+        return False
+    with db.session.begin() as s:
+        user_mailbox = s.scalars(select(Mailbox).where(Mailbox.address == str(user))).one_or_none()
+        domain = hosted_domain(s, sender.domain)
+        if user_mailbox is None or domain is None:
+            return False
+        canonical = f"{sender.local}@{domain.name}"
+        if canonical == user_mailbox.address:
+            return True
+        group = s.scalars(select(GroupMailbox).where(GroupMailbox.address == canonical)).one_or_none()
+        if group is not None:
+            member = user_mailbox.address in {m.address for m in group.members}
+            same_domain = group.domain_id == user_mailbox.domain_id
+            return _sender_may_write(group, user) and (member or same_domain)
+        plan = plan_for(s, Address(sender.local, domain.name), user, db.settings.alias_depth_limit, use_catch_all=False)
+        return any(m.id == user_mailbox.id for m in plan.mailboxes)
+
+
+def is_hosted_domain(db: Database, domain: str) -> bool:
+    with db.session.begin() as s:
+        return hosted_domain(s, domain) is not None
+
+
+def forwards_in_loop(s: Session, source: str, depth_limit: int) -> bool:
+    """Does following `source`'s aliases and groups lead back to `source`? (checked when saving them)"""
+    level, seen = [source], set()
+    for _depth in range(depth_limit + 1):
+        found = _lookup(s, level)
+        following = []
+        for address in level:
+            entry = found.get(address)
+            if isinstance(entry, GroupMailbox):
+                following.extend(member.address for member in entry.members)
+            elif isinstance(entry, Alias):
+                following.extend(destination.address for destination in entry.destinations)
+        if source in following:
+            return True
+        level = [address for address in following if address not in seen]
+        seen.update(level)
+        if not level:
+            return False
+    return True

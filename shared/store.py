@@ -1,0 +1,154 @@
+"""Maildir on disk: write durably, list, open, remove. No database here.
+
+A message becomes visible only by rename(2) from tmp/ into new/, after its bytes are
+fsynced, and the directory is fsynced after the rename, so a crash at any moment leaves
+either no message or a whole one. Unique names sort by delivery time and end in
+`,S=<size>` (as Dovecot does) so listing needs no stat.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+SUBDIRS = ("tmp", "new", "cur")
+_SEQUENCE = itertools.count(1)
+_SIZE_IN_NAME = re.compile(r",S=(\d+)")
+# Maildir forbids '/' and ':' in the host part (they are escaped as octal).
+_HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    uid: str
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    tmp_path: Path
+    maildir: Path
+    name: str
+    size: int
+
+
+def maildir_relative_path(domain: str, local: str) -> str:
+    """`<domain>/<local>`, with anything unsafe in a path component percent-encoded."""
+    safe_local = quote(local, safe="!#$&'*+=^_`{|}~-@")
+    if safe_local.startswith("."):
+        safe_local = "%2E" + safe_local[1:]
+    return f"{domain}/{safe_local}"
+
+
+def create_maildir(path: Path) -> None:
+    for sub in SUBDIRS:
+        (path / sub).mkdir(parents=True, exist_ok=True)
+
+
+def _unique_name(size: int) -> str:
+    now = time.time()
+    seconds, micros = int(now), int((now % 1) * 1_000_000)
+    return (
+        f"{seconds:010d}.M{micros:06d}P{os.getpid()}Q{next(_SEQUENCE)}"
+        f"R{secrets.token_hex(4)}.{_HOST},S={size}"
+    )
+
+
+def fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_pending(maildir: Path, data: bytes) -> PendingMessage:
+    """Write and fsync into tmp/; the message is not visible yet."""
+    name = _unique_name(len(data))
+    tmp_path = maildir / "tmp" / name
+    try:
+        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileNotFoundError:
+        create_maildir(maildir)
+        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp_path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return PendingMessage(tmp_path, maildir, name, len(data))
+
+
+def publish(pending: PendingMessage) -> Path:
+    """Make a pending message visible in new/ and make that durable."""
+    final = pending.maildir / "new" / pending.name
+    os.rename(pending.tmp_path, final)
+    try:
+        fsync_directory(final.parent)
+    except OSError:
+        final.unlink(missing_ok=True)  # not known to be durable: the sender is told to retry
+        raise
+    return final
+
+
+def discard(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def uid_of(filename: str) -> str:
+    """The POP3 UIDL: the unique name without the `:2,flags` info part."""
+    return filename.split(":", 1)[0]
+
+
+def _size_of(entry: os.DirEntry[str]) -> int:
+    match = _SIZE_IN_NAME.search(entry.name)
+    return int(match.group(1)) if match else entry.stat().st_size
+
+
+def list_messages(maildir: Path) -> list[StoredMessage]:
+    """Every message in new/ and cur/, oldest first."""
+    found: list[StoredMessage] = []
+    for sub in ("new", "cur"):
+        try:
+            entries = list(os.scandir(maildir / sub))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry.is_file() and not entry.name.startswith("."):
+                found.append(StoredMessage(uid_of(entry.name), _size_of(entry), Path(entry.path)))
+    found.sort(key=lambda message: message.uid)
+    return found
+
+
+def disk_usage(maildir: Path) -> tuple[int, int]:
+    """(bytes, messages) actually on disk, for repairing counters."""
+    messages = list_messages(maildir)
+    return sum(message.path.stat().st_size for message in messages), len(messages)
+
+
+def remove_messages(paths: list[Path]) -> int:
+    """Unlink the files and fsync their directories; returns the bytes freed."""
+    freed = 0
+    directories = set()
+    for path in paths:
+        try:
+            freed += path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        directories.add(path.parent)
+    for directory in directories:
+        fsync_directory(directory)
+    return freed

@@ -1,0 +1,85 @@
+"""Fixtures shared by every test: settings on a temporary data folder, and a migrated
+database on SQLite and on the PostgreSQL server (a fresh database per test)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from shared.config import Settings, load_settings
+from shared.db import Database
+from shared.migrations import upgrade_to_head
+
+POSTGRES_ADMIN_URL = os.environ.get("BEACONMAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def _postgres_reason() -> str | None:
+    """Why PostgreSQL tests cannot run here, or None when the server answers."""
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.OperationalError as exc:
+        return f"PostgreSQL at {POSTGRES_ADMIN_URL} does not answer: {str(exc).splitlines()[0]}"
+
+
+POSTGRES_UNAVAILABLE = _postgres_reason()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if POSTGRES_UNAVAILABLE and IN_CI:
+        raise pytest.UsageError(f"CI=true requires PostgreSQL: {POSTGRES_UNAVAILABLE}")
+
+
+def base_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Embedded defaults on `data_dir`, with every listener on an ephemeral port."""
+    settings = load_settings(
+        {
+            "BEACONMAIL_DATA_DIR": str(data_dir),
+            "BEACONMAIL_HOSTNAME": "mx.test.example",
+            "BEACONMAIL_SECRET_KEY": "test-secret-key",
+        }
+    )
+    ports = dict(smtp_port=0, submission_port=0, submissions_port=0, pop3_port=0, pop3s_port=0, admin_port=0)
+    return dataclasses.replace(settings, **(ports | overrides))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped after the test."""
+    if POSTGRES_UNAVAILABLE:
+        pytest.skip(POSTGRES_UNAVAILABLE)
+    name = f"bm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    host_part = POSTGRES_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0]
+    yield f"postgresql+psycopg://{host_part}/{name}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'beaconmail.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
+    return base_settings(data_dir, database_url=database_url)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    upgrade_to_head(settings)
+    database = Database(settings)
+    yield database
+    database.dispose()

@@ -1,0 +1,209 @@
+"""The `beaconmail` command as scripts use it: the installed console script in a subprocess."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from services.cli import main
+from shared.config import Settings
+
+BEACONMAIL = str(Path(sys.executable).with_name("beaconmail"))
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run(settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run `beaconmail` in this process (a subprocess per command costs a second of imports)."""
+    for name in list(os.environ):
+        if name.startswith("BEACONMAIL_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BEACONMAIL_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("BEACONMAIL_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("BEACONMAIL_SECRET_KEY", "cli-test")
+
+    def run(*args: str, stdin: str | None = None) -> Result:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def ok(result: Result) -> str:
+    assert result.code == 0, result.err
+    return result.out
+
+
+def fails(result: Result) -> str:
+    """A failure: non-zero exit, exactly one line on stderr."""
+    assert result.code != 0
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    return lines[0]
+
+
+@pytest.fixture
+def initialised(run):  # type: ignore[no-untyped-def]
+    ok(run("init"))
+    ok(run("domain", "add", "Example.COM", "--max-mailboxes", "3", "--max-aliases", "2", "--quota", "10M"))
+    return run
+
+
+def test_init_is_repeatable_and_commands_need_it(run) -> None:  # type: ignore[no-untyped-def]
+    assert "run `beaconmail init`" in fails(run("domain", "list"))
+    ok(run("init"))
+    ok(run("init"))
+    assert ok(run("domain", "list")) == ""
+
+
+def test_domain_add_list_remove(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("domain", "add", "bücher.example", "--default-mailbox-quota", "1K"))
+    lines = ok(run("domain", "list")).splitlines()
+    assert lines == [
+        "example.com\tyes\t3\t2\t10485760\t0",
+        "xn--bcher-kva.example\tyes\t0\t0\t0\t0",
+    ]
+    records = json.loads(ok(run("domain", "list", "--json")))
+    assert {r["name"]: r["max_mailboxes"] for r in records} == {"example.com": 3, "xn--bcher-kva.example": 0}
+    assert all({"name", "active", "max_aliases", "quota_bytes", "mailboxes"} <= r.keys() for r in records)
+    assert "already exists" in fails(run("domain", "add", "EXAMPLE.com"))
+    assert "invalid domain" in fails(run("domain", "add", "not a domain"))
+    assert "not a size" in fails(run("domain", "add", "x.example", "--quota", "ten"))
+    ok(run("domain", "remove", "bücher.example"))
+    assert "unknown domain" in fails(run("domain", "remove", "bücher.example"))
+    assert [r["name"] for r in json.loads(ok(run("domain", "list", "--json")))] == ["example.com"]
+
+
+def test_mailbox_lifecycle(initialised, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("mailbox", "add", "Alice@example.com", "--password", "pw-a", "--quota", "1M", "--name", "Alice A"))
+    ok(run("mailbox", "add", "bob@example.com", "--password-stdin", stdin="pw b\n"))
+    assert (settings.mail_root / "example.com" / "alice" / "new").is_dir()
+    records = {r["address"]: r for r in json.loads(ok(run("mailbox", "list", "--json")))}
+    assert records["alice@example.com"]["quota_bytes"] == 1024 * 1024
+    assert records["alice@example.com"]["name"] == "Alice A"
+    assert records["bob@example.com"]["used_bytes"] == 0 and records["bob@example.com"]["messages"] == 0
+    assert ok(run("mailbox", "list", "example.com")).splitlines()[0].startswith("alice@example.com\tAlice A\t1048576")
+    assert "unknown domain" in fails(run("mailbox", "list", "other.example"))
+
+    assert "exactly one of --password" in fails(run("mailbox", "add", "c@example.com"))
+    assert "exactly one of --password" in fails(run("mailbox", "add", "c@example.com", "--password", "x", "--password-stdin"))
+    assert "nothing on standard input" in fails(run("mailbox", "add", "c@example.com", "--password-stdin", stdin=""))
+    assert "already" in fails(run("mailbox", "add", "ALICE@example.com", "--password", "x"))
+    assert "invalid" in fails(run("mailbox", "add", "no-at-sign", "--password", "x"))
+    assert "unknown domain" in fails(run("mailbox", "add", "c@elsewhere.example", "--password", "x"))
+    assert "must not exceed" in fails(run("mailbox", "add", "c@example.com", "--password", "x", "--quota", "11M"))
+
+    ok(run("mailbox", "passwd", "alice@example.com", "--password-stdin", stdin="new-pw\n"))
+    assert "unknown mailbox" in fails(run("mailbox", "passwd", "zed@example.com", "--password", "x"))
+    ok(run("mailbox", "remove", "bob@example.com"))
+    assert not (settings.mail_root / "example.com" / "bob").exists()
+    assert "unknown mailbox" in fails(run("mailbox", "remove", "bob@example.com"))
+
+
+def test_mailbox_limit_is_enforced(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    for name in ("a", "b", "c"):
+        ok(run("mailbox", "add", f"{name}@example.com", "--password", "x"))
+    assert "maximum of 3 mailboxes" in fails(run("mailbox", "add", "d@example.com", "--password", "x"))
+    assert len(json.loads(ok(run("mailbox", "list", "--json")))) == 3
+
+
+def test_roles(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("mailbox", "add", "boss@example.com", "--password", "x"))
+    assert "global-admin" in ok(run("mailbox", "grant", "boss@example.com", "--global"))
+    assert "manager:example.com" in ok(run("mailbox", "grant", "boss@example.com", "--domain", "example.com"))
+    roles = json.loads(ok(run("mailbox", "list", "--json")))[0]["roles"]
+    assert roles == ["global-admin", "manager:example.com"]
+    ok(run("mailbox", "revoke", "boss@example.com", "--global"))
+    assert json.loads(ok(run("mailbox", "list", "--json")))[0]["roles"] == ["manager:example.com"]
+    assert "exactly one" in fails(run("mailbox", "grant", "boss@example.com"))
+    assert "unknown domain" in fails(run("mailbox", "grant", "boss@example.com", "--domain", "nope.example"))
+
+
+def test_aliases_and_catch_all(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x"))
+    ok(run("alias", "add", "info@example.com", "alice@example.com", "friend@remote.example"))
+    ok(run("alias", "add", "@example.com", "alice@example.com"))
+    records = json.loads(ok(run("alias", "list", "--json")))
+    assert records == [
+        {"source": "@example.com", "destinations": ["alice@example.com"]},
+        {"source": "info@example.com", "destinations": ["alice@example.com", "friend@remote.example"]},
+    ]
+    assert ok(run("alias", "list", "example.com")).splitlines()[1] == "info@example.com\talice@example.com,friend@remote.example"
+    assert "maximum of 2 aliases" in fails(run("alias", "add", "sales@example.com", "alice@example.com"))
+    assert "already" in fails(run("alias", "add", "alice@example.com", "info@example.com"))
+    assert "unknown domain" in fails(run("alias", "add", "x@nope.example", "alice@example.com"))
+    assert fails(run("alias", "add", "x@example.com")).startswith("beaconmail: ")
+    ok(run("alias", "remove", "info@example.com"))
+    assert "unknown alias" in fails(run("alias", "remove", "info@example.com"))
+
+
+def test_alias_loop_is_refused(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("alias", "add", "one@example.com", "two@example.com"))
+    assert "loop" in fails(run("alias", "add", "two@example.com", "one@example.com"))
+    assert [r["source"] for r in json.loads(ok(run("alias", "list", "--json")))] == ["one@example.com"]
+
+
+def test_groups(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x"))
+    ok(run("group", "add", "team@example.com", "--member", "alice@example.com", "--member", "ext@remote.example", "--policy", "members"))
+    assert json.loads(ok(run("group", "list", "--json"))) == [
+        {"address": "team@example.com", "members": ["alice@example.com", "ext@remote.example"], "policy": "members"}
+    ]
+    assert "Invalid value" in fails(run("group", "add", "g2@example.com", "--member", "a@example.com", "--policy", "some"))
+    assert "Missing option" in fails(run("group", "add", "g2@example.com"))
+    ok(run("group", "remove", "team@example.com"))
+    assert "unknown group" in fails(run("group", "remove", "team@example.com"))
+
+
+def test_quota_recalc_reports_each_mailbox(initialised, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x"))
+    stray = settings.mail_root / "example.com" / "alice" / "cur" / "1.M1P1.host,S=5"
+    stray.write_bytes(b"12345")
+    assert ok(run("quota", "recalc")).splitlines() == ["alice@example.com\tfixed\t0->5\t0->1"]
+    assert ok(run("quota", "recalc", "alice@example.com")).splitlines() == ["alice@example.com\tok\t5->5\t1->1"]
+    assert json.loads(ok(run("mailbox", "list", "--json")))[0]["used_bytes"] == 5
+    assert "unknown mailbox" in fails(run("quota", "recalc", "nobody@example.com"))
+
+
+def test_console_script_contract(settings: Settings) -> None:
+    """The installed `beaconmail` script: exit codes and one-line errors as other tools see them."""
+    env = {"PATH": "/usr/bin:/bin", "BEACONMAIL_DATA_DIR": str(settings.data_dir), "BEACONMAIL_DATABASE_URL": settings.database_url}
+
+    def script(*args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([BEACONMAIL, *args], capture_output=True, text=True, env=env | (extra or {}), timeout=60)
+
+    assert script("init").returncode == 0
+    added = script("domain", "add", "example.com")
+    assert (added.returncode, added.stdout) == (0, "domain added: example.com\n")
+    listed = script("domain", "list")
+    assert listed.stdout.startswith("example.com\tyes\t")
+    for failure, code, text in (
+        (script("domain", "add", "example.com"), 1, "already exists"),
+        (script("frobnicate"), 2, "No such command"),
+        (script("domain", "list", extra={"BEACONMAIL_SMTP_PORT": "seventy"}), 2, "BEACONMAIL_SMTP_PORT"),
+    ):
+        assert failure.returncode == code
+        assert len(failure.stderr.strip().splitlines()) == 1 and text in failure.stderr
