@@ -132,7 +132,7 @@ def create_group(
     with db.session.begin() as s:
         domain = _claim_address(s, parsed.domain, str(parsed))
         group = GroupMailbox(domain_id=domain.id, address=str(parsed), policy=sending)
-        group.members = [GroupMember(address=member) for member in targets]
+        group.members = [GroupMember(address=member) for member in sorted(targets)]
         s.add(group)
         _refuse_loop(db, s, group.address)
         audit.record(s, actor, "group.create", group.address, domain.name, f"policy={policy} " + " ".join(targets))
@@ -162,7 +162,7 @@ def update_group(
         if targets is not None:
             group.members = []
             s.flush()
-            group.members = [GroupMember(address=member) for member in targets]
+            group.members = [GroupMember(address=member) for member in sorted(targets)]
         if sending is not None:
             group.policy = sending
         _refuse_loop(db, s, key)

@@ -1,7 +1,7 @@
 """Local delivery: bytes into Maildirs, with quota accounted atomically.
 
 Order per message: write + fsync each copy in tmp/; one transaction reserves the
-bytes with conditional UPDATEs (mailbox quota, then the domain's total); then the
+bytes with conditional UPDATEs (mailbox quotas, then the domains' totals); then the
 reserved copies are renamed into new/ and each directory fsynced. A crash leaves at
 worst a counter above the disk (never a visible message that is not counted, never a
 quota overrun), which `quota recalc` repairs.
@@ -83,29 +83,44 @@ def _maildirs(db: Database, ids: list[int]) -> dict[int, Path]:
 
 
 def _reserve(db: Database, ids: list[int], size: int) -> list[int]:
-    """Account `size` bytes to every mailbox that has room (and whose domain has); one transaction."""
+    """Account `size` bytes to every mailbox that has room (and whose domain has); one transaction.
+
+    Rows are locked in one order, as POP3 deletes and mailbox removal do too: the mailboxes
+    by id, then their domains by id. Interleaving them deadlocks against a concurrent delete.
+    """
     with db.session.begin() as s:
-        return [mailbox_id for mailbox_id in ids if _reserve_one(s, mailbox_id, size)]
+        domain_of: dict[int, int] = {}
+        for mailbox_id in sorted(ids):
+            domain_id = _reserve_mailbox(s, mailbox_id, size)
+            if domain_id is not None:
+                domain_of[mailbox_id] = domain_id
+        reserved: list[int] = []
+        for mailbox_id in sorted(domain_of, key=lambda m: (domain_of[m], m)):
+            if _reserve_domain(s, domain_of[mailbox_id], size):
+                reserved.append(mailbox_id)
+            else:
+                s.execute(account_removal(mailbox_id, size, 1))
+        return sorted(reserved)
 
 
-def _reserve_one(s: Session, mailbox_id: int, size: int) -> bool:
-    mailbox_fits = s.execute(
+def _reserve_mailbox(s: Session, mailbox_id: int, size: int) -> int | None:
+    """Count the bytes in if the mailbox has room; its domain's id, or None."""
+    return s.execute(
         update(Mailbox)
         .where(Mailbox.id == mailbox_id, (Mailbox.quota_bytes == 0) | (Mailbox.used_bytes + size <= Mailbox.quota_bytes))
         .values(used_bytes=Mailbox.used_bytes + size, message_count=Mailbox.message_count + 1)
         .returning(Mailbox.domain_id)
     ).scalar_one_or_none()
-    if mailbox_fits is None:
-        return False
-    domain_fits = s.execute(
-        update(Domain)
-        .where(Domain.id == mailbox_fits, (Domain.quota_bytes == 0) | (Domain.used_bytes + size <= Domain.quota_bytes))
-        .values(used_bytes=Domain.used_bytes + size)
-    ).rowcount
-    if domain_fits:
-        return True
-    s.execute(account_removal(mailbox_id, size, 1))
-    return False
+
+
+def _reserve_domain(s: Session, domain_id: int, size: int) -> bool:
+    return bool(
+        s.execute(
+            update(Domain)
+            .where(Domain.id == domain_id, (Domain.quota_bytes == 0) | (Domain.used_bytes + size <= Domain.quota_bytes))
+            .values(used_bytes=Domain.used_bytes + size)
+        ).rowcount
+    )
 
 
 def account_removal(mailbox_id: int, size: int, messages: int) -> Update:

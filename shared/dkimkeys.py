@@ -4,6 +4,7 @@ A domain's key is made the first time anything asks for it (adding the domain, p
 its DNS records, or signing its first message), as an RSA-2048 pair; creation is safe
 when several processes ask at once.
 """
+
 from __future__ import annotations
 
 import base64
@@ -63,9 +64,7 @@ def ensure_domain_key(settings: Settings, domain: str) -> bytes:
 def dns_record(settings: Settings, domain: str) -> tuple[str, str]:
     """(selector, TXT value) to publish at `<selector>._domainkey.<domain>`."""
     key = serialization.load_pem_private_key(ensure_domain_key(settings, domain), password=None)
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return SELECTOR, f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode('ascii')}"
 
 

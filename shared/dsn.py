@@ -5,6 +5,7 @@ and RFC 6522 describe, CRLF throughout. The original message is returned as head
 only (text/rfc822-headers), which is enough to identify it and never bounces a large
 body back.
 """
+
 from __future__ import annotations
 
 import re

@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 from shared import audit
 from shared.addresses import normalise_domain, parse_address
 from shared.db import Database
+from shared.delivery import release_domain_bytes
 from shared.errors import AccountDisabled, AuthFailed, InvalidAddress, InvalidValue, LimitExceeded
 from shared.lookups import count_in_domain, domain_by_name, ensure_address_free, hosted_domain, mailbox_by_address
 from shared.models import Domain, Mailbox
@@ -150,9 +151,11 @@ def set_password(db: Database, address: str, password: str, actor: Actor | None 
 
 
 def remove_mailbox(db: Database, address: str, actor: Actor | None = None) -> None:
-    """Delete the mailbox and its stored mail."""
+    """Delete the mailbox and its stored mail, giving its bytes back to the domain's total."""
     with db.session.begin() as s:
         mailbox = mailbox_by_address(s, str(parse_address(address)))
+        s.refresh(mailbox, with_for_update=True)  # no delivery may add bytes between counting and deleting
+        release_domain_bytes(s, mailbox.id, mailbox.used_bytes)
         maildir = db.settings.mail_root / mailbox.maildir
         audit.record(s, actor, "mailbox.remove", mailbox.address, mailbox.domain.name)
         s.delete(mailbox)

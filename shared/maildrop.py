@@ -101,7 +101,7 @@ def commit_deletes(db: Database, maildrop: Maildrop, holder: str, uids: list[str
         still_ours = s.scalar(select(Mailbox.lease_holder).where(Mailbox.id == maildrop.mailbox_id)) == holder
     if not still_ours:
         raise MaildropLocked("the maildrop lease was lost; nothing was deleted")
-    paths = [maildrop.message(uid).path for uid in uids]
+    paths = [maildrop.message(uid).path for uid in dict.fromkeys(uids)]  # a uid named twice is one message
     removed = [path for path in paths if path.exists()]
     freed = store.remove_messages(removed)
     with db.session.begin() as s:

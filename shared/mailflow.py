@@ -6,6 +6,7 @@ then the local copies are delivered (shared.delivery is itself all or nothing), 
 then are the queued copies released to the workers. Any failure before that cancels the
 queued copies, so a 451 leaves nothing behind that anyone could see or receive.
 """
+
 from __future__ import annotations
 
 import logging
@@ -118,4 +119,3 @@ def _original(delivery: outbound.Delivery) -> bytes:
         return outbound.read_body(delivery)
     except TemporaryFailure:
         return b""
-

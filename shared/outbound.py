@@ -8,6 +8,7 @@ with BEGIN IMMEDIATE instead) and a lease, so a crashed worker's claim expires a
 another replica takes over. When every recipient of a message is settled, the message
 and its body are removed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -137,7 +138,9 @@ def claim(db: Database, *, limit: int, lease: timedelta) -> list[Delivery]:
     with db.session.begin() as s:
         due = (
             select(OutboundRecipient.id)
-            .where(OutboundRecipient.status == DeliveryStatus.QUEUED, OutboundRecipient.next_attempt_at <= now, unclaimed)
+            .where(
+                OutboundRecipient.status == DeliveryStatus.QUEUED, OutboundRecipient.next_attempt_at <= now, unclaimed
+            )
             .order_by(OutboundRecipient.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -4,6 +4,7 @@ Counting is per clock hour: one row per (user, hour) incremented with a conditio
 UPDATE, so two replicas can never both take the last slot. `submission_rate_per_hour`
 of 0 means no limit.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVarTuple, Unpack
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -11,6 +11,8 @@ from sqlalchemy.orm import InstrumentedAttribute, selectinload
 from shared.db import Database
 from shared.models import Alias, Domain, GroupMailbox, Mailbox
 from shared.views import MailboxView
+
+Row = TypeVarTuple("Row")
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class Totals:
     messages: int
 
 
-def _in_domains(query: Select[Any], column: InstrumentedAttribute[int], domains: list[str] | None) -> Select[Any]:
+def _in_domains(query: Select[Unpack[Row]], column: InstrumentedAttribute[int], domains: list[str] | None) -> Select[Unpack[Row]]:
     if domains is None:
         return query
     return query.where(column.in_(select(Domain.id).where(Domain.name.in_(domains))))

@@ -130,21 +130,19 @@ def _walk(s: Session, walk: _Walk, level: list[str], depth_limit: int) -> None:
 
 def _expand_level(s: Session, walk: _Walk, addresses: list[str]) -> list[str]:
     """Deliver what is final at this level; return the addresses the next level must expand."""
-    local: dict[str, Address] = {}
+    local: list[Address] = []
     for text in addresses:
         address = parse_address(text)
         domain = _domain(s, walk, address.domain)
         if domain is None:
             walk.forwards.append(text)
         elif domain.active:
-            local[text] = Address(address.local, domain.name)
-    found = _lookup(s, [str(a) for a in local.values()])
-    unresolved = [a for key, a in local.items() if str(a) not in found]
-    fallbacks = _fallbacks(s, walk, unresolved)
+            local.append(Address(address.local, domain.name))
+    found = _lookup(s, [str(a) for a in local])
+    found.update(_fallbacks(s, walk, [a for a in local if str(a) not in found]))
     following: list[str] = []
-    for key, address in local.items():
-        entry = found.get(str(address)) or fallbacks.get(str(address))
-        following.extend(_deliver_entry(walk, entry))
+    for address in local:
+        following.extend(_deliver_entry(walk, found.get(str(address))))
     return following
 
 

@@ -7,6 +7,7 @@ either no message or a whole one. Unique names sort by delivery time and end in
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
@@ -21,7 +22,9 @@ SUBDIRS = ("tmp", "new", "cur")
 _SEQUENCE = itertools.count(1)
 _SIZE_IN_NAME = re.compile(r",S=(\d+)")
 # Maildir forbids '/' and ':' in the host part (they are escaped as octal).
-_HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
+# The host part is kept short and plain: the name (without `,S=`) is the POP3 UIDL, at most 70 characters.
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0])[:16] or "localhost"
+MAX_UID_LENGTH = 70
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,14 @@ def discard(path: Path) -> None:
 
 
 def uid_of(filename: str) -> str:
-    """The POP3 UIDL: the unique name without the `:2,flags` info part."""
-    return filename.split(":", 1)[0]
+    """The POP3 UIDL: the unique name without the `:2,flags` info and `,S=` size parts.
+
+    Names from elsewhere (imported Maildirs) that would exceed RFC 1939's 70 characters
+    are replaced by a stable digest of the name."""
+    uid = filename.split(":", 1)[0].split(",", 1)[0]
+    if len(uid) <= MAX_UID_LENGTH and all(0x21 <= ord(ch) <= 0x7E for ch in uid):
+        return uid
+    return hashlib.sha1(uid.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _size_of(entry: os.DirEntry[str]) -> int:

@@ -5,6 +5,7 @@ import datetime
 import time
 import ipaddress
 import os
+import secrets
 import ssl
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def _make_self_signed(hostname: str, cert_path: Path, key_path: Path) -> None:
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .sign(key, hashes.SHA256())
     )
-    suffix = f".{os.getpid()}.tmp"
+    suffix = f".{os.getpid()}.{secrets.token_hex(4)}.tmp"  # unique per call: threads share a pid
     tmp_key, tmp_cert = key_path.with_name(key_path.name + suffix), cert_path.with_name(cert_path.name + suffix)
     fd = os.open(tmp_key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:

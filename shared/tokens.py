@@ -12,7 +12,8 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
@@ -54,9 +55,9 @@ class TokenView:
             prefix=token.prefix,
             domains=tuple(domain.name for domain in token.domains),
             read_only=token.read_only,
-            expires_at=_aware(token.expires_at),
-            last_used_at=_aware(token.last_used_at),
-            created_at=_aware(token.created_at) or token.created_at,
+            expires_at=as_utc(token.expires_at),
+            last_used_at=as_utc(token.last_used_at),
+            created_at=as_utc(token.created_at),
         )
 
 
@@ -76,10 +77,14 @@ class TokenGrant:
     scope: Scope
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+@overload
+def as_utc(moment: datetime) -> datetime: ...
+@overload
+def as_utc(moment: None) -> None: ...
+def as_utc(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; they are UTC."""
     if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=UTC)
     return moment
 
 
@@ -106,8 +111,8 @@ def create_token(
     actor: Actor | None = None,
 ) -> IssuedToken:
     """Issue a token for `owner` (a global admin or domain manager) within their rights."""
-    expiry = _aware(expires_at)
-    if expiry is not None and expiry <= datetime.now(timezone.utc):
+    expiry = as_utc(expires_at)
+    if expiry is not None and expiry <= datetime.now(UTC):
         raise InvalidValue("the expiry must be in the future")
     prefix = secrets.token_hex(PREFIX_BYTES)
     secret = f"{TOKEN_START}{prefix}.{secrets.token_urlsafe(SECRET_BYTES)}"
@@ -158,7 +163,7 @@ def revoke_token(db: Database, token_id: int, *, owner: str | None = None, actor
 
 def verify_token(db: Database, presented: str, *, now: datetime | None = None) -> TokenGrant:
     """The rights of a bearer token, or AuthFailed (one message for every reason)."""
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     prefix = presented.removeprefix(TOKEN_START).partition(".")[0]
     if not presented.startswith(TOKEN_START) or len(prefix) != 2 * PREFIX_BYTES:
         raise AuthFailed("invalid or expired token")
@@ -168,11 +173,11 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None) -
         ).one_or_none()
         if token is None or not hmac.compare_digest(token.token_hash, _digest(presented)):
             raise AuthFailed("invalid or expired token")
-        expires = _aware(token.expires_at)
+        expires = as_utc(token.expires_at)
         owner = s.get(Mailbox, token.owner_id)
         if (expires is not None and expires <= moment) or owner is None or not (owner.active and owner.domain.active):
             raise AuthFailed("invalid or expired token")
-        last_used = _aware(token.last_used_at)
+        last_used = as_utc(token.last_used_at)
         if last_used is None or moment - last_used >= LAST_USED_PRECISION:
             token.last_used_at = moment
         scope = _owner_scope(owner).narrowed([d.name for d in token.domains], read_only=token.read_only)

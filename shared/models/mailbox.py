@@ -33,7 +33,8 @@ class Mailbox(Timestamped, Base):
     active: Mapped[bool] = mapped_column(default=True)
     smtp_enabled: Mapped[bool] = mapped_column(default=True)
     pop3_enabled: Mapped[bool] = mapped_column(default=True)
-    is_global_admin: Mapped[bool] = mapped_column(default=False)
+    # Indexed: mail to postmaster@ falls back to the global admins on every RCPT.
+    is_global_admin: Mapped[bool] = mapped_column(default=False, index=True)
     maildir: Mapped[str] = mapped_column(String(512))
     lease_holder: Mapped[str | None] = mapped_column(String(255), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -3,6 +3,7 @@
 The message body lives in the message store (a Maildir-shaped folder under the mail
 root, shared by every replica); the row only points at it.
 """
+
 from __future__ import annotations
 
 import enum

@@ -1,0 +1,275 @@
+"""One POP3 connection: drives the sans-I/O machine and performs its effects through `shared`.
+
+This is the connection boundary of STYLE §4: an unexpected error is logged
+with its traceback, the client gets a fixed `-ERR [SYS/TEMP]` and the
+connection closes. Whatever way a session ends, its maildrop lease is
+released and nothing is deleted unless the client said QUIT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.pop3.events import (
+    DONE,
+    NEED_DATA,
+    Authenticate,
+    Authenticated,
+    Close,
+    CommitDeletes,
+    Fetch,
+    MaildropOpened,
+    OpenMaildrop,
+    Refused,
+    Result,
+    Send,
+    SessionPolicy,
+    StartTLS,
+)
+from services.pop3.protocol import Pop3Connection
+from services.pop3.replies import (
+    ERR_AUTH,
+    ERR_LOGIN_DELAY,
+    ERR_SYS_TEMP,
+    reply_for_error,
+)
+from services.pop3.stuffing import MessageEncoder
+from shared.accounts import authenticate
+from shared.db import Database
+from shared.errors import AuthFailed, BeaconError
+from shared.maildrop import (
+    Maildrop,
+    commit_deletes,
+    open_maildrop,
+    open_message,
+    release_maildrop,
+    renew_maildrop,
+)
+from shared.throttle import LoginThrottle
+
+if TYPE_CHECKING:
+    from services.pop3.transport import Channel
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 128 * 1024  # a RETR holds about one chunk in memory, whatever the message size
+SHARED_FAILURES = (BeaconError, SQLAlchemyError, OSError)  # what a call into `shared` may raise
+_HOST = socket.gethostname()
+
+
+class LoginDelay:
+    """RFC 2449 LOGIN-DELAY, enforced per process: when each account last logged in."""
+
+    def __init__(self, seconds: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._last_login: dict[str, float] = {}
+
+    def admit(self, address: str) -> bool:
+        """Record a login of `address`; False (and nothing recorded) if the last was too recent."""
+        if not self.seconds:
+            return True
+        now = self._clock()
+        last = self._last_login.get(address)
+        if last is not None and now - last < self.seconds:
+            return False
+        self._last_login = {a: t for a, t in self._last_login.items() if now - t < self.seconds}
+        self._last_login[address] = now
+        return True
+
+
+@dataclass(frozen=True)
+class SessionServices:
+    """What every session of one server shares."""
+
+    db: Database
+    ssl_context: ssl.SSLContext
+    throttle: LoginThrottle
+    login_delay: LoginDelay
+
+
+class _StreamBroken(Exception):
+    """A message could not be sent whole; the only safe thing left is to hang up."""
+
+
+class Pop3Session:
+    def __init__(self, services: SessionServices, channel: Channel, implicit_tls: bool) -> None:
+        settings = services.db.settings
+        self._services = services
+        self._db = services.db
+        self._channel = channel
+        self._idle_timeout = settings.pop3_idle_timeout
+        self._holder = f"pop3:{_HOST}:{os.getpid()}:{secrets.token_hex(6)}"
+        self._maildrop: Maildrop | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        policy = SessionPolicy(settings.hostname, implicit_tls, settings.allow_plaintext_auth, settings.login_delay)
+        self.conn = Pop3Connection(policy)
+
+    async def run(self) -> None:
+        peer = self._channel.peer
+        try:
+            await self._converse()
+        except TimeoutError:
+            log.info("pop3 %s: idle autologout", peer)
+        except (ConnectionError, ssl.SSLError, _StreamBroken) as error:
+            log.info("pop3 %s: connection ended: %s", peer, error)
+        except Exception:
+            log.exception("pop3 %s: unexpected error", peer)
+            self._channel.close(ERR_SYS_TEMP.to_bytes())
+        finally:
+            await self._end()
+
+    async def _converse(self) -> None:
+        deadline = self._next_deadline()
+        while True:
+            action = self.conn.next_action()
+            if action is NEED_DATA:
+                async with asyncio.timeout_at(deadline):
+                    data = await self._channel.read()
+                if not data:
+                    return
+                self.conn.receive_data(data)
+                continue
+            deadline = self._next_deadline()  # idle time counts from the last command answered
+            if isinstance(action, Close):
+                return
+            if isinstance(action, Send):
+                await self._write(action.data)
+            else:
+                self.conn.on_result(await self._perform(action))
+
+    def _next_deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self._idle_timeout
+
+    async def _write(self, data: bytes) -> None:
+        async with asyncio.timeout(self._idle_timeout):
+            await self._channel.write(data)
+
+    async def _perform(self, action: Authenticate | OpenMaildrop | Fetch | CommitDeletes | StartTLS) -> Result:
+        match action:
+            case Authenticate():
+                return await self._authenticate(action)
+            case OpenMaildrop():
+                return await self._open_maildrop(action)
+            case Fetch():
+                return await self._fetch(action)
+            case CommitDeletes():
+                return await self._commit(action)
+            case StartTLS():
+                return await self._start_tls()
+
+    async def _authenticate(self, action: Authenticate) -> Result:
+        peer, throttle = self._channel.peer, self._services.throttle
+        await asyncio.sleep(throttle.delay_for(peer, action.user))
+        if throttle.is_locked(peer, action.user):
+            log.warning("pop3 %s: login as %r refused, too many failures", peer, action.user)
+            return Refused(ERR_AUTH)
+        try:
+            mailbox = await asyncio.to_thread(authenticate, self._db, action.user, action.secret, service="pop3")
+        except SHARED_FAILURES as error:
+            if isinstance(error, AuthFailed):
+                throttle.record_failure(peer, action.user)
+            log.info("pop3 %s: login as %r failed: %s", peer, action.user, type(error).__name__)
+            return Refused(reply_for_error(error))
+        throttle.record_success(peer, action.user)
+        if not self._services.login_delay.admit(mailbox.address):
+            return Refused(ERR_LOGIN_DELAY)
+        log.info("pop3 %s: %s logged in", peer, mailbox.address)
+        return Authenticated(mailbox.address)
+
+    async def _open_maildrop(self, action: OpenMaildrop) -> Result:
+        try:
+            maildrop = await asyncio.to_thread(open_maildrop, self._db, action.address, self._holder)
+        except SHARED_FAILURES as error:
+            log.info("pop3 %s: maildrop %s not opened: %s", self._channel.peer, action.address, type(error).__name__)
+            return Refused(reply_for_error(error))
+        self._maildrop = maildrop
+        self._heartbeat = asyncio.create_task(self._keep_lease(maildrop))
+        return MaildropOpened(maildrop.messages)
+
+    async def _keep_lease(self, maildrop: Maildrop) -> None:
+        """Renew the lease while the session lasts; hang up if another holder took it."""
+        interval = self._db.settings.maildrop_lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                kept = await asyncio.to_thread(renew_maildrop, self._db, maildrop, self._holder)
+            except SHARED_FAILURES as error:
+                log.warning("pop3: lease renewal for %s failed: %s", maildrop.address, error)
+                continue
+            if not kept:
+                log.warning("pop3: lease on %s lost, closing the session", maildrop.address)
+                self._channel.close()
+                return
+
+    async def _fetch(self, action: Fetch) -> Result:
+        assert self._maildrop is not None
+        try:
+            source = await asyncio.to_thread(open_message, self._db, self._maildrop, action.uid)
+        except SHARED_FAILURES as error:
+            return Refused(reply_for_error(error))
+        with source:
+            await self._write(action.status)
+            await self._stream(source, MessageEncoder(action.lines))
+        return DONE
+
+    async def _stream(self, source: BinaryIO, encoder: MessageEncoder) -> None:
+        """Copy the message out chunk by chunk, waiting for the client between chunks."""
+        while not encoder.complete and (chunk := await self._read_chunk(source)):
+            await self._write(encoder.feed(chunk))
+        await self._write(encoder.finish())
+
+    @staticmethod
+    async def _read_chunk(source: BinaryIO) -> bytes:
+        try:
+            return await asyncio.to_thread(source.read, CHUNK_SIZE)
+        except OSError as error:  # after +OK an -ERR would be taken for message text
+            raise _StreamBroken(f"reading the message failed: {error}") from error
+
+    async def _commit(self, action: CommitDeletes) -> Result:
+        assert self._maildrop is not None
+        await self._stop_heartbeat()
+        try:
+            await asyncio.to_thread(commit_deletes, self._db, self._maildrop, self._holder, list(action.uids))
+        except SHARED_FAILURES as error:
+            log.error("pop3: deleting from %s failed: %s", self._maildrop.address, error)
+            return Refused(reply_for_error(error))
+        log.info("pop3: %s deleted %d messages", self._maildrop.address, len(action.uids))
+        self._maildrop = None  # commit_deletes released the lease
+        return DONE
+
+    async def _start_tls(self) -> Result:
+        try:
+            await self._channel.start_tls(self._services.ssl_context)
+        except OSError as error:
+            log.info("pop3 %s: TLS handshake failed: %s", self._channel.peer, error)
+            return Refused(ERR_SYS_TEMP)
+        return DONE
+
+    async def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+            self._heartbeat = None
+
+    async def _end(self) -> None:
+        """Release the lease (without deleting anything) and close the connection."""
+        await self._stop_heartbeat()
+        if self._maildrop is not None:
+            try:
+                await asyncio.to_thread(release_maildrop, self._db, self._maildrop, self._holder)
+            except SHARED_FAILURES as error:
+                log.warning("pop3: releasing %s failed (%s); the lease will expire", self._maildrop.address, error)
+            self._maildrop = None
+        self._channel.close()

@@ -1,0 +1,200 @@
+"""The asyncio side of POP3: listeners, and each connection as a byte channel.
+
+`Channel` is an asyncio.Protocol rather than a StreamReader/StreamWriter pair
+because STLS must drop every byte received in the clear before the handshake
+(the aiosmtpd STARTTLS injection, CVE-2024-34083): a StreamReader keeps such
+bytes in a private buffer, a protocol we own does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from collections.abc import Callable
+from typing import cast
+
+from services.pop3.session import LoginDelay, Pop3Session, SessionServices
+from shared.config import Settings
+from shared.db import Database, open_database
+from shared.throttle import LoginThrottle
+from shared.tls import server_ssl_context
+
+log = logging.getLogger(__name__)
+
+INBOX_LIMIT = 64 * 1024  # stop reading from a peer that sends faster than we parse
+HANDSHAKE_TIMEOUT = 30.0
+
+
+class Channel(asyncio.Protocol):
+    """One connection as awaitable reads and writes, with flow control both ways."""
+
+    def __init__(self, on_open: Callable[[Channel], None]) -> None:
+        self._on_open = on_open
+        self._transport: asyncio.Transport | None = None
+        self._inbox = bytearray()
+        self._at_eof = False
+        self._lost = False
+        self._reading_paused = False
+        self._readable = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    # -- asyncio.Protocol callbacks -------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        self._on_open(self)
+
+    def data_received(self, data: bytes) -> None:
+        self._inbox += data
+        self._readable.set()
+        if len(self._inbox) >= INBOX_LIMIT and not self._reading_paused and self._transport:
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self._at_eof = True
+        self._readable.set()
+        # Keep a plain socket open so commands sent before a half-close still get
+        # replies; TLS cannot be half-closed, and asyncio warns if asked to.
+        return self._transport is not None and self._transport.get_extra_info("sslcontext") is None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._at_eof = self._lost = True
+        self._readable.set()
+        self._writable.set()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    # -- the session's side ----------------------------------------------------
+
+    @property
+    def peer(self) -> str:
+        """The client's IP address, for throttling and logs."""
+        peername = self._transport.get_extra_info("peername") if self._transport else None
+        return str(peername[0]) if peername else "unknown"
+
+    async def read(self) -> bytes:
+        """Whatever has arrived, waiting until something has; b"" at end of input."""
+        while not self._inbox and not self._at_eof:
+            self._readable.clear()
+            await self._readable.wait()
+        data = bytes(self._inbox)
+        self._inbox.clear()
+        self._resume_reading()
+        return data
+
+    async def write(self, data: bytes) -> None:
+        """Queue `data`, then wait while the peer is behind (backpressure)."""
+        if self._lost or self._transport is None:
+            raise ConnectionResetError("connection lost")
+        self._transport.write(data)
+        await self._writable.wait()
+        if self._lost:
+            raise ConnectionResetError("connection lost")
+
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        """Upgrade to TLS; bytes that came in the clear before now are dropped."""
+        assert self._transport is not None
+        self._inbox.clear()
+        self._resume_reading()
+        loop = asyncio.get_running_loop()
+        upgraded = await loop.start_tls(
+            self._transport, self, context, server_side=True, ssl_handshake_timeout=HANDSHAKE_TIMEOUT
+        )
+        if upgraded is None:
+            raise ConnectionResetError("connection closed during the TLS handshake")
+        self._transport = upgraded
+
+    def close(self, last_words: bytes = b"") -> None:
+        """Send `last_words` if the connection still stands, then close it."""
+        if self._transport is not None and not self._lost:
+            if last_words:
+                self._transport.write(last_words)
+            self._transport.close()
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
+
+
+class Pop3Server:
+    """The POP3 listeners of one process: STLS on pop3_port, implicit TLS on pop3s_port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._db: Database | None = None
+        self._listeners: list[asyncio.Server] = []
+        self._sessions: set[asyncio.Task[None]] = set()
+
+    @property
+    def ports(self) -> tuple[int, int]:
+        """(STLS port, implicit-TLS port) as bound; useful when configured as 0."""
+        plain, implicit = (listener.sockets[0].getsockname()[1] for listener in self._listeners)
+        return plain, implicit
+
+    async def start(self) -> None:
+        context = await asyncio.to_thread(server_ssl_context, self.settings)
+        self._db = await asyncio.to_thread(open_database, self.settings)
+        throttle, login_delay = LoginThrottle(self.settings), LoginDelay(self.settings.login_delay)
+        services = SessionServices(self._db, context, throttle, login_delay)
+        loop = asyncio.get_running_loop()
+        bind = self.settings.bind
+        self._listeners = [
+            await loop.create_server(lambda: Channel(self._opener(services, False)), bind, self.settings.pop3_port),
+            await loop.create_server(
+                lambda: Channel(self._opener(services, True)),
+                bind,
+                self.settings.pop3s_port,
+                ssl=context,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+            ),
+        ]
+        plain, implicit = self.ports
+        log.info("POP3 listening on %s port %d (STLS) and port %d (implicit TLS)", bind, plain, implicit)
+
+    def _opener(self, services: SessionServices, implicit_tls: bool) -> Callable[[Channel], None]:
+        def open_session(channel: Channel) -> None:
+            task = asyncio.get_running_loop().create_task(Pop3Session(services, channel, implicit_tls).run())
+            self._sessions.add(task)
+            task.add_done_callback(self._sessions.discard)
+
+        return open_session
+
+    async def stop(self) -> None:
+        """Stop listening and end every session; leases are released, nothing is deleted."""
+        for listener in self._listeners:
+            listener.close()
+        for task in list(self._sessions):
+            task.cancel()
+        await asyncio.gather(*self._sessions, return_exceptions=True)
+        for listener in self._listeners:
+            await listener.wait_closed()
+        if self._db is not None:
+            self._db.dispose()
+
+
+def serve_pop3(settings: Settings) -> None:
+    """Run the POP3 service until SIGINT or SIGTERM: the `beaconmail pop3` command."""
+    asyncio.run(_serve_until_signalled(settings))
+
+
+async def _serve_until_signalled(settings: Settings) -> None:
+    server = Pop3Server(settings)
+    await server.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        log.info("POP3 shutting down")
+        await server.stop()

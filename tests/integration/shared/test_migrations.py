@@ -1,0 +1,138 @@
+"""Alembic migrations on empty SQLite and PostgreSQL databases: up, down, up again, no drift,
+and safe when several processes and threads migrate at the same moment."""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from conftest import base_settings
+from sqlalchemy import inspect
+
+from shared.config import Settings
+from shared.db import make_engine
+from shared.migrations import (
+    SchemaNotReady,
+    alembic_config,
+    ensure_at_head,
+    upgrade_to_head,
+)
+from shared.models import Base
+
+SCRIPTS = ScriptDirectory.from_config(alembic_config())
+HEAD = SCRIPTS.get_current_head()
+MODEL_TABLES = set(Base.metadata.tables)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings on a database with no tables at all."""
+    (tmp_path / "data").mkdir()
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'beaconmail.db'}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    return base_settings(tmp_path / "data", database_url=url)
+
+
+def tables(settings: Settings) -> set[str]:
+    engine = make_engine(settings.database_url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def schema_drift(settings: Settings) -> list[Any]:
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def downgrade(settings: Settings, target: str) -> str | None:
+    """Downgrade to `target`; the revision the database is at afterwards."""
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            command.downgrade(alembic_config(connection), target)
+            connection.commit()
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def check_head(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        ensure_at_head(engine)
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> None:
+    with pytest.raises(SchemaNotReady):
+        check_head(empty_settings)
+    upgrade_to_head(empty_settings)
+    assert tables(empty_settings) == MODEL_TABLES
+    check_head(empty_settings)
+    assert schema_drift(empty_settings) == []
+    upgrade_to_head(empty_settings)  # twice is harmless
+    assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(HEAD).down_revision
+    with pytest.raises(SchemaNotReady):
+        check_head(empty_settings)
+    upgrade_to_head(empty_settings)
+    assert schema_drift(empty_settings) == []
+    assert downgrade(empty_settings, "base") is None
+    assert tables(empty_settings) == set()
+    with pytest.raises(SchemaNotReady):
+        check_head(empty_settings)
+    upgrade_to_head(empty_settings)
+    assert tables(empty_settings) == MODEL_TABLES
+    assert schema_drift(empty_settings) == []
+
+
+def _migrate(settings: Settings, start: Any, failures: Any) -> None:
+    """One racer: wait for the others, migrate, report any failure as text."""
+    try:
+        start.wait(timeout=30)
+        upgrade_to_head(settings)
+    except BaseException:  # noqa: BLE001 - reported to the test, which fails on it
+        failures.put(traceback.format_exc())
+
+
+def racing(settings: Settings, processes: int, threads: int) -> Iterator[str]:
+    context = multiprocessing.get_context("fork")
+    start, failures = context.Barrier(processes + threads), context.Queue()
+    workers: list[Any] = [context.Process(target=_migrate, args=(settings, start, failures)) for _ in range(processes)]
+    workers += [threading.Thread(target=_migrate, args=(settings, start, failures)) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert all(getattr(worker, "exitcode", 0) == 0 for worker in workers)
+    while not failures.empty():
+        yield failures.get()
+
+
+def test_concurrent_first_migrations_are_safe(empty_settings: Settings) -> None:
+    assert list(racing(empty_settings, processes=3, threads=3)) == []
+    assert tables(empty_settings) == MODEL_TABLES
+    check_head(empty_settings)
+    engine = make_engine(empty_settings.database_url)
+    try:
+        with engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_heads() == (HEAD,)
+    finally:
+        engine.dispose()

@@ -1,0 +1,75 @@
+"""`quota recalc` on both databases: counters repaired from the disk, and what changed reported."""
+from __future__ import annotations
+
+import pytest
+
+from shared import store
+from shared.accounts import create_domain, create_mailbox, get_domain, get_mailbox
+from shared.db import Database
+from shared.delivery import deliver
+from shared.errors import InvalidAddress, NotFound
+from shared.quota import QuotaRepair, recalc_quota
+
+pytestmark = pytest.mark.usefixtures("fast_hashing")
+MESSAGE = b"Subject: q\r\n\r\n" + b"x" * 100 + b"\r\n"
+
+
+@pytest.fixture
+def populated(db: Database) -> Database:
+    """alice: 3 messages, bob: 1, carol (other domain): 2; all counters right."""
+    create_domain(db, "example.com")
+    create_domain(db, "example.net")
+    for address, count in (("alice@example.com", 3), ("bob@example.com", 1), ("carol@example.net", 2)):
+        box = create_mailbox(db, address, "pw")
+        for _ in range(count):
+            deliver(db, MESSAGE, [box.id])
+    return db
+
+
+def test_recalc_of_right_counters_changes_nothing(populated: Database) -> None:
+    repairs = recalc_quota(populated)
+    assert [r.address for r in repairs] == ["alice@example.com", "bob@example.com", "carol@example.net"]
+    assert not any(r.changed for r in repairs)
+    assert repairs[0] == QuotaRepair("alice@example.com", 3 * len(MESSAGE), 3 * len(MESSAGE), 3, 3)
+
+
+def test_recalc_repairs_mailboxes_and_domain_totals(populated: Database) -> None:
+    alice = populated.settings.mail_root / "example.com" / "alice"
+    lost = store.list_messages(alice)[0].path
+    lost.unlink()  # a message lost on disk: the counters are now too high
+    stray = store.write_pending(populated.settings.mail_root / "example.net" / "carol", b"y" * 50)
+    store.publish(stray)  # a message that reached new/ but was never counted
+    repairs = {r.address: r for r in recalc_quota(populated)}
+    assert repairs["alice@example.com"] == QuotaRepair("alice@example.com", 3 * len(MESSAGE), 2 * len(MESSAGE), 3, 2)
+    assert repairs["carol@example.net"] == QuotaRepair("carol@example.net", 2 * len(MESSAGE), 2 * len(MESSAGE) + 50, 2, 3)
+    assert repairs["alice@example.com"].changed and repairs["carol@example.net"].changed
+    assert not repairs["bob@example.com"].changed
+    alice_view = get_mailbox(populated, "alice@example.com")
+    assert (alice_view.used_bytes, alice_view.messages) == (2 * len(MESSAGE), 2)
+    assert get_domain(populated, "example.com").used_bytes == 3 * len(MESSAGE)
+    assert get_domain(populated, "example.net").used_bytes == 2 * len(MESSAGE) + 50
+
+
+def test_recalc_of_one_mailbox(populated: Database) -> None:
+    for path in (m.path for m in store.list_messages(populated.settings.mail_root / "example.com" / "bob")):
+        path.unlink()
+    (alice_repair,) = recalc_quota(populated, "Alice@Example.com")
+    assert not alice_repair.changed
+    assert get_mailbox(populated, "bob@example.com").messages == 1  # not recounted
+    (bob_repair,) = recalc_quota(populated, "bob@example.com")
+    assert (bob_repair.used_bytes, bob_repair.messages, bob_repair.changed) == (0, 0, True)
+    assert get_domain(populated, "example.com").used_bytes == 3 * len(MESSAGE)
+    with pytest.raises(NotFound):
+        recalc_quota(populated, "nobody@example.com")
+    with pytest.raises(InvalidAddress):
+        recalc_quota(populated, "not an address")
+
+
+def test_recalc_of_a_missing_maildir_counts_zero(populated: Database) -> None:
+    folder = populated.settings.mail_root / "example.com" / "bob"
+    for sub in ("new", "cur", "tmp"):
+        for child in (folder / sub).iterdir():
+            child.unlink()
+        (folder / sub).rmdir()
+    (repair,) = recalc_quota(populated, "bob@example.com")
+    assert (repair.used_bytes, repair.messages) == (0, 0)

@@ -1,0 +1,177 @@
+"""Settings from BEACONMAIL_* variables: defaults, typed parsing, one clear error per bad value."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.config import ConfigError, Settings, load_settings, parse_size
+
+
+def load(tmp_path: Path, **variables: str) -> Settings:
+    environ = {"BEACONMAIL_DATA_DIR": str(tmp_path)} | {f"BEACONMAIL_{k.upper()}": v for k, v in variables.items()}
+    return load_settings(environ)
+
+
+def test_embedded_defaults(tmp_path: Path) -> None:
+    settings = load(tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'beaconmail.db'}"
+    assert settings.data_dir == tmp_path
+    assert settings.mail_root == tmp_path / "mail"
+    assert settings.bind == "127.0.0.1"
+    assert (settings.tls_cert, settings.tls_key, settings.relay_host) == (None, None, None)
+    ports = (settings.smtp_port, settings.submission_port, settings.submissions_port)
+    assert ports + (settings.pop3_port, settings.pop3s_port, settings.admin_port) == (2525, 2587, 2465, 1110, 1995, 8080)
+    assert settings.max_message_size == 25 * 1024 * 1024
+    assert settings.allow_plaintext_auth is True  # loopback only by default
+    assert settings.maildrop_lease_seconds > 0 and settings.alias_depth_limit > 0
+
+
+def test_relative_data_dir_defaults_to_data_in_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({"BEACONMAIL_SECRET_KEY": "s"})
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'beaconmail.db'}"
+
+
+def test_embedded_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first, second = load(tmp_path).secret_key, load(tmp_path).secret_key
+    assert len(first) >= 32 and first == second
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert load(tmp_path, secret_key="explicit").secret_key == "explicit"
+
+
+def test_secret_is_not_in_repr(tmp_path: Path) -> None:
+    assert "hunter2" not in repr(load(tmp_path, secret_key="hunter2"))
+
+
+def test_typed_values_are_parsed(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        smtp_port="25",
+        bind="::1",
+        max_message_size="10M",
+        pop3_idle_timeout="30.5",
+        allow_plaintext_auth="no",
+        maildrop_lease_seconds="5",
+        relay_host="smarthost.example:587",
+        database_url="postgresql+psycopg://u@db/beacon",
+    )
+    assert settings.smtp_port == 25 and settings.bind == "::1"
+    assert settings.max_message_size == 10 * 1024 * 1024
+    assert settings.pop3_idle_timeout == 30.5
+    assert settings.allow_plaintext_auth is False
+    assert settings.maildrop_lease_seconds == 5
+    assert settings.relay_host == "smarthost.example:587"
+    assert settings.database_url == "postgresql+psycopg://u@db/beacon"
+
+
+def test_plaintext_auth_is_off_by_default_on_a_public_bind(tmp_path: Path) -> None:
+    assert load(tmp_path, bind="0.0.0.0").allow_plaintext_auth is False
+
+
+INVALID = [
+    ("smtp_port", "smtp"),
+    ("submission_port", "65536"),
+    ("submissions_port", "-1"),
+    ("pop3_port", "1.5"),
+    ("pop3s_port", "x"),
+    ("admin_port", "80a"),
+    ("bind", "localhost"),
+    ("bind", "300.1.1.1"),
+    ("database_url", "beaconmail.db"),
+    ("max_message_size", "ten megabytes"),
+    ("max_message_size", "-5M"),
+    ("max_message_size", "5X"),
+    ("max_recipients", "-1"),
+    ("max_recipients", "many"),
+    ("submission_rate_per_hour", "1e3"),
+    ("pop3_idle_timeout", "0"),
+    ("pop3_idle_timeout", "soon"),
+    ("allow_plaintext_auth", "maybe"),
+    ("maildrop_lease_seconds", "-3"),
+    ("auth_fail_limit", "five"),
+    ("auth_fail_window", "-1"),
+    ("auth_lockout", "forever"),
+    ("login_delay", "-1"),
+    ("alias_depth_limit", "deep"),
+    ("relay_host", "smarthost.example:port"),
+    ("relay_host", "smarthost.example:70000"),
+    ("relay_host", ":25"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), INVALID)
+def test_invalid_value_names_the_variable(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, **{name: value})
+    message = str(caught.value)
+    assert f"BEACONMAIL_{name.upper()}" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("missing", ["tls_cert", "tls_key"])
+def test_tls_cert_and_key_go_together(tmp_path: Path, missing: str) -> None:
+    pair = {"tls_cert": str(tmp_path / "cert.pem"), "tls_key": str(tmp_path / "key.pem")}
+    del pair[missing]
+    with pytest.raises(ConfigError, match="BEACONMAIL_TLS_CERT"):
+        load(tmp_path, **pair)
+    both = load(tmp_path, tls_cert=str(tmp_path / "c.pem"), tls_key=str(tmp_path / "k.pem"))
+    assert (both.tls_cert, both.tls_key) == (tmp_path / "c.pem", tmp_path / "k.pem")
+
+
+def test_file_variant_reads_secrets_from_files(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text("from-a-file\n")
+    (tmp_path / "url").write_text("postgresql+psycopg://u@db/x")
+    settings = load(tmp_path, secret_key_file=str(tmp_path / "secret"), database_url_file=str(tmp_path / "url"))
+    assert settings.secret_key == "from-a-file"
+    assert settings.database_url == "postgresql+psycopg://u@db/x"
+
+
+def test_direct_value_wins_over_file_variant(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text("from-a-file")
+    assert load(tmp_path, secret_key="direct", secret_key_file=str(tmp_path / "secret")).secret_key == "direct"
+
+
+def test_file_variant_values_are_validated_too(tmp_path: Path) -> None:
+    (tmp_path / "port").write_text("not-a-port")
+    with pytest.raises(ConfigError, match="BEACONMAIL_SMTP_PORT"):
+        load(tmp_path, smtp_port_file=str(tmp_path / "port"))
+
+
+def test_unreadable_file_variant_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="BEACONMAIL_SECRET_KEY_FILE"):
+        load(tmp_path, secret_key_file=str(tmp_path / "missing"))
+
+
+def test_empty_value_means_default(tmp_path: Path) -> None:
+    assert load(tmp_path, smtp_port="").smtp_port == 2525
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("0", 0),
+        ("512", 512),
+        ("1K", 1024),
+        ("1k", 1024),
+        ("2M", 2 * 1024**2),
+        ("3G", 3 * 1024**3),
+        ("10MB", 10 * 1024**2),
+        ("10MiB", 10 * 1024**2),
+        (" 7 K ", 7 * 1024),
+    ],
+)
+def test_parse_size_uses_binary_units(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "K", "1.5M", "-1K", "1Q", "M1", "1 000"])
+def test_parse_size_rejects_nonsense(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_size(text)
+
+
+@pytest.mark.parametrize("relay", ["smarthost.example", "smarthost.example:2525", "[::1]:25", "[::1]", "10.0.0.1:587"])
+def test_relay_host_with_or_without_port(tmp_path: Path, relay: str) -> None:
+    assert load(tmp_path, relay_host=relay).relay_host == relay

@@ -1,0 +1,134 @@
+"""The import rules of ARCHITECTURE.md, checked on the source: shared never imports a service
+or a web framework; no service imports another; only shared touches sessions, engines and
+Maildir files."""
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# The edge's frameworks: shared stays importable without any of them.
+EDGE_PACKAGES = {"services", "flask", "flask_login", "flask_wtf", "flask_babel", "werkzeug", "aiosmtpd", "click", "gunicorn"}
+# Services may catch the database's exceptions, nothing more of SQLAlchemy.
+ALLOWED_SQLALCHEMY = {"sqlalchemy.exc"}
+# The session, engine and Maildir machinery of shared.
+SHARED_INTERNALS = {"shared.db.make_engine", "shared.store", "shared.models", "shared.lookups", "shared.migrations.env"}
+FORBIDDEN_ATTRIBUTES = {"engine", "mail_root", "maildir"}
+# The launcher checks the schema before starting (shared.migrations.ensure_at_head takes the
+# engine) and makes the mail folder at first run; it reads and writes no mail.
+LAUNCHER_ALLOWANCES = {"engine", "mail_root"}
+MAILDIR_SUBFOLDERS = ('"new"', '"cur"', "'new'", "'cur'")
+
+
+def python_files(folder: str) -> list[Path]:
+    return sorted(path for path in (ROOT / folder).rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> Iterator[str]:
+    """Every module named by an import in `path`, relative imports resolved; `from a import b` gives a.b too."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+
+
+def within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def service_of(path: Path) -> str | None:
+    """`services.smtp` for a file of that service; None for the top-level launcher (cli.py)."""
+    parts = path.relative_to(ROOT).parts
+    return f"services.{parts[1]}" if len(parts) > 2 else None
+
+
+def edge_imports(path: Path) -> list[str]:
+    return [m for m in imported_modules(path) if any(within(m, edge) for edge in EDGE_PACKAGES)]
+
+
+def other_service_imports(path: Path) -> list[str]:
+    own = service_of(path)
+    if own is None:
+        return []
+    return [m for m in imported_modules(path) if within(m, "services") and m != "services" and not within(m, own)]
+
+
+def storage_access(path: Path) -> list[str]:
+    """What in a service file reaches past shared's use cases into sessions, engines or Maildirs."""
+    modules = set(imported_modules(path))
+    found = [m for m in modules if within(m, "sqlalchemy") and not any(within(m, ok) for ok in ALLOWED_SQLALCHEMY)]
+    found += [m for m in modules if any(within(m, internal) for internal in SHARED_INTERNALS)]
+    tree = ast.parse(path.read_text())
+    attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)} & FORBIDDEN_ATTRIBUTES
+    if service_of(path) is None:
+        attributes -= LAUNCHER_ALLOWANCES
+    found += [f".{name}" for name in sorted(attributes)]
+    found += [
+        f"session.begin (line {node.lineno})"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "begin"
+        and isinstance(node.value, ast.Attribute) and node.value.attr == "session"
+    ]
+    text = path.read_text()
+    found += [f"Maildir folder {name}" for name in MAILDIR_SUBFOLDERS if name in text]
+    return found
+
+
+def offenders(folder: str, check: object) -> dict[str, list[str]]:
+    found = {str(path.relative_to(ROOT)): check(path) for path in python_files(folder)}  # type: ignore[operator]
+    return {name: problems for name, problems in found.items() if problems}
+
+
+def test_the_checks_catch_violations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rules must be able to fail: run them on made-up offending files."""
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    (tmp_path / "services" / "smtp").mkdir(parents=True)
+    (tmp_path / "shared").mkdir()
+    service = tmp_path / "services" / "smtp" / "probe.py"
+    service.write_text(
+        "from services.pop3 import protocol\nfrom ..admin import forms\nfrom sqlalchemy.orm import Session\n"
+        "from shared.store import list_messages\n"
+        "def f(db, settings):\n    with db.session.begin():\n        return settings.mail_root / 'x' / 'new'\n"
+    )
+    (tmp_path / "shared" / "probe.py").write_text("import flask\nfrom services.smtp import handler\n")
+    assert offenders("services", other_service_imports) == {
+        "services/smtp/probe.py": ["services.pop3", "services.pop3.protocol", "services.admin", "services.admin.forms"]
+    }
+    problems = offenders("services", storage_access)["services/smtp/probe.py"]
+    assert {"sqlalchemy.orm.Session", "shared.store.list_messages", ".mail_root", "session.begin (line 6)"} <= set(problems)
+    assert "Maildir folder 'new'" in problems
+    assert offenders("shared", edge_imports) == {"shared/probe.py": ["flask", "services.smtp", "services.smtp.handler"]}
+
+
+def test_the_rules_see_the_code() -> None:
+    assert len(python_files("shared")) > 10 and len(python_files("services")) > 5
+
+
+def test_shared_never_imports_services_or_web_frameworks() -> None:
+    assert offenders("shared", edge_imports) == {}
+
+
+def test_no_service_imports_another_service() -> None:
+    assert offenders("services", other_service_imports) == {}
+
+
+def test_services_leave_sessions_engines_and_mail_files_to_shared() -> None:
+    assert offenders("services", storage_access) == {}
