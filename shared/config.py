@@ -50,6 +50,7 @@ class Settings:
     auth_lockout: float
     login_delay: int
     alias_depth_limit: int
+    proxy_hops: int
     relay_user: str | None
     relay_password: str | None
     queue_lifetime: float
@@ -187,6 +188,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         auth_lockout=_value(env, "auth_lockout", _positive_float, 900.0),
         login_delay=_value(env, "login_delay", _positive_int, 0),
         alias_depth_limit=_value(env, "alias_depth_limit", _positive_int, 10),
+        # TLS-terminating proxies in front of the admin portal whose X-Forwarded-* headers are trusted.
+        proxy_hops=_value(env, "proxy_hops", _positive_int, 0),
         relay_user=_value(env, "relay_user", str, None),
         relay_password=_value(env, "relay_password", str, None),
         queue_lifetime=_value(env, "queue_lifetime", _positive_float, 5 * 24 * 3600.0),

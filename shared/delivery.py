@@ -74,7 +74,7 @@ def deliver(db: Database, message: bytes, mailbox_ids: Sequence[int], *, return_
 
 def _maildirs(db: Database, ids: list[int]) -> dict[int, Path]:
     with db.session.begin() as s:
-        rows = s.execute(select(Mailbox.id, Mailbox.maildir).where(Mailbox.id.in_(ids))).tuples().all()
+        rows = s.execute(select(Mailbox.id, Mailbox.maildir).where(Mailbox.id.in_(ids))).all()
     found = {mailbox_id: db.settings.mail_root / relative for mailbox_id, relative in rows}
     missing = set(ids) - set(found)
     if missing:

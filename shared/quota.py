@@ -28,7 +28,9 @@ class QuotaRepair:
 def recalc_quota(db: Database, address: str | None = None) -> list[QuotaRepair]:
     """Recount one mailbox (or all) from disk and set the counters, then each domain's total.
 
-    The row is locked while its directory is counted, so no delivery to it is counted twice or missed.
+    The row is locked while its directory is counted. A delivery reserves its bytes just before
+    its rename into new/, so a recount that falls in that instant counts the bytes but not the
+    file; run it when the mailbox is quiet, or after a crash, which is what it is for.
     """
     with db.session.begin() as s:
         if address is None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from shared.config import Settings, load_settings
 from shared.db import Database
@@ -49,18 +51,54 @@ def base_settings(data_dir: Path, **overrides: object) -> Settings:
     return dataclasses.replace(settings, **(ports | overrides))  # type: ignore[arg-type]
 
 
+def _create_postgres_database(name: str, template: str | None = None) -> None:
+    clause = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"{clause}')
+        # Test data need not survive a server crash; waiting for fsync at every commit makes tests crawl.
+        admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+
+
+def _drop_postgres_database(name: str) -> None:
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _postgres_url(name: str) -> str:
+    return make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg", database=name).render_as_string(
+        hide_password=False
+    )
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A new, empty PostgreSQL database, dropped after the test."""
     if POSTGRES_UNAVAILABLE:
         pytest.skip(POSTGRES_UNAVAILABLE)
     name = f"bm_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    host_part = POSTGRES_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0]
-    yield f"postgresql+psycopg://{host_part}/{name}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _create_postgres_database(name)
+    yield _postgres_url(name)
+    _drop_postgres_database(name)
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template() -> Iterator[str]:
+    """A migrated database to clone: CREATE DATABASE … TEMPLATE costs far less than migrating."""
+    if POSTGRES_UNAVAILABLE:
+        pytest.skip(POSTGRES_UNAVAILABLE)
+    name = f"bm_template_{uuid.uuid4().hex[:12]}"
+    _create_postgres_database(name)
+    upgrade_to_head(base_settings(Path("/nonexistent"), database_url=_postgres_url(name)))
+    yield name
+    _drop_postgres_database(name)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "beaconmail.db"
+    upgrade_to_head(base_settings(path.parent, database_url=f"sqlite:///{path}"))
+    return path
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -78,8 +116,13 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    upgrade_to_head(settings)
+def db(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The settings' database, brought to the newest schema by copying a migrated template."""
+    url = make_url(settings.database_url)
+    if url.drivername.startswith("sqlite"):
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite_template"), str(url.database))
+    else:
+        _create_postgres_database(str(url.database), request.getfixturevalue("migrated_postgres_template"))
     database = Database(settings)
     yield database
     database.dispose()

@@ -1,6 +1,7 @@
 """Settings from BEACONMAIL_* variables: defaults, typed parsing, one clear error per bad value."""
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,9 @@ def test_embedded_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert load(tmp_path, secret_key="explicit").secret_key == "explicit"
 
 
-def test_secret_is_not_in_repr(tmp_path: Path) -> None:
-    assert "hunter2" not in repr(load(tmp_path, secret_key="hunter2"))
+def test_secrets_are_not_in_repr(tmp_path: Path) -> None:
+    text = repr(load(tmp_path, secret_key="hunter2", relay_password="swordfish"))
+    assert "hunter2" not in text and "swordfish" not in text
 
 
 def test_typed_values_are_parsed(tmp_path: Path) -> None:
@@ -95,10 +97,19 @@ INVALID = [
     ("auth_lockout", "forever"),
     ("login_delay", "-1"),
     ("alias_depth_limit", "deep"),
+    ("proxy_hops", "-1"),
     ("relay_host", "smarthost.example:port"),
     ("relay_host", "smarthost.example:70000"),
     ("relay_host", ":25"),
+    ("queue_lifetime", "0"),
+    ("queue_retry_base", "five minutes"),
 ]
+UNTYPED = {"str", "str | None", "Path", "Path | None"}
+
+
+def test_every_typed_variable_has_an_invalid_case() -> None:
+    typed = {f.name for f in fields(Settings) if f.type not in UNTYPED} | {"relay_host", "bind", "database_url"}
+    assert typed <= {name for name, _ in INVALID}
 
 
 @pytest.mark.parametrize(("name", "value"), INVALID)
