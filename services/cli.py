@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -14,7 +15,9 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.launch import StartupError, serve
 from shared import accounts
+from shared.addresses import parse_address
 from shared.config import ConfigError, Settings, load_settings, parse_size
 from shared.db import Database
 from shared.errors import BeaconError
@@ -328,6 +331,76 @@ def quota_recalc(address: str | None) -> None:
             f"{repair.address}\t{state}\t{repair.used_bytes_before}->{repair.used_bytes}\t"
             f"{repair.messages_before}->{repair.messages}"
         )
+
+
+class StartupFailure(click.ClickException):
+    """A service could not start (a port taken, an unreadable certificate): exit code 2."""
+
+    exit_code = EXIT_STARTUP
+
+
+def _serve(service: str, admin_workers: int | None = None) -> None:
+    """Run one service in the foreground, after refusing a database that is not at head."""
+    settings = _settings()
+    database = Database(settings)
+    try:
+        ensure_at_head(database.engine)
+    finally:
+        database.dispose()
+    try:
+        serve(service, settings, admin_workers=admin_workers)
+    except StartupError as exc:
+        raise StartupFailure(str(exc)) from exc
+
+
+@cli.command()
+def smtp() -> None:
+    """Run the SMTP service: MX, submission, submissions and the outbound queue."""
+    _serve("smtp")
+
+
+@cli.command()
+def pop3() -> None:
+    """Run the POP3 service: STLS and implicit-TLS listeners."""
+    _serve("pop3")
+
+
+@cli.command()
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: 2 per CPU, max 4).")
+def admin(workers: int | None) -> None:
+    """Run the admin portal and JSON API under gunicorn."""
+    _serve("admin", workers)
+
+
+def _admin_password(address: str) -> str:
+    if sys.stdin.isatty():
+        entered: str = click.prompt(f"Password for {address}", hide_input=True, confirmation_prompt=True)
+        return entered
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise click.UsageError("--admin: give the password on the first line of standard input")
+    return line
+
+
+@cli.command()
+@click.option("--admin", "admin_address", metavar="ADDRESS", help="First global admin; its password from stdin.")
+def up(admin_address: str | None) -> None:
+    """Run smtp, pop3 and admin here (SQLite and Maildir under ./data by default) until Ctrl-C.
+
+    From an empty folder it creates the database, a self-signed TLS pair and a first global
+    admin with a generated password, printed once with the endpoints.
+    """
+    started = time.monotonic()
+    from services.embedded import run_embedded  # the supervisor is only needed here
+
+    password = None
+    if admin_address is not None:
+        admin_address = str(parse_address(admin_address))
+        password = _admin_password(admin_address)
+    try:
+        run_embedded(_settings(), admin_address, password, started)
+    except StartupError as exc:
+        raise StartupFailure(str(exc)) from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,8 +13,9 @@ import os
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from pathlib import Path
+from typing import cast
 
-import dkim
+import dkim  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -87,7 +88,7 @@ def sign_outbound(db: Database, message: bytes) -> bytes:
         return message
     private_key = ensure_domain_key(db.settings, domain)
     try:
-        signature = dkim.sign(message, SELECTOR.encode(), domain.encode(), private_key)
+        signature = cast(bytes, dkim.sign(message, SELECTOR.encode(), domain.encode(), private_key))
     except dkim.DKIMException as exc:
         log.warning("DKIM signing for %s failed, sending unsigned: %s", domain, exc)
         return message

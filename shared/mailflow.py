@@ -9,12 +9,14 @@ queued copies, so a 451 leaves nothing behind that anyone could see or receive.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from shared import outbound
 from shared.db import Database
@@ -57,14 +59,20 @@ def accept_message(
     if queued is not None:
         outbound.release(db, queued)
     if report.over_quota:
-        failures = [FailedRecipient(address, OVER_QUOTA_REPLY) for address in _addresses(db, report.over_quota)]
-        send_bounce(db, sender=return_path or "", failures=failures, original=message, arrival=outbound.now_utc())
+        _bounce_over_quota(db, return_path or "", report.over_quota, message)
     return Acceptance(report.delivered, report.over_quota, queued)
 
 
-def _addresses(db: Database, mailbox_ids: Sequence[int]) -> list[str]:
-    with db.session.begin() as s:
-        return list(s.scalars(select(Mailbox.address).where(Mailbox.id.in_(mailbox_ids))))
+def _bounce_over_quota(db: Database, sender: str, mailbox_ids: Sequence[int], message: bytes) -> None:
+    """The message is already kept for the others: failing here must not turn the 250 into a 451
+    (the client would send it again to everyone), so a failure is logged instead."""
+    try:
+        with db.session.begin() as s:
+            addresses = list(s.scalars(select(Mailbox.address).where(Mailbox.id.in_(mailbox_ids))))
+        failures = [FailedRecipient(address, OVER_QUOTA_REPLY) for address in addresses]
+        send_bounce(db, sender=sender, failures=failures, original=message, arrival=outbound.now_utc())
+    except (TemporaryFailure, SQLAlchemyError):
+        log.exception("could not tell %r that mailboxes %s were full", sender, list(mailbox_ids))
 
 
 def send_bounce(
@@ -108,9 +116,16 @@ def settle(db: Database, delivery: outbound.Delivery, attempts: Sequence[outboun
         if outbound.is_final_failure(a, delivery, now)
     ]
     if failures and delivery.sender:
-        send_bounce(
-            db, sender=delivery.sender, failures=failures, original=_original(delivery), arrival=delivery.arrival
-        )
+        try:
+            send_bounce(
+                db, sender=delivery.sender, failures=failures, original=_original(delivery), arrival=delivery.arrival
+            )
+        except TemporaryFailure:
+            log.warning("bounce for queued message %s postponed: it could not be stored", delivery.message_id)
+            attempts = [
+                dataclasses.replace(a, permanent=False) if outbound.is_final_failure(a, delivery, now) else a
+                for a in attempts
+            ]
     outbound.record(db, delivery, attempts)
 
 

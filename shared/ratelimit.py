@@ -53,8 +53,9 @@ def consume_submission(db: Database, address: str, now: datetime | None = None) 
                     SubmissionWindow.count < limit,
                 )
                 .values(count=SubmissionWindow.count + 1)
-            ).rowcount
-            if taken:
+                .returning(SubmissionWindow.count)
+            ).scalar_one_or_none()
+            if taken is not None:
                 return True
             if s.get(SubmissionWindow, (address, window)) is not None:
                 return False

@@ -1,0 +1,213 @@
+"""aiosmtpd hooks: parse the envelope, ask `shared`, answer with a reply constant.
+
+The rules themselves (who receives what, quotas, who may send as whom, rate limits) live
+in shared; this module only turns SMTP input into calls and outcomes into replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import re
+import secrets
+from datetime import datetime, timezone
+
+from aiosmtpd.smtp import Session
+
+from services.smtp import replies
+from services.smtp.protocol import BeaconSMTP, MailTransaction, authenticated_mailbox
+from services.smtp.replies import Reply
+from services.smtp.trace import TraceInfo, received_header
+from shared import mailflow, ratelimit
+from shared.addresses import Address, normalise_domain, parse_address
+from shared.db import Database
+from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
+from shared.routing import (
+    DeliveryPlan,
+    Refusal,
+    is_hosted_domain,
+    may_send_as,
+    resolve_recipient,
+)
+
+log = logging.getLogger(__name__)
+
+# After end-of-data aiosmtpd has split the body on CRLF only; any other CR or LF is bare.
+_BARE_CR_OR_LF = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+_SIZE_PARAMETER = re.compile(r"SIZE=([0-9]{1,20})")
+POSTMASTER = "postmaster"
+
+
+def is_clean_path(address: str) -> bool:
+    """No control characters, spaces or undecodable bytes: aiosmtpd's parser lets CR and NUL through."""
+    return address.isprintable() and not any(character.isspace() for character in address)
+
+
+def has_bare_newline(content: bytes) -> bool:
+    return _BARE_CR_OR_LF.search(content) is not None
+
+
+def declared_size(mail_options: list[str]) -> int:
+    for option in mail_options:
+        match = _SIZE_PARAMETER.fullmatch(option)
+        if match:
+            return int(match.group(1))
+    return 0
+
+
+def is_disk_full(error: BaseException) -> bool:
+    cause = error.__cause__
+    return isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+class SmtpHandler:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.settings = db.settings
+
+    # -- MAIL --------------------------------------------------------------------------
+
+    async def handle_MAIL(
+        self, server: BeaconSMTP, session: Session, envelope: MailTransaction, address: str, mail_options: list[str]
+    ) -> Reply:
+        path = self._return_path(address, envelope.smtp_utf8)
+        if isinstance(path, Reply):
+            return path
+        user = authenticated_mailbox(session)
+        if server.listener.submission:
+            refusal = await self._submission_refusal(user, path)
+            if refusal is not None:
+                return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        envelope.return_path = path
+        envelope.declared_size = declared_size(mail_options)
+        return replies.S250_SENDER_OK
+
+    @staticmethod
+    def _return_path(address: str, smtp_utf8: bool) -> str | Reply:
+        """The reverse-path as given ("" for <>): remote local parts keep their case."""
+        if address == "<>":
+            return ""
+        if not is_clean_path(address):
+            return replies.S553_BAD_SENDER
+        if not address.isascii() and not smtp_utf8:
+            return replies.S550_UTF8_SENDER
+        local, at, domain = address.rpartition("@")
+        try:
+            normalise_domain(domain)
+        except InvalidAddress:
+            return replies.S553_BAD_SENDER
+        return address if at and local else replies.S553_BAD_SENDER
+
+    async def _submission_refusal(self, user: str | None, path: str) -> Reply | None:
+        assert user is not None  # aiosmtpd answers 530 before MAIL reaches us unauthenticated
+        if not path or not await asyncio.to_thread(may_send_as, self.db, user, path):
+            return replies.S553_NOT_YOUR_ADDRESS
+        if not await asyncio.to_thread(ratelimit.submission_allowed, self.db, user):
+            return replies.S451_RATE_LIMITED
+        return None
+
+    # -- RCPT --------------------------------------------------------------------------
+
+    async def handle_RCPT(
+        self, server: BeaconSMTP, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
+    ) -> Reply:
+        if len(envelope.rcpt_tos) >= self.settings.max_recipients:
+            return replies.S452_TOO_MANY_RECIPIENTS
+        target = await self._recipient(address, envelope.smtp_utf8)
+        if isinstance(target, Reply):
+            return target
+        plan = await asyncio.to_thread(resolve_recipient, self.db, target, sender=envelope.return_path or None)
+        reply = self._plan_reply(plan, envelope, bool(session.authenticated))
+        if reply is replies.S250_RECIPIENT_OK:
+            self._add_recipient(envelope, plan, address, target)
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
+        return reply
+
+    async def _recipient(self, address: str, smtp_utf8: bool) -> Address | Reply:
+        if not is_clean_path(address) or address == "<>":
+            return replies.S553_BAD_ADDRESS
+        if not address.isascii() and not smtp_utf8:
+            return replies.S553_UTF8_RECIPIENT
+        if address.lower() == POSTMASTER:
+            return await self._bare_postmaster()
+        try:
+            return parse_address(address)
+        except InvalidAddress:
+            return replies.S553_BAD_ADDRESS
+
+    async def _bare_postmaster(self) -> Address | Reply:
+        """RFC 5321 §4.5.1: `<postmaster>` without a domain is the postmaster of this host:
+        the hosted domain the server's name belongs to."""
+        labels = self.settings.hostname.lower().rstrip(".").split(".")
+        for start in range(len(labels) - 1):
+            domain = ".".join(labels[start:])
+            if await asyncio.to_thread(is_hosted_domain, self.db, domain):
+                return Address(POSTMASTER, domain)
+        return replies.S550_NO_SUCH_USER
+
+    @staticmethod
+    def _plan_reply(plan: DeliveryPlan, envelope: MailTransaction, authenticated: bool) -> Reply:
+        if plan.refusal is Refusal.NOT_HOSTED and authenticated:
+            return replies.S250_RECIPIENT_OK
+        if plan.refusal is not None:
+            return replies.REFUSAL_REPLIES[plan.refusal]
+        size = max(envelope.declared_size, 1)
+        if plan.mailboxes and not plan.forwards and not any(m.has_room(size) for m in plan.mailboxes):
+            return replies.S452_MAILBOX_FULL
+        return replies.S250_RECIPIENT_OK
+
+    @staticmethod
+    def _add_recipient(envelope: MailTransaction, plan: DeliveryPlan, address: str, target: Address) -> None:
+        if plan.refusal is Refusal.NOT_HOSTED:
+            # Relayed for an authenticated user: the local part as given, the domain as an A-label.
+            envelope.remote[f"{address.rpartition('@')[0]}@{target.domain}"] = None
+            return
+        envelope.mailboxes.update((mailbox.id, mailbox) for mailbox in plan.mailboxes)
+        envelope.remote.update(dict.fromkeys(plan.forwards))
+
+    # -- DATA --------------------------------------------------------------------------
+
+    async def handle_DATA(self, server: BeaconSMTP, session: Session, envelope: MailTransaction) -> Reply:
+        content = envelope.original_content or b""
+        if has_bare_newline(content):
+            return replies.S550_BARE_NEWLINE
+        user = authenticated_mailbox(session)
+        if user is not None and not await asyncio.to_thread(ratelimit.consume_submission, self.db, user):
+            return replies.S451_RATE_LIMITED
+        message = received_header(self._trace(server, session, envelope), datetime.now(timezone.utc)) + content
+        try:
+            await asyncio.to_thread(
+                mailflow.accept_message,
+                self.db,
+                message,
+                return_path=envelope.return_path,
+                mailbox_ids=tuple(envelope.mailboxes),
+                remote=tuple(envelope.remote),
+            )
+        except QuotaExceeded:
+            return replies.S552_MAILBOX_FULL
+        except TemporaryFailure as error:
+            return replies.S452_STORAGE_FULL if is_disk_full(error) else replies.S451_LOCAL_ERROR
+        return replies.S250_MESSAGE_ACCEPTED
+
+    def _trace(self, server: BeaconSMTP, session: Session, envelope: MailTransaction) -> TraceInfo:
+        return TraceInfo(
+            helo=session.host_name or "unknown",
+            ip=server.peer_ip(),
+            hostname=self.settings.hostname,
+            extended=session.extended_smtp,
+            smtp_utf8=envelope.smtp_utf8,
+            tls=server.tls_object(),
+            authenticated_as=authenticated_mailbox(session),
+            transaction_id=secrets.token_hex(8),
+        )
+
+    # -- errors ------------------------------------------------------------------------
+
+    async def handle_exception(self, error: Exception) -> Reply:
+        log.error("SMTP session error", exc_info=error)
+        return replies.S451_LOCAL_ERROR

@@ -1,0 +1,303 @@
+"""aiosmtpd's SMTP with the behaviours of 1.4.6 that this service must not keep.
+
+What changes, and why (see the protocol checklist, section 1.2):
+- command lines end in CRLF only and are at most 512 octets including it; the size
+  limits are per connection (stock: a class-level counter that grows with every EHLO);
+- EHLO advertises exactly what we implement, AUTH only where it may be used;
+- every reply carries an RFC 3463 code (built-in ones are translated in `push`);
+- AUTH runs its password check off the event loop, answers every outcome, matches the
+  mechanism case-insensitively; `AUTH=` on MAIL is accepted where AUTH is offered (RFC 4954 §5);
+- a second STARTTLS gets 503 instead of killing the session; VRFY never echoes input;
+- the idle timer keeps running while DATA bytes arrive (stock cuts a slow DATA at `timeout`);
+- at most a fixed number of sessions hold a DATA body in memory at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import ssl
+from dataclasses import dataclass
+from typing import cast
+
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
+
+from services.smtp import replies
+from services.smtp.auth import MECHANISMS, Authenticator, SaslError, read_credentials
+from services.smtp.replies import Reply, translate_stock_reply
+from services.smtp.stream import (
+    AuthLineTooLong,
+    BareNewlineError,
+    StrictLineReader,
+    read_crlf_line,
+)
+from shared.config import Settings
+from shared.routing import LocalMailbox
+
+log = logging.getLogger(__name__)
+
+IDENT = "ESMTP Beacon Mail"
+# RFC 5321 §4.5.3.1.4: 512 octets including CRLF; aiosmtpd measures the line without it.
+COMMAND_LIMIT = 510
+# RFC 1870 §3 and RFC 6531 §3.4 let MAIL grow by these when SIZE and SMTPUTF8 are offered.
+MAIL_EXTENSION_OCTETS = 26 + 10
+MAX_HELO_LENGTH = 255
+# Per connection; "*" covers every other command (a guard against endless loops, not a policy).
+COMMAND_CALL_LIMITS = {"AUTH": 10, "*": 100_000}
+# RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for the next command.
+IDLE_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class Listener:
+    """What one port offers. `submission` means AUTH is offered and required before MAIL."""
+
+    name: str
+    port: int
+    submission: bool
+    implicit_tls: bool
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    """What every session of one smtp process shares."""
+
+    settings: Settings
+    tls_context: ssl.SSLContext
+    authenticator: Authenticator
+    data_slots: asyncio.Semaphore  # sessions that may hold a DATA body in memory at once
+    idle_timeout: float = IDLE_TIMEOUT
+
+
+class MailTransaction(Envelope):
+    """aiosmtpd's envelope plus what the RCPT checks found, so DATA needs no second lookup."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.return_path: str | None = None  # "" for the null reverse-path <>
+        self.declared_size = 0
+        self.mailboxes: dict[int, LocalMailbox] = {}
+        self.remote: dict[str, None] = {}  # ordered set of addresses for the outbound queue
+
+
+def is_valid_helo(hostname: str | None) -> bool:
+    """A domain or address literal: printable, no spaces or control characters (they would
+    end up in the Received header), not undecodable bytes."""
+    if not hostname:
+        return False
+    return len(hostname) <= MAX_HELO_LENGTH and hostname.isprintable() and " " not in hostname
+
+
+class BeaconSMTP(SMTP):
+    command_size_limit = COMMAND_LIMIT
+
+    def __init__(self, handler: object, *, listener: Listener, context: ServerContext) -> None:
+        # Before super().__init__, which clear()s it: one limits table per connection.
+        self.command_size_limits = collections.defaultdict(lambda: COMMAND_LIMIT)
+        super().__init__(
+            handler,
+            data_size_limit=context.settings.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=context.settings.hostname,
+            ident=IDENT,
+            tls_context=None if listener.implicit_tls else context.tls_context,
+            require_starttls=listener.submission,
+            auth_required=listener.submission,
+            auth_require_tls=True,
+            timeout=context.idle_timeout,
+            command_call_limit=COMMAND_CALL_LIMITS,
+        )
+        asyncio.StreamReaderProtocol.__init__(
+            self,
+            StrictLineReader(loop=self.loop, limit=self.line_length_limit),
+            client_connected_cb=self._cb_client_connected,
+            loop=self.loop,
+        )
+        self.listener = listener
+        self.login_checker = context.authenticator if listener.submission else None
+        self.data_slots = context.data_slots
+        self._greeting = f"220 {self.hostname} {IDENT}"
+        self._receiving_data = False
+
+    def _create_envelope(self) -> MailTransaction:
+        return MailTransaction()
+
+    # -- facts the handler asks about (methods: aiosmtpd inspects every attribute at init)
+
+    def tls_object(self) -> ssl.SSLObject | None:
+        if self.transport is None:
+            return None
+        return cast(ssl.SSLObject | None, self.transport.get_extra_info("ssl_object"))
+
+    def offers_auth(self) -> bool:
+        """AUTH only under TLS, whatever allow_plaintext_auth says: RFC 8314 and issue 3."""
+        return self.login_checker is not None and self.tls_object() is not None
+
+    def peer_ip(self) -> str:
+        assert self.session is not None
+        peer = self.session.peer
+        return str(peer[0]) if isinstance(peer, tuple) else str(peer)
+
+    # -- output ----------------------------------------------------------------------
+
+    async def push(self, status: str | bytes | Reply) -> None:
+        if isinstance(status, Reply):
+            data = status.to_bytes()
+        elif isinstance(status, bytes):
+            data = status + b"\r\n"
+        elif status == self._greeting:
+            data = status.encode("ascii", "replace") + b"\r\n"
+        else:
+            data = translate_stock_reply(status)
+        self._writer.write(data)
+        await self._writer.drain()
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, BareNewlineError):
+            return str(replies.S500_BARE_NEWLINE)  # already enhanced: push sends it as it is
+        if isinstance(error, TLSSetupException):  # a client that gave up the handshake; aiosmtpd closes
+            log.info("TLS handshake with %s failed: %s", self.peer_ip(), error.__cause__)
+            return str(replies.S454_TLS_UNAVAILABLE)
+        self._set_rset_state()
+        return await super().handle_exception(error)
+
+    # -- greeting commands -----------------------------------------------------------
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        if not is_valid_helo(hostname):
+            await self.push(replies.S501_HELO_SYNTAX)
+            return
+        self._greet(hostname, extended=False)
+        await self.push(f"250 {self.hostname}".encode("ascii", "replace"))
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        if not is_valid_helo(hostname):
+            await self.push(replies.S501_HELO_SYNTAX)
+            return
+        self._greet(hostname, extended=True)
+        self.command_size_limits["MAIL"] = COMMAND_LIMIT + MAIL_EXTENSION_OCTETS
+        lines = self._ehlo_keywords()
+        for keyword in lines[:-1]:
+            await self.push(b"250-" + keyword.encode("ascii", "replace"))
+        await self.push(b"250 " + lines[-1].encode("ascii", "replace"))
+
+    def _greet(self, hostname: str, *, extended: bool) -> None:
+        self._set_rset_state()
+        assert self.session is not None
+        self.session.extended_smtp = extended
+        self.session.host_name = hostname
+
+    def _ehlo_keywords(self) -> list[str]:
+        keywords = [
+            self.hostname,
+            f"SIZE {self.data_size_limit}",
+            "8BITMIME",
+            "SMTPUTF8",
+            "PIPELINING",
+            "ENHANCEDSTATUSCODES",
+        ]
+        if self.tls_context is not None and self.tls_object() is None:
+            keywords.append("STARTTLS")
+        if self.offers_auth():
+            keywords.append("AUTH " + " ".join(MECHANISMS))
+        return keywords
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self.tls_object() is not None:
+            await self.push(replies.S503_TLS_ACTIVE)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    # -- AUTH ------------------------------------------------------------------------
+
+    async def smtp_AUTH(self, arg: str | None) -> None:
+        refusal = self._auth_refusal(arg)
+        if refusal is not None:
+            await self.push(refusal)
+            return
+        assert arg is not None and self.login_checker is not None and self.session is not None
+        mechanism, _, initial = arg.strip().partition(" ")
+        try:
+            credentials = await read_credentials(mechanism.upper(), initial.strip() or None, self._challenge)
+        except SaslError as error:
+            await self.push(error.reply)
+            return
+        outcome = await self.login_checker.verify(credentials, self.peer_ip())
+        if outcome.mailbox is not None:
+            self.session.authenticated = True
+            self.session.auth_data = outcome.mailbox
+        await self.push(outcome.reply)
+        if outcome.close and self.transport is not None:
+            self.transport.close()
+
+    def _auth_refusal(self, arg: str | None) -> Reply | None:
+        assert self.session is not None
+        if self.login_checker is None:
+            return replies.S502_NOT_IMPLEMENTED
+        if not self.session.extended_smtp:
+            return replies.S503_SEND_HELO
+        if not self.offers_auth():
+            return replies.S538_ENCRYPTION_REQUIRED
+        if self.session.authenticated:
+            return replies.S503_ALREADY_AUTHENTICATED
+        words = (arg or "").split()
+        if not 1 <= len(words) <= 2:
+            return replies.S501_SYNTAX
+        if words[0].upper() not in MECHANISMS:
+            return replies.S504_UNKNOWN_MECHANISM
+        return None
+
+    async def _challenge(self, challenge: bytes) -> bytes:
+        await self.push(b"334 " + challenge)
+        try:
+            return await read_crlf_line(self._reader)
+        except AuthLineTooLong:
+            raise SaslError(replies.S500_AUTH_LINE_TOO_LONG) from None
+
+    # -- mail transaction ------------------------------------------------------------
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if arg is not None and self.offers_auth():
+            arg = self._without_auth_parameter(arg)
+        await super().smtp_MAIL(arg)
+
+    def _without_auth_parameter(self, arg: str) -> str:
+        """Drop `AUTH=<mailbox>`: we never trust a client's claim about who submitted the
+        message, which RFC 4954 §5 allows by treating it as `AUTH=<>`."""
+        path = self._strip_command_keyword("FROM:", arg)
+        if path is None:
+            return arg
+        address, rest = self._getaddr(path)
+        if address is None or not rest or not arg.endswith(rest):
+            return arg
+        kept = [param for param in rest.split() if not param.upper().startswith("AUTH=")]
+        return arg[: len(arg) - len(rest)] + " ".join(kept)
+
+    async def smtp_VRFY(self, arg: str | None) -> None:
+        if await self.check_auth_needed("VRFY"):
+            return
+        await self.push(replies.S252_CANNOT_VRFY if arg else replies.S501_SYNTAX)
+
+    async def smtp_HELP(self, arg: str | None) -> None:
+        await self.push(replies.S214_HELP)
+
+    async def smtp_DATA(self, arg: str | None) -> None:
+        async with self.data_slots:
+            self._receiving_data = True
+            try:
+                await super().smtp_DATA(arg)
+            finally:
+                self._receiving_data = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._receiving_data:
+            self._reset_timeout()
+        super().data_received(data)
+
+
+def authenticated_mailbox(session: Session) -> str | None:
+    """The address the session authenticated as, if any."""
+    mailbox = session.auth_data if session.authenticated else None
+    return getattr(mailbox, "address", None)

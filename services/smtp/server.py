@@ -1,0 +1,104 @@
+"""The smtp service: MX, submission (STARTTLS) and submissions (implicit TLS) listeners plus
+the outbound worker, in one asyncio process. `run_smtp(settings)` is what `beaconmail smtp` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import signal
+from dataclasses import dataclass
+
+from services.smtp.auth import Authenticator
+from services.smtp.handler import SmtpHandler
+from services.smtp.protocol import IDLE_TIMEOUT, BeaconSMTP, Listener, ServerContext
+from services.smtp.worker import OutboundWorker
+from shared.config import Settings
+from shared.db import Database, open_database
+from shared.throttle import LoginThrottle
+from shared.tls import server_ssl_context
+
+log = logging.getLogger(__name__)
+
+# aiosmtpd holds a whole DATA body in memory: bound how many sessions may do so at once.
+DATA_MEMORY_BUDGET = 512 * 1024**2
+MIN_DATA_SLOTS = 4
+
+
+def listeners_for(settings: Settings) -> tuple[Listener, ...]:
+    return (
+        Listener("mx", settings.smtp_port, submission=False, implicit_tls=False),
+        Listener("submission", settings.submission_port, submission=True, implicit_tls=False),
+        Listener("submissions", settings.submissions_port, submission=True, implicit_tls=True),
+    )
+
+
+def data_slot_count(settings: Settings) -> int:
+    return max(MIN_DATA_SLOTS, DATA_MEMORY_BUDGET // max(settings.max_message_size, 1))
+
+
+@dataclass
+class SmtpListeners:
+    servers: dict[str, asyncio.Server]
+
+    def port(self, name: str) -> int:
+        return int(self.servers[name].sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        for server in self.servers.values():
+            server.close()
+        for server in self.servers.values():
+            await server.wait_closed()
+
+
+async def start_listeners(settings: Settings, db: Database, *, idle_timeout: float = IDLE_TIMEOUT) -> SmtpListeners:
+    """Bind every listener (port 0 picks a free port, as tests do)."""
+    context = ServerContext(
+        settings=settings,
+        tls_context=server_ssl_context(settings),
+        authenticator=Authenticator(db, LoginThrottle(settings)),
+        data_slots=asyncio.Semaphore(data_slot_count(settings)),
+        idle_timeout=idle_timeout,
+    )
+    handler = SmtpHandler(db)
+    loop = asyncio.get_running_loop()
+    servers: dict[str, asyncio.Server] = {}
+    for listener in listeners_for(settings):
+        factory = functools.partial(BeaconSMTP, handler, listener=listener, context=context)
+        servers[listener.name] = await loop.create_server(
+            factory, host=settings.bind, port=listener.port, ssl=context.tls_context if listener.implicit_tls else None
+        )
+        log.info(
+            "smtp %s listening on %s:%s",
+            listener.name,
+            settings.bind,
+            servers[listener.name].sockets[0].getsockname()[1],
+        )
+    return SmtpListeners(servers)
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Listen and deliver until `stop` is set."""
+    db = open_database(settings)
+    try:
+        listeners = await start_listeners(settings, db)
+        worker = asyncio.create_task(OutboundWorker(db).run(stop))
+        await stop.wait()
+        await listeners.close()
+        await worker
+    finally:
+        db.dispose()
+
+
+def run_smtp(settings: Settings) -> None:
+    """Entry point of `beaconmail smtp`: runs until SIGTERM or SIGINT."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(settings, stop)
+
+    asyncio.run(main())
