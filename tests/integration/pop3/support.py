@@ -156,4 +156,4 @@ class RawClient:
 
 
 def corpus_dir() -> Path:
-    return Path(__file__).resolve().parents[4] / "shared" / "corpus"
+    return Path(__file__).resolve().parents[2] / "corpus"

@@ -186,7 +186,7 @@ class RawSmtp:
 
 
 def corpus_dir() -> Path:
-    return Path(__file__).resolve().parents[4] / "shared" / "corpus"
+    return Path(__file__).resolve().parents[2] / "corpus"
 
 
 class SinkHandler:
