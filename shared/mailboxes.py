@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from shared import audit
@@ -200,16 +200,24 @@ def authenticate(db: Database, address: str, password: str, *, service: str) -> 
     except InvalidAddress:
         verify_password(password, None)
         raise AuthFailed("authentication failed") from None
+    # The hash is checked outside any transaction: on SQLite a transaction holds the write
+    # lock, and argon2 takes long enough to stall every delivery behind a burst of logins.
     with db.session.begin() as s:
         domain = hosted_domain(s, parsed.domain)
         key = f"{parsed.local}@{domain.name}" if domain else str(parsed)
         mailbox = s.scalars(select(Mailbox).where(Mailbox.address == key)).one_or_none()
-        ok, new_hash = verify_password(password, mailbox.password_hash if mailbox else None)
-        if mailbox is None or not ok:
-            raise AuthFailed("authentication failed")
-        if new_hash is not None:
-            mailbox.password_hash = new_hash
-        view = MailboxView.of(mailbox)
+        view = MailboxView.of(mailbox) if mailbox else None
+        stored_hash = mailbox.password_hash if mailbox else None
+    ok, new_hash = verify_password(password, stored_hash)
+    if view is None or not ok:
+        raise AuthFailed("authentication failed")
+    if new_hash is not None:
+        with db.session.begin() as s:
+            s.execute(
+                update(Mailbox)
+                .where(Mailbox.id == view.id, Mailbox.password_hash == stored_hash)
+                .values(password_hash=new_hash)
+            )
     if not (view.active and view.domain_active) or (service != "portal" and not getattr(view, f"{service}_enabled")):
         raise AccountDisabled(f"{view.address} may not use {service}")
     return view
