@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import select
+
 from shared import accounts
+from shared.addresses import domain_to_unicode
 from shared.db import Database
+from shared.models import Domain
 from shared.permissions import (
     Scope,
     address_in_scope,
@@ -14,6 +18,16 @@ from shared.permissions import (
     require_global_admin,
 )
 from shared.views import Actor, DomainView, MailboxView
+
+
+def visible_domain_names(db: Database, scope: Scope) -> list[tuple[str, str]]:
+    """(name, display name) of the domains the scope sees, for pickers: no counting, one indexed query."""
+    query = select(Domain.name).order_by(Domain.name)
+    names = scope.domain_filter()
+    if names is not None:
+        query = query.where(Domain.name.in_(names))
+    with db.session.begin() as s:
+        return [(name, domain_to_unicode(name)) for name in s.scalars(query)]
 
 
 def scoped_domain(db: Database, scope: Scope, name: str) -> DomainView:

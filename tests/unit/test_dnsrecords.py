@@ -4,8 +4,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from conftest import base_settings
+
 from shared.dnsrecords import client_endpoints, records_for, txt, zone_text
-from tests.conftest import base_settings
 
 
 def test_records_use_the_configured_host_and_ports(tmp_path: Path) -> None:

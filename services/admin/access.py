@@ -1,0 +1,90 @@
+"""Sign-in state and role decorators. The rules themselves live in shared.permissions."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import abort
+from flask_babel import lazy_gettext
+from flask_login import LoginManager, UserMixin, current_user, login_required
+
+from services.admin.portal import actor_named, db
+from shared import accounts
+from shared.errors import NotFound
+from shared.permissions import Scope, scope_of
+from shared.views import Actor, MailboxView
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = lazy_gettext("Please sign in to continue.")
+login_manager.login_message_category = "info"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+class PortalUser(UserMixin):
+    """The signed-in mailbox, with the rights it has right now."""
+
+    def __init__(self, mailbox: MailboxView) -> None:
+        self.mailbox = mailbox
+        self.scope: Scope = scope_of(
+            mailbox.address,
+            is_global_admin=mailbox.is_global_admin,
+            managed_domains=mailbox.managed_domains,
+        )
+
+    def get_id(self) -> str:
+        return self.mailbox.address
+
+    @property
+    def address(self) -> str:
+        return self.mailbox.address
+
+
+@login_manager.user_loader
+def load_user(address: str) -> PortalUser | None:
+    """Reloaded on every request, so a disabled mailbox or a revoked role takes effect at once."""
+    try:
+        mailbox = accounts.get_mailbox(db(), address)
+    except NotFound:
+        return None
+    return PortalUser(mailbox) if mailbox.active and mailbox.domain_active else None
+
+
+def signed_in() -> PortalUser:
+    return cast(PortalUser, current_user._get_current_object())
+
+
+def current_scope() -> Scope:
+    return signed_in().scope
+
+
+def current_actor() -> Actor:
+    return actor_named(signed_in().address)
+
+
+def manager_required(view: View) -> View:
+    """Global admins and domain managers only; staff users get 403."""
+
+    @wraps(view)
+    @login_required
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not current_scope().is_manager:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return cast(View, guarded)
+
+
+def admin_required(view: View) -> View:
+    """Global admins only."""
+
+    @wraps(view)
+    @login_required
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not current_scope().is_global_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return cast(View, guarded)

@@ -1,0 +1,65 @@
+"""Staff self-service: own quota use, own password, mail client settings."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from services.admin.access import PortalUser, current_actor, signed_in
+from services.admin.auth import start_session
+from services.admin.feedback import form_status, refusal_shown_on
+from services.admin.forms import OwnPasswordForm
+from services.admin.portal import client_ip, db, portal
+from shared import accounts, dnsrecords
+from shared.errors import AccountDisabled, AuthFailed
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+def account_page(form: OwnPasswordForm) -> str:
+    mailbox = accounts.get_mailbox(db(), signed_in().address)
+    settings = portal().settings
+    return render_template(
+        "account/index.html",
+        mailbox=mailbox,
+        form=form,
+        hostname=settings.hostname,
+        endpoints=dnsrecords.client_endpoints(settings),
+    )
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    return account_page(OwnPasswordForm())
+
+
+@bp.post("/password")
+@login_required
+def change_password() -> Response | tuple[str, int]:
+    form = OwnPasswordForm()
+    if form.validate_on_submit() and current_password_ok(form):
+        address = signed_in().address
+        with refusal_shown_on(form):
+            accounts.set_password(db(), address, form.new_password.data, actor=current_actor())
+            start_session(PortalUser(accounts.get_mailbox(db(), address)))
+            flash(_("Your password was changed."), "success")
+            return redirect(url_for("account.index"))
+    return account_page(form), form_status(form)
+
+
+def current_password_ok(form: OwnPasswordForm) -> bool:
+    """Re-check the current password, throttled like a sign-in (a left-open session is no shortcut)."""
+    throttle, ip, address = portal().throttle, client_ip(), signed_in().address
+    if throttle.is_locked(ip, address):
+        form.current_password.errors = [_("Too many failed attempts. Wait a while and try again.")]
+        return False
+    try:
+        accounts.authenticate(db(), address, form.current_password.data, service="portal")
+    except (AuthFailed, AccountDisabled):
+        throttle.record_failure(ip, address)
+        form.current_password.errors = [_("The current password is wrong.")]
+        return False
+    throttle.record_success(ip, address)
+    return True

@@ -1,0 +1,39 @@
+"""Bearer-token authentication of the API; the token's rights become the request's Scope."""
+from __future__ import annotations
+
+from flask import g, request
+
+from services.admin.api.errors import ApiError
+from services.admin.portal import actor_named, db
+from shared import tokens
+from shared.errors import AuthFailed
+from shared.permissions import Scope, require_manager, require_write
+from shared.views import Actor
+
+PUBLIC_ENDPOINTS = {"api.openapi_document"}
+
+
+def authenticate_request() -> None:
+    """Runs before every API view: no session cookie is ever accepted here, only a bearer token."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise ApiError(401, "unauthorized", "send a token as 'Authorization: Bearer <token>'")
+    try:
+        grant = tokens.verify_token(db(), presented.strip())
+    except AuthFailed as error:
+        raise ApiError(401, "unauthorized", str(error)) from None
+    require_manager(grant.scope)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        require_write(grant.scope)
+    g.api_scope = grant.scope
+
+
+def api_scope() -> Scope:
+    scope: Scope = g.api_scope
+    return scope
+
+
+def api_actor() -> Actor:
+    return actor_named(api_scope().address)

@@ -1,0 +1,110 @@
+"""/api/v1/mailboxes: search with offset/limit, create, read, change, password, delete."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from services.admin.api.access import api_actor, api_scope
+from services.admin.api.errors import ApiError
+from services.admin.api.payload import (
+    MAX_PAGE,
+    count,
+    flag,
+    json_body,
+    query_int,
+    query_text,
+    strings,
+    text,
+)
+from services.admin.api.serialise import mailbox_json
+from services.admin.mailboxes import generated_password
+from services.admin.portal import db
+from shared import accounts
+from shared.addresses import parse_address
+from shared.permissions import address_in_scope, domain_in_scope
+from shared.scoped import (
+    administered_mailbox,
+    scoped_mailbox,
+    set_roles,
+    update_administered_mailbox,
+)
+
+bp = Blueprint("mailboxes", __name__, url_prefix="/mailboxes")
+
+DEFAULT_PAGE = 50
+FIELDS = ("name", "quota_bytes", "active", "smtp_enabled", "pop3_enabled", "is_global_admin", "managed_domains")
+
+
+@bp.get("")
+def list_mailboxes() -> Response:
+    scope = api_scope()
+    wanted = query_text("domain")
+    domain = domain_in_scope(scope, wanted) if wanted else None
+    search = query_text("search")
+    offset, limit = query_int("offset", 0, 10**9), query_int("limit", DEFAULT_PAGE, MAX_PAGE)
+    domains = scope.domain_filter()
+    total = accounts.count_mailboxes(db(), domain, search=search, domains=domains)
+    listed = accounts.list_mailboxes(db(), domain, search=search, domains=domains, offset=offset, limit=limit)
+    return jsonify(items=[mailbox_json(m) for m in listed], total=total, offset=offset, limit=limit)
+
+
+@bp.post("")
+def create_mailbox() -> tuple[Response, int]:
+    body = json_body("address", "password", "name", "quota_bytes")
+    parsed = parse_address(text(body, "address", required=True, max_length=320) or "")
+    address = address_in_scope(api_scope(), str(parsed))
+    given = text(body, "password")
+    password = given or generated_password()
+    mailbox = accounts.create_mailbox(
+        db(),
+        str(address),
+        password,
+        quota_bytes=count(body, "quota_bytes"),
+        name=text(body, "name", max_length=255) or "",
+        actor=api_actor(),
+    )
+    reply = {"mailbox": mailbox_json(mailbox), "password": None if given else password}
+    return jsonify(reply), 201
+
+
+@bp.get("/<address>")
+def get_mailbox(address: str) -> Response:
+    return jsonify(mailbox_json(scoped_mailbox(db(), api_scope(), address)))
+
+
+@bp.patch("/<address>")
+def update_mailbox(address: str) -> Response:
+    scope, actor = api_scope(), api_actor()
+    mailbox = administered_mailbox(db(), scope, address)
+    body = json_body(*FIELDS)
+    global_admin, domains = flag(body, "is_global_admin"), strings(body, "managed_domains")
+    updated = update_administered_mailbox(
+        db(),
+        scope,
+        mailbox.address,
+        name=text(body, "name", max_length=255),
+        quota_bytes=count(body, "quota_bytes"),
+        active=flag(body, "active"),
+        smtp_enabled=flag(body, "smtp_enabled"),
+        pop3_enabled=flag(body, "pop3_enabled"),
+        actor=actor,
+    )
+    updated = set_roles(db(), scope, updated, global_admin=global_admin, domains=domains, actor=actor)
+    return jsonify(mailbox_json(updated))
+
+
+@bp.put("/<address>/password")
+def set_password(address: str) -> tuple[str, int]:
+    mailbox = administered_mailbox(db(), api_scope(), address)
+    password = text(json_body("password"), "password", required=True) or ""
+    accounts.set_password(db(), mailbox.address, password, actor=api_actor())
+    return "", 204
+
+
+@bp.delete("/<address>")
+def delete_mailbox(address: str) -> tuple[str, int]:
+    scope = api_scope()
+    mailbox = administered_mailbox(db(), scope, address)
+    if mailbox.address == scope.address:
+        raise ApiError(403, "forbidden", "you cannot delete your own mailbox")
+    accounts.remove_mailbox(db(), mailbox.address, actor=api_actor())
+    return "", 204

@@ -1,0 +1,256 @@
+"""The OpenAPI 3.1 document of /api/v1, built as data and served at /api/v1/openapi.json."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+
+Schema = dict[str, Any]
+
+ERROR_CODES = [
+    "bad_request", "unauthorized", "forbidden", "not_found", "method_not_allowed", "conflict",
+    "too_large", "unsupported_media_type", "validation_error", "invalid_address", "invalid_value",
+    "limit_exceeded", "quota_exceeded", "locked", "too_many_requests", "internal_error",
+    "temporarily_unavailable",
+]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties: dict[str, Schema], required: list[str] | None = None, *, closed: bool = True) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+STRING, BOOLEAN = {"type": "string"}, {"type": "boolean"}
+COUNT = {"type": "integer", "minimum": 0, "maximum": 2**62}
+STRINGS = {"type": "array", "items": {"type": "string", "maxLength": 1024}}
+ADDRESS = {"type": "string", "minLength": 3, "maxLength": 320}
+POLICY = {"type": "string", "enum": ["anyone", "domain", "members"]}
+
+
+def items_of(name: str, **extra: Schema) -> Schema:
+    return obj({"items": {"type": "array", "items": ref(name)}, **extra}, ["items", *extra])
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": obj(
+        {
+            "error": obj(
+                {
+                    "code": {"type": "string", "enum": ERROR_CODES},
+                    "message": STRING,
+                    "fields": {"type": "object", "additionalProperties": STRINGS},
+                },
+                ["code", "message"],
+            )
+        },
+        ["error"],
+    ),
+    "Domain": obj(
+        {
+            "name": STRING, "display_name": STRING, "active": BOOLEAN, "max_mailboxes": COUNT,
+            "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT,
+            "used_bytes": {"type": "integer"}, "mailboxes": COUNT, "aliases": COUNT,
+            "alias_domains": STRINGS,
+        },
+        ["name", "display_name", "active", "max_mailboxes", "max_aliases", "quota_bytes",
+         "default_mailbox_quota", "used_bytes", "mailboxes", "aliases", "alias_domains"],
+    ),
+    "DomainCreate": obj(
+        {"name": {"type": "string", "minLength": 1, "maxLength": 255}, "max_mailboxes": COUNT,
+         "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT},
+        ["name"],
+    ),
+    "DomainUpdate": obj(
+        {"active": BOOLEAN, "max_mailboxes": COUNT, "max_aliases": COUNT, "quota_bytes": COUNT,
+         "default_mailbox_quota": COUNT},
+    ),
+    "AliasDomainCreate": obj({"name": {"type": "string", "minLength": 1, "maxLength": 255}}, ["name"]),
+    "Mailbox": obj(
+        {
+            "address": STRING, "domain": STRING, "name": STRING, "quota_bytes": COUNT,
+            "used_bytes": {"type": "integer"}, "messages": {"type": "integer"}, "active": BOOLEAN,
+            "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
+            "managed_domains": STRINGS,
+        },
+        ["address", "domain", "name", "quota_bytes", "used_bytes", "messages", "active",
+         "smtp_enabled", "pop3_enabled", "is_global_admin", "managed_domains"],
+    ),
+    "MailboxCreate": obj(
+        {"address": ADDRESS, "password": {"type": "string", "minLength": 1, "maxLength": 1024},
+         "name": {"type": "string", "maxLength": 255}, "quota_bytes": COUNT},
+        ["address"],
+    ),
+    "MailboxCreated": obj(
+        {"mailbox": ref("Mailbox"), "password": {"type": ["string", "null"]}}, ["mailbox", "password"]
+    ),
+    "MailboxUpdate": obj(
+        {"name": {"type": "string", "maxLength": 255}, "quota_bytes": COUNT, "active": BOOLEAN,
+         "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
+         "managed_domains": STRINGS},
+    ),
+    "Password": obj({"password": {"type": "string", "minLength": 1, "maxLength": 1024}}, ["password"]),
+    "MailboxPage": items_of("Mailbox", total=COUNT, offset=COUNT, limit=COUNT),
+    "DomainList": items_of("Domain"),
+    "Alias": obj({"source": STRING, "destinations": STRINGS}, ["source", "destinations"]),
+    "AliasCreate": obj({"source": ADDRESS, "destinations": STRINGS}, ["source", "destinations"]),
+    "AliasUpdate": obj({"destinations": STRINGS}, ["destinations"]),
+    "AliasList": items_of("Alias"),
+    "Group": obj({"address": STRING, "members": STRINGS, "policy": POLICY}, ["address", "members", "policy"]),
+    "GroupCreate": obj({"address": ADDRESS, "members": STRINGS, "policy": POLICY}, ["address", "members"]),
+    "GroupUpdate": obj({"members": STRINGS, "policy": POLICY}),
+    "GroupList": items_of("Group"),
+    "AuditEntry": obj(
+        {"at": {"type": "string", "format": "date-time"}, "actor": STRING, "ip": STRING, "action": STRING,
+         "target": STRING, "domain": STRING, "detail": STRING},
+        ["at", "actor", "ip", "action", "target", "domain", "detail"],
+    ),
+    "AuditPage": items_of("AuditEntry", offset=COUNT, limit=COUNT),
+    "Me": obj(
+        {"address": STRING, "is_global_admin": BOOLEAN, "domains": STRINGS, "read_only": BOOLEAN},
+        ["address", "is_global_admin", "domains", "read_only"],
+    ),
+}
+
+
+def error_response(description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
+
+
+COMMON_ERRORS = {
+    "400": error_response("Malformed request"),
+    "401": error_response("Missing, unknown or expired token"),
+    "403": error_response("The token may not do this (read-only, or a global admin is needed)"),
+    "404": error_response("Does not exist, or is outside the token's domains"),
+    "405": error_response("Method not allowed"),
+    "409": error_response("Already exists or in use"),
+    "422": error_response("Invalid input, with a stable code"),
+}
+
+
+def operation(summary: str, ok: tuple[str, str | None], body: str | None = None, params: list[Schema] | None = None) -> Schema:
+    status, schema = ok
+    success: Schema = {"description": summary}
+    if schema:
+        success["content"] = {"application/json": {"schema": ref(schema)}}
+    op: Schema = {"summary": summary, "responses": {status: success, **COMMON_ERRORS}}
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def path_param(name: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}}
+
+
+def query_param(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+PAGE_PARAMS = [query_param("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}),
+               query_param("limit", {"type": "integer", "minimum": 0, "maximum": 500})]
+DOMAIN_FILTER = query_param("domain", {"type": "string", "maxLength": 255})
+TEXT_FILTER = {"type": "string", "maxLength": 320}
+
+
+def paths() -> dict[str, Schema]:
+    name, address, source = [path_param("name")], [path_param("address")], [path_param("source")]
+    return {
+        "/domains": {
+            "get": operation("List the domains the token may see", ("200", "DomainList")),
+            "post": operation("Create a domain (global admin)", ("201", "Domain"), "DomainCreate"),
+        },
+        "/domains/{name}": {
+            "parameters": name,
+            "get": operation("Read a domain", ("200", "Domain")),
+            "patch": operation("Change limits or enable/disable (global admin)", ("200", "Domain"), "DomainUpdate"),
+            "delete": operation("Delete a domain with its mailboxes and mail (global admin)", ("204", None)),
+        },
+        "/domains/{name}/alias-domains": {
+            "parameters": name,
+            "post": operation("Add an alias domain (global admin)", ("201", "Domain"), "AliasDomainCreate"),
+        },
+        "/domains/{name}/alias-domains/{alias_name}": {
+            "parameters": [*name, path_param("alias_name")],
+            "delete": operation("Remove an alias domain (global admin)", ("204", None)),
+        },
+        "/mailboxes": {
+            "get": operation(
+                "Search mailboxes, one bounded page at a time",
+                ("200", "MailboxPage"),
+                params=[DOMAIN_FILTER, query_param("search", TEXT_FILTER), *PAGE_PARAMS],
+            ),
+            "post": operation("Create a mailbox; without a password one is generated and returned once",
+                              ("201", "MailboxCreated"), "MailboxCreate"),
+        },
+        "/mailboxes/{address}": {
+            "parameters": address,
+            "get": operation("Read a mailbox", ("200", "Mailbox")),
+            "patch": operation("Change name, quota, switches or roles", ("200", "Mailbox"), "MailboxUpdate"),
+            "delete": operation("Delete a mailbox and its mail", ("204", None)),
+        },
+        "/mailboxes/{address}/password": {
+            "parameters": address,
+            "put": operation("Set the password", ("204", None), "Password"),
+        },
+        "/aliases": {
+            "get": operation("List aliases", ("200", "AliasList"), params=[DOMAIN_FILTER]),
+            "post": operation("Create an alias (source @domain = catch-all)", ("201", "Alias"), "AliasCreate"),
+        },
+        "/aliases/{source}": {
+            "parameters": source,
+            "get": operation("Read an alias", ("200", "Alias")),
+            "put": operation("Replace the destinations", ("200", "Alias"), "AliasUpdate"),
+            "delete": operation("Delete an alias", ("204", None)),
+        },
+        "/groups": {
+            "get": operation("List group mailboxes", ("200", "GroupList"), params=[DOMAIN_FILTER]),
+            "post": operation("Create a group mailbox", ("201", "Group"), "GroupCreate"),
+        },
+        "/groups/{address}": {
+            "parameters": address,
+            "get": operation("Read a group mailbox", ("200", "Group")),
+            "patch": operation("Change members or sending policy", ("200", "Group"), "GroupUpdate"),
+            "delete": operation("Delete a group mailbox", ("204", None)),
+        },
+        "/audit": {
+            "get": operation(
+                "The audit log, newest first",
+                ("200", "AuditPage"),
+                params=[DOMAIN_FILTER, query_param("actor", TEXT_FILTER), query_param("action", TEXT_FILTER),
+                        query_param("text", TEXT_FILTER), *PAGE_PARAMS],
+            ),
+        },
+        "/me": {"get": operation("What the presented token may do", ("200", "Me"))},
+    }
+
+
+def build_document(server_url: str) -> Schema:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Beacon Mail admin API",
+            "version": "1.0.0",
+            "description": "Domains, mailboxes, aliases and groups. Every error is JSON with a stable `code`.",
+        },
+        "servers": [{"url": server_url}],
+        "security": [{"bearer": []}],
+        "paths": paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "bm_… token"}},
+        },
+    }
+
+
+def document() -> Response:
+    return jsonify(build_document(request.url_root.rstrip("/") + "/api/v1"))

@@ -1,0 +1,30 @@
+"""Start page: counts, storage against caps, mailboxes near quota, recent changes."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from services.admin.access import current_scope
+from services.admin.portal import db
+from shared import accounts, reports
+
+bp = Blueprint("dashboard", __name__)
+
+RECENT_CHANGES = 10
+
+
+@bp.get("/")
+@login_required
+def index() -> Response | str:
+    scope = current_scope()
+    if not scope.is_manager:
+        return redirect(url_for("account.index"))
+    names = scope.domain_filter()
+    return render_template(
+        "dashboard/index.html",
+        totals=reports.totals(db(), domains=names),
+        domains=accounts.list_domains(db(), names=names),
+        near_quota=reports.mailboxes_near_quota(db(), domains=names),
+        recent=accounts.list_audit(db(), domains=names, limit=RECENT_CHANGES),
+    )

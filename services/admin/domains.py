@@ -1,0 +1,152 @@
+"""Domains: list, create, limits, alias domains, enable/disable, delete, DNS records."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from services.admin.access import (
+    admin_required,
+    current_actor,
+    current_scope,
+    manager_required,
+)
+from services.admin.feedback import Page, form_status, refusal_shown_on
+from services.admin.forms import (
+    AliasDomainForm,
+    ConfirmDeleteForm,
+    DomainEditForm,
+    DomainForm,
+)
+from services.admin.portal import db, portal
+from shared import accounts, dkimkeys, dnsrecords
+from shared.permissions import domain_in_scope
+from shared.scoped import scoped_domain
+from shared.views import DomainView
+
+bp = Blueprint("domains", __name__, url_prefix="/domains")
+
+
+
+def visible_domain(name: str) -> DomainView:
+    """The domain if the signed-in user may see it; 404 otherwise, as if it did not exist."""
+    return scoped_domain(db(), current_scope(), name)
+
+
+@bp.get("/")
+@manager_required
+def index() -> str:
+    listed = accounts.list_domains(db(), names=current_scope().domain_filter())
+    return render_template("domains/index.html", domains=listed)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@admin_required
+def create() -> Page:
+    form = DomainForm()
+    if form.validate_on_submit():
+        with refusal_shown_on(form):
+            created = accounts.create_domain(
+                db(),
+                form.name.data,
+                max_mailboxes=form.max_mailboxes.data,
+                max_aliases=form.max_aliases.data,
+                quota_bytes=form.quota.data or 0,
+                default_mailbox_quota=form.default_mailbox_quota.data or 0,
+                actor=current_actor(),
+            )
+            flash(_("Domain %(name)s created.", name=created.display_name), "success")
+            return redirect(url_for("domains.show", name=created.name))
+    return render_template("domains/create.html", form=form), form_status(form)
+
+
+@bp.get("/<name>")
+@manager_required
+def show(name: str) -> str:
+    domain = visible_domain(name)
+    return render_template("domains/show.html", domain=domain, alias_form=AliasDomainForm())
+
+
+@bp.route("/<name>/edit", methods=["GET", "POST"])
+@admin_required
+def edit(name: str) -> Page:
+    domain = visible_domain(name)
+    form = DomainEditForm(obj=domain, quota=domain.quota_bytes)
+    if form.validate_on_submit():
+        with refusal_shown_on(form):
+            accounts.update_domain(
+                db(),
+                domain.name,
+                active=form.active.data,
+                max_mailboxes=form.max_mailboxes.data,
+                max_aliases=form.max_aliases.data,
+                quota_bytes=form.quota.data,
+                default_mailbox_quota=form.default_mailbox_quota.data,
+                actor=current_actor(),
+            )
+            flash(_("Domain %(name)s saved.", name=domain.display_name), "success")
+            return redirect(url_for("domains.show", name=domain.name))
+    return render_template("domains/edit.html", domain=domain, form=form), form_status(form)
+
+
+@bp.post("/<name>/alias-domains")
+@admin_required
+def add_alias_domain(name: str) -> Page:
+    domain = visible_domain(name)
+    form = AliasDomainForm()
+    if form.validate_on_submit():
+        with refusal_shown_on(form):
+            accounts.add_alias_domain(db(), form.alias_name.data, domain.name, actor=current_actor())
+            flash(_("Alias domain %(alias)s added.", alias=form.alias_name.data.strip()), "success")
+            return redirect(url_for("domains.show", name=domain.name))
+    return render_template("domains/show.html", domain=domain, alias_form=form), 422
+
+
+@bp.post("/<name>/alias-domains/<alias_name>/remove")
+@admin_required
+def remove_alias_domain(name: str, alias_name: str) -> Response:
+    domain = visible_domain(name)
+    alias_ascii = domain_in_scope(current_scope(), alias_name)  # normalises; a global admin covers every name
+    if alias_ascii not in domain.alias_domains:
+        abort(404)
+    accounts.remove_alias_domain(db(), alias_ascii, actor=current_actor())
+    flash(_("Alias domain %(alias)s removed.", alias=alias_name), "success")
+    return redirect(url_for("domains.show", name=domain.name))
+
+
+@bp.route("/<name>/delete", methods=["GET", "POST"])
+@admin_required
+def delete(name: str) -> Page:
+    domain = visible_domain(name)
+    form = ConfirmDeleteForm()
+    if form.validate_on_submit() and form.check_name(domain.name):
+        accounts.remove_domain(db(), domain.name, actor=current_actor())
+        flash(_("Domain %(name)s and all its mail were deleted.", name=domain.display_name), "success")
+        return redirect(url_for("domains.index"))
+    return render_template("domains/delete.html", domain=domain, form=form), form_status(form)
+
+
+@bp.get("/<name>/dns")
+@manager_required
+def dns(name: str) -> str:
+    domain = visible_domain(name)
+    settings = portal().settings
+    records = dnsrecords.records_for(settings, domain.name, dkimkeys.dns_record(settings, domain.name))
+    return render_template(
+        "domains/dns.html",
+        domain=domain,
+        records=records,
+        zone=dnsrecords.zone_text(records),
+        purposes=record_purposes(),
+    )
+
+
+def record_purposes() -> dict[str, str]:
+    return {
+        "mx": _("Where other servers deliver mail for the domain"),
+        "spf": _("Which servers may send mail as the domain"),
+        "dkim": _("The public key that verifies our signatures"),
+        "dmarc": _("What receivers do with mail failing SPF and DKIM"),
+        "srv": _("Where mail clients find the servers (RFC 6186)"),
+        "autoconfig": _("Automatic set-up for Thunderbird and Outlook"),
+    }

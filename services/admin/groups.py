@@ -1,0 +1,68 @@
+"""Group mailboxes: an address whose mail goes to every member, with a sending policy."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from services.admin.access import current_actor, current_scope, manager_required
+from services.admin.feedback import Page, form_status, refusal_shown_on
+from services.admin.forms import POLICY_CHOICES, GroupEditForm, GroupForm, lines_of
+from services.admin.mailboxes import domain_choices
+from services.admin.portal import db
+from shared import accounts
+from shared.permissions import address_in_scope, domain_in_scope
+
+bp = Blueprint("groups", __name__, url_prefix="/groups")
+
+
+
+@bp.get("/")
+@manager_required
+def index() -> str:
+    wanted = request.args.get("domain", "")
+    domain = domain_in_scope(current_scope(), wanted) if wanted else None
+    listed = accounts.list_groups(db(), domain, domains=current_scope().domain_filter())
+    return render_template(
+        "groups/index.html", groups=listed, domain=domain, choices=domain_choices(), policies={choice.value: choice.label for choice in POLICY_CHOICES}
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@manager_required
+def create() -> Page:
+    form = GroupForm(domain=request.args.get("domain"))
+    form.domain.choices = domain_choices()
+    if form.validate_on_submit():
+        address = f"{form.local.data.strip()}@{domain_in_scope(current_scope(), form.domain.data)}"
+        with refusal_shown_on(form):
+            created = accounts.create_group(
+                db(), address, lines_of(form.members.data), policy=form.policy.data, actor=current_actor()
+            )
+            flash(_("Group %(address)s created.", address=created.address), "success")
+            return redirect(url_for("groups.index"))
+    return render_template("groups/form.html", form=form, group=None), form_status(form)
+
+
+@bp.route("/<address>/edit", methods=["GET", "POST"])
+@manager_required
+def edit(address: str) -> Page:
+    group = accounts.get_group(db(), str(address_in_scope(current_scope(), address)))
+    form = GroupEditForm(members="\n".join(group.members), policy=group.policy)
+    if form.validate_on_submit():
+        with refusal_shown_on(form):
+            accounts.update_group(
+                db(), group.address, members=lines_of(form.members.data), policy=form.policy.data, actor=current_actor()
+            )
+            flash(_("Group %(address)s saved.", address=group.address), "success")
+            return redirect(url_for("groups.index"))
+    return render_template("groups/form.html", form=form, group=group), form_status(form)
+
+
+@bp.post("/<address>/remove")
+@manager_required
+def remove(address: str) -> Response:
+    group = accounts.get_group(db(), str(address_in_scope(current_scope(), address)))
+    accounts.remove_group(db(), group.address, actor=current_actor())
+    flash(_("Group %(address)s removed.", address=group.address), "success")
+    return redirect(url_for("groups.index"))

@@ -1,0 +1,86 @@
+"""/healthz for orchestrators and /metrics in the Prometheus text format."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    request,
+)
+
+from services.admin.portal import db
+from shared import reports
+
+bp = Blueprint("health", __name__)
+
+
+class RequestCounter:
+    """Requests answered by this process, by method and status (one counter per worker)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, int]] = Counter()
+
+    def add(self, method: str, status: int) -> None:
+        with self._lock:
+            self._counts[(method, status)] += 1
+
+    def snapshot(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+def count_requests(app: Flask) -> None:
+    counter = app.extensions["beaconmail.requests"] = RequestCounter()
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        counter.add(request.method, response.status_code)
+        return response
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    if reports.is_database_reachable(db()):
+        return jsonify(status="ok", database="ok"), 200
+    return jsonify(status="error", database="unreachable"), 503
+
+
+def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, int]]) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    lines.extend(f"{name}{labels} {value}" for labels, value in samples)
+    return lines
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    totals = reports.totals(db())
+    lines = [
+        *metric("beaconmail_domains", "gauge", "Hosted domains.", [("", totals.domains)]),
+        *metric("beaconmail_domains_active", "gauge", "Hosted domains that are enabled.", [("", totals.active_domains)]),
+        *metric("beaconmail_mailboxes", "gauge", "Mailboxes.", [("", totals.mailboxes)]),
+        *metric("beaconmail_mailboxes_active", "gauge", "Mailboxes that are enabled.", [("", totals.active_mailboxes)]),
+        *metric("beaconmail_aliases", "gauge", "Aliases, catch-alls included.", [("", totals.aliases)]),
+        *metric("beaconmail_groups", "gauge", "Group mailboxes.", [("", totals.groups)]),
+        *metric("beaconmail_stored_bytes", "gauge", "Bytes of mail stored.", [("", totals.used_bytes)]),
+        *metric("beaconmail_stored_messages", "gauge", "Messages stored.", [("", totals.messages)]),
+        *metric(
+            "beaconmail_admin_requests_total",
+            "counter",
+            "HTTP requests answered by this admin process.",
+            [
+                (f'{{method="{method}",status="{status}"}}', count)
+                for (method, status), count in sorted(current_app.extensions["beaconmail.requests"].snapshot().items())
+            ],
+        ),
+    ]
+    response = make_response("\n".join(lines) + "\n")
+    response.mimetype = "text/plain"
+    response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+    return response

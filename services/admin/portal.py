@@ -1,0 +1,36 @@
+"""What every request of the portal shares: settings, the database and the login throttle."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, request
+
+from shared.config import Settings
+from shared.db import Database
+from shared.throttle import LoginThrottle
+from shared.views import Actor
+
+
+@dataclass(frozen=True)
+class Portal:
+    settings: Settings
+    db: Database
+    throttle: LoginThrottle
+
+
+def portal() -> Portal:
+    found: Portal = current_app.extensions["beaconmail"]
+    return found
+
+
+def db() -> Database:
+    return portal().db
+
+
+def client_ip() -> str:
+    return request.remote_addr or ""
+
+
+def actor_named(address: str) -> Actor:
+    """The audit-log actor for a change made by `address` from this request's client."""
+    return Actor(address=address, ip=client_ip())

@@ -1,0 +1,68 @@
+"""API tokens in the portal: issue (shown once), list, revoke."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from services.admin.access import current_actor, current_scope, manager_required
+from services.admin.feedback import Page, form_status, refusal_shown_on
+from services.admin.forms import TokenForm
+from services.admin.mailboxes import domain_choices
+from services.admin.portal import db
+from shared import tokens as api_tokens
+
+bp = Blueprint("tokens", __name__, url_prefix="/tokens")
+
+
+def listed_owner() -> str | None:
+    """Global admins see and revoke every token; others only their own."""
+    scope = current_scope()
+    return None if scope.is_global_admin else scope.address
+
+
+def token_form() -> TokenForm:
+    form = TokenForm()
+    form.domains.choices = domain_choices()
+    return form
+
+
+def page(form: TokenForm) -> str:
+    listed = api_tokens.list_tokens(db(), owner=listed_owner())
+    return render_template("tokens/index.html", form=form, tokens=listed, now=datetime.now(UTC))
+
+
+@bp.get("/")
+@manager_required
+def index() -> str:
+    return page(token_form())
+
+
+@bp.post("/")
+@manager_required
+def create() -> Page:
+    form = token_form()
+    if form.validate_on_submit():
+        expires = datetime.combine(form.expires.data, time.min, UTC) if form.expires.data else None
+        with refusal_shown_on(form):
+            issued = api_tokens.create_token(
+                db(),
+                current_scope().address,
+                name=form.name.data,
+                domains=form.domains.data,
+                read_only=form.access.data == "read",
+                expires_at=expires,
+                actor=current_actor(),
+            )
+            return render_template("tokens/created.html", issued=issued)
+    return page(form), form_status(form)
+
+
+@bp.post("/<int:token_id>/revoke")
+@manager_required
+def revoke(token_id: int) -> Response:
+    api_tokens.revoke_token(db(), token_id, owner=listed_owner(), actor=current_actor())
+    flash(_("The token was revoked."), "success")
+    return redirect(url_for("tokens.index"))

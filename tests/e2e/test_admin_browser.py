@@ -1,0 +1,152 @@
+"""The portal in a real browser: Debian's chromium driven by Playwright against
+`beaconmail admin` (gunicorn) on a free loopback port. Screenshots go to tests/artifacts/admin/."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from shared import accounts
+from shared.config import Settings
+from shared.db import Database
+from .processes import ProcessTracker, wait_for
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "admin"
+ADMIN, PASSWORD = "chief@portal.example", "chief-password-1"
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    return {
+        **{key: value for key, value in os.environ.items() if not key.startswith("BEACONMAIL_")},
+        "BEACONMAIL_DATABASE_URL": settings.database_url,
+        "BEACONMAIL_DATA_DIR": str(settings.data_dir),
+        "BEACONMAIL_HOSTNAME": settings.hostname,
+        "BEACONMAIL_SECRET_KEY": settings.secret_key,
+        "BEACONMAIL_ADMIN_PORT": "0",
+    }
+
+
+@pytest.fixture
+def portal_url(settings: Settings, db: Database, tmp_path: Path) -> Iterator[str]:
+    """`beaconmail admin` on a free port (gunicorn reports it), with one global admin."""
+    accounts.create_domain(db, "portal.example")
+    accounts.create_mailbox(db, ADMIN, PASSWORD)
+    accounts.grant_role(db, ADMIN, global_admin=True)
+    tracker = ProcessTracker(tmp_path / "processes")
+    command = [sys.executable, "-m", "services.cli", "admin", "--workers", "1"]
+    server = tracker.start("admin", command, env=environment(settings), cwd=Path(__file__).resolve().parents[2])
+    try:
+        wait_for(lambda: LISTENING.search(server.errors()) is not None, 30, f"gunicorn to listen\n{server.describe()}")
+        yield f"http://127.0.0.1:{LISTENING.search(server.errors()).group(1)}"  # type: ignore[union-attr]
+    finally:
+        tracker.stop_all()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def snap(page: Page, name: str, database: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{database}-{name}.png"), full_page=True)
+
+
+def submit(page: Page, label: str) -> None:
+    page.get_by_role("button", name=label).click()
+    page.wait_for_load_state()
+
+
+def fill_and_save(page: Page, url: str, fields: dict[str, str], choose: dict[str, str] | None = None) -> None:
+    page.goto(url)
+    for label, value in fields.items():
+        page.get_by_label(label).fill(value)
+    for label, value in (choose or {}).items():
+        page.get_by_label(label).select_option(value)
+    submit(page, "Save")
+
+
+def test_admin_works_in_a_real_browser(portal_url: str, browser: Browser, settings: Settings, db: Database) -> None:
+    database = settings.database_url.split(":", 1)[0].split("+")[0]
+    page = browser.new_context(locale="en-GB").new_page()
+    page.goto(f"{portal_url}/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.get_by_label("Address").fill(ADMIN)
+    page.get_by_label("Password").fill("wrong-password")
+    submit(page, "Sign in")
+    expect(page.get_by_role("alert")).to_have_text("Wrong address or password.")
+    page.get_by_label("Password").fill(PASSWORD)
+    submit(page, "Sign in")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "beaconmail_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]
+    snap(page, "1-dashboard", database)
+
+    page.get_by_role("link", name="Domains").first.click()
+    page.locator("#new-domain").click()
+    page.get_by_label("Domain name").fill("shop.example")
+    page.get_by_label("Max mailboxes (0 = no limit)").fill("25")
+    page.get_by_label("Total storage cap (0 = no limit)").fill("5G")
+    submit(page, "Create domain")
+    expect(page.get_by_role("status")).to_have_text("Domain shop.example created.")
+    snap(page, "2-domain", database)
+
+    page.goto(f"{portal_url}/mailboxes/new?domain=shop.example")
+    page.get_by_label("User name").fill("anna")
+    page.get_by_label("Display name").fill("Anna")
+    page.get_by_label("Generate a password and show it once").check()
+    page.get_by_label("Quota (blank = domain default, 0 = no limit)").fill("1G")
+    submit(page, "Create mailbox")
+    generated = page.locator("#generated-password").inner_text()
+    assert accounts.authenticate(db, "anna@shop.example", generated, service="portal").quota_bytes == 1024**3
+    snap(page, "3-mailbox", database)
+
+    alias = {"Address (blank = catch-all for the domain)": "sales", "Deliver to (one address per line)": "anna@shop.example\npartner@remote.example"}
+    fill_and_save(page, f"{portal_url}/aliases/new?domain=shop.example", alias)
+    expect(page.get_by_role("status")).to_have_text("Alias sales@shop.example created.")
+    group = {"Group address": "team", "Members (one address per line)": "anna@shop.example"}
+    fill_and_save(page, f"{portal_url}/groups/new?domain=shop.example", group, choose={"Who may write to the group": "members"})
+    expect(page.get_by_role("status")).to_have_text("Group team@shop.example created.")
+    snap(page, "4-group", database)
+
+    page.goto(f"{portal_url}/mailboxes/?q=anna")
+    page.get_by_role("link", name="anna@shop.example").click()
+    page.get_by_label("Quota (0 = no limit)").fill("2G")
+    submit(page, "Save")
+    expect(page.get_by_role("status")).to_have_text("Mailbox anna@shop.example saved.")
+    expect(page.locator("#quota-usage")).to_contain_text("0 B / 2 GiB")
+    assert accounts.get_mailbox(db, "anna@shop.example").quota_bytes == 2 * 1024**3
+
+    page.get_by_role("button", name="简体中文").click()
+    page.wait_for_load_state()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+    expect(page.get_by_role("link", name="邮箱").first).to_be_visible()
+    snap(page, "5-chinese", database)
+
+    page.get_by_role("button", name="退出登录").click()
+    expect(page.get_by_role("status")).to_have_text("您已退出登录。")
+    page.goto(f"{portal_url}/mailboxes/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    snap(page, "6-signed-out", database)

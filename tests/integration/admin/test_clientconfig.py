@@ -1,0 +1,82 @@
+"""Client autoconfiguration (Thunderbird, Outlook, Apple), /healthz and /metrics."""
+from __future__ import annotations
+
+import plistlib
+from pathlib import Path
+from xml.etree import ElementTree
+
+from conftest import base_settings
+
+from services.admin import create_app
+from shared.db import Database
+
+from .support import PortalClient, World
+
+AUTODISCOVER_REQUEST = """<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
+  <Request>
+    <EMailAddress>{address}</EMailAddress>
+    <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
+  </Request>
+</Autodiscover>"""
+OUTLOOK = "{http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a}"
+
+
+def test_mail_clients_configure_themselves(client: PortalClient, world: World) -> None:
+    thunderbird_autoconfig(client)
+    outlook_autodiscover(client, world)
+
+
+def thunderbird_autoconfig(client: PortalClient) -> None:
+    for url in ("/mail/config-v1.1.xml?emailaddress=staff@alpha.example", "/.well-known/autoconfig/mail/config-v1.1.xml"):
+        response = client.get(url, headers={"Host": "autoconfig.alpha.example"})
+        assert response.status_code == 200 and response.mimetype == "application/xml"
+        provider = ElementTree.fromstring(response.data).find("emailProvider")
+        assert provider is not None and provider.get("id") == "alpha.example"
+        incoming = [(s.findtext("port"), s.findtext("socketType")) for s in provider.findall("incomingServer")]
+        assert incoming == [("0", "SSL"), ("0", "STARTTLS")]  # the test settings use ephemeral ports
+        assert provider.findtext("outgoingServer/hostname") == "mx.test.example"
+        assert provider.findtext("outgoingServer/username") == "%EMAILADDRESS%"
+    assert client.get("/mail/config-v1.1.xml?emailaddress=x@not-hosted.example").status_code == 404
+
+
+def outlook_autodiscover(client: PortalClient, world: World) -> None:
+    body = AUTODISCOVER_REQUEST.format(address=world.staff)
+    response = client.client.post("/autodiscover/autodiscover.xml", data=body, content_type="text/xml")
+    assert response.status_code == 200
+    protocols = ElementTree.fromstring(response.data).findall(f"{OUTLOOK}Response/{OUTLOOK}Account/{OUTLOOK}Protocol")
+    assert [p.findtext(f"{OUTLOOK}Type") for p in protocols] == ["POP3", "SMTP"]
+    assert {p.findtext(f"{OUTLOOK}LoginName") for p in protocols} == {world.staff}
+    assert client.client.post("/autodiscover/autodiscover.xml", data="<broken", content_type="text/xml").status_code == 400
+    unknown = AUTODISCOVER_REQUEST.format(address="x@not-hosted.example")
+    assert client.client.post("/autodiscover/autodiscover.xml", data=unknown, content_type="text/xml").status_code == 404
+
+
+def test_apple_profile_for_the_signed_in_user(client: PortalClient, world: World) -> None:
+    assert client.get("/account/mail.mobileconfig").status_code == 302
+    client.login(world.staff)
+    response = client.get("/account/mail.mobileconfig")
+    assert response.mimetype == "application/x-apple-aspen-config"
+    assert "attachment" in response.headers["Content-Disposition"]
+    account = plistlib.loads(response.data)["PayloadContent"][0]
+    assert account["EmailAddress"] == world.staff and account["IncomingMailServerUsername"] == world.staff
+    assert account["EmailAccountType"] == "EmailTypePOP" and account["IncomingMailServerUseSSL"] is True
+
+
+def test_health_and_metrics(client: PortalClient, db: Database, world: World) -> None:
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.get_json() == {"status": "ok", "database": "ok"}
+    client.get("/login")
+    metrics = client.get("/metrics")
+    assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = metrics.get_data(as_text=True)
+    assert "beaconmail_mailboxes 4\n" in text and "beaconmail_domains 2\n" in text
+    assert 'beaconmail_admin_requests_total{method="GET",status="200"}' in text
+    for line in text.splitlines():
+        assert line.startswith("#") or len(line.split(" ")) == 2, line
+
+
+def test_health_reports_an_unreachable_database(tmp_path: Path) -> None:
+    unreachable = base_settings(tmp_path, database_url="postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
+    response = create_app(unreachable).test_client().get("/healthz")
+    assert response.status_code == 503 and response.get_json()["database"] == "unreachable"
