@@ -7,6 +7,7 @@ right password from another IP that has no failures of its own.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,6 +25,8 @@ class LoginThrottle:
         self.clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._locked_until: dict[str, float] = {}
+        # The portal calls this from several threads per worker; every public method holds the lock.
+        self._lock = threading.Lock()
 
     def _recent(self, key: str, span: float | None = None) -> int:
         """Failures of `key` in the last `span` seconds (default: the window). They are kept
@@ -51,18 +54,22 @@ class LoginThrottle:
     def is_locked(self, ip: str, account: str) -> bool:
         """Refuse when the IP is locked, or when the account is locked and this IP has failed too."""
         ip_key, account_key = f"ip:{ip}", f"account:{account.lower()}"
-        return self._locked(ip_key) or (self._locked(account_key) and self._recent(ip_key, self.lockout) > 0)
+        with self._lock:
+            return self._locked(ip_key) or (self._locked(account_key) and self._recent(ip_key, self.lockout) > 0)
 
     def delay_for(self, ip: str, account: str) -> float:
-        failures = max(self._recent(f"ip:{ip}"), self._recent(f"account:{account.lower()}"))
+        with self._lock:
+            failures = max(self._recent(f"ip:{ip}"), self._recent(f"account:{account.lower()}"))
         return min(MAX_DELAY, 0.25 * (2 ** (failures - 1))) if failures else 0.0
 
     def record_failure(self, ip: str, account: str) -> None:
         now = self.clock()
-        for key in (f"ip:{ip}", f"account:{account.lower()}"):
-            self._failures.setdefault(key, deque()).append(now)
-            if self.limit and self._recent(key) >= self.limit:
-                self._locked_until[key] = now + self.lockout
+        with self._lock:
+            for key in (f"ip:{ip}", f"account:{account.lower()}"):
+                self._failures.setdefault(key, deque()).append(now)
+                if self.limit and self._recent(key) >= self.limit:
+                    self._locked_until[key] = now + self.lockout
 
     def record_success(self, ip: str, account: str) -> None:
-        self._failures.pop(f"ip:{ip}", None)
+        with self._lock:
+            self._failures.pop(f"ip:{ip}", None)
