@@ -235,7 +235,11 @@ class StockSmtp:
         return self.handler.received  # type: ignore[no-any-return]
 
     def stop(self) -> None:
-        self.server.close()
+        # asyncio.Server is not thread-safe: close it on its own loop's thread.
+        async def close() -> None:
+            self.server.close()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(timeout=10)
         stop_loop(self.loop, self.thread)
 
 
