@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from shared.addresses import Address, parse_address
 from shared.db import Database
@@ -94,8 +94,7 @@ def plan_for(s: Session, target: Address, sender: Address | None, depth_limit: i
     if not domain.active:
         return DeliveryPlan(str(target), refusal=Refusal.DISABLED)
     canonical = f"{target.local}@{domain.name}"
-    direct = s.scalars(select(Mailbox).where(Mailbox.address == canonical)).one_or_none()
-    if direct is not None and not direct.active:
+    if s.scalar(select(Mailbox.active).where(Mailbox.address == canonical)) is False:
         return DeliveryPlan(canonical, refusal=Refusal.DISABLED)
     _walk(s, walk, [canonical], depth_limit)
     plan = DeliveryPlan(canonical, tuple(walk.mailboxes.values()), tuple(walk.forwards))
@@ -147,11 +146,13 @@ def _expand_level(s: Session, walk: _Walk, addresses: list[str]) -> list[str]:
 
 
 def _lookup(s: Session, addresses: list[str]) -> dict[str, Entry]:
-    """Mailboxes, aliases and groups with exactly these addresses, in three indexed queries."""
+    """Mailboxes (with their forwards), aliases and groups with exactly these addresses, in three indexed queries."""
     if not addresses:
         return {}
     found: dict[str, Entry] = {}
-    found.update({m.address: m for m in s.scalars(select(Mailbox).where(Mailbox.address.in_(addresses)))})
+    # Forwards come in the same query (a join), so a mailbox costs no extra round trip.
+    mailboxes = select(Mailbox).where(Mailbox.address.in_(addresses)).options(joinedload(Mailbox.forwards))
+    found.update({m.address: m for m in s.scalars(mailboxes).unique()})
     found.update({a.source: a for a in s.scalars(select(Alias).where(Alias.source.in_(addresses)))})
     found.update({g.address: g for g in s.scalars(select(GroupMailbox).where(GroupMailbox.address.in_(addresses)))})
     return found
@@ -193,9 +194,11 @@ def _deliver_entry(walk: _Walk, entry: Entry | None) -> list[str]:
     if isinstance(entry, tuple):
         return list(entry)
     if isinstance(entry, Mailbox):
-        if entry.active and entry.id not in walk.mailboxes:
+        if not entry.active:
+            return []
+        if (entry.keep_copy or not entry.forwards) and entry.id not in walk.mailboxes:
             walk.mailboxes[entry.id] = LocalMailbox(entry.id, entry.address, entry.quota_bytes, entry.used_bytes)
-        return []
+        return [forward.address for forward in entry.forwards]
     if isinstance(entry, GroupMailbox):
         if not _sender_may_write(entry, walk.sender):
             walk.refused_sender = True
@@ -245,7 +248,8 @@ def is_hosted_domain(db: Database, domain: str) -> bool:
 
 
 def forwards_in_loop(s: Session, source: str, depth_limit: int) -> bool:
-    """Does following `source`'s aliases and groups lead back to `source`? (checked when saving them)"""
+    """Does following `source`'s aliases, groups and mailbox forwards lead back to `source`?
+    (checked when saving them)"""
     level, seen = [source], set()
     for _depth in range(depth_limit + 1):
         found = _lookup(s, level)
@@ -256,6 +260,8 @@ def forwards_in_loop(s: Session, source: str, depth_limit: int) -> bool:
                 following.extend(member.address for member in entry.members)
             elif isinstance(entry, Alias):
                 following.extend(destination.address for destination in entry.destinations)
+            elif isinstance(entry, Mailbox):
+                following.extend(forward.address for forward in entry.forwards)
         if source in following:
             return True
         level = [address for address in following if address not in seen]

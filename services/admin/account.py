@@ -1,4 +1,4 @@
-"""Staff self-service: own quota use, own password, mail client settings."""
+"""Staff self-service: own quota use, own password, own forwarding, mail client settings."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
@@ -9,7 +9,8 @@ from werkzeug.wrappers import Response
 from services.admin.access import PortalUser, current_actor, signed_in
 from services.admin.auth import start_session
 from services.admin.feedback import form_status, refusal_shown_on
-from services.admin.forms import OwnPasswordForm
+from services.admin.forms import ForwardingForm, OwnPasswordForm
+from services.admin.forwarding import save_forwarding, saved_forwarding_form
 from services.admin.portal import client_ip, db, portal
 from shared import accounts, dnsrecords
 from shared.errors import AccountDisabled, AuthFailed
@@ -17,13 +18,15 @@ from shared.errors import AccountDisabled, AuthFailed
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 
-def account_page(form: OwnPasswordForm) -> str:
-    mailbox = accounts.get_mailbox(db(), signed_in().address)
+def account_page(form: OwnPasswordForm | None = None, forwarding_form: ForwardingForm | None = None) -> str:
+    address = signed_in().address
+    mailbox = accounts.get_mailbox(db(), address)
     settings = portal().settings
     return render_template(
         "account/index.html",
         mailbox=mailbox,
-        form=form,
+        form=form or OwnPasswordForm(formdata=None),
+        forwarding_form=forwarding_form or saved_forwarding_form(address),
         hostname=settings.hostname,
         endpoints=dnsrecords.client_endpoints(settings),
     )
@@ -32,7 +35,17 @@ def account_page(form: OwnPasswordForm) -> str:
 @bp.get("/")
 @login_required
 def index() -> str:
-    return account_page(OwnPasswordForm())
+    return account_page()
+
+
+@bp.post("/forwarding")
+@login_required
+def change_forwarding() -> Response | tuple[str, int]:
+    form = ForwardingForm()
+    if save_forwarding(form, signed_in().address):
+        flash(_("Your forwarding was saved."), "success")
+        return redirect(url_for("account.index"))
+    return account_page(forwarding_form=form), form_status(form)
 
 
 @bp.post("/password")
@@ -46,7 +59,7 @@ def change_password() -> Response | tuple[str, int]:
             start_session(PortalUser(accounts.get_mailbox(db(), address)))
             flash(_("Your password was changed."), "success")
             return redirect(url_for("account.index"))
-    return account_page(form), form_status(form)
+    return account_page(form=form), form_status(form)
 
 
 def current_password_ok(form: OwnPasswordForm) -> bool:

@@ -206,6 +206,17 @@ class OwnPasswordForm(FlaskForm):
     )
 
 
+class ForwardingForm(FlaskForm):
+    destinations = TextAreaField(
+        _l("Forward to (one address per line; empty = no forwarding)"), validators=[Length(max=64 * 1024)]
+    )
+    keep_copy = BooleanField(_l("Keep a copy in my mailbox"), default=True)
+
+
+class MailboxForwardingForm(ForwardingForm):
+    keep_copy = BooleanField(_l("Keep a copy in the mailbox"), default=True)
+
+
 class TokenForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     domains = CheckboxListField(_l("Domains (none ticked = all you manage)"), choices=[])

@@ -1,4 +1,4 @@
-"""Mailboxes: search and pages, create, edit (quota, switches, roles), password reset, delete."""
+"""Mailboxes: search and pages, create, edit (quota, switches, roles), password reset, forwarding, delete."""
 from __future__ import annotations
 
 import secrets
@@ -13,9 +13,11 @@ from services.admin.forms import (
     ConfirmDeleteForm,
     MailboxCreateForm,
     MailboxEditForm,
+    MailboxForwardingForm,
     PasswordResetForm,
     SearchForm,
 )
+from services.admin.forwarding import save_forwarding, saved_forwarding_form
 from services.admin.pagination import requested_page
 from services.admin.portal import db
 from shared import accounts
@@ -127,6 +129,20 @@ def reset_password(address: str) -> Page:
             shown = password if form.generate_password.data else None
             return render_template("mailboxes/password_set.html", mailbox=mailbox, password=shown)
     return render_template("mailboxes/password.html", mailbox=mailbox, form=form), form_status(form)
+
+
+@bp.route("/<address>/forwarding", methods=["GET", "POST"])
+@manager_required
+def forwarding(address: str) -> Page:
+    mailbox = administered_mailbox(db(), current_scope(), address)
+    if request.method == "GET":
+        form = saved_forwarding_form(mailbox.address, MailboxForwardingForm)
+        return render_template("mailboxes/forwarding.html", mailbox=mailbox, form=form)
+    form = MailboxForwardingForm()
+    if save_forwarding(form, mailbox.address):
+        flash(_("Forwarding of %(address)s saved.", address=mailbox.address), "success")
+        return redirect(url_for("mailboxes.forwarding", address=mailbox.address))
+    return render_template("mailboxes/forwarding.html", mailbox=mailbox, form=form), form_status(form)
 
 
 @bp.route("/<address>/delete", methods=["GET", "POST"])

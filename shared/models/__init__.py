@@ -4,7 +4,7 @@ from shared.models.audit import AuditEntry
 from shared.models.base import Base, utcnow
 from shared.models.domain import AliasDomain, Domain
 from shared.models.group import GroupMailbox, GroupMember, SendingPolicy
-from shared.models.mailbox import Mailbox, domain_manager
+from shared.models.mailbox import Mailbox, MailboxForward, domain_manager
 from shared.models.queue import DeliveryStatus, OutboundMessage, OutboundRecipient
 from shared.models.ratelimit import SubmissionWindow
 from shared.models.token import ApiToken, api_token_domain
@@ -21,6 +21,7 @@ __all__ = [
     "GroupMailbox",
     "GroupMember",
     "Mailbox",
+    "MailboxForward",
     "OutboundMessage",
     "OutboundRecipient",
     "SendingPolicy",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, String, Table
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, String, Table, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.models.base import Base, Timestamped
@@ -38,9 +38,25 @@ class Mailbox(Timestamped, Base):
     maildir: Mapped[str] = mapped_column(String(512))
     lease_holder: Mapped[str | None] = mapped_column(String(255), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # With forwards: whether a copy still goes into this mailbox.
+    keep_copy: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     domain: Mapped[Domain] = relationship()
     managed_domains: Mapped[list[Domain]] = relationship(secondary=domain_manager, order_by=Domain.name)
+    # selectin: routing reads the forwards of every mailbox it meets, in one batched query.
+    forwards: Mapped[list[MailboxForward]] = relationship(
+        cascade="all, delete-orphan", order_by="MailboxForward.position", lazy="selectin"
+    )
 
     def __repr__(self) -> str:
         return f"Mailbox(id={self.id!r}, address={self.address!r})"
+
+
+class MailboxForward(Base):
+    """One address a mailbox's owner forwards their mail to (local or external)."""
+
+    __tablename__ = "mailbox_forward"
+
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailbox.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320))

@@ -1,4 +1,4 @@
-"""/api/v1/mailboxes: search with offset/limit, create, read, change, password, delete."""
+"""/api/v1/mailboxes: search with offset/limit, create, read, change, password, forwarding, delete."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
@@ -15,10 +15,10 @@ from services.admin.api.payload import (
     strings,
     text,
 )
-from services.admin.api.serialise import mailbox_json
+from services.admin.api.serialise import forwarding_json, mailbox_json
 from services.admin.mailboxes import generated_password
 from services.admin.portal import db
-from shared import accounts
+from shared import accounts, forwarding
 from shared.addresses import parse_address
 from shared.permissions import address_in_scope, domain_in_scope
 from shared.scoped import (
@@ -98,6 +98,24 @@ def set_password(address: str) -> tuple[str, int]:
     password = text(json_body("password"), "password", required=True) or ""
     accounts.set_password(db(), mailbox.address, password, actor=api_actor())
     return "", 204
+
+
+@bp.get("/<address>/forwarding")
+def get_forwarding(address: str) -> Response:
+    mailbox = scoped_mailbox(db(), api_scope(), address)
+    return jsonify(forwarding_json(forwarding.get_forwarding(db(), mailbox.address)))
+
+
+@bp.put("/<address>/forwarding")
+def set_forwarding(address: str) -> Response:
+    mailbox = administered_mailbox(db(), api_scope(), address)
+    body = json_body("destinations", "keep_copy")
+    destinations = strings(body, "destinations", required=True) or []
+    keep_copy = flag(body, "keep_copy")
+    view = forwarding.set_forwarding(
+        db(), mailbox.address, destinations, keep_copy=True if keep_copy is None else keep_copy, actor=api_actor()
+    )
+    return jsonify(forwarding_json(view))
 
 
 @bp.delete("/<address>")

@@ -96,6 +96,10 @@ SCHEMAS: dict[str, Schema] = {
          "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
          "managed_domains": STRINGS},
     ),
+    "Forwarding": obj(
+        {"address": STRING, "destinations": STRINGS, "keep_copy": BOOLEAN}, ["address", "destinations", "keep_copy"]
+    ),
+    "ForwardingUpdate": obj({"destinations": STRINGS, "keep_copy": BOOLEAN}, ["destinations"]),
     "Password": obj({"password": {"type": "string", "minLength": 1, "maxLength": 1024}}, ["password"]),
     "MailboxPage": items_of("Mailbox", total=COUNT, offset=COUNT, limit=COUNT),
     "DomainList": items_of("Domain"),
@@ -201,6 +205,12 @@ def paths() -> dict[str, Schema]:
         "/mailboxes/{address}/password": {
             "parameters": address,
             "put": operation("Set the password", ("204", None), "Password"),
+        },
+        "/mailboxes/{address}/forwarding": {
+            "parameters": address,
+            "get": operation("Read where the mailbox forwards its mail", ("200", "Forwarding")),
+            "put": operation("Replace the forwarding addresses (empty = off); keep_copy defaults to true",
+                             ("200", "Forwarding"), "ForwardingUpdate"),
         },
         "/aliases": {
             "get": operation("List aliases", ("200", "AliasList"), params=[DOMAIN_FILTER]),

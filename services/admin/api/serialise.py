@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.forwarding import ForwardingView
 from shared.tokens import as_utc
 from shared.views import AliasView, AuditView, DomainView, GroupView, MailboxView
 
@@ -37,6 +38,10 @@ def mailbox_json(mailbox: MailboxView) -> dict[str, Any]:
         "is_global_admin": mailbox.is_global_admin,
         "managed_domains": list(mailbox.managed_domains),
     }
+
+
+def forwarding_json(view: ForwardingView) -> dict[str, Any]:
+    return {"address": view.address, "destinations": list(view.destinations), "keep_copy": view.keep_copy}
 
 
 def alias_json(alias: AliasView) -> dict[str, Any]:
