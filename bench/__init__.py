@@ -1,0 +1,1 @@
+"""Benchmarks of Beacon Mail against Postfix and Dovecot; see bench/README.md. Not tests."""
