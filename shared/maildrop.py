@@ -7,6 +7,7 @@ holder only locks the user out until the lease expires.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -36,11 +37,16 @@ class Maildrop:
     address: str
     messages: tuple[MaildropMessage, ...]
 
+    @cached_property
+    def _by_uid(self) -> dict[str, MaildropMessage]:
+        return {message.uid: message for message in self.messages}
+
     def message(self, uid: str) -> MaildropMessage:
-        for message in self.messages:
-            if message.uid == uid:
-                return message
-        raise NotFound(f"no message {uid}")
+        """Constant time: a session asks once per RETR, TOP, DELE and UIDL."""
+        try:
+            return self._by_uid[uid]
+        except KeyError:
+            raise NotFound(f"no message {uid}") from None
 
 
 def _lease_expiry(db: Database) -> datetime:
