@@ -4,13 +4,14 @@ from __future__ import annotations
 import shutil
 
 from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from shared import audit
 from shared.addresses import normalise_domain, parse_address
 from shared.db import Database
 from shared.delivery import release_domain_bytes
-from shared.errors import AccountDisabled, AuthFailed, InvalidAddress, InvalidValue, LimitExceeded
+from shared.errors import AccountDisabled, AuthFailed, InvalidAddress, InvalidValue, LimitExceeded, TemporaryFailure
 from shared.lookups import count_in_domain, domain_by_name, ensure_address_free, hosted_domain, mailbox_by_address
 from shared.models import Domain, Mailbox
 from shared.passwords import hash_password, is_importable_hash, verify_password
@@ -202,12 +203,15 @@ def authenticate(db: Database, address: str, password: str, *, service: str) -> 
         raise AuthFailed("authentication failed") from None
     # The hash is checked outside any transaction: on SQLite a transaction holds the write
     # lock, and argon2 takes long enough to stall every delivery behind a burst of logins.
-    with db.session.begin() as s:
-        domain = hosted_domain(s, parsed.domain)
-        key = f"{parsed.local}@{domain.name}" if domain else str(parsed)
-        mailbox = s.scalars(select(Mailbox).where(Mailbox.address == key)).one_or_none()
-        view = MailboxView.of(mailbox) if mailbox else None
-        stored_hash = mailbox.password_hash if mailbox else None
+    try:
+        with db.session.begin() as s:
+            domain = hosted_domain(s, parsed.domain)
+            key = f"{parsed.local}@{domain.name}" if domain else str(parsed)
+            mailbox = s.scalars(select(Mailbox).where(Mailbox.address == key)).one_or_none()
+            view = MailboxView.of(mailbox) if mailbox else None
+            stored_hash = mailbox.password_hash if mailbox else None
+    except SQLAlchemyError as exc:
+        raise TemporaryFailure("the account database is not available") from exc
     ok, new_hash = verify_password(password, stored_hash)
     if view is None or not ok:
         raise AuthFailed("authentication failed")

@@ -4,13 +4,19 @@ The encoder never holds more than the chunk it is given, so RETR of a huge
 message costs the same memory as RETR of a small one. For TOP it also stops
 after the header block, the blank line and the requested number of body
 lines. Stored messages have CRLF line endings; a line starts only after CRLF.
+A bare LF (a file not written by our delivery, such as a Maildir migrated from
+a server that stores LF) is sent as CRLF: passed through, a "." line after it
+would go out unstuffed and end the client's reply early.
 """
 
 from __future__ import annotations
 
+import re
+
 from services.pop3.replies import END_OF_MULTILINE
 
 CRLF = b"\r\n"
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 class MessageEncoder:
@@ -29,6 +35,7 @@ class MessageEncoder:
         """Stuffed bytes for `chunk`; once `complete` is set, feed no more."""
         if self.complete or not chunk:
             return b""
+        chunk = self._to_crlf(chunk)
         if self._lines_left is not None:
             chunk = self._cut(chunk)
         return self._stuff(chunk)
@@ -38,6 +45,11 @@ class MessageEncoder:
         ending = b"" if self._at_line_start else CRLF
         self.complete = True
         return ending + END_OF_MULTILINE
+
+    def _to_crlf(self, chunk: bytes) -> bytes:
+        if self._after_cr and chunk.startswith(b"\n"):  # a CRLF split between two chunks
+            return b"\n" + _BARE_LF.sub(CRLF, chunk[1:])
+        return _BARE_LF.sub(CRLF, chunk)
 
     def _stuff(self, chunk: bytes) -> bytes:
         stuffed = chunk.replace(b"\r\n.", b"\r\n..")

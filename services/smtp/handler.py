@@ -114,6 +114,14 @@ class SmtpHandler:
     async def handle_RCPT(
         self, server: BeaconSMTP, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
     ) -> Reply:
+        reply = await self._rcpt_reply(session, envelope, address, rcpt_options)
+        if reply.code >= 500:
+            server.refused_recipients += 1
+        return reply
+
+    async def _rcpt_reply(
+        self, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
+    ) -> Reply:
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return replies.S452_TOO_MANY_RECIPIENTS
         target = await self._recipient(address, envelope.smtp_utf8)

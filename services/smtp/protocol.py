@@ -47,6 +47,10 @@ MAX_HELO_LENGTH = 255
 COMMAND_CALL_LIMITS = {"AUTH": 10, "*": 100_000}
 # RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for the next command.
 IDLE_TIMEOUT = 300.0
+# Refused recipients a session may collect before it is closed with 421. Each costs a lookup,
+# so without a cap one connection could probe for users (or load the database) forever;
+# Postfix's smtpd_hard_error_limit closes such sessions for the same reason.
+REFUSED_RECIPIENT_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ class BeaconSMTP(SMTP):
         self.data_slots = context.data_slots
         self._greeting = f"220 {self.hostname} {IDENT}"
         self._receiving_data = False
+        self.refused_recipients = 0  # counted by the handler, for the whole connection
 
     def _create_envelope(self) -> MailTransaction:
         return MailTransaction()
@@ -274,6 +279,15 @@ class BeaconSMTP(SMTP):
             return arg
         kept = [param for param in rest.split() if not param.upper().startswith("AUTH=")]
         return arg[: len(arg) - len(rest)] + " ".join(kept)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        if self.refused_recipients >= REFUSED_RECIPIENT_LIMIT:
+            log.warning("closing the session of %s: %d recipients refused", self.peer_ip(), self.refused_recipients)
+            await self.push(replies.S421_TOO_MANY_REFUSED_RECIPIENTS)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super().smtp_RCPT(arg)
 
     async def smtp_VRFY(self, arg: str | None) -> None:
         if await self.check_auth_needed("VRFY"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,6 +12,7 @@ from services.pop3.stuffing import MessageEncoder
 
 def reference(message: bytes, body_lines: int | None) -> bytes:
     """The expected RETR/TOP payload, computed line by line on the whole message."""
+    message = re.sub(rb"(?<!\r)\n", b"\r\n", message)  # a bare LF goes out as CRLF
     if message and not message.endswith(b"\r\n"):
         message += b"\r\n"
     lines = message.split(b"\r\n")[:-1]
@@ -57,8 +60,9 @@ def test_a_dot_after_a_crlf_split_between_chunks_is_stuffed() -> None:
     assert encode([b"H: v\r", b"\n", b".x\r\n"], None) == b"H: v\r\n..x\r\n.\r\n"
 
 
-def test_a_bare_lf_does_not_start_a_line() -> None:
-    assert encode([b"a\n.b\r\n"], None) == b"a\n.b\r\n.\r\n"
+def test_a_bare_lf_is_sent_as_crlf_and_a_dot_after_it_is_stuffed() -> None:
+    assert encode([b"a\n.b\r\n"], None) == b"a\r\n..b\r\n.\r\n"
+    assert encode([b"a\n", b".\n"], None) == b"a\r\n..\r\n.\r\n"
 
 
 def test_top_stops_reading_once_it_has_its_lines() -> None:

@@ -1,0 +1,221 @@
+"""Helpers of the adversarial tests: services as real child processes, a database connection
+that can be cut, a tiny filesystem that fills up, and reading Maildirs back.
+
+Clients and in-thread servers come from the integration tests' support modules; what is
+here is only what those do not offer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+import dataclasses
+import os
+from pathlib import Path
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from e2e.processes import ProcessTracker, Started, environment_without_beaconmail, wait_for
+from shared.config import Settings
+from shared.store import list_messages
+
+IN_CI = os.environ.get("CI") == "true"
+REPOSITORY = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 60.0  # a loaded CI machine imports the service slowly
+SMTP_LISTENING = re.compile(r"smtp (mx|submission|submissions) listening on \S+:(\d+)")
+POP3_LISTENING = re.compile(r"POP3 listening on \S+ port (\d+) \(STLS\) and port (\d+)")
+
+
+def service_environment(settings: Settings) -> dict[str, str]:
+    """`settings` as the BEACONMAIL_* variables a service process reads."""
+    variables = {}
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if value is None:
+            continue
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        variables[f"BEACONMAIL_{field.name.upper()}"] = text
+    return environment_without_beaconmail(**variables)
+
+
+class ServiceProcess:
+    """`python -m services.cli smtp|pop3` as a child process that tests may SIGKILL and restart.
+    Every start listens on fresh ephemeral ports, read back from the service's log."""
+
+    def __init__(self, service: str, settings: Settings, tracker: ProcessTracker) -> None:
+        self.service = service
+        self.settings = settings
+        self.tracker = tracker
+        self.starts = 0
+        self.current: Started | None = None
+        self.ports: dict[str, int] = {}
+
+    def start(self) -> dict[str, int]:
+        self.starts += 1
+        self.current = self.tracker.start(
+            f"{self.service}-{self.starts}",
+            [sys.executable, "-m", "services.cli", self.service],
+            env=service_environment(self.settings),
+            cwd=REPOSITORY,
+        )
+        wait_for(self._listening, START_TIMEOUT, f"{self.service} to listen")
+        return self.ports
+
+    def _listening(self) -> bool:
+        assert self.current is not None
+        log = self.current.errors()
+        if self.current.process.poll() is not None:
+            raise AssertionError(f"{self.service} exited before listening:\n{self.current.describe()}")
+        if self.service == "smtp":
+            self.ports = {name: int(port) for name, port in SMTP_LISTENING.findall(log)}
+            return len(self.ports) == 3
+        found = POP3_LISTENING.search(log)
+        if found:
+            self.ports = {"pop3": int(found.group(1)), "pop3s": int(found.group(2))}
+        return found is not None
+
+    def kill(self) -> None:
+        """SIGKILL: no handler runs, nothing is flushed or released."""
+        assert self.current is not None
+        self.current.stop(signal.SIGKILL)
+
+    def stop(self) -> int:
+        assert self.current is not None
+        return self.current.stop(signal.SIGTERM)
+
+
+def run_cli(settings: Settings, *arguments: str) -> str:
+    """`beaconmail <arguments>` against `settings`; its standard output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", *arguments],
+        env=service_environment(settings),
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+class DatabaseProxy:
+    """A TCP forwarder in front of the database server. `cut()` drops every connection and
+    answers new ones by closing them at once (a database that went away); `restore()` forwards
+    again."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self._cut = threading.Event()
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._accepting = threading.Thread(target=self._accept_forever, daemon=True)
+        self._accepting.start()
+
+    def url_for(self, database_url: str) -> str:
+        return make_url(database_url).set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
+
+    def cut(self) -> None:
+        self._cut.set()
+        with self._lock:
+            for sock in self._open:
+                _shut(sock)
+
+    def restore(self) -> None:
+        self._cut.clear()
+
+    def close(self) -> None:
+        self.cut()
+        _shut(self.listener)  # wakes the accept() below; close() alone would not
+        self.listener.close()
+        self._accepting.join(timeout=5)
+
+    def _accept_forever(self) -> None:
+        while True:
+            try:
+                client, _address = self.listener.accept()
+            except OSError:
+                return  # closed
+            if self._cut.is_set():
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._open.update((client, server))
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                _shut(sock)
+            with self._lock:
+                self._open.difference_update((source, target))
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+@contextmanager
+def small_filesystem(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `path` for the test. Skipped with the reason where mounting
+    is not permitted, except under CI=true, where that is a failure."""
+    path.mkdir(parents=True, exist_ok=True)
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
+    done = subprocess.run(mount, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        reason = f"cannot mount a {size} tmpfs (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}"
+        if IN_CI:
+            pytest.fail(f"CI=true: {reason}")
+        pytest.skip(reason)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "--lazy", str(path)], check=True)
+
+
+def fill_filesystem(path: Path, leave: int) -> Path:
+    """A file that takes all but `leave` bytes of the filesystem holding `path`."""
+    stats = os.statvfs(path)
+    filler = path / "filler"
+    filler.write_bytes(b"\0" * max(stats.f_bavail * stats.f_frsize - leave, 0))
+    return filler
+
+
+def maildir_of(settings: Settings, address: str) -> Path:
+    local, _at, domain = address.partition("@")
+    return settings.mail_root / domain / local
+
+
+def visible_files(settings: Settings, address: str) -> list[Path]:
+    """What POP3 may list: the files in new/ and cur/."""
+    return [message.path for message in list_messages(maildir_of(settings, address))]
+
+
+def hidden_files(settings: Settings, address: str) -> list[Path]:
+    """Files in tmp/: written, never published."""
+    tmp = maildir_of(settings, address) / "tmp"
+    return sorted(tmp.iterdir()) if tmp.is_dir() else []
