@@ -33,6 +33,9 @@ def list_audit(
     offset: int = 0,
 ) -> list[AuditView]:
     """Newest first. `domains` narrows to those domains (a manager's view); None means all."""
+    filters = [actor or "", action or "", text or "", *(domains or [])]
+    if any("\x00" in value for value in filters):
+        return []  # no stored value holds a NUL, and PostgreSQL refuses one as a parameter
     query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     if domains is not None:
         query = query.where(AuditEntry.domain.in_(domains))
