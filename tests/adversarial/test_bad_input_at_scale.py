@@ -68,7 +68,7 @@ def test_a_recipient_harvest_is_cut_off(smtp: RunningSmtp) -> None:
     """Each unknown recipient costs a lookup: past REFUSED_RECIPIENT_LIMIT refusals the session
     ends with 421 instead of probing on; other sessions are served as before."""
     client = ehlo(smtp)
-    for transaction_number in range(2):  # the count is per connection, not per transaction
+    for _transaction in range(2):  # the count is per connection, not per transaction
         assert client.command(b"MAIL FROM:<sender@remote.example>").startswith(b"250")
         client.send(b"".join(b"RCPT TO:<nobody%d@hosted.example>\r\n" % n for n in range(REFUSED_RECIPIENT_LIMIT // 2)))
         assert {client.reply()[:9] for _ in range(REFUSED_RECIPIENT_LIMIT // 2)} == {b"550 5.1.1"}
