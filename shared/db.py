@@ -9,13 +9,20 @@ from sqlalchemy.orm import sessionmaker
 from shared.config import Settings
 
 
+# Execution option marking an engine whose transactions only read (see _begin).
+READ_ONLY = "beacon_read_only"
+
+
 class Database:
-    """One engine and its session factory. Use cases open `with db.session.begin() as s:`."""
+    """One engine and its session factories. Use cases open `with db.session.begin() as s:`;
+    a use case that only reads opens `db.read_session.begin()`, which on SQLite does not
+    queue behind writers for the write lock."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_session = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -29,7 +36,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _configure_sqlite)
-        event.listen(engine, "begin", _begin_immediate)
+        event.listen(engine, "begin", _begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -45,10 +52,12 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Any) -> None:
-    # Take the write lock at BEGIN: a deferred transaction that upgrades to a writer
-    # later can fail with "database is locked" instead of waiting.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _begin(connection: Any) -> None:
+    # A writer takes the write lock at BEGIN: a deferred transaction that upgrades to a
+    # writer later can fail with "database is locked" instead of waiting. A reader needs
+    # no lock at all in WAL mode, so it must not wait for one.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def open_database(settings: Settings, migrate: bool = False) -> Database:
