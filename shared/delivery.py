@@ -35,7 +35,9 @@ class DeliveryReport:
 
 def to_crlf(message: bytes) -> bytes:
     """CRLF line ends throughout and at the end, so POP3 can stream the file as it is."""
-    normalised = _BARE_LF.sub(b"\r\n", message)
+    # SMTP already refused bare LFs: counting is much cheaper than the substitution.
+    has_bare_lf = message.count(b"\n") != message.count(b"\r\n")
+    normalised = _BARE_LF.sub(b"\r\n", message) if has_bare_lf else message
     return normalised if normalised.endswith(b"\r\n") or not normalised else normalised + b"\r\n"
 
 

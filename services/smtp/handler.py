@@ -33,8 +33,6 @@ from shared.routing import (
 
 log = logging.getLogger(__name__)
 
-# After end-of-data aiosmtpd has split the body on CRLF only; any other CR or LF is bare.
-_BARE_CR_OR_LF = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 _SIZE_PARAMETER = re.compile(r"SIZE=([0-9]{1,20})")
 POSTMASTER = "postmaster"
 
@@ -45,7 +43,10 @@ def is_clean_path(address: str) -> bool:
 
 
 def has_bare_newline(content: bytes) -> bool:
-    return _BARE_CR_OR_LF.search(content) is not None
+    """A CR or LF that is not part of a CRLF (lines were split on CRLF only). Three counts
+    in C instead of a look-behind regex: the regex was the costliest step of a 10 KB DATA."""
+    line_ends = content.count(b"\r\n")
+    return content.count(b"\r") != line_ends or content.count(b"\n") != line_ends
 
 
 def declared_size(mail_options: list[str]) -> int:

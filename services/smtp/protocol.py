@@ -21,7 +21,10 @@ import ssl
 from dataclasses import dataclass
 from typing import cast
 
-from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
+
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException, syntax
 
 from services.smtp import replies
 from services.smtp.auth import MECHANISMS, Authenticator, SaslError, read_credentials
@@ -30,7 +33,9 @@ from services.smtp.stream import (
     AuthLineTooLong,
     BareNewlineError,
     StrictLineReader,
+    longest_line,
     read_crlf_line,
+    unstuff,
 )
 from shared.config import Settings
 from shared.routing import LocalMailbox
@@ -268,6 +273,19 @@ class BeaconSMTP(SMTP):
             arg = self._without_auth_parameter(arg)
         await super().smtp_MAIL(arg)
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's parser minus the `typing.Protocol` class it defined on every MAIL and RCPT."""
+        if not arg:
+            return "", ""
+        try:
+            address, rest = get_angle_addr(arg) if arg.lstrip().startswith("<") else get_addr_spec(arg)
+        except HeaderParseError:
+            return None, None
+        spec = address.addr_spec
+        if self.local_part_limit and len(spec.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return spec, rest
+
     def _without_auth_parameter(self, arg: str) -> str:
         """Drop `AUTH=<mailbox>`: we never trust a client's claim about who submitted the
         message, which RFC 4954 §5 allows by treating it as `AUTH=<>`."""
@@ -297,13 +315,42 @@ class BeaconSMTP(SMTP):
     async def smtp_HELP(self, arg: str | None) -> None:
         await self.push(replies.S214_HELP)
 
+    @syntax("DATA")
     async def smtp_DATA(self, arg: str | None) -> None:
+        """aiosmtpd's DATA, reading the body in chunks (see stream.py) instead of by line."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push(replies.S503_NEED_RCPT)
+            return
+        if arg:
+            await self.push(replies.S501_SYNTAX)
+            return
         async with self.data_slots:
-            self._receiving_data = True
-            try:
-                await super().smtp_DATA(arg)
-            finally:
-                self._receiving_data = False
+            await self.push(replies.S354_START_INPUT)
+            body = await self._read_data()
+        # RFC 5321 §4.2.5: a body that breaks a limit is refused only after its end.
+        if body is None:
+            reply = replies.S552_MESSAGE_TOO_BIG
+        elif longest_line(body) > self.line_length_limit:
+            reply = replies.S500_DATA_LINE_TOO_LONG
+        else:
+            self.envelope.content = self.envelope.original_content = unstuff(body)
+            reply = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push(reply)
+
+    async def _read_data(self) -> bytes | None:
+        self._receiving_data = True
+        try:
+            return await cast(StrictLineReader, self._reader).read_data(self.data_size_limit)
+        except asyncio.CancelledError:
+            log.info("connection lost during DATA")
+            self._writer.close()
+            raise
+        finally:
+            self._receiving_data = False
 
     def data_received(self, data: bytes) -> None:
         if self._receiving_data:

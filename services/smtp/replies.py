@@ -31,6 +31,8 @@ class Reply:
         return str(self).encode("ascii") + b"\r\n"
 
 
+# An intermediate reply: RFC 2034's enhanced codes are for 2xx, 4xx and 5xx only.
+S354_START_INPUT = b"354 End data with <CR><LF>.<CR><LF>"
 S214_HELP = Reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY STARTTLS AUTH")
 S220_TLS_READY = Reply(220, "2.0.0", "Ready to start TLS")
 S221_BYE = Reply(221, "2.0.0", "Bye")
