@@ -34,6 +34,7 @@ class Settings:
     secret_key: str
     relay_host: str | None
     smtp_port: int
+    smtp_processes: int
     submission_port: int
     submissions_port: int
     pop3_port: int
@@ -81,10 +82,21 @@ def _port(text: str) -> int:
     return port
 
 
+def _available_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise ValueError(f"must not be negative: {value}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be at least 1: {value}")
     return value
 
 
@@ -172,6 +184,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=_value(env, "secret_key", str, None) or _embedded_secret(data_dir),
         relay_host=_value(env, "relay_host", _relay_host, None),
         smtp_port=_value(env, "smtp_port", _port, 2525),
+        # One smtp process per core: each runs Python on one core at a time.
+        smtp_processes=_value(env, "smtp_processes", _at_least_one, _available_cpus()),
         submission_port=_value(env, "submission_port", _port, 2587),
         submissions_port=_value(env, "submissions_port", _port, 2465),
         pop3_port=_value(env, "pop3_port", _port, 1110),

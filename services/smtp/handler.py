@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import re
 import secrets
+from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from aiosmtpd.smtp import Session
 
@@ -32,6 +36,7 @@ from shared.routing import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _SIZE_PARAMETER = re.compile(r"SIZE=([0-9]{1,20})")
 POSTMASTER = "postmaster"
@@ -63,9 +68,14 @@ def is_disk_full(error: BaseException) -> bool:
 
 
 class SmtpHandler:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, blocking: Executor) -> None:
         self.db = db
         self.settings = db.settings
+        self.blocking = blocking
+
+    async def _call(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Run a blocking `shared` call (database, fsync) in the handler's threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.blocking, functools.partial(function, *args, **kwargs))
 
     # -- MAIL --------------------------------------------------------------------------
 
@@ -104,9 +114,9 @@ class SmtpHandler:
 
     async def _submission_refusal(self, user: str | None, path: str) -> Reply | None:
         assert user is not None  # aiosmtpd answers 530 before MAIL reaches us unauthenticated
-        if not path or not await asyncio.to_thread(may_send_as, self.db, user, path):
+        if not path or not await self._call(may_send_as, self.db, user, path):
             return replies.S553_NOT_YOUR_ADDRESS
-        if not await asyncio.to_thread(ratelimit.submission_allowed, self.db, user):
+        if not await self._call(ratelimit.submission_allowed, self.db, user):
             return replies.S451_RATE_LIMITED
         return None
 
@@ -128,7 +138,7 @@ class SmtpHandler:
         target = await self._recipient(address, envelope.smtp_utf8)
         if isinstance(target, Reply):
             return target
-        plan = await asyncio.to_thread(resolve_recipient, self.db, target, sender=envelope.return_path or None)
+        plan = await self._call(resolve_recipient, self.db, target, sender=envelope.return_path or None)
         reply = self._plan_reply(plan, envelope, bool(session.authenticated))
         if reply is replies.S250_RECIPIENT_OK:
             self._add_recipient(envelope, plan, address, target)
@@ -154,7 +164,7 @@ class SmtpHandler:
         labels = self.settings.hostname.lower().rstrip(".").split(".")
         for start in range(len(labels) - 1):
             domain = ".".join(labels[start:])
-            if await asyncio.to_thread(is_hosted_domain, self.db, domain):
+            if await self._call(is_hosted_domain, self.db, domain):
                 return Address(POSTMASTER, domain)
         return replies.S550_NO_SUCH_USER
 
@@ -185,11 +195,11 @@ class SmtpHandler:
         if has_bare_newline(content):
             return replies.S550_BARE_NEWLINE
         user = authenticated_mailbox(session)
-        if user is not None and not await asyncio.to_thread(ratelimit.consume_submission, self.db, user):
+        if user is not None and not await self._call(ratelimit.consume_submission, self.db, user):
             return replies.S451_RATE_LIMITED
         message = received_header(self._trace(server, session, envelope), datetime.now(timezone.utc)) + content
         try:
-            await asyncio.to_thread(
+            await self._call(
                 mailflow.accept_message,
                 self.db,
                 message,

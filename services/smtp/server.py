@@ -1,5 +1,6 @@
 """The smtp service: MX, submission (STARTTLS) and submissions (implicit TLS) listeners plus
-the outbound worker, in one asyncio process. `run_smtp(settings)` is what `beaconmail smtp` runs.
+the outbound worker, in an asyncio process; `run_smtp(settings)`, what `beaconmail smtp` runs,
+starts BEACONMAIL_SMTP_PROCESSES of them on shared sockets (shared/prefork.py).
 """
 
 from __future__ import annotations
@@ -8,6 +9,9 @@ import asyncio
 import functools
 import logging
 import signal
+import socket
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from services.smtp.auth import Authenticator
@@ -16,11 +20,16 @@ from services.smtp.protocol import IDLE_TIMEOUT, BeaconSMTP, Listener, ServerCon
 from services.smtp.worker import OutboundWorker
 from shared.config import Settings
 from shared.db import Database, open_database
+from shared.prefork import listening_socket, run_workers
 from shared.throttle import LoginThrottle
 from shared.tls import server_ssl_context
 
 log = logging.getLogger(__name__)
 
+# Threads for the handler's blocking calls. A delivery spends most of its time waiting for
+# fsync without the GIL: with asyncio's default of cores + 4 threads, sessions beyond that
+# queued while the disk could have taken their writes in the same journal commit.
+BLOCKING_THREADS = 64
 # aiosmtpd holds a whole DATA body in memory: bound how many sessions may do so at once.
 DATA_MEMORY_BUDGET = 512 * 1024**2
 MIN_DATA_SLOTS = 4
@@ -41,6 +50,7 @@ def data_slot_count(settings: Settings) -> int:
 @dataclass
 class SmtpListeners:
     servers: dict[str, asyncio.Server]
+    blocking: ThreadPoolExecutor
 
     def port(self, name: str) -> int:
         return int(self.servers[name].sockets[0].getsockname()[1])
@@ -50,10 +60,18 @@ class SmtpListeners:
             server.close()
         for server in self.servers.values():
             await server.wait_closed()
+        self.blocking.shutdown(wait=False)
 
 
-async def start_listeners(settings: Settings, db: Database, *, idle_timeout: float = IDLE_TIMEOUT) -> SmtpListeners:
-    """Bind every listener (port 0 picks a free port, as tests do)."""
+async def start_listeners(
+    settings: Settings,
+    db: Database,
+    *,
+    idle_timeout: float = IDLE_TIMEOUT,
+    sockets: Mapping[str, socket.socket] | None = None,
+) -> SmtpListeners:
+    """Serve every listener on its socket in `sockets`, or else bind it (port 0 picks a free
+    port, as tests do)."""
     context = ServerContext(
         settings=settings,
         tls_context=server_ssl_context(settings),
@@ -61,28 +79,31 @@ async def start_listeners(settings: Settings, db: Database, *, idle_timeout: flo
         data_slots=asyncio.Semaphore(data_slot_count(settings)),
         idle_timeout=idle_timeout,
     )
-    handler = SmtpHandler(db)
+    blocking = ThreadPoolExecutor(max_workers=BLOCKING_THREADS, thread_name_prefix="smtp")
+    handler = SmtpHandler(db, blocking)
     loop = asyncio.get_running_loop()
     servers: dict[str, asyncio.Server] = {}
     for listener in listeners_for(settings):
         factory = functools.partial(BeaconSMTP, handler, listener=listener, context=context)
-        servers[listener.name] = await loop.create_server(
-            factory, host=settings.bind, port=listener.port, ssl=context.tls_context if listener.implicit_tls else None
-        )
+        tls = context.tls_context if listener.implicit_tls else None
+        if sockets is None:
+            servers[listener.name] = await loop.create_server(factory, host=settings.bind, port=listener.port, ssl=tls)
+        else:
+            servers[listener.name] = await loop.create_server(factory, sock=sockets[listener.name], ssl=tls)
         log.info(
             "smtp %s listening on %s:%s",
             listener.name,
             settings.bind,
             servers[listener.name].sockets[0].getsockname()[1],
         )
-    return SmtpListeners(servers)
+    return SmtpListeners(servers, blocking)
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
+async def serve(settings: Settings, stop: asyncio.Event, sockets: Mapping[str, socket.socket]) -> None:
     """Listen and deliver until `stop` is set."""
     db = open_database(settings)
     try:
-        listeners = await start_listeners(settings, db)
+        listeners = await start_listeners(settings, db, sockets=sockets)
         worker = asyncio.create_task(OutboundWorker(db).run(stop))
         await stop.wait()
         await listeners.close()
@@ -93,12 +114,13 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
 def run_smtp(settings: Settings) -> None:
     """Entry point of `beaconmail smtp`: runs until SIGTERM or SIGINT."""
+    sockets = {listener.name: listening_socket(settings.bind, listener.port) for listener in listeners_for(settings)}
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await serve(settings, stop)
+        await serve(settings, stop, sockets)
 
-    asyncio.run(main())
+    run_workers(settings.smtp_processes, lambda: asyncio.run(main()))

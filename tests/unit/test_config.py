@@ -85,6 +85,8 @@ INVALID = [
     ("max_message_size", "ten megabytes"),
     ("max_message_size", "-5M"),
     ("max_message_size", "5X"),
+    ("smtp_processes", "0"),
+    ("smtp_processes", "all"),
     ("max_recipients", "-1"),
     ("max_recipients", "many"),
     ("submission_rate_per_hour", "1e3"),
