@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 from aiosmtpd.smtp import Session
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.smtp import replies
 from services.smtp.protocol import BeaconSMTP, MailTransaction, authenticated_mailbox
@@ -40,6 +41,8 @@ T = TypeVar("T")
 
 _SIZE_PARAMETER = re.compile(r"SIZE=([0-9]{1,20})")
 POSTMASTER = "postmaster"
+# What a lookup in `shared` raises while the database is unreachable.
+LOOKUP_FAILURES = (TemporaryFailure, SQLAlchemyError)
 
 
 def is_clean_path(address: str) -> bool:
@@ -87,7 +90,11 @@ class SmtpHandler:
             return path
         user = authenticated_mailbox(session)
         if server.listener.submission:
-            refusal = await self._submission_refusal(user, path)
+            try:
+                refusal = await self._submission_refusal(user, path)
+            except LOOKUP_FAILURES as error:
+                log.error("MAIL FROM checks failed: %s", error)
+                return replies.S451_LOCAL_ERROR
             if refusal is not None:
                 return refusal
         envelope.mail_from = address
@@ -125,7 +132,12 @@ class SmtpHandler:
     async def handle_RCPT(
         self, server: BeaconSMTP, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
     ) -> Reply:
-        reply = await self._rcpt_reply(session, envelope, address, rcpt_options)
+        try:
+            reply = await self._rcpt_reply(session, envelope, address, rcpt_options)
+        except LOOKUP_FAILURES as error:
+            # RFC 5321 §3.3: a 4xx to RCPT refuses this recipient only; the transaction goes on.
+            log.error("recipient lookup failed: %s", error)
+            return replies.S451_LOCAL_ERROR
         if reply.code >= 500:
             server.refused_recipients += 1
         return reply
