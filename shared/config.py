@@ -56,10 +56,11 @@ class Settings:
     relay_password: str | None
     queue_lifetime: float
     queue_retry_base: float
+    metrics_token: str | None
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{f.name}={'***' if f.name in ('secret_key', 'relay_password') else getattr(self, f.name)!r}"
+            f"{f.name}={'***' if f.name in ('secret_key', 'relay_password', 'metrics_token') else getattr(self, f.name)!r}"
             for f in fields(self)
         )
         return f"Settings({shown})"
@@ -208,6 +209,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         relay_password=_value(env, "relay_password", str, None),
         queue_lifetime=_value(env, "queue_lifetime", _positive_float, 5 * 24 * 3600.0),
         queue_retry_base=_value(env, "queue_retry_base", _positive_float, 300.0),
+        # Bearer token a Prometheus scraper sends for /metrics; unset, /metrics is not served.
+        metrics_token=_value(env, "metrics_token", str, None),
     )
 
 

@@ -1,6 +1,12 @@
-"""/healthz for orchestrators and /metrics in the Prometheus text format."""
+"""/healthz for orchestrators, and /metrics in the Prometheus text format.
+
+/healthz is public: it says no more than whether the database answers. /metrics tells how many
+domains, mailboxes and requests there are, so it is served only when BEACONMAIL_METRICS_TOKEN is
+set, and only to a scraper that sends it as a bearer token.
+"""
 from __future__ import annotations
 
+import hmac
 import threading
 from collections import Counter
 
@@ -8,13 +14,14 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     current_app,
     jsonify,
     make_response,
     request,
 )
 
-from services.admin.portal import db
+from services.admin.portal import db, portal
 from shared import reports
 
 bp = Blueprint("health", __name__)
@@ -58,8 +65,22 @@ def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, int]])
     return lines
 
 
+def require_scraper() -> None:
+    """404 while no metrics token is configured (as for any page that does not exist), 401 without it."""
+    expected = portal().settings.metrics_token
+    if expected is None:
+        abort(404)
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+        refused = make_response("send the metrics token as 'Authorization: Bearer <token>'\n", 401)
+        refused.mimetype = "text/plain"
+        refused.headers["WWW-Authenticate"] = 'Bearer realm="beaconmail-metrics"'
+        abort(refused)
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
+    require_scraper()
     totals = reports.totals(db())
     lines = [
         *metric("beaconmail_domains", "gauge", "Hosted domains.", [("", totals.domains)]),

@@ -1,6 +1,6 @@
 """PostgreSQL goes away in the middle of a run (a proxy in front of it drops every connection
 and refuses new ones), then comes back: SMTP answers 451 4.3.0, POP3 -ERR [SYS/TEMP], the
-portal a friendly 5xx page; sessions go on, everything recovers, nothing is lost."""
+portal a friendly 503 page and the API a JSON 503; sessions go on, everything recovers, nothing is lost."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from integration.smtp.support import RawSmtp, RunningSmtp
 from integration.smtp.support import client_context as smtp_client_context
 from services.admin import create_app
 from shared.db import Database
+from shared.tokens import create_token
 
 from .conftest import Hosted
 from .support import DatabaseProxy, visible_files
@@ -134,20 +135,27 @@ def test_services_ride_out_a_database_outage(behind_proxy: Services) -> None:
     assert len(visible_files(services.smtp.settings, ALICE)) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/admin/errors.py renders error.html, whose base.html asks current_user and so the "
-    "database again: the error handler itself raises and the friendly page is never sent",
-)
-def test_portal_shows_a_friendly_error_page_while_the_database_is_away(behind_proxy: Services) -> None:
-    portal = PortalClient(behind_proxy.portal.test_client())
-    assert portal.login(ALICE, ALICE_PW).status_code == 302
+def test_portal_and_api_answer_503_while_the_database_is_away(behind_proxy: Services, db: Database) -> None:
+    signed_in = PortalClient(behind_proxy.portal.test_client())
+    assert signed_in.login(ALICE, ALICE_PW).status_code == 302
+    anonymous = PortalClient(behind_proxy.portal.test_client())
+    api = {"Authorization": f"Bearer {create_token(db, ALICE, name='outage').secret}"}
     behind_proxy.proxy.cut()
-    for path in ("/", "/domains/"):
-        response = portal.get(path)
-        assert 500 <= response.status_code < 600, response.status_code
+    pages = [signed_in.get(path) for path in ("/", "/domains/", "/tokens/", "/no-such-page")]
+    pages.append(signed_in.client.post("/logout"))  # no CSRF token: the error page itself needs the account
+    pages.append(anonymous.login(ALICE, ALICE_PW))
+    for response in pages:
+        assert response.status_code == 503 and response.headers["Retry-After"], response.status_code
         page = text_of(response)
-        assert "Something went wrong on our side" in page, page[:500]
+        assert "The service is temporarily unavailable" in page, page[:500]
         assert "Traceback" not in page and "psycopg" not in page and "OperationalError" not in page
+        assert ALICE not in page  # rendered without asking the database who is signed in
+    chinese = text_of(signed_in.get("/domains/", headers={"Accept-Language": "zh-CN"}))
+    assert '<html lang="zh-Hans">' in chinese and "服务暂时不可用" in chinese
+    refused = behind_proxy.portal.test_client().get("/api/v1/domains", headers=api)
+    assert refused.status_code == 503 and refused.get_json()["error"]["code"] == "temporarily_unavailable"
+
     behind_proxy.proxy.restore()
-    assert portal.get("/").status_code == 200
+    assert signed_in.get("/domains/").status_code == 200
+    assert anonymous.login(ALICE, ALICE_PW).status_code == 302
+    assert behind_proxy.portal.test_client().get("/api/v1/domains", headers=api).status_code == 200

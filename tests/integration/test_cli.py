@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from services.admin import create_app
 from services.cli import main
+from shared import accounts
 from shared.config import Settings
+from shared.db import Database
 
 BEACONMAIL = str(Path(sys.executable).with_name("beaconmail"))
 
@@ -207,3 +210,65 @@ def test_console_script_contract(settings: Settings) -> None:
     ):
         assert failure.returncode == code
         assert len(failure.stderr.strip().splitlines()) == 1 and text in failure.stderr
+
+
+def test_api_tokens_create_list_revoke(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("mailbox", "add", "boss@example.com", "--password", "x"))
+    ok(run("mailbox", "grant", "boss@example.com", "--global"))
+    ok(run("mailbox", "add", "staff@example.com", "--password", "x"))
+    created = run("token", "create", "--user", "Boss@Example.com", "--scope", "write", "--domain", "example.com", "--expires", "30", "--name", "deploy")
+    scoped = ok(created)
+    assert created.err == "" and scoped.count("\n") == 1 and scoped.startswith("bm_")  # the secret alone
+    everything = ok(run("token", "create", "--user", "boss@example.com"))  # read only unless asked
+    assert everything != scoped
+
+    records = json.loads(ok(run("token", "list", "--json")))
+    assert [(r["name"], r["owner"], r["access"], r["domains"]) for r in records] == [
+        ("cli", "boss@example.com", "read", []),
+        ("deploy", "boss@example.com", "write", ["example.com"]),
+    ]
+    assert records[0]["expires_at"] is None and records[1]["expires_at"] > records[1]["created_at"]
+    assert scoped.startswith(f"bm_{records[1]['prefix']}.") and records[1]["last_used_at"] is None
+    newest = ok(run("token", "list")).splitlines()[0]
+    assert newest == f"{records[0]['id']}\tboss@example.com\tcli\t{records[0]['prefix']}\tread\t*\tnever"
+    assert len(ok(run("token", "list", "--user", "BOSS@example.com")).splitlines()) == 2
+    assert ok(run("token", "list", "--user", "staff@example.com")) == ""
+
+    assert "unknown mailbox" in fails(run("token", "list", "--user", "nobody@example.com"))
+    assert "only global admins and domain managers" in fails(run("token", "create", "--user", "staff@example.com", "--scope", "read"))
+    assert "unknown mailbox" in fails(run("token", "create", "--user", "nobody@example.com", "--scope", "read"))
+    assert "unknown domain" in fails(run("token", "create", "--user", "boss@example.com", "--scope", "read", "--domain", "nope.example"))
+    assert "Missing option '--user'" in fails(run("token", "create", "--scope", "read"))
+    assert "Invalid value for '--scope'" in fails(run("token", "create", "--user", "boss@example.com", "--scope", "admin"))
+    assert "Invalid value for '--expires'" in fails(run("token", "create", "--user", "boss@example.com", "--scope", "read", "--expires", "0"))
+    assert "Invalid value for 'ID'" in fails(run("token", "revoke", "first"))
+
+    assert ok(run("token", "revoke", str(records[1]["id"]))) == f"token revoked: {records[1]['id']}\n"
+    assert f"unknown token: {records[1]['id']}" in fails(run("token", "revoke", str(records[1]["id"])))
+    assert [r["name"] for r in json.loads(ok(run("token", "list", "--json")))] == ["cli"]
+
+
+def test_a_token_made_by_the_console_script_works_against_the_api(settings: Settings, db: Database) -> None:
+    """The installed script prints a secret that the JSON API accepts with the scope asked for, until revoked."""
+    env = {"PATH": "/usr/bin:/bin", "BEACONMAIL_DATA_DIR": str(settings.data_dir), "BEACONMAIL_DATABASE_URL": settings.database_url}
+
+    def script(*args: str) -> str:
+        done = subprocess.run([BEACONMAIL, *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+        assert (done.returncode, done.stderr) == (0, ""), done.stderr
+        return done.stdout
+
+    for name in ("example.com", "other.example"):
+        accounts.create_domain(db, name)
+    accounts.create_mailbox(db, "boss@example.com", "x")
+    accounts.grant_role(db, "boss@example.com", global_admin=True)
+    secret = script("token", "create", "--user", "boss@example.com", "--scope", "read", "--domain", "example.com").rstrip("\n")
+    api = create_app(settings, database=db).test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    listed = api.get("/api/v1/domains", headers=headers)
+    assert listed.status_code == 200 and [d["name"] for d in listed.get_json()["items"]] == ["example.com"]
+    assert api.get("/api/v1/domains/other.example", headers=headers).status_code == 404
+    assert api.post("/api/v1/domains", json={"name": "new.example"}, headers=headers).status_code == 403  # read only
+    token_id = json.loads(script("token", "list", "--json"))[0]["id"]
+    script("token", "revoke", str(token_id))
+    assert api.get("/api/v1/domains", headers=headers).status_code == 401

@@ -1,14 +1,8 @@
-"""Client autoconfiguration (Thunderbird, Outlook, Apple), /healthz and /metrics."""
+"""Client autoconfiguration (Thunderbird, Outlook, Apple)."""
 from __future__ import annotations
 
 import plistlib
-from pathlib import Path
 from xml.etree import ElementTree
-
-from conftest import base_settings
-
-from services.admin import create_app
-from shared.db import Database
 
 from .support import PortalClient, World
 
@@ -61,22 +55,3 @@ def test_apple_profile_for_the_signed_in_user(client: PortalClient, world: World
     account = plistlib.loads(response.data)["PayloadContent"][0]
     assert account["EmailAddress"] == world.staff and account["IncomingMailServerUsername"] == world.staff
     assert account["EmailAccountType"] == "EmailTypePOP" and account["IncomingMailServerUseSSL"] is True
-
-
-def test_health_and_metrics(client: PortalClient, db: Database, world: World) -> None:
-    health = client.get("/healthz")
-    assert health.status_code == 200 and health.get_json() == {"status": "ok", "database": "ok"}
-    client.get("/login")
-    metrics = client.get("/metrics")
-    assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    text = metrics.get_data(as_text=True)
-    assert "beaconmail_mailboxes 4\n" in text and "beaconmail_domains 2\n" in text
-    assert 'beaconmail_admin_requests_total{method="GET",status="200"}' in text
-    for line in text.splitlines():
-        assert line.startswith("#") or len(line.split(" ")) == 2, line
-
-
-def test_health_reports_an_unreachable_database(tmp_path: Path) -> None:
-    unreachable = base_settings(tmp_path, database_url="postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
-    response = create_app(unreachable).test_client().get("/healthz")
-    assert response.status_code == 503 and response.get_json()["database"] == "unreachable"
