@@ -26,10 +26,11 @@ from shared.tls import server_ssl_context
 
 log = logging.getLogger(__name__)
 
-# Threads for the handler's blocking calls. A delivery spends most of its time waiting for
-# fsync without the GIL: with asyncio's default of cores + 4 threads, sessions beyond that
-# queued while the disk could have taken their writes in the same journal commit.
-BLOCKING_THREADS = 64
+# Threads for the handler's blocking calls (database, fsync), per process. Measured at 50
+# sessions (bench/RESULTS.md): 3, 6, 12, 64 threads gave 316, 410, 344, 278 msgs/s on SQLite
+# and 237, 314, 281, 194 on PostgreSQL: a few threads already overlap the fsync waits; more
+# only contend for the GIL and the database's locks, and cost CPU per message.
+BLOCKING_THREADS = 6
 # aiosmtpd holds a whole DATA body in memory: bound how many sessions may do so at once.
 DATA_MEMORY_BUDGET = 512 * 1024**2
 MIN_DATA_SLOTS = 4
