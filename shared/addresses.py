@@ -6,6 +6,7 @@ Local parts are NFC-normalised and lower-cased; internationalised ones stay UTF-
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ class Address:
         return domain_to_unicode(self.domain)
 
 
+# Every MAIL and RCPT normalises a domain, and UTS #46 mapping is costly; few names recur.
+@functools.lru_cache(maxsize=4096)
 def normalise_domain(text: str) -> str:
     """Lower-case IDNA A-label form of a domain name, or InvalidAddress."""
     name = text.strip().removesuffix(".")

@@ -15,14 +15,15 @@ READ_ONLY = "beacon_read_only"
 
 class Database:
     """One engine and its session factories. Use cases open `with db.session.begin() as s:`;
-    a use case that only reads opens `db.read_session.begin()`, which on SQLite does not
-    queue behind writers for the write lock."""
+    a use case that only reads opens `db.read_session.begin()` (or a Core connection of
+    `db.read_engine`), which on SQLite does not queue behind writers for the write lock."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
-        self.read_session = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self.read_session = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:

@@ -72,8 +72,8 @@ def deliver(db: Database, message: bytes, mailbox_ids: Sequence[int], *, return_
 
 _mailbox = Mailbox.__table__
 _domain = Domain.__table__
-# Prebuilt Core statements: delivery runs them for every message, and building ORM
-# statements cost more CPU than the database did.
+# Prebuilt Core statements on a Core connection: delivery runs them for every message, and
+# building ORM statements and sessions cost more CPU than the database did.
 _RESERVE_MAILBOX = (
     update(_mailbox)
     .where(
@@ -83,6 +83,7 @@ _RESERVE_MAILBOX = (
     .values(used_bytes=_mailbox.c.used_bytes + bindparam("size"), message_count=_mailbox.c.message_count + 1)
     .returning(_mailbox.c.domain_id, _mailbox.c.maildir)
 )
+_MAILBOX_EXISTS = select(_mailbox.c.id).where(_mailbox.c.id == bindparam("mailbox_id"))
 _RESERVE_DOMAIN = (
     update(_domain)
     .where(
@@ -101,14 +102,13 @@ def _reserve(db: Database, ids: list[int], size: int) -> dict[int, str]:
     Rows are locked in one order, as POP3 deletes and mailbox removal do too: the mailboxes
     by id, then their domains by id. Interleaving them deadlocks against a concurrent delete.
     """
-    with db.session.begin() as s:
-        connection = s.connection()
+    with db.engine.begin() as connection:
         found: dict[int, tuple[int, str]] = {}
         for mailbox_id in ids:
             row = connection.execute(_RESERVE_MAILBOX, {"mailbox_id": mailbox_id, "size": size}).first()
             if row is not None:
                 found[mailbox_id] = (row.domain_id, row.maildir)
-            elif s.get(Mailbox, mailbox_id) is None:
+            elif connection.execute(_MAILBOX_EXISTS, {"mailbox_id": mailbox_id}).first() is None:
                 # Removed since RCPT: not a full mailbox to bounce for; the sender retries and learns.
                 raise TemporaryFailure(f"mailbox {mailbox_id} vanished during delivery")
         reserved: dict[int, str] = {}
@@ -117,7 +117,7 @@ def _reserve(db: Database, ids: list[int], size: int) -> dict[int, str]:
             if connection.execute(_RESERVE_DOMAIN, {"domain_id": domain_id, "size": size}).rowcount:
                 reserved[mailbox_id] = maildir
             else:
-                s.execute(account_removal(mailbox_id, size, 1))
+                connection.execute(account_removal(mailbox_id, size, 1))
         return dict(sorted(reserved.items()))
 
 
