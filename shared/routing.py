@@ -50,6 +50,9 @@ class DeliveryPlan:
     mailboxes: tuple[LocalMailbox, ...] = ()
     forwards: tuple[str, ...] = ()
     refusal: Refusal | None = None
+    # Ids of the active mailboxes the address leads to, also those that forward all their
+    # mail on and keep no copy: who may send as the address (may_send_as).
+    owners: frozenset[int] = frozenset()
 
     @property
     def deliverable(self) -> bool:
@@ -64,6 +67,7 @@ class _Walk:
     use_catch_all: bool
     seen: set[str] = field(default_factory=set)
     mailboxes: dict[int, LocalMailbox] = field(default_factory=dict)
+    owners: set[int] = field(default_factory=set)
     forwards: list[str] = field(default_factory=list)
     looped: bool = False
     refused_sender: bool = False
@@ -119,7 +123,7 @@ def plan_for(s: Session, target: Address, sender: Address | None, depth_limit: i
     if s.scalar(select(Mailbox.active).where(Mailbox.address == canonical)) is False:
         return DeliveryPlan(canonical, refusal=Refusal.DISABLED)
     _walk(s, walk, [canonical], depth_limit)
-    plan = DeliveryPlan(canonical, tuple(walk.mailboxes.values()), tuple(walk.forwards))
+    plan = DeliveryPlan(canonical, tuple(walk.mailboxes.values()), tuple(walk.forwards), owners=frozenset(walk.owners))
     if plan.deliverable:
         return plan
     if walk.refused_sender:
@@ -218,6 +222,7 @@ def _deliver_entry(walk: _Walk, entry: Entry | None) -> list[str]:
     if isinstance(entry, Mailbox):
         if not entry.active:
             return []
+        walk.owners.add(entry.id)
         if (entry.keep_copy or not entry.forwards) and entry.id not in walk.mailboxes:
             walk.mailboxes[entry.id] = LocalMailbox(entry.id, entry.address, entry.quota_bytes, entry.used_bytes)
         return [forward.address for forward in entry.forwards]
@@ -261,7 +266,7 @@ def may_send_as(db: Database, user_address: str, from_address: str) -> bool:
             same_domain = group.domain_id == user_mailbox.domain_id
             return _sender_may_write(group, user) and (member or same_domain)
         plan = plan_for(s, Address(sender.local, domain.name), user, db.settings.alias_depth_limit, use_catch_all=False)
-        return any(m.id == user_mailbox.id for m in plan.mailboxes)
+        return user_mailbox.id in plan.owners
 
 
 def is_hosted_domain(db: Database, domain: str) -> bool:

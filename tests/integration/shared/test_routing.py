@@ -23,6 +23,7 @@ from shared.accounts import (
 from shared.addresses import parse_address
 from shared.db import Database
 from shared.errors import InvalidAddress, InvalidValue
+from shared.forwarding import set_forwarding
 from shared.passwords import hash_password
 from shared.routing import (
     DeliveryPlan,
@@ -247,6 +248,15 @@ def test_may_send_as(hosted: Database) -> None:
     assert not may_send_as(hosted, "alice@example.com", "alice@elsewhere.example")
     assert not may_send_as(hosted, "nobody@example.com", "nobody@example.com")
     assert not may_send_as(hosted, "alice@example.com", "not an address")
+
+
+def test_an_alias_owner_who_forwards_everything_may_still_send_as_the_alias(hosted: Database) -> None:
+    create_alias(hosted, "sales@example.com", ["bob@example.com"])
+    set_forwarding(hosted, "bob@example.com", ["bob@elsewhere.example"], keep_copy=False)
+    assert delivered_to(resolve_recipient(hosted, "sales@example.com")) == []  # bob keeps no copy
+    assert may_send_as(hosted, "bob@example.com", "sales@example.com")
+    assert may_send_as(hosted, "bob@example.com", "bob+news@example.com")
+    assert not may_send_as(hosted, "alice@example.com", "sales@example.com")
 
 
 def test_may_send_as_a_group(hosted: Database) -> None:
