@@ -4,6 +4,10 @@ Failures are counted per client IP and per account in a sliding window. Each fai
 beyond the first adds a growing delay before the reply; at the limit (0 = never), that
 IP or account is refused until the lockout passes. A lock on an account does not stop the
 right password from another IP that has no failures of its own.
+
+Keys that went quiet are swept every SWEEP_EVERY failures, so memory follows the failures
+of the last max(window, lockout) seconds, which the cost of each password check bounds,
+instead of every IP and account name ever tried.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from shared.config import Settings
 
 MAX_DELAY = 5.0
+SWEEP_EVERY = 1024
 
 
 class LoginThrottle:
@@ -25,6 +30,7 @@ class LoginThrottle:
         self.clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._locked_until: dict[str, float] = {}
+        self._recorded = 0
         # The portal calls this from several threads per worker; every public method holds the lock.
         self._lock = threading.Lock()
 
@@ -69,6 +75,16 @@ class LoginThrottle:
                 self._failures.setdefault(key, deque()).append(now)
                 if self.limit and self._recent(key) >= self.limit:
                     self._locked_until[key] = now + self.lockout
+            self._recorded += 1
+            if self._recorded % SWEEP_EVERY == 0:
+                self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        horizon = now - max(self.window, self.lockout)
+        for key in [key for key, failures in self._failures.items() if failures[-1] < horizon]:
+            del self._failures[key]
+        for key in [key for key, until in self._locked_until.items() if until <= now]:
+            del self._locked_until[key]
 
     def record_success(self, ip: str, account: str) -> None:
         with self._lock:

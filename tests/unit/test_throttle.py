@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.config import load_settings
-from shared.throttle import MAX_DELAY, LoginThrottle
+from shared.throttle import MAX_DELAY, SWEEP_EVERY, LoginThrottle
 
 
 class Clock:
@@ -127,3 +127,17 @@ def test_ip_that_failed_stays_refused_for_the_whole_account_lockout(tmp_path: Pa
     clock.now += 120  # past the window, inside the lockout
     assert throttle.is_locked("198.51.100.1", "victim@example.com")
     assert not throttle.is_locked("203.0.113.9", "victim@example.com")
+
+
+def test_keys_that_went_quiet_are_forgotten(tmp_path: Path, clock: Clock) -> None:
+    """A spray of one failure per IP and account name must not grow the process forever."""
+    throttle = make_throttle(tmp_path, clock)
+    for n in range(3 * SWEEP_EVERY):
+        throttle.record_failure(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}", f"user{n}@example.com")
+    clock.now += 301  # past the window and the lockout
+    for n in range(SWEEP_EVERY):
+        throttle.record_failure("192.0.2.1", "target@example.com")
+    # Only the two keys of the last round remain (white-box: the sweep has no other effect to observe).
+    assert set(throttle._failures) == {"ip:192.0.2.1", "account:target@example.com"}
+    assert set(throttle._locked_until) == {"ip:192.0.2.1", "account:target@example.com"}
+    assert throttle.is_locked("192.0.2.1", "target@example.com")
