@@ -190,17 +190,9 @@ def mailbox_add(address: str, password: str | None, password_stdin: bool, quota:
 
 
 def _mailbox_record(view: MailboxView) -> dict[str, Any]:
-    return {
-        "address": view.address,
-        "name": view.name,
-        "quota_bytes": view.quota_bytes,
-        "used_bytes": view.used_bytes,
-        "messages": view.messages,
-        "active": view.active,
-        "roles": list(view.roles),
-        "smtp_enabled": view.smtp_enabled,
-        "pop3_enabled": view.pop3_enabled,
-    }
+    return view.record(
+        ("address", "name", "quota_bytes", "used_bytes", "messages", "active", "roles", "smtp_enabled", "pop3_enabled")
+    )
 
 
 @mailbox.command("list")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from shared import accounts
 from shared.addresses import domain_to_unicode
 from shared.db import Database
+from shared.mailboxes import search_mailboxes
 from shared.models import Domain
 from shared.permissions import (
     Scope,
@@ -17,7 +18,7 @@ from shared.permissions import (
     require_administer,
     require_global_admin,
 )
-from shared.views import Actor, DomainView, MailboxView
+from shared.views import Actor, DomainView, MailboxPage, MailboxView
 
 
 def visible_domain_names(db: Database, scope: Scope) -> list[tuple[str, str]]:
@@ -28,6 +29,30 @@ def visible_domain_names(db: Database, scope: Scope) -> list[tuple[str, str]]:
         query = query.where(Domain.name.in_(names))
     with db.session.begin() as s:
         return [(name, domain_to_unicode(name)) for name in s.scalars(query)]
+
+
+def scoped_mailboxes(
+    db: Database,
+    scope: Scope,
+    domain: str | None = None,
+    *,
+    search: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> MailboxPage:
+    """A page of search_mailboxes within the scope's domains (`domain`, if given, must be one)."""
+    return search_mailboxes(
+        db,
+        domain_in_scope(scope, domain) if domain else None,
+        search=search,
+        domains=scope.domain_filter(),
+        after=after,
+        before=before,
+        offset=offset,
+        limit=limit,
+    )
 
 
 def scoped_domain(db: Database, scope: Scope, name: str) -> DomainView:

@@ -18,13 +18,14 @@ from services.admin.forms import (
     SearchForm,
 )
 from services.admin.forwarding import save_forwarding, saved_forwarding_form
-from services.admin.pagination import requested_page
+from services.admin.pagination import PAGE_SIZE, Page, requested_position
 from services.admin.portal import db
 from shared import accounts
 from shared.permissions import domain_in_scope
 from shared.scoped import (
     administered_mailbox,
     scoped_mailbox,
+    scoped_mailboxes,
     set_roles,
     update_administered_mailbox,
     visible_domain_names,
@@ -49,16 +50,23 @@ def domain_choices(with_all: bool = False) -> list[SelectChoice]:
 @bp.get("/")
 @manager_required
 def index() -> str:
-    scope = current_scope()
     form = SearchForm(request.args)
     form.domain.choices = domain_choices(with_all=True)
-    domain = domain_in_scope(scope, form.domain.data) if form.domain.data else None
-    search = (form.q.data or "").strip() or None
-    domains = scope.domain_filter()
-    total = accounts.count_mailboxes(db(), domain, search=search, domains=domains)
-    page = requested_page(total, {"q": search or "", "domain": domain or ""})
-    listed = accounts.list_mailboxes(db(), domain, search=search, domains=domains, offset=page.offset, limit=page.size)
-    return render_template("mailboxes/index.html", form=form, mailboxes=listed, page=page)
+    search = (form.q.data or "").strip()
+    domain = form.domain.data or ""
+    position = requested_position()
+    found = scoped_mailboxes(
+        db(),
+        current_scope(),
+        domain or None,
+        search=search or None,
+        after=position.after,
+        before=position.before,
+        offset=position.offset,
+        limit=PAGE_SIZE,
+    )
+    query = {key: value for key, value in (("q", search), ("domain", domain)) if value}
+    return render_template("mailboxes/index.html", form=form, mailboxes=found.mailboxes, page=Page(found, query))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -1,43 +1,58 @@
-"""Server-side pages: the view counts, then fetches one bounded slice."""
+"""Server-side pages by keyset: a page starts after (or ends before) an address, so a deep page
+costs what the first one does. ?page=N from older links still works, through an offset."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from flask import request
 
+from shared.views import MailboxPage
+
 PAGE_SIZE = 50
+MAX_OFFSET = 10**9  # as the API's; beyond it a page number would overflow the database's integers
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the requested page starts: after an address, before one, or `offset` rows in."""
+
+    after: str | None = None
+    before: str | None = None
+    offset: int = 0
+
+
+def requested_position(size: int = PAGE_SIZE) -> Position:
+    """The position asked for in ?after=, ?before= or ?page= (in that order of preference)."""
+    if request.args.get("after"):
+        return Position(after=request.args["after"])
+    if request.args.get("before"):
+        return Position(before=request.args["before"])
+    try:
+        number = int(request.args.get("page", "1"))
+    except ValueError:
+        number = 1
+    return Position(offset=min((max(number, 1) - 1) * size, MAX_OFFSET))
 
 
 @dataclass(frozen=True)
 class Page:
-    number: int
-    size: int
-    total: int
+    """A page of mailboxes and the query (search, filter) its links keep."""
+
+    found: MailboxPage
     query: dict[str, str] = field(default_factory=dict)
 
     @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
+    def previous(self) -> dict[str, str] | None:
+        """URL arguments of the page before, or None."""
+        if not self.found.has_previous:
+            return None
+        if not self.found.mailboxes:  # past the end (a stale link): start again
+            return dict(self.query)
+        return {**self.query, "before": self.found.mailboxes[0].address}
 
     @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-
-def requested_page(total: int, query: dict[str, str], size: int = PAGE_SIZE) -> Page:
-    """The page asked for in ?page=, clamped to the pages that exist."""
-    try:
-        wanted = int(request.args.get("page", "1"))
-    except ValueError:
-        wanted = 1
-    last = max(1, -(-total // size))
-    kept = {key: value for key, value in query.items() if value}
-    return Page(number=min(max(wanted, 1), last), size=size, total=total, query=kept)
+    def next(self) -> dict[str, str] | None:
+        """URL arguments of the page after, or None."""
+        if not (self.found.has_next and self.found.mailboxes):
+            return None
+        return {**self.query, "after": self.found.mailboxes[-1].address}

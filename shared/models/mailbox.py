@@ -8,6 +8,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shared.models.base import Base, Timestamped
 from shared.models.domain import Domain
 
+# The search indexes of migration 0005 live outside these models, because neither can be
+# declared for both databases: on PostgreSQL, pg_trgm GIN indexes on address and lower(name); on
+# SQLite, an FTS5 trigram table (SEARCH_TABLE, with its shadow tables) kept in step with mailbox
+# by triggers. A migration that recreates the mailbox table on SQLite (batch "move and copy")
+# drops those triggers and must make them again.
+SEARCH_TABLE = "mailbox_search"
+SEARCH_INDEXES = ("ix_mailbox_address_trgm", "ix_mailbox_name_trgm")
+
+
+def is_search_index(name: str | None) -> bool:
+    """Whether a database object is one of those search indexes (for schema comparisons)."""
+    return bool(name) and (name in SEARCH_INDEXES or str(name).startswith(SEARCH_TABLE))
+
+
 domain_manager = Table(
     "domain_manager",
     Base.metadata,

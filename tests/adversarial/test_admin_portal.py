@@ -296,11 +296,6 @@ def test_script_in_names_and_inputs_stays_text(app: Flask, db: Database, world: 
 SMUGGLED = "Eve\r\nBcc: everyone@alpha.example"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared/mailboxes.py (create_mailbox, update_mailbox) stores display names with CR/LF, which the "
-    "Apple profile hands to Mail.app as the sender name; the fix is to refuse control characters there",
-)
 def test_display_names_cannot_carry_header_lines(app: Flask, db: Database, world: World) -> None:
     api = app.test_client()
     admin = bearer(db, world.admin, read_only=False)

@@ -1,7 +1,7 @@
-"""/api/v1/mailboxes: search with offset/limit, create, read, change, password, forwarding, delete."""
+"""/api/v1/mailboxes: search by pages (an ?after= cursor), create, read, change, password, forwarding, delete."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, url_for
 
 from services.admin.api.access import api_actor, api_scope
 from services.admin.api.errors import ApiError
@@ -20,10 +20,11 @@ from services.admin.mailboxes import generated_password
 from services.admin.portal import db
 from shared import accounts, forwarding
 from shared.addresses import parse_address
-from shared.permissions import address_in_scope, domain_in_scope
+from shared.permissions import address_in_scope
 from shared.scoped import (
     administered_mailbox,
     scoped_mailbox,
+    scoped_mailboxes,
     set_roles,
     update_administered_mailbox,
 )
@@ -36,15 +37,21 @@ FIELDS = ("name", "quota_bytes", "active", "smtp_enabled", "pop3_enabled", "is_g
 
 @bp.get("")
 def list_mailboxes() -> Response:
-    scope = api_scope()
-    wanted = query_text("domain")
-    domain = domain_in_scope(scope, wanted) if wanted else None
-    search = query_text("search")
+    domain, search, after = query_text("domain"), query_text("search"), query_text("after")
     offset, limit = query_int("offset", 0, 10**9), query_int("limit", DEFAULT_PAGE, MAX_PAGE)
-    domains = scope.domain_filter()
-    total = accounts.count_mailboxes(db(), domain, search=search, domains=domains)
-    listed = accounts.list_mailboxes(db(), domain, search=search, domains=domains, offset=offset, limit=limit)
-    return jsonify(items=[mailbox_json(m) for m in listed], total=total, offset=offset, limit=limit)
+    found = scoped_mailboxes(db(), api_scope(), domain, search=search, after=after, offset=offset, limit=limit)
+    following = None
+    if found.has_next and found.mailboxes:
+        last = found.mailboxes[-1].address
+        following = url_for(".list_mailboxes", domain=domain, search=search, after=last, limit=limit)
+    return jsonify(
+        items=[mailbox_json(m) for m in found.mailboxes],
+        total=found.total,
+        total_exact=found.total_is_exact,
+        offset=offset,
+        limit=limit,
+        next=following,
+    )
 
 
 @bp.post("")

@@ -24,20 +24,14 @@ def domain_json(domain: DomainView) -> dict[str, Any]:
     }
 
 
+MAILBOX_FIELDS = (
+    "address", "domain", "name", "quota_bytes", "used_bytes", "messages", "active",
+    "smtp_enabled", "pop3_enabled", "is_global_admin", "managed_domains",
+)
+
+
 def mailbox_json(mailbox: MailboxView) -> dict[str, Any]:
-    return {
-        "address": mailbox.address,
-        "domain": mailbox.domain,
-        "name": mailbox.name,
-        "quota_bytes": mailbox.quota_bytes,
-        "used_bytes": mailbox.used_bytes,
-        "messages": mailbox.messages,
-        "active": mailbox.active,
-        "smtp_enabled": mailbox.smtp_enabled,
-        "pop3_enabled": mailbox.pop3_enabled,
-        "is_global_admin": mailbox.is_global_admin,
-        "managed_domains": list(mailbox.managed_domains),
-    }
+    return mailbox.record(MAILBOX_FIELDS)
 
 
 def forwarding_json(view: ForwardingView) -> dict[str, Any]:

@@ -79,6 +79,26 @@ def test_mailbox_search_pages(app: Flask, db: Database, world: World) -> None:
     assert error_code(api.get("/api/v1/mailboxes?limit=100000", headers=auth)) == "validation_error"
 
 
+def test_mailbox_pages_follow_the_next_cursor(app: Flask, db: Database, world: World, password_hash: str) -> None:
+    for number in range(5):
+        accounts.create_mailbox(db, f"user{number}@alpha.example", password_hash, password_is_hash=True)
+    api, auth = app.test_client(), bearer(db, world.manager)  # a manager of alpha.example only
+    url: str | None = "/api/v1/mailboxes?limit=3&search=example"
+    seen, pages = [], []
+    while url:
+        page = api.get(url, headers=auth).get_json()
+        assert (page["total"], page["total_exact"], page["limit"]) == (8, True, 3)
+        seen += [m["address"] for m in page["items"]]
+        pages.append(page)
+        url = page["next"]
+    assert pages[0]["next"] == "/api/v1/mailboxes?search=example&after=staff@alpha.example&limit=3"
+    assert seen == sorted([world.admin, world.manager, world.staff, *(f"user{n}@alpha.example" for n in range(5))])
+    after = api.get(f"/api/v1/mailboxes?after={world.staff}", headers=auth).get_json()
+    assert [m["address"] for m in after["items"]] == [f"user{n}@alpha.example" for n in range(5)]
+    assert after["next"] is None
+    assert api.get("/api/v1/mailboxes?limit=0", headers=auth).get_json()["next"] is None
+
+
 def test_token_scopes(app: Flask, db: Database, world: World) -> None:
     api, read_only = app.test_client(), bearer(db, world.admin, read_only=True)
     assert api.get("/api/v1/domains", headers=read_only).status_code == 200

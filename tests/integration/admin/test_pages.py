@@ -4,7 +4,11 @@ from __future__ import annotations
 import html
 import re
 
-from shared import accounts
+import pytest
+
+from services.admin import mailboxes as admin_mailboxes
+from services.admin import pagination
+from shared import accounts, mailboxes
 from shared.db import Database
 
 from .support import PortalClient, World, text_of
@@ -53,20 +57,45 @@ def test_dns_page_lists_the_records(as_manager: PortalClient) -> None:
     assert 'data-copy-target="zone-text"' in page
 
 
+def pager_links(page: str) -> dict[str, str]:
+    return {rel: html.unescape(url) for rel, url in re.findall(r'<a rel="(prev|next)" href="([^"]+)"', page)}
+
+
 def test_mailbox_search_and_pages(as_manager: PortalClient, db: Database, world: World, password_hash: str) -> None:
     for number in range(60):
         accounts.create_mailbox(db, f"user{number:02d}@alpha.example", password_hash, password_is_hash=True, name=f"Person {number}")
     accounts.create_mailbox(db, "user99@beta.example", password_hash, password_is_hash=True)
     first = text_of(as_manager.get("/mailboxes/"))
-    assert "63 mailboxes" in first and "Page 1 of 2" in first
+    assert "63 mailboxes" in first and pager_links(first) == {"next": "/mailboxes/?after=user46@alpha.example"}
     assert len(addresses_on(first)) == 50 and addresses_on(first)[0] == world.manager
-    second = text_of(as_manager.get("/mailboxes/?page=2"))
+    second = text_of(as_manager.get(pager_links(first)["next"]))
     assert addresses_on(second)[-1] == "user59@alpha.example" and len(addresses_on(second)) == 13
+    assert pager_links(second) == {"prev": "/mailboxes/?before=user47@alpha.example"}
+    assert addresses_on(text_of(as_manager.get(pager_links(second)["prev"]))) == addresses_on(first)
+    assert addresses_on(text_of(as_manager.get("/mailboxes/?page=2"))) == addresses_on(second)  # older links
     found = text_of(as_manager.get("/mailboxes/?q=user1"))
     assert addresses_on(found) == [f"user1{n}@alpha.example" for n in range(10)]
     by_name = text_of(as_manager.get("/mailboxes/?q=person+42"))
     assert addresses_on(by_name) == ["user42@alpha.example"]
     assert "user99@beta.example" not in text_of(as_manager.get("/mailboxes/?q=user9&page=9"))
+    assert "user99@beta.example" not in text_of(as_manager.get("/mailboxes/?after=user90@alpha.example"))
+
+
+def test_mailbox_pages_keep_the_search_and_count_only_so_far(
+    as_manager: PortalClient, db: Database, password_hash: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number in range(12):
+        accounts.create_mailbox(db, f"user{number:02d}@alpha.example", password_hash, password_is_hash=True)
+    monkeypatch.setattr(mailboxes, "COUNT_LIMIT", 10)
+    monkeypatch.setattr(pagination, "PAGE_SIZE", 5)
+    monkeypatch.setattr(admin_mailboxes, "PAGE_SIZE", 5)
+    first = text_of(as_manager.get("/mailboxes/?q=user&domain=alpha.example"))
+    assert "10+ mailboxes" in first
+    assert pager_links(first) == {"next": "/mailboxes/?q=user&domain=alpha.example&after=user04@alpha.example"}
+    assert "12 mailboxes" not in text_of(as_manager.get("/mailboxes/"))
+    assert "10 mailboxes" in text_of(as_manager.get("/mailboxes/?q=user0"))  # exactly the limit
+    chinese = text_of(as_manager.get("/mailboxes/", headers={"Accept-Language": "zh-CN"}))
+    assert "10+ 个邮箱" in chinese
 
 
 def test_mailbox_life(as_manager: PortalClient, db: Database, world: World) -> None:

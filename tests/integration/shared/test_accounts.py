@@ -206,17 +206,15 @@ def test_mailbox_limit(db: Database) -> None:
     assert count_mailboxes(db, "example.com") == 3
 
 
-def test_list_and_search_mailboxes(db: Database) -> None:
+def test_list_and_count_mailboxes(db: Database) -> None:
+    """The whole list, for the command line; pages and search: test_mailbox_search.py."""
     create_domain(db, "example.com")
     create_domain(db, "example.net")
     for address, name in [("carol@example.com", "Carol King"), ("al@example.com", "Al"), ("bob@example.net", "Bob")]:
         create_mailbox(db, address, "pw", name=name)
     assert [m.address for m in list_mailboxes(db)] == ["al@example.com", "bob@example.net", "carol@example.com"]
     assert [m.address for m in list_mailboxes(db, "example.com")] == ["al@example.com", "carol@example.com"]
-    assert [m.address for m in list_mailboxes(db, search="KING")] == ["carol@example.com"]
-    assert [m.address for m in list_mailboxes(db, offset=1, limit=1)] == ["bob@example.net"]
-    assert [m.address for m in list_mailboxes(db, domains=["example.net"])] == ["bob@example.net"]
-    assert (count_mailboxes(db), count_mailboxes(db, "example.net"), count_mailboxes(db, search="BO")) == (3, 1, 1)
+    assert (count_mailboxes(db), count_mailboxes(db, "example.net")) == (3, 1)
     with pytest.raises(NotFound):
         get_mailbox(db, "nobody@example.com")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import traceback
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,15 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import base_settings
-from sqlalchemy import inspect
+import psycopg
+from conftest import POSTGRES_ADMIN_URL, base_settings
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
 
+from shared.accounts import create_domain, create_mailbox
 from shared.config import Settings
-from shared.db import make_engine
+from shared.db import Database, make_engine
+from shared.mailboxes import search_mailboxes
 from shared.migrations import (
     SchemaNotReady,
     alembic_config,
@@ -26,6 +31,7 @@ from shared.migrations import (
     upgrade_to_head,
 )
 from shared.models import Base
+from shared.models.mailbox import is_search_index
 
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 HEAD = SCRIPTS.get_current_head()
@@ -44,9 +50,10 @@ def empty_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 
 def tables(settings: Settings) -> set[str]:
+    """The tables of the models: the search index's (migration 0005) are left out."""
     engine = make_engine(settings.database_url)
     try:
-        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+        return {name for name in inspect(engine).get_table_names() if not is_search_index(name)} - {"alembic_version"}
     finally:
         engine.dispose()
 
@@ -55,7 +62,8 @@ def schema_drift(settings: Settings) -> list[Any]:
     engine = make_engine(settings.database_url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            opts = {"compare_type": True, "include_name": lambda name, *_: not is_search_index(name)}
+            context = MigrationContext.configure(connection, opts=opts)
             return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()
@@ -81,18 +89,35 @@ def check_head(settings: Settings) -> None:
         engine.dispose()
 
 
+def search_objects(settings: Settings) -> set[str]:
+    """The search indexes of migration 0005 that exist (tables, triggers, indexes)."""
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                names = connection.scalars(text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"))
+            else:
+                names = connection.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'mailbox'"))
+            return {name for name in names if is_search_index(name)}
+    finally:
+        engine.dispose()
+
+
 def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> None:
     with pytest.raises(SchemaNotReady):
         check_head(empty_settings)
     upgrade_to_head(empty_settings)
     assert tables(empty_settings) == MODEL_TABLES
+    assert search_objects(empty_settings)
     check_head(empty_settings)
     assert schema_drift(empty_settings) == []
     upgrade_to_head(empty_settings)  # twice is harmless
     assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(HEAD).down_revision
+    assert search_objects(empty_settings) == set()
     with pytest.raises(SchemaNotReady):
         check_head(empty_settings)
     upgrade_to_head(empty_settings)
+    assert search_objects(empty_settings)
     assert schema_drift(empty_settings) == []
     assert downgrade(empty_settings, "base") is None
     assert tables(empty_settings) == set()
@@ -136,3 +161,30 @@ def test_concurrent_first_migrations_are_safe(empty_settings: Settings) -> None:
             assert MigrationContext.configure(connection).get_current_heads() == (HEAD,)
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_without_pg_trgm_the_migration_succeeds_and_search_scans(postgres_url: str, tmp_path: Path) -> None:
+    """A role that may not create the extension (no CREATE on the database) still migrates."""
+    role, url = f"bm_plain_{uuid.uuid4().hex[:12]}", make_url(postgres_url)
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        with psycopg.connect(url.set(drivername="postgresql").render_as_string(False), autocommit=True) as owner:
+            owner.execute(f'REVOKE CREATE ON DATABASE "{url.database}" FROM PUBLIC')
+            owner.execute(f'GRANT CREATE ON SCHEMA public TO "{role}"')
+        settings = base_settings(tmp_path, database_url=url.set(username=role).render_as_string(False))
+        upgrade_to_head(settings)
+        check_head(settings)
+        assert search_objects(settings) == set()
+        db = Database(settings)
+        try:
+            create_domain(db, "example.com")
+            create_mailbox(db, "carol@example.com", "pw", name="Carol King")
+            assert [m.address for m in search_mailboxes(db, search="KING").mailboxes] == ["carol@example.com"]
+        finally:
+            db.dispose()
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')  # it holds the role's tables
+            admin.execute(f'DROP ROLE "{role}"')
