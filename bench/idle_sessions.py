@@ -3,7 +3,7 @@ sessions (TRANSACTION state, after STAT), each on its own mailbox; memory per se
 server side, from /proc: RSS and PSS of the server's process tree after minus before. Beacon
 gets a fresh server process per run; Postfix and Dovecot fork a process per session.
 
-    python -m bench.idle_sessions [--sessions 1000] [--backends sqlite]
+    python -m bench.idle_sessions [--sessions 1000] [--backends sqlite] [--services smtp pop3]
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bench import beacon, bulk_mailboxes, clients, common, machine, peers, procstat, report
 
+SERVICES = ("smtp", "pop3")
 OPENING_AT_ONCE = 50
 WARM_UP_SESSIONS = 3
 SETTLE_SECONDS = 1.0
@@ -74,8 +75,7 @@ def _series(name: str, footprints: list[Footprint]) -> list[report.Series]:
 
 
 def measure_beacon(instance: beacon.BeaconInstance, service: str, sessions: int, runs: int) -> list[report.Series]:
-    """Each run has its own server and its own mailboxes: a maildrop lease that a stopped server
-    left behind only expires after maildrop_lease_seconds."""
+    """Each run has its own server and its own mailboxes, so no run inherits another's state."""
     opener = _open_smtp if service == "smtp" else _open_pop3
     footprints = []
     for run in range(runs):
@@ -118,23 +118,24 @@ def main() -> None:
     args = common.parser(__doc__.splitlines()[0])
     args.add_argument("--sessions", type=int, default=1000)
     args.add_argument("--backends", nargs="+", default=["sqlite"], choices=beacon.BACKENDS)
+    args.add_argument("--services", nargs="+", default=list(SERVICES), choices=SERVICES)
     options = args.parse_args()
     common.raise_fd_limit()
     sessions = 20 if options.quick else options.sessions
     peer = peers.load_peers(options.work_dir)
     machine.print_machine(options.work_dir)
     report.print_workload(
-        "idle sessions", sessions=sessions, smtp="after EHLO", pop3="after USER/PASS/STAT",
+        "idle sessions", sessions=sessions, services=options.services, smtp="after EHLO", pop3="after USER/PASS/STAT",
         peers="postfix smtpd, dovecot pop3" if peer else "none (run setup_peers.sh)",
     )  # fmt: skip
     series: list[report.Series] = []
     for backend in options.backends:
         with beacon.beacon_instance(options.work_dir, backend) as instance:
             bulk_mailboxes.create_mailboxes(instance.db, 0, options.runs * (sessions + WARM_UP_SESSIONS))
-            for service in ("smtp", "pop3"):
+            for service in options.services:
                 series += measure_beacon(instance, service, sessions, options.runs)
     if peer:
-        for service in ("smtp", "pop3"):
+        for service in options.services:
             series += measure_peer(peer, service, sessions, options.runs)
     report.record(options.results, "idle_sessions", series)
     by_label = {s.label: s for s in series}

@@ -77,6 +77,7 @@ def open_maildrop(db: Database, address: str, holder: str) -> Maildrop:
             mailbox_id, maildir = mailbox.id, db.settings.mail_root / mailbox.maildir
     except SQLAlchemyError as exc:
         raise TemporaryFailure("the maildrop is not available") from exc
+    store.remove_stale_tmp(maildir)  # left by killed deliveries; one scandir, so done at every login
     messages = tuple(MaildropMessage(m.uid, m.size, m.path) for m in store.list_messages(maildir))
     return Maildrop(mailbox_id, key, messages)
 
@@ -94,9 +95,12 @@ def renew_maildrop(db: Database, maildrop: Maildrop, holder: str) -> bool:
 
 
 def open_message(db: Database, maildrop: Maildrop, uid: str) -> BinaryIO:
-    """The stored message (CRLF line ends) opened for reading in chunks."""
+    """The stored message (CRLF line ends) opened for reading in chunks.
+
+    Unbuffered: each read is one read(2), which for a regular file returns less than asked
+    only at its end; a buffer would cost a second call to find that end, and its own copy."""
     try:
-        return open(maildrop.message(uid).path, "rb")
+        return open(maildrop.message(uid).path, "rb", buffering=0)
     except FileNotFoundError as exc:
         raise NotFound(f"message {uid} is gone") from exc
 

@@ -19,6 +19,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 SUBDIRS = ("tmp", "new", "cur")
+# The Maildir convention (cr.yp.to/proto/maildir.html): a file in tmp/ untouched for 36 hours is
+# a delivery whose process died before the rename into new/. Any younger one may be in progress.
+STALE_TMP_SECONDS = 36 * 3600
 _SEQUENCE = itertools.count(1)
 _SIZE_IN_NAME = re.compile(r",S=(\d+)")
 # Maildir forbids '/' and ':' in the host part (they are escaped as octal).
@@ -116,7 +119,7 @@ def uid_of(filename: str) -> str:
     Names from elsewhere (imported Maildirs) that would exceed RFC 1939's 70 characters
     are replaced by a stable digest of the name."""
     uid = filename.split(":", 1)[0].split(",", 1)[0]
-    if len(uid) <= MAX_UID_LENGTH and all(0x21 <= ord(ch) <= 0x7E for ch in uid):
+    if len(uid) <= MAX_UID_LENGTH and uid.isascii() and uid.isprintable() and " " not in uid:  # 0x21-0x7E
         return uid
     return hashlib.sha1(uid.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -139,6 +142,29 @@ def list_messages(maildir: Path) -> list[StoredMessage]:
                 found.append(StoredMessage(uid_of(entry.name), _size_of(entry), Path(entry.path)))
     found.sort(key=lambda message: message.uid)
     return found
+
+
+def remove_stale_tmp(maildir: Path) -> int:
+    """Unlink the files of tmp/ neither read nor written for STALE_TMP_SECONDS (one scandir);
+    returns how many went."""
+    cutoff = time.time() - STALE_TMP_SECONDS
+    removed = 0
+    try:
+        entries = os.scandir(maildir / "tmp")
+    except FileNotFoundError:
+        return 0
+    with entries:
+        for entry in entries:
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                info = entry.stat(follow_symlinks=False)
+                if max(info.st_atime, info.st_mtime) < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:  # published into new/ since the scandir
+                continue
+    return removed
 
 
 def disk_usage(maildir: Path) -> tuple[int, int]:

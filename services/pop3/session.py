@@ -15,7 +15,8 @@ import secrets
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -103,16 +104,55 @@ class _StreamBroken(Exception):
     """A message could not be sent whole; the only safe thing left is to hang up."""
 
 
+class _IdleTimer:
+    """Calls `on_expiry` once `touch()` has not been called for `seconds`, unless paused.
+
+    One timer per session instead of a timeout around every read and write: a touch only
+    stores the time, and the timer, when it fires early, re-arms itself for the time left.
+    """
+
+    def __init__(self, seconds: float, on_expiry: Callable[[], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._seconds = seconds
+        self._on_expiry = on_expiry
+        self._paused = False
+        self._touched_at = self._loop.time()
+        self._handle = self._loop.call_later(seconds, self._check)
+
+    def touch(self) -> None:
+        self._touched_at = self._loop.time()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """While the server works (a password check, a database call) the client is not idle."""
+        self._paused = True
+        try:
+            yield
+        finally:
+            self._paused = False
+            self.touch()
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+    def _check(self) -> None:
+        left = self._seconds if self._paused else self._touched_at + self._seconds - self._loop.time()
+        if left > 0:
+            self._handle = self._loop.call_later(left, self._check)
+        else:
+            self._on_expiry()
+
+
 class Pop3Session:
     def __init__(self, services: SessionServices, channel: Channel, implicit_tls: bool) -> None:
         settings = services.db.settings
         self._services = services
         self._db = services.db
         self._channel = channel
-        self._idle_timeout = settings.pop3_idle_timeout
         self._holder = f"pop3:{_HOST}:{os.getpid()}:{secrets.token_hex(6)}"
         self._maildrop: Maildrop | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._idle_timer = _IdleTimer(settings.pop3_idle_timeout, self._autologout)
         policy = SessionPolicy(settings.hostname, implicit_tls, settings.allow_plaintext_auth, settings.login_delay)
         self.conn = Pop3Connection(policy)
 
@@ -120,8 +160,6 @@ class Pop3Session:
         peer = self._channel.peer
         try:
             await self._converse()
-        except TimeoutError:
-            log.info("pop3 %s: idle autologout", peer)
         except (ConnectionError, ssl.SSLError, _StreamBroken) as error:
             log.info("pop3 %s: connection ended: %s", peer, error)
         except Exception:
@@ -131,56 +169,63 @@ class Pop3Session:
             await self._end()
 
     async def _converse(self) -> None:
-        deadline = self._next_deadline()
         while True:
             action = self.conn.next_action()
             if action is NEED_DATA:
-                async with asyncio.timeout_at(deadline):
-                    data = await self._channel.read()
+                data = await self._channel.read()
                 if not data:
                     return
                 self.conn.receive_data(data)
                 continue
-            deadline = self._next_deadline()  # idle time counts from the last command answered
+            self._idle_timer.touch()  # idle time counts from the last command answered, not from any byte
             if isinstance(action, Close):
                 return
             if isinstance(action, Send):
-                await self._write(action.data)
+                await self._send(action.data)
+            elif isinstance(action, Fetch):
+                self.conn.on_result(await self._fetch(action))  # stalls in its writes count as idle
             else:
-                self.conn.on_result(await self._perform(action))
+                with self._idle_timer.paused():
+                    result = await self._perform(action)
+                self.conn.on_result(result)
 
-    def _next_deadline(self) -> float:
-        return asyncio.get_running_loop().time() + self._idle_timeout
+    def _autologout(self) -> None:
+        """RFC 1939 §3: no reply, no UPDATE. Aborting ends a wait for a command and a wait for
+        a client that stopped reading alike; the session then ends as on a dropped connection."""
+        log.info("pop3 %s: idle autologout", self._channel.peer)
+        self._channel.abort()
 
-    async def _write(self, data: bytes) -> None:
-        async with asyncio.timeout(self._idle_timeout):
-            await self._channel.write(data)
+    async def _send(self, data: bytes) -> None:
+        """One write; it returns once the peer has taken enough of the buffer, which is progress."""
+        await self._channel.write(data)
+        self._idle_timer.touch()
 
-    async def _perform(self, action: Authenticate | OpenMaildrop | Fetch | CommitDeletes | StartTLS) -> Result:
+    async def _perform(self, action: Authenticate | OpenMaildrop | CommitDeletes | StartTLS) -> Result:
         match action:
             case Authenticate():
                 return await self._authenticate(action)
             case OpenMaildrop():
                 return await self._open_maildrop(action)
-            case Fetch():
-                return await self._fetch(action)
             case CommitDeletes():
                 return await self._commit(action)
             case StartTLS():
                 return await self._start_tls()
 
     async def _authenticate(self, action: Authenticate) -> Result:
+        """Only failures are slowed down, after the password check: the right password is
+        answered at once, even for an account that others are guessing at from elsewhere."""
         peer, throttle = self._channel.peer, self._services.throttle
-        await asyncio.sleep(throttle.delay_for(peer, action.user))
         if throttle.is_locked(peer, action.user):
             log.warning("pop3 %s: login as %r refused, too many failures", peer, action.user)
             return Refused(ERR_AUTH)
         try:
             mailbox = await asyncio.to_thread(authenticate, self._db, action.user, action.secret, service="pop3")
         except SHARED_FAILURES as error:
-            if isinstance(error, AuthFailed):
-                throttle.record_failure(peer, action.user)
             log.info("pop3 %s: login as %r failed: %s", peer, action.user, type(error).__name__)
+            if isinstance(error, AuthFailed):
+                delay = throttle.delay_for(peer, action.user)  # grows with the failures before this one
+                throttle.record_failure(peer, action.user)  # counted even if the client hangs up now
+                await asyncio.sleep(delay)
             return Refused(reply_for_error(error))
         throttle.record_success(peer, action.user)
         if not self._services.login_delay.admit(mailbox.address):
@@ -214,28 +259,37 @@ class Pop3Session:
                 return
 
     async def _fetch(self, action: Fetch) -> Result:
+        """RETR or TOP. A message smaller than a chunk, by the size listed, is read in the event
+        loop (a small, recently delivered file is in the page cache: cheaper than a thread hop)
+        and goes out with its status line and terminator in one write. Bigger ones are read
+        in worker threads and streamed a chunk at a time."""
         assert self._maildrop is not None
         try:
-            source = await asyncio.to_thread(open_message, self._db, self._maildrop, action.uid)
+            # Opening a local file does not block for long: no thread for it.
+            source = open_message(self._db, self._maildrop, action.uid)
         except SHARED_FAILURES as error:
             return Refused(reply_for_error(error))
         with source:
-            await self._write(action.status)
-            await self._stream(source, MessageEncoder(action.lines))
+            encoder = MessageEncoder(action.lines)
+            size = self._maildrop.message(action.uid).size
+            if size < CHUNK_SIZE:
+                # One octet more than listed tells whether the file ends there.
+                chunk = _read_chunk(source, size + 1)
+                body = encoder.feed(chunk)
+                if encoder.complete or len(chunk) <= size:
+                    await self._send(b"".join((action.status, body, encoder.finish())))
+                    return DONE
+                await self._send(action.status + body)  # bigger than its name says: stream the rest
+            else:
+                await self._send(action.status)
+            await self._stream(source, encoder)
         return DONE
 
     async def _stream(self, source: BinaryIO, encoder: MessageEncoder) -> None:
         """Copy the message out chunk by chunk, waiting for the client between chunks."""
-        while not encoder.complete and (chunk := await self._read_chunk(source)):
-            await self._write(encoder.feed(chunk))
-        await self._write(encoder.finish())
-
-    @staticmethod
-    async def _read_chunk(source: BinaryIO) -> bytes:
-        try:
-            return await asyncio.to_thread(source.read, CHUNK_SIZE)
-        except OSError as error:  # after +OK an -ERR would be taken for message text
-            raise _StreamBroken(f"reading the message failed: {error}") from error
+        while not encoder.complete and (chunk := await asyncio.to_thread(_read_chunk, source, CHUNK_SIZE)):
+            await self._send(encoder.feed(chunk))
+        await self._send(encoder.finish())
 
     async def _commit(self, action: CommitDeletes) -> Result:
         assert self._maildrop is not None
@@ -265,6 +319,7 @@ class Pop3Session:
 
     async def _end(self) -> None:
         """Release the lease (without deleting anything) and close the connection."""
+        self._idle_timer.cancel()
         await self._stop_heartbeat()
         if self._maildrop is not None:
             try:
@@ -273,3 +328,10 @@ class Pop3Session:
                 log.warning("pop3: releasing %s failed (%s); the lease will expire", self._maildrop.address, error)
             self._maildrop = None
         self._channel.close()
+
+
+def _read_chunk(source: BinaryIO, size: int) -> bytes:
+    try:
+        return source.read(size)
+    except OSError as error:  # after +OK an -ERR would be taken for message text
+        raise _StreamBroken(f"reading the message failed: {error}") from error

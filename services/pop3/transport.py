@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 INBOX_LIMIT = 64 * 1024  # stop reading from a peer that sends faster than we parse
 HANDSHAKE_TIMEOUT = 30.0
+# How long a stopping server waits for its sessions to end and release their leases. Ending takes
+# one short transaction; a session stuck on an unreachable database (or sleeping off a failed
+# login, holding no lease) is cancelled after this.
+STOP_GRACE = 5.0
 
 
 class Channel(asyncio.Protocol):
@@ -91,13 +95,15 @@ class Channel(asyncio.Protocol):
         return data
 
     async def write(self, data: bytes) -> None:
-        """Queue `data`, then wait while the peer is behind (backpressure)."""
-        if self._lost or self._transport is None:
+        """Queue `data`; wait only while the transport's buffer is above its high-water mark
+        (the peer is behind), so a reply to a client that keeps up costs no suspension."""
+        if self._lost or self._transport is None or self._transport.is_closing():
             raise ConnectionResetError("connection lost")
         self._transport.write(data)
-        await self._writable.wait()
-        if self._lost:
-            raise ConnectionResetError("connection lost")
+        if not self._writable.is_set():
+            await self._writable.wait()
+            if self._lost:
+                raise ConnectionResetError("connection lost")
 
     async def start_tls(self, context: ssl.SSLContext) -> None:
         """Upgrade to TLS; bytes that came in the clear before now are dropped."""
@@ -119,6 +125,13 @@ class Channel(asyncio.Protocol):
                 self._transport.write(last_words)
             self._transport.close()
 
+    def abort(self) -> None:
+        """Drop the connection at once, discarding unsent bytes: for a peer that stopped
+        reading, close() would wait for them forever. A pending read() then returns b"",
+        a pending write() raises ConnectionResetError."""
+        if self._transport is not None:
+            self._transport.abort()
+
     def _resume_reading(self) -> None:
         if self._reading_paused and self._transport is not None:
             self._reading_paused = False
@@ -132,7 +145,7 @@ class Pop3Server:
         self.settings = settings
         self._db: Database | None = None
         self._listeners: list[asyncio.Server] = []
-        self._sessions: set[asyncio.Task[None]] = set()
+        self._sessions: dict[asyncio.Task[None], Channel] = {}
 
     @property
     def ports(self) -> tuple[int, int]:
@@ -163,18 +176,31 @@ class Pop3Server:
     def _opener(self, services: SessionServices, implicit_tls: bool) -> Callable[[Channel], None]:
         def open_session(channel: Channel) -> None:
             task = asyncio.get_running_loop().create_task(Pop3Session(services, channel, implicit_tls).run())
-            self._sessions.add(task)
-            task.add_done_callback(self._sessions.discard)
+            self._sessions[task] = channel
+            task.add_done_callback(self._forget)
 
         return open_session
 
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        del self._sessions[task]
+
     async def stop(self) -> None:
-        """Stop listening and end every session; leases are released, nothing is deleted."""
+        """Stop listening and hang up on every client; leases are released, nothing is deleted.
+
+        Sessions are not cancelled: one cancelled while ending (a client that just hung up)
+        would skip releasing its lease and lock its user out until the lease expires. Hung up
+        on, each ends as on a dropped connection, at its next read or write. Only a session
+        still running after STOP_GRACE (stuck on the database) is cancelled.
+        """
         for listener in self._listeners:
             listener.close()
-        for task in list(self._sessions):
-            task.cancel()
-        await asyncio.gather(*self._sessions, return_exceptions=True)
+        for channel in self._sessions.values():
+            channel.abort()
+        if self._sessions:
+            _ended, stuck = await asyncio.wait(list(self._sessions), timeout=STOP_GRACE)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
         for listener in self._listeners:
             await listener.wait_closed()
         if self._db is not None:

@@ -46,6 +46,9 @@ class RunningServer:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
 
     def stop(self) -> None:
+        """Stop the server; a test may stop it early, and the fixture's stop is then a no-op."""
+        if self.loop.is_closed():
+            return
         self.call(self.server.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)

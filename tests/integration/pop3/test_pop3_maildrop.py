@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import poplib
 import re
+import threading
 import time
+import tracemalloc
 
 import pytest
 
+from services.pop3.session import CHUNK_SIZE
+from shared.accounts import create_mailbox
 from shared.config import Settings
 from shared.db import Database
 from shared.maildrop import open_maildrop
+from shared.store import maildir_relative_path
 
 from .conftest import Accounts, StartServer
 from .support import (
     ALICE,
     ALICE_PW,
+    BOB,
+    BOB_PW,
+    DOMAIN,
     RawClient,
     RunningServer,
     client_context,
@@ -73,6 +82,48 @@ def test_a_crashed_holder_locks_the_maildrop_only_until_the_lease_expires(
     login(server).quit()
 
 
+def test_a_stopped_server_leaves_no_lease_behind(db: Database, accounts: Accounts, start_pop3: StartServer) -> None:
+    """Stopping used to cancel sessions whose clients had just hung up while their lease releases
+    waited for a worker thread; cancelled, those never ran, and the next server answered [IN-USE]
+    until the leases expired. Here the releases wait as they do when many sessions end at once."""
+    users = [(ALICE, ALICE_PW), (BOB, BOB_PW)] + [(f"user{n}@{DOMAIN}", f"pw-{n}") for n in range(3)]
+    for address, password in users[2:]:
+        create_mailbox(db, address, password)
+    server = start_pop3(maildrop_lease_seconds=600)  # during this test only a release frees a maildrop
+    clients = [login(server, address, password) for address, password in users]
+    clients[0].quit()  # released at once: QUIT commits and releases before its +OK
+    busy = threading.Event()
+    for _ in range(32):  # at least as many as the default executor has threads
+        server.loop.call_soon_threadsafe(server.loop.run_in_executor, None, busy.wait)
+    for client in clients[1:-1]:
+        client.close()  # hang up without QUIT
+    time.sleep(0.5)  # their sessions have ended and wait for a thread to release their leases
+    stopping = threading.Thread(target=server.stop)
+    stopping.start()  # the last session is still open
+    time.sleep(0.5)
+    busy.set()
+    stopping.join(timeout=30)
+    replica = start_pop3(maildrop_lease_seconds=600)
+    for address, password in users:
+        login(replica, address, password).quit()
+
+
+def test_logging_in_removes_what_killed_deliveries_left_in_tmp(db: Database, accounts: Accounts,
+                                                               start_pop3: StartServer) -> None:
+    deliver_to(db, accounts.alice_id, b"Subject: kept\r\n\r\nbody\r\n")
+    tmp = db.settings.mail_root / maildir_relative_path(DOMAIN, "alice") / "tmp"
+    orphan, in_progress = tmp / "1.M1P1.killed,S=5", tmp / "2.M2P2.writing,S=5"
+    orphan.write_bytes(b"half!")
+    in_progress.write_bytes(b"half!")
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(orphan, (two_days_ago, two_days_ago))
+    server = start_pop3()
+    client = login(server)
+    assert client.stat()[0] == 1
+    client.quit()
+    assert not orphan.exists() and in_progress.exists()
+
+
 def _retr_digest(server: RunningServer, number: int) -> tuple[int, str]:
     """Octets and SHA-256 of RETR `number`, un-stuffed, read line by line."""
     raw = RawClient(server.tls_port, client_context(server.settings))
@@ -99,6 +150,77 @@ def test_a_20_mb_message_comes_back_intact(db: Database, accounts: Accounts, sta
     _count, size = client.stat()
     client.quit()
     assert _retr_digest(server, 1) == (size, hashlib.sha256(stored).hexdigest())
+
+
+RETURN_PATH = b"Return-Path: <sender@remote.example>\r\n"
+
+
+def message_of_stored_size(size: int) -> bytes:
+    """A message that delivery stores in exactly `size` octets, with lines to stuff."""
+    message = b"Subject: edge\r\n\r\n" + b".a line that needs stuffing\r\n" * (size // 40)
+    pad = size - len(RETURN_PATH) - len(message) - 2
+    return message + b"x" * pad + b"\r\n"
+
+
+def test_messages_around_the_chunk_size_come_back_intact(db: Database, accounts: Accounts,
+                                                         start_pop3: StartServer) -> None:
+    """Up to CHUNK_SIZE a message goes out in one write from one read; beyond, it is streamed."""
+    sizes = [CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 7]
+    messages = [message_of_stored_size(size) for size in sizes]
+    deliver_to(db, accounts.alice_id, *messages)
+    server = start_pop3()
+    raw = RawClient(server.tls_port, client_context(server.settings))
+    raw.command(f"USER {ALICE}".encode())
+    raw.command(f"PASS {ALICE_PW}".encode())
+    for number, (size, message) in enumerate(zip(sizes, messages, strict=True), start=1):
+        assert raw.retrieve(b"RETR %d" % number) == RETURN_PATH + message
+        assert len(RETURN_PATH + message) == size
+        header = RETURN_PATH + b"Subject: edge\r\n\r\n"
+        assert raw.retrieve(b"TOP %d 2" % number) == header + b".a line that needs stuffing\r\n" * 2
+    raw.command(b"QUIT")
+
+
+def test_a_file_whose_name_misstates_its_size_comes_back_whole(db: Database, accounts: Accounts,
+                                                              start_pop3: StartServer) -> None:
+    """Files not written by our delivery (an imported Maildir) may carry a wrong `,S=`: the size
+    listed decides how a message is read, never how much of it is sent."""
+    new = db.settings.mail_root / maildir_relative_path(DOMAIN, "alice") / "new"
+    bigger = b"Subject: bigger\r\n\r\n" + b".line\r\n" * 50_000
+    smaller = b"Subject: smaller\r\n\r\nshort\r\n"
+    (new / "1000000001.M1P1.imported,S=100").write_bytes(bigger)
+    (new / "1000000002.M2P2.imported,S=999999").write_bytes(smaller)
+    server = start_pop3()
+    raw = RawClient(server.tls_port, client_context(server.settings))
+    raw.command(f"USER {ALICE}".encode())
+    raw.command(f"PASS {ALICE_PW}".encode())
+    assert raw.retrieve(b"RETR 1") == bigger
+    assert raw.retrieve(b"RETR 2") == smaller
+    raw.command(b"QUIT")
+
+
+def test_retr_of_a_50_mb_message_to_a_slow_client_keeps_memory_flat(db: Database, accounts: Accounts,
+                                                                    start_pop3: StartServer) -> None:
+    line = b"a line of a big message, long enough to fill the socket buffers quickly....\r\n"
+    deliver_to(db, accounts.alice_id, b"Subject: big\r\n\r\n" + line * (50 * 1024 * 1024 // len(line)))
+    server = start_pop3()
+    raw = RawClient(server.tls_port, client_context(server.settings))
+    raw.command(f"USER {ALICE}".encode())
+    raw.command(f"PASS {ALICE_PW}".encode())
+    tracemalloc.start()  # server and client share this process: the peak bounds both together
+    try:
+        raw.send(b"RETR 1\r\n")
+        received, tail = 0, b""
+        while not tail.endswith(b"\r\n.\r\n"):
+            data = raw.sock.recv(65536)
+            assert data, "connection closed inside the reply"
+            received, tail = received + len(data), (tail + data)[-5:]
+            time.sleep(0.0001)  # slower than the server: it has to wait for the client
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert received > 50 * 1024 * 1024
+    assert peak < 8 * 1024 * 1024, peak
+    raw.command(b"QUIT")
 
 
 def _stored_form(raw: bytes) -> bytes:

@@ -20,6 +20,7 @@ from .support import (
     BOB,
     DOMAIN,
     RawClient,
+    RunningServer,
     client_context,
     deliver_to,
     login,
@@ -118,6 +119,40 @@ def test_failed_logins_are_throttled(db: Database, accounts: Accounts, start_pop
     assert raw.command(f"PASS {ALICE_PW}".encode()) == b"-ERR [AUTH] authentication failed\r\n"
 
 
+def timed_pass(server: RunningServer, source_ip: str, password: str) -> tuple[bytes, float]:
+    """PASS as alice on a fresh session from `source_ip`: the reply and how long it took."""
+    raw = RawClient(server.tls_port, client_context(server.settings), source_ip=source_ip)
+    raw.command(f"USER {ALICE}".encode())
+    started = time.monotonic()
+    reply = raw.command(f"PASS {password}".encode())
+    elapsed = time.monotonic() - started
+    raw.command(b"QUIT")
+    raw.close()
+    return reply, elapsed
+
+
+def test_only_failures_wait_and_not_the_right_password(db: Database, accounts: Accounts,
+                                                        start_pop3: StartServer) -> None:
+    """The delay used to come before the password check, so the owner waited for the guesses that
+    others made at their account (here 2 s). Now only a failed login is answered late."""
+    server = start_pop3(auth_fail_window=600.0, auth_lockout=600.0)
+    for guesser in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"):
+        assert timed_pass(server, guesser, "guess")[0] == b"-ERR [AUTH] authentication failed\r\n"
+    reply, elapsed = timed_pass(server, "127.0.0.6", ALICE_PW)
+    assert reply.startswith(b"+OK") and elapsed < 1.0, (reply, elapsed)
+    reply, elapsed = timed_pass(server, "127.0.0.7", "guess")  # four failures before it: 2 s
+    assert reply.startswith(b"-ERR [AUTH]") and elapsed >= 2.0, (reply, elapsed)
+
+
+def test_a_locked_out_client_is_refused_without_waiting(db: Database, accounts: Accounts,
+                                                        start_pop3: StartServer) -> None:
+    server = start_pop3(auth_fail_limit=2, auth_lockout=60.0)
+    for _ in range(2):
+        assert timed_pass(server, "127.0.0.2", "guess")[0].startswith(b"-ERR [AUTH]")
+    reply, elapsed = timed_pass(server, "127.0.0.2", ALICE_PW)
+    assert reply == b"-ERR [AUTH] authentication failed\r\n" and elapsed < 0.4, elapsed
+
+
 @pytest.mark.parametrize("switch_off", ["mailbox", "domain", "pop3"])
 def test_disabled_accounts_are_refused(db: Database, accounts: Accounts, start_pop3: StartServer,
                                        switch_off: str) -> None:
@@ -201,6 +236,49 @@ def test_idle_autologout_sends_nothing_and_deletes_nothing(db: Database, account
     client = login(server)
     assert client.stat()[0] == 1
     client.quit()
+
+
+BIG_LINE = b"a line of a message too big for the socket buffers, so the server must wait.\r\n"
+
+
+def test_a_client_that_stops_reading_is_dropped_after_the_idle_timeout(db: Database, accounts: Accounts,
+                                                                       start_pop3: StartServer) -> None:
+    big = b"Subject: big\r\n\r\n" + BIG_LINE * (8 * 1024 * 1024 // len(BIG_LINE))
+    deliver_to(db, accounts.alice_id, big, b"Subject: small\r\n\r\nsmall\r\n")
+    server = start_pop3(pop3_idle_timeout=1.0, maildrop_lease_seconds=600)
+    raw = RawClient(server.tls_port, client_context(server.settings))
+    raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.command(f"USER {ALICE}".encode())
+    raw.command(f"PASS {ALICE_PW}".encode())
+    raw.command(b"DELE 2")
+    assert raw.command(b"RETR 1").startswith(b"+OK")
+    stalled = time.monotonic()  # and read nothing more
+    client = login_when_free(server, within=6.0)  # freed by the session's end, not by lease expiry
+    assert 1.0 <= time.monotonic() - stalled < 6.0
+    assert client.stat()[0] == 2  # autologout is no QUIT: nothing deleted
+    client.quit()
+
+
+def test_a_slow_but_steady_reader_is_not_idle(db: Database, accounts: Accounts, start_pop3: StartServer) -> None:
+    """The RETR takes twice the idle timeout, the server waiting for the client all along (the
+    message does not fit in the socket buffers), but each chunk the client takes is progress."""
+    message = b"Subject: big\r\n\r\n" + BIG_LINE * (8 * 1024 * 1024 // len(BIG_LINE))
+    deliver_to(db, accounts.alice_id, message)
+    server = start_pop3(pop3_idle_timeout=1.0)
+    raw = RawClient(server.tls_port, client_context(server.settings))
+    raw.command(f"USER {ALICE}".encode())
+    raw.command(f"PASS {ALICE_PW}".encode())
+    rate = 4 * 1024 * 1024  # octets per second
+    started = time.monotonic()
+    raw.send(b"RETR 1\r\n")
+    received = b""
+    while not received.endswith(b"\r\n.\r\n"):
+        data = raw.sock.recv(65536)
+        assert data, ("dropped while reading", len(received))
+        received += data
+        time.sleep(max(0.0, started + len(received) / rate - time.monotonic()))
+    assert time.monotonic() - started > 1.5
+    assert received.startswith(b"+OK") and len(received) > len(message)
 
 
 def test_top_returns_headers_blank_line_and_n_lines(db: Database, accounts: Accounts, start_pop3: StartServer) -> None:
