@@ -3,9 +3,9 @@ variables; prints {"port": N} once listening and runs until SIGTERM.
 
     python -m bench.serve_beacon smtp|pop3
 
-SMTP runs the listeners of services.smtp.server.start_listeners in BEACONMAIL_SMTP_PROCESSES
-worker processes without the outbound worker (benchmarks deliver locally only); POP3 runs
-services.pop3.transport.Pop3Server.
+Each runs as `beaconmail smtp|pop3` does (the malloc setting of services/launch.py, worker
+processes on shared sockets: BEACONMAIL_SMTP_PROCESSES, BEACONMAIL_POP3_PROCESSES), except
+that SMTP runs without the outbound worker (benchmarks deliver locally only).
 """
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ import signal
 import socket
 import sys
 
+from services.launch import return_big_blocks_to_the_system
+from services.pop3.transport import Pop3Server
+from services.smtp.server import listeners_for, start_listeners
 from shared.config import Settings, load_settings
 from shared.db import open_database
-
-from services.pop3.transport import Pop3Server
 from shared.prefork import listening_socket, run_workers
-from services.smtp.server import listeners_for, start_listeners
 
 
 async def _until_terminated() -> None:
@@ -36,7 +36,6 @@ def _announce(port: int) -> None:
 
 
 def serve_smtp() -> None:
-    """BEACONMAIL_SMTP_PROCESSES workers on shared sockets, as `beaconmail smtp` runs them."""
     settings = load_settings()
     sockets = {listener.name: listening_socket(settings.bind, listener.port) for listener in listeners_for(settings)}
     _announce(sockets["mx"].getsockname()[1])
@@ -54,13 +53,15 @@ async def _smtp_worker(settings: Settings, sockets: dict[str, socket.socket]) ->
 
 
 def serve_pop3() -> None:
-    asyncio.run(_serve_pop3())
+    settings = load_settings()
+    sockets = (listening_socket(settings.bind, settings.pop3_port), listening_socket(settings.bind, settings.pop3s_port))
+    _announce(sockets[0].getsockname()[1])
+    run_workers(settings.pop3_processes, lambda: asyncio.run(_pop3_worker(settings, sockets)))
 
 
-async def _serve_pop3() -> None:
-    server = Pop3Server(load_settings())
+async def _pop3_worker(settings: Settings, sockets: tuple[socket.socket, socket.socket]) -> None:
+    server = Pop3Server(settings, sockets)
     await server.start()
-    _announce(server.ports[0])
     try:
         await _until_terminated()
     finally:
@@ -68,4 +69,5 @@ async def _serve_pop3() -> None:
 
 
 if __name__ == "__main__":
+    return_big_blocks_to_the_system()
     {"smtp": serve_smtp, "pop3": serve_pop3}[sys.argv[1]]()

@@ -39,6 +39,7 @@ class Settings:
     submissions_port: int
     pop3_port: int
     pop3s_port: int
+    pop3_processes: int
     admin_port: int
     max_message_size: int
     max_recipients: int
@@ -185,12 +186,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=_value(env, "secret_key", str, None) or _embedded_secret(data_dir),
         relay_host=_value(env, "relay_host", _relay_host, None),
         smtp_port=_value(env, "smtp_port", _port, 2525),
-        # One smtp process per core: each runs Python on one core at a time.
+        # One smtp (and pop3) process per core: each runs Python on one core at a time.
         smtp_processes=_value(env, "smtp_processes", _at_least_one, _available_cpus()),
         submission_port=_value(env, "submission_port", _port, 2587),
         submissions_port=_value(env, "submissions_port", _port, 2465),
         pop3_port=_value(env, "pop3_port", _port, 1110),
         pop3s_port=_value(env, "pop3s_port", _port, 1995),
+        pop3_processes=_value(env, "pop3_processes", _at_least_one, _available_cpus()),
         admin_port=_value(env, "admin_port", _port, 8080),
         max_message_size=_value(env, "max_message_size", parse_size, 25 * 1024**2),
         max_recipients=_value(env, "max_recipients", _positive_int, 500),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import ssl
 from collections.abc import Callable
 from typing import cast
@@ -18,6 +19,7 @@ from typing import cast
 from services.pop3.session import LoginDelay, Pop3Session, SessionServices
 from shared.config import Settings
 from shared.db import Database, open_database
+from shared.prefork import listening_socket, run_workers
 from shared.throttle import LoginThrottle
 from shared.tls import server_ssl_context
 
@@ -141,8 +143,10 @@ class Channel(asyncio.Protocol):
 class Pop3Server:
     """The POP3 listeners of one process: STLS on pop3_port, implicit TLS on pop3s_port."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sockets: tuple[socket.socket, socket.socket] | None = None) -> None:
+        """`sockets`: listening (STLS, implicit TLS) sockets to serve; by default they are bound here."""
         self.settings = settings
+        self._sockets = sockets
         self._db: Database | None = None
         self._listeners: list[asyncio.Server] = []
         self._sessions: dict[asyncio.Task[None], Channel] = {}
@@ -160,14 +164,17 @@ class Pop3Server:
         services = SessionServices(self._db, context, throttle, login_delay)
         loop = asyncio.get_running_loop()
         bind = self.settings.bind
+        plain_socket, implicit_socket = self._sockets or (None, None)
+        plain_address = {} if plain_socket else {"host": bind, "port": self.settings.pop3_port}
+        implicit_address = {} if implicit_socket else {"host": bind, "port": self.settings.pop3s_port}
         self._listeners = [
-            await loop.create_server(lambda: Channel(self._opener(services, False)), bind, self.settings.pop3_port),
+            await loop.create_server(lambda: Channel(self._opener(services, False)), sock=plain_socket, **plain_address),
             await loop.create_server(
                 lambda: Channel(self._opener(services, True)),
-                bind,
-                self.settings.pop3s_port,
+                sock=implicit_socket,
                 ssl=context,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+                **implicit_address,
             ),
         ]
         plain, implicit = self.ports
@@ -208,12 +215,14 @@ class Pop3Server:
 
 
 def serve_pop3(settings: Settings) -> None:
-    """Run the POP3 service until SIGINT or SIGTERM: the `beaconmail pop3` command."""
-    asyncio.run(_serve_until_signalled(settings))
+    """Run the POP3 service until SIGINT or SIGTERM: the `beaconmail pop3` command, in
+    BEACONMAIL_POP3_PROCESSES worker processes on shared sockets (shared/prefork.py)."""
+    sockets = (listening_socket(settings.bind, settings.pop3_port), listening_socket(settings.bind, settings.pop3s_port))
+    run_workers(settings.pop3_processes, lambda: asyncio.run(_serve_until_signalled(settings, sockets)))
 
 
-async def _serve_until_signalled(settings: Settings) -> None:
-    server = Pop3Server(settings)
+async def _serve_until_signalled(settings: Settings, sockets: tuple[socket.socket, socket.socket]) -> None:
+    server = Pop3Server(settings, sockets)
     await server.start()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -87,6 +87,7 @@ INVALID = [
     ("max_message_size", "5X"),
     ("smtp_processes", "0"),
     ("smtp_processes", "all"),
+    ("pop3_processes", "-2"),
     ("max_recipients", "-1"),
     ("max_recipients", "many"),
     ("submission_rate_per_hour", "1e3"),
