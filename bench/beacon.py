@@ -69,6 +69,8 @@ class BeaconInstance:
             "SUBMISSIONS_PORT": "0",
             "POP3_PORT": "0",
             "POP3S_PORT": "0",
+            # Every benchmark client connects from 127.0.0.1, up to 1,000 sessions at once.
+            "MAX_CONNECTIONS_PER_IP": "0",
         }
         return {**os.environ, **{f"BEACONMAIL_{key}": value for key, value in values.items()}}
 

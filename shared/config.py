@@ -43,6 +43,7 @@ class Settings:
     admin_port: int
     max_message_size: int
     max_recipients: int
+    max_connections_per_ip: int
     submission_rate_per_hour: int
     pop3_idle_timeout: float
     allow_plaintext_auth: bool
@@ -196,6 +197,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         admin_port=_value(env, "admin_port", _port, 8080),
         max_message_size=_value(env, "max_message_size", parse_size, 25 * 1024**2),
         max_recipients=_value(env, "max_recipients", _positive_int, 500),
+        # Postfix's smtpd_client_connection_count_limit is 50 as well.
+        max_connections_per_ip=_value(env, "max_connections_per_ip", _positive_int, 50),
         submission_rate_per_hour=_value(env, "submission_rate_per_hour", _positive_int, 500),
         pop3_idle_timeout=_value(env, "pop3_idle_timeout", _positive_float, 600.0),
         allow_plaintext_auth=_value(env, "allow_plaintext_auth", _bool, _is_loopback(bind)),

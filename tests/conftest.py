@@ -48,7 +48,10 @@ def base_settings(data_dir: Path, **overrides: object) -> Settings:
         }
     )
     ports = dict(smtp_port=0, submission_port=0, submissions_port=0, pop3_port=0, pop3s_port=0, admin_port=0)
-    return dataclasses.replace(settings, **(ports | overrides))  # type: ignore[arg-type]
+    # Every test client connects from 127.0.0.1, some tests with 50 sessions and more at once;
+    # tests/adversarial/test_connection_floods.py sets a cap of its own.
+    uncapped = dict(max_connections_per_ip=0)
+    return dataclasses.replace(settings, **(ports | uncapped | overrides))  # type: ignore[arg-type]
 
 
 def _create_postgres_database(name: str, template: str | None = None) -> None:

@@ -18,6 +18,7 @@ from typing import cast
 
 from services.pop3.session import LoginDelay, Pop3Session, SessionServices
 from shared.config import Settings
+from shared.connections import ConnectionsPerIp
 from shared.db import Database, open_database
 from shared.prefork import listening_socket, run_workers
 from shared.throttle import LoginThrottle
@@ -31,6 +32,8 @@ HANDSHAKE_TIMEOUT = 30.0
 # one short transaction; a session stuck on an unreachable database (or sleeping off a failed
 # login, holding no lease) is cancelled after this.
 STOP_GRACE = 5.0
+# In place of the greeting when an address holds too many sessions (RFC 3206 response code).
+TOO_MANY_CONNECTIONS = b"-ERR [SYS/TEMP] Too many connections from your address, try again later\r\n"
 
 
 class Channel(asyncio.Protocol):
@@ -150,6 +153,7 @@ class Pop3Server:
         self._db: Database | None = None
         self._listeners: list[asyncio.Server] = []
         self._sessions: dict[asyncio.Task[None], Channel] = {}
+        self._connections = ConnectionsPerIp(settings.max_connections_per_ip)
 
     @property
     def ports(self) -> tuple[int, int]:
@@ -182,9 +186,15 @@ class Pop3Server:
 
     def _opener(self, services: SessionServices, implicit_tls: bool) -> Callable[[Channel], None]:
         def open_session(channel: Channel) -> None:
+            ip = channel.peer
+            if not self._connections.admit(ip):
+                log.warning("refusing a POP3 connection from %s: %d open already", ip, self._connections.held_by(ip))
+                channel.close(TOO_MANY_CONNECTIONS)
+                return
             task = asyncio.get_running_loop().create_task(Pop3Session(services, channel, implicit_tls).run())
             self._sessions[task] = channel
             task.add_done_callback(self._forget)
+            task.add_done_callback(lambda _task: self._connections.release(ip))
 
         return open_session
 

@@ -38,6 +38,7 @@ from services.smtp.stream import (
     unstuff,
 )
 from shared.config import Settings
+from shared.connections import ConnectionsPerIp
 from shared.routing import LocalMailbox
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class ServerContext:
     tls_context: ssl.SSLContext
     authenticator: Authenticator
     data_slots: asyncio.Semaphore  # sessions that may hold a DATA body in memory at once
+    connections: ConnectionsPerIp
     idle_timeout: float = IDLE_TIMEOUT
 
 
@@ -130,6 +132,25 @@ class BeaconSMTP(SMTP):
         self._greeting = f"220 {self.hostname} {IDENT}"
         self._receiving_data = False
         self.refused_recipients = 0  # counted by the handler, for the whole connection
+        self.connections = context.connections
+        self._counted_ip: str | None = None  # set once admitted under the per-IP cap
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        ip = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        if not self.connections.admit(ip):
+            log.warning("refusing a connection from %s: %d open already", ip, self.connections.held_by(ip))
+            cast(asyncio.WriteTransport, transport).write(replies.S421_TOO_MANY_CONNECTIONS.to_bytes())
+            transport.close()
+            return  # aiosmtpd never starts this session
+        self._counted_ip = ip
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._counted_ip is None:
+            return
+        self.connections.release(self._counted_ip)
+        super().connection_lost(error)
 
     def _create_envelope(self) -> MailTransaction:
         return MailTransaction()

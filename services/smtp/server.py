@@ -19,6 +19,7 @@ from services.smtp.handler import SmtpHandler
 from services.smtp.protocol import IDLE_TIMEOUT, BeaconSMTP, Listener, ServerContext
 from services.smtp.worker import OutboundWorker
 from shared.config import Settings
+from shared.connections import ConnectionsPerIp
 from shared.db import Database, open_database
 from shared.prefork import listening_socket, run_workers
 from shared.throttle import LoginThrottle
@@ -78,6 +79,7 @@ async def start_listeners(
         tls_context=server_ssl_context(settings),
         authenticator=Authenticator(db, LoginThrottle(settings)),
         data_slots=asyncio.Semaphore(data_slot_count(settings)),
+        connections=ConnectionsPerIp(settings.max_connections_per_ip),
         idle_timeout=idle_timeout,
     )
     blocking = ThreadPoolExecutor(max_workers=BLOCKING_THREADS, thread_name_prefix="smtp")

@@ -89,6 +89,7 @@ INVALID = [
     ("smtp_processes", "all"),
     ("pop3_processes", "-2"),
     ("max_recipients", "-1"),
+    ("max_connections_per_ip", "lots"),
     ("max_recipients", "many"),
     ("submission_rate_per_hour", "1e3"),
     ("pop3_idle_timeout", "0"),
