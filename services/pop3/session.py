@@ -77,17 +77,19 @@ class LoginDelay:
         self._clock = clock
         self._last_login: dict[str, float] = {}
 
-    def admit(self, address: str) -> bool:
-        """Record a login of `address`; False (and nothing recorded) if the last was too recent."""
-        if not self.seconds:
-            return True
-        now = self._clock()
+    def allows(self, address: str) -> bool:
+        """Whether `address` may log in now: its last session began long enough ago."""
         last = self._last_login.get(address)
-        if last is not None and now - last < self.seconds:
-            return False
+        return not self.seconds or last is None or self._clock() - last >= self.seconds
+
+    def record(self, address: str) -> None:
+        """A session of `address` began (its maildrop is open): a login that ends in [IN-USE]
+        or a failure to open the maildrop does not count."""
+        if not self.seconds:
+            return
+        now = self._clock()
         self._last_login = {a: t for a, t in self._last_login.items() if now - t < self.seconds}
         self._last_login[address] = now
-        return True
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,7 @@ class Pop3Session:
                 await asyncio.sleep(delay)
             return Refused(reply_for_error(error))
         throttle.record_success(peer, action.user)
-        if not self._services.login_delay.admit(mailbox.address):
+        if not self._services.login_delay.allows(mailbox.address):
             return Refused(ERR_LOGIN_DELAY)
         log.info("pop3 %s: %s logged in", peer, mailbox.address)
         return Authenticated(mailbox.address)
@@ -240,6 +242,7 @@ class Pop3Session:
             log.info("pop3 %s: maildrop %s not opened: %s", self._channel.peer, action.address, type(error).__name__)
             return Refused(reply_for_error(error))
         self._maildrop = maildrop
+        self._services.login_delay.record(action.address)
         self._heartbeat = asyncio.create_task(self._keep_lease(maildrop))
         return MaildropOpened(maildrop.messages)
 

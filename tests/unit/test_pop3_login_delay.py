@@ -16,14 +16,22 @@ class Clock:
 def test_a_second_login_within_the_delay_is_refused_until_it_passes() -> None:
     clock = Clock()
     delay = LoginDelay(60, clock)
-    assert delay.admit("alice@hosted.example")
+    assert delay.allows("alice@hosted.example")
+    delay.record("alice@hosted.example")
     clock.now += 59
-    assert not delay.admit("alice@hosted.example")
-    assert delay.admit("bob@hosted.example")  # per account
+    assert not delay.allows("alice@hosted.example")
+    assert delay.allows("bob@hosted.example")  # per account
     clock.now += 1
-    assert delay.admit("alice@hosted.example")  # counted from the last admitted login
+    assert delay.allows("alice@hosted.example")  # counted from the last session's start
+
+
+def test_only_a_session_that_began_counts() -> None:
+    delay = LoginDelay(60, Clock())
+    assert delay.allows("alice@hosted.example")  # asked, but the maildrop was [IN-USE]: not recorded
+    assert delay.allows("alice@hosted.example")
 
 
 def test_zero_means_no_delay() -> None:
     delay = LoginDelay(0, Clock())
-    assert delay.admit("alice@hosted.example") and delay.admit("alice@hosted.example")
+    delay.record("alice@hosted.example")
+    assert delay.allows("alice@hosted.example")

@@ -324,6 +324,22 @@ def test_login_delay_is_advertised_and_enforced(db: Database, accounts: Accounts
         client.pass_(ALICE_PW)
 
 
+def test_a_login_refused_with_in_use_does_not_start_the_login_delay(
+    db: Database, accounts: Accounts, start_pop3: StartServer
+) -> None:
+    """Two servers (as two replicas): one holds alice's maildrop, so the other refuses her with
+    [IN-USE]; that refusal must not count as a login, or her next try there would meet
+    [LOGIN-DELAY] although no session of hers ever began on it."""
+    holder_server, other_server = start_pop3(login_delay=60), start_pop3(login_delay=60)
+    holder = login(holder_server)
+    refused = pop3_ssl(other_server)
+    refused.user(ALICE)
+    with pytest.raises(poplib.error_proto, match=r"-ERR \[IN-USE\]"):
+        refused.pass_(ALICE_PW)
+    holder.quit()
+    login(other_server).quit()
+
+
 def test_bob_and_alice_have_separate_maildrops(db: Database, accounts: Accounts, start_pop3: StartServer) -> None:
     deliver_to(db, accounts.bob_id, MESSAGE)
     server = start_pop3()
