@@ -28,6 +28,7 @@ TIMEOUT = 30.0
 
 
 def children_of(pid: int) -> set[int]:
+    """The live children of `pid` (a killed worker stays a zombie child until it is reaped)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -36,7 +37,8 @@ def children_of(pid: int) -> set[int]:
             except OSError:
                 continue
             # The command name may hold spaces: the fields after its closing parenthesis are fixed.
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
+            state, parent = stat.rpartition(")")[2].split()[:2]
+            if int(parent) == pid and state != "Z":
                 found.add(int(entry.name))
     return found
 
@@ -101,8 +103,12 @@ def test_workers_are_replaced_stopped_together_and_die_with_their_parent(
 
     workers = children_of(parent)
     os.kill(parent, signal.SIGKILL)
-    wait_for(lambda: not any(is_alive(pid) for pid in workers), TIMEOUT, "the workers to die with their parent")
-    assert refuses_connections(port)
+    # A replacement forked just before the kill holds the sockets until it sees its parent gone.
+    wait_for(
+        lambda: not any(is_alive(pid) for pid in workers) and refuses_connections(port),
+        TIMEOUT,
+        "the workers to die with their parent and the port to close",
+    )
 
     fixed_port = dataclasses.replace(settings, **{count_field: WORKERS, port_field: port})
     running = ServiceProcess(service, fixed_port, processes)
