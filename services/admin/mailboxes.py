@@ -18,7 +18,7 @@ from services.admin.forms import (
     SearchForm,
 )
 from services.admin.forwarding import save_forwarding, saved_forwarding_form
-from services.admin.pagination import PAGE_SIZE, Page, requested_position
+from services.admin.pagination import PAGE_SIZE, PageLinks, requested_position
 from services.admin.portal import db
 from shared import accounts
 from shared.permissions import domain_in_scope
@@ -66,7 +66,7 @@ def index() -> str:
         limit=PAGE_SIZE,
     )
     query = {key: value for key, value in (("q", search), ("domain", domain)) if value}
-    return render_template("mailboxes/index.html", form=form, mailboxes=found.mailboxes, page=Page(found, query))
+    return render_template("mailboxes/index.html", form=form, mailboxes=found.mailboxes, page=PageLinks(found, query))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -35,7 +35,7 @@ def requested_position(size: int = PAGE_SIZE) -> Position:
 
 
 @dataclass(frozen=True)
-class Page:
+class PageLinks:
     """A page of mailboxes and the query (search, filter) its links keep."""
 
     found: MailboxPage
