@@ -14,14 +14,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Update, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from shared import store
+from shared import rawsql, store
 from shared.db import Database
 from shared.errors import TemporaryFailure
 from shared.models import Domain, Mailbox
+from shared.rawsql import RawStatement
 
 log = logging.getLogger(__name__)
 _BARE_LF = re.compile(rb"(?<!\r)\n")
@@ -74,7 +75,7 @@ _mailbox = Mailbox.__table__
 _domain = Domain.__table__
 # Prebuilt Core statements on a Core connection: delivery runs them for every message, and
 # building ORM statements and sessions cost more CPU than the database did.
-_RESERVE_MAILBOX = (
+_RESERVE_MAILBOX = RawStatement(
     update(_mailbox)
     .where(
         _mailbox.c.id == bindparam("mailbox_id"),
@@ -83,8 +84,8 @@ _RESERVE_MAILBOX = (
     .values(used_bytes=_mailbox.c.used_bytes + bindparam("size"), message_count=_mailbox.c.message_count + 1)
     .returning(_mailbox.c.domain_id, _mailbox.c.maildir)
 )
-_MAILBOX_EXISTS = select(_mailbox.c.id).where(_mailbox.c.id == bindparam("mailbox_id"))
-_RESERVE_DOMAIN = (
+_MAILBOX_EXISTS = RawStatement(select(_mailbox.c.id).where(_mailbox.c.id == bindparam("mailbox_id")))
+_RESERVE_DOMAIN = RawStatement(
     update(_domain)
     .where(
         _domain.c.id == bindparam("domain_id"),
@@ -92,6 +93,12 @@ _RESERVE_DOMAIN = (
     )
     .values(used_bytes=_domain.c.used_bytes + bindparam("size"))
 )
+_ACCOUNT_REMOVAL = (
+    update(_mailbox)
+    .where(_mailbox.c.id == bindparam("mailbox_id"))
+    .values(used_bytes=_mailbox.c.used_bytes - bindparam("size"), message_count=_mailbox.c.message_count - bindparam("messages"))
+)
+_GIVE_BACK_MAILBOX = RawStatement(_ACCOUNT_REMOVAL)
 
 
 def _reserve(db: Database, ids: list[int], size: int) -> dict[int, str]:
@@ -102,32 +109,29 @@ def _reserve(db: Database, ids: list[int], size: int) -> dict[int, str]:
     Rows are locked in one order, as POP3 deletes and mailbox removal do too: the mailboxes
     by id, then their domains by id. Interleaving them deadlocks against a concurrent delete.
     """
-    with db.engine.begin() as connection:
+    dialect = db.engine.dialect
+    with rawsql.cursor(db, transaction=True) as cursor:
         found: dict[int, tuple[int, str]] = {}
         for mailbox_id in ids:
-            row = connection.execute(_RESERVE_MAILBOX, {"mailbox_id": mailbox_id, "size": size}).first()
+            row = _RESERVE_MAILBOX.execute(cursor, dialect, {"mailbox_id": mailbox_id, "size": size}).fetchone()
             if row is not None:
-                found[mailbox_id] = (row.domain_id, row.maildir)
-            elif connection.execute(_MAILBOX_EXISTS, {"mailbox_id": mailbox_id}).first() is None:
+                found[mailbox_id] = row
+            elif _MAILBOX_EXISTS.execute(cursor, dialect, {"mailbox_id": mailbox_id}).fetchone() is None:
                 # Removed since RCPT: not a full mailbox to bounce for; the sender retries and learns.
                 raise TemporaryFailure(f"mailbox {mailbox_id} vanished during delivery")
         reserved: dict[int, str] = {}
         for mailbox_id in sorted(found, key=lambda m: (found[m][0], m)):
             domain_id, maildir = found[mailbox_id]
-            if connection.execute(_RESERVE_DOMAIN, {"domain_id": domain_id, "size": size}).rowcount:
+            if _RESERVE_DOMAIN.execute(cursor, dialect, {"domain_id": domain_id, "size": size}).rowcount:
                 reserved[mailbox_id] = maildir
             else:
-                connection.execute(account_removal(mailbox_id, size, 1))
+                _GIVE_BACK_MAILBOX.execute(cursor, dialect, {"mailbox_id": mailbox_id, "size": size, "messages": 1})
         return dict(sorted(reserved.items()))
 
 
-def account_removal(mailbox_id: int, size: int, messages: int) -> Update:
-    """The UPDATE that gives back `size` bytes and `messages` messages to a mailbox."""
-    return (
-        update(Mailbox)
-        .where(Mailbox.id == mailbox_id)
-        .values(used_bytes=Mailbox.used_bytes - size, message_count=Mailbox.message_count - messages)
-    )
+def account_removal(s: Session, mailbox_id: int, size: int, messages: int) -> None:
+    """Give back `size` bytes and `messages` messages to a mailbox."""
+    s.execute(_ACCOUNT_REMOVAL, {"mailbox_id": mailbox_id, "size": size, "messages": messages})
 
 
 def release_domain_bytes(s: Session, mailbox_id: int, size: int) -> None:
@@ -144,7 +148,7 @@ def _undo(
     try:
         with db.session.begin() as s:
             for mailbox_id in reserved:
-                s.execute(account_removal(mailbox_id, size, 1))
+                account_removal(s, mailbox_id, size, 1)
                 release_domain_bytes(s, mailbox_id, size)
     except SQLAlchemyError:
         log.exception("could not give back reserved quota; run `beaconmail quota recalc`")

@@ -115,7 +115,7 @@ def commit_deletes(db: Database, maildrop: Maildrop, holder: str, uids: list[str
     removed = [path for path in paths if path.exists()]
     freed = store.remove_messages(removed)
     with db.session.begin() as s:
-        s.execute(account_removal(maildrop.mailbox_id, freed, len(removed)))
+        account_removal(s, maildrop.mailbox_id, freed, len(removed))
         release_domain_bytes(s, maildrop.mailbox_id, freed)
         _release(s, maildrop.mailbox_id, holder)
 

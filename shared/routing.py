@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload
 
+from shared import rawsql
 from shared.addresses import Address, parse_address
 from shared.db import Database
 from shared.errors import InvalidAddress
 from shared.lookups import hosted_domain
 from shared.models import Alias, Domain, GroupMailbox, Mailbox, MailboxForward, SendingPolicy, domain_manager
+from shared.rawsql import RawStatement
 
 RECIPIENT_DELIMITER = "+"
 # What an address can be: a mailbox, an alias, a group, or a computed list of addresses (postmaster).
@@ -79,7 +81,7 @@ _domain = Domain.__table__
 # Most recipients are an active mailbox of an active domain that forwards nowhere: one
 # prebuilt statement answers them. Addresses are unique across mailboxes, aliases and
 # groups, so no other entry could take precedence over an exact mailbox.
-_PLAIN_MAILBOX = (
+_PLAIN_MAILBOX = RawStatement(
     select(_mailbox.c.id, _mailbox.c.address, _mailbox.c.quota_bytes, _mailbox.c.used_bytes)
     .join(_domain, _domain.c.id == _mailbox.c.domain_id)
     .where(
@@ -94,11 +96,11 @@ _PLAIN_MAILBOX = (
 def resolve_recipient(db: Database, address: str | Address, *, sender: str | None = None) -> DeliveryPlan:
     """The delivery plan for one RCPT; raises InvalidAddress for a malformed address."""
     target = address if isinstance(address, Address) else parse_address(address)
-    # A Core connection for the common case: an ORM session costs more CPU than the query.
-    with db.read_engine.connect() as connection:
-        plain = connection.execute(_PLAIN_MAILBOX, {"address": str(target)}).first()
+    # The common case on the DBAPI cursor: an ORM session costs more CPU than the query.
+    with rawsql.cursor(db, transaction=False) as cursor:
+        plain = _PLAIN_MAILBOX.execute(cursor, db.engine.dialect, {"address": str(target)}).fetchone()
     if plain is not None:
-        return DeliveryPlan(plain.address, (LocalMailbox(*plain),))
+        return DeliveryPlan(plain[1], (LocalMailbox(*plain),))
     with db.read_session.begin() as s:
         return plan_for(s, target, _sender_address(sender), db.settings.alias_depth_limit)
 
