@@ -146,6 +146,16 @@ def test_null_sender_is_accepted_and_null_recipient_is_not(shared_smtp: RunningS
     client.close()
 
 
+def test_an_address_cut_short_is_malformed_and_the_transaction_goes_on(shared_smtp: RunningSmtp) -> None:
+    # The email package's parser runs off the end of "<a@" with an IndexError (it was a 451).
+    client = ehlo(shared_smtp)
+    assert client.command(b"MAIL FROM:<a@").startswith(b"553 5.1.3")
+    assert client.command(b"MAIL FROM:<someone@remote.example>").startswith(b"250 2.1.0")
+    assert client.command(b"RCPT TO:a@").startswith(b"553 5.1.3")
+    assert client.command(b"RCPT TO:<alice@hosted.example>").startswith(b"250 2.1.5")
+    client.close()
+
+
 def test_pipelined_commands_are_answered_in_order(shared_smtp: RunningSmtp) -> None:
     client = ehlo(shared_smtp)
     client.send(
