@@ -61,7 +61,7 @@ def deliver(db: Database, message: bytes, mailbox_ids: Sequence[int], *, return_
     published: list[Path] = []
     try:
         for maildir in reserved.values():
-            pending.append(store.write_pending(db.settings.mail_root / maildir, data))
+            pending.append(store.write_pending(f"{db.settings.mail_root}/{maildir}", data))
         for item in pending:
             published.append(store.publish(item))
     except OSError as exc:

