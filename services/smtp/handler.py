@@ -27,6 +27,7 @@ from services.smtp.trace import TraceInfo, received_header
 from shared import mailflow, ratelimit
 from shared.addresses import Address, normalise_domain, parse_address
 from shared.db import Database
+from shared.delivery import BARE_LF
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
 from shared.routing import (
     DeliveryPlan,
@@ -39,6 +40,7 @@ from shared.routing import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+BARE_CR = re.compile(rb"\r(?!\n)")
 _SIZE_PARAMETER = re.compile(r"SIZE=([0-9]{1,20})")
 POSTMASTER = "postmaster"
 # What a lookup in `shared` raises while the database is unreachable.
@@ -51,10 +53,8 @@ def is_clean_path(address: str) -> bool:
 
 
 def has_bare_newline(content: bytes) -> bool:
-    """A CR or LF that is not part of a CRLF (lines were split on CRLF only). Three counts
-    in C instead of a look-behind regex: the regex was the costliest step of a 10 KB DATA."""
-    line_ends = content.count(b"\r\n")
-    return content.count(b"\r") != line_ends or content.count(b"\n") != line_ends
+    """A CR or LF that is not part of a CRLF (lines were split on CRLF only)."""
+    return BARE_CR.search(content) is not None or BARE_LF.search(content) is not None
 
 
 def declared_size(mail_options: list[str]) -> int:
