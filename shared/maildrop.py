@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import or_, select, update
@@ -22,26 +21,20 @@ from shared.db import Database
 from shared.delivery import account_removal, release_domain_bytes
 from shared.errors import MaildropLocked, NotFound, TemporaryFailure
 from shared.models import Mailbox, utcnow
-
-
-@dataclass(frozen=True)
-class MaildropMessage:
-    uid: str
-    size: int
-    path: Path
+from shared.store import StoredMessage
 
 
 @dataclass(frozen=True)
 class Maildrop:
     mailbox_id: int
     address: str
-    messages: tuple[MaildropMessage, ...]
+    messages: tuple[StoredMessage, ...]
 
     @cached_property
-    def _by_uid(self) -> dict[str, MaildropMessage]:
+    def _by_uid(self) -> dict[str, StoredMessage]:
         return {message.uid: message for message in self.messages}
 
-    def message(self, uid: str) -> MaildropMessage:
+    def message(self, uid: str) -> StoredMessage:
         """Constant time: a session asks once per RETR, TOP, DELE and UIDL."""
         try:
             return self._by_uid[uid]
@@ -78,7 +71,7 @@ def open_maildrop(db: Database, address: str, holder: str) -> Maildrop:
     except SQLAlchemyError as exc:
         raise TemporaryFailure("the maildrop is not available") from exc
     store.remove_stale_tmp(maildir)  # left by killed deliveries; one scandir, so done at every login
-    messages = tuple(MaildropMessage(m.uid, m.size, m.path) for m in store.list_messages(maildir))
+    messages = tuple(store.list_messages(maildir))
     return Maildrop(mailbox_id, key, messages)
 
 
@@ -100,7 +93,7 @@ def open_message(db: Database, maildrop: Maildrop, uid: str) -> BinaryIO:
     Unbuffered: each read is one read(2), which for a regular file returns less than asked
     only at its end; a buffer would cost a second call to find that end, and its own copy."""
     try:
-        return open(maildrop.message(uid).path, "rb", buffering=0)
+        return open(maildrop.message(uid).location, "rb", buffering=0)
     except FileNotFoundError as exc:
         raise NotFound(f"message {uid} is gone") from exc
 

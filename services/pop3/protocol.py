@@ -16,6 +16,7 @@ every password on the server, where we keep only slow one-way hashes.
 from __future__ import annotations
 
 import enum
+import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from services.pop3.sasl import decode_base64, parse_plain
 LINE_LIMIT: Final = 255  # octets including CRLF (RFC 2449 §4)
 SASL_LINE_LIMIT: Final = 12288  # a SASL response may be longer than a command
 CRLF: Final = b"\r\n"
+_CONTROL_CHARACTER: Final = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 class State(enum.Enum):
@@ -403,7 +405,7 @@ KNOWN_VERBS: Final = frozenset(verb for table in COMMANDS.values() for verb in t
 
 def _is_printable(line: bytes) -> bool:
     """No control characters (bare CR, bare LF, NUL, ...) and valid UTF-8."""
-    if any(byte < 0x20 or byte == 0x7F for byte in line):
+    if _CONTROL_CHARACTER.search(line):
         return False
     try:
         line.decode()

@@ -8,7 +8,7 @@ RFC 3206 (AUTH, SYS/TEMP, SYS/PERM).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 from shared.errors import (
@@ -31,7 +31,7 @@ class Reply:
 
     def format(self, **values: object) -> Reply:
         """The same reply with `{placeholders}` in its text filled in."""
-        return replace(self, text=self.text.format(**values))
+        return Reply(self.ok, self.text.format(**values), self.code)  # dataclasses.replace costs 4x
 
     def to_bytes(self) -> bytes:
         status = "+OK" if self.ok else "-ERR"
