@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import time
 from typing import Any
 
@@ -31,6 +32,7 @@ class Database:
         self.session = sessionmaker(self.engine, expire_on_commit=False)
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.read_session = sessionmaker(self.read_engine, expire_on_commit=False)
+        self.sqlite_writer = threading.Lock()  # see shared.rawsql.cursor
 
     @property
     def is_sqlite(self) -> bool:

@@ -49,6 +49,19 @@ def cursor(db: Database, *, transaction: bool) -> Iterator[Any]:
     transaction committed at the end (on SQLite BEGIN IMMEDIATE: a writer takes the lock
     up front, see shared.db); otherwise each statement commits on its own, which spares
     PostgreSQL the BEGIN and ROLLBACK round trips around a single read."""
+    if not (transaction and db.is_sqlite):
+        with _cursor(db, transaction) as dbapi_cursor:
+            yield dbapi_cursor
+        return
+    # This process's writers queue on a lock, which wakes the next one the moment it is
+    # free; in SQLite's busy handler they would sleep 1, 2, 5, 10... ms between tries.
+    with db.sqlite_writer:
+        with _cursor(db, transaction) as dbapi_cursor:
+            yield dbapi_cursor
+
+
+@contextmanager
+def _cursor(db: Database, transaction: bool) -> Iterator[Any]:
     dialect = db.engine.dialect
     try:
         pooled = db.engine.raw_connection()
