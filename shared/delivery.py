@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -73,25 +73,36 @@ def deliver(db: Database, message: bytes, mailbox_ids: Sequence[int], *, return_
 
 _mailbox = Mailbox.__table__
 _domain = Domain.__table__
-# Prebuilt Core statements on a Core connection: delivery runs them for every message, and
-# building ORM statements and sessions cost more CPU than the database did.
-_RESERVE_MAILBOX = RawStatement(
+
+
+def _room_for(table: Table) -> ColumnElement[bool]:
+    """The row has room for `size` more bytes; a quota of 0 means unlimited."""
+    return (table.c.quota_bytes == 0) | (table.c.used_bytes + bindparam("size") <= table.c.quota_bytes)
+
+
+# Prebuilt statements run on the DBAPI cursor (see shared.rawsql): delivery runs them for
+# every message, and SQLAlchemy's execution machinery cost more CPU than the database did.
+_mailbox_reservation = (
     update(_mailbox)
-    .where(
-        _mailbox.c.id == bindparam("mailbox_id"),
-        (_mailbox.c.quota_bytes == 0) | (_mailbox.c.used_bytes + bindparam("size") <= _mailbox.c.quota_bytes),
-    )
+    .where(_mailbox.c.id == bindparam("mailbox_id"), _room_for(_mailbox))
     .values(used_bytes=_mailbox.c.used_bytes + bindparam("size"), message_count=_mailbox.c.message_count + 1)
     .returning(_mailbox.c.domain_id, _mailbox.c.maildir)
 )
+_domain_reservation = update(_domain).where(_room_for(_domain)).values(used_bytes=_domain.c.used_bytes + bindparam("size"))
+_RESERVE_MAILBOX = RawStatement(_mailbox_reservation)
 _MAILBOX_EXISTS = RawStatement(select(_mailbox.c.id).where(_mailbox.c.id == bindparam("mailbox_id")))
-_RESERVE_DOMAIN = RawStatement(
-    update(_domain)
-    .where(
-        _domain.c.id == bindparam("domain_id"),
-        (_domain.c.quota_bytes == 0) | (_domain.c.used_bytes + bindparam("size") <= _domain.c.quota_bytes),
-    )
-    .values(used_bytes=_domain.c.used_bytes + bindparam("size"))
+_RESERVE_DOMAIN = RawStatement(_domain_reservation.where(_domain.c.id == bindparam("domain_id")))
+# PostgreSQL, one mailbox: both UPDATEs in one statement that commits on its own (one round
+# trip instead of BEGIN, two UPDATEs and COMMIT). The domain's reads the mailbox's RETURNING,
+# so the mailbox row is locked first, the same order as _reserve's. SQLite has no UPDATE in WITH.
+_reserved_mailbox = _mailbox_reservation.cte("reserved_mailbox")
+_reserved_domain = (
+    _domain_reservation.where(_domain.c.id == select(_reserved_mailbox.c.domain_id).scalar_subquery())
+    .returning(_domain.c.id)
+    .cte("reserved_domain")
+)
+_RESERVE_ONE = RawStatement(
+    select(_reserved_mailbox.c.maildir, exists(select(_reserved_domain.c.id)).label("domain_reserved"))
 )
 _ACCOUNT_REMOVAL = (
     update(_mailbox)
@@ -109,6 +120,8 @@ def _reserve(db: Database, ids: list[int], size: int) -> dict[int, str]:
     Rows are locked in one order, as POP3 deletes and mailbox removal do too: the mailboxes
     by id, then their domains by id. Interleaving them deadlocks against a concurrent delete.
     """
+    if len(ids) == 1 and not db.is_sqlite:
+        return _reserve_one(db, ids[0], size)
     dialect = db.engine.dialect
     with rawsql.cursor(db, transaction=True) as cursor:
         found: dict[int, tuple[int, str]] = {}
@@ -127,6 +140,24 @@ def _reserve(db: Database, ids: list[int], size: int) -> dict[int, str]:
             else:
                 _GIVE_BACK_MAILBOX.execute(cursor, dialect, {"mailbox_id": mailbox_id, "size": size, "messages": 1})
         return dict(sorted(reserved.items()))
+
+
+def _reserve_one(db: Database, mailbox_id: int, size: int) -> dict[int, str]:
+    """_reserve for one mailbox on PostgreSQL, in one statement."""
+    dialect = db.engine.dialect
+    with rawsql.cursor(db, transaction=False) as cursor:
+        row = _RESERVE_ONE.execute(cursor, dialect, {"mailbox_id": mailbox_id, "size": size}).fetchone()
+        if row is None:
+            if _MAILBOX_EXISTS.execute(cursor, dialect, {"mailbox_id": mailbox_id}).fetchone() is None:
+                raise TemporaryFailure(f"mailbox {mailbox_id} vanished during delivery")
+            return {}
+        maildir, domain_reserved = row
+        if domain_reserved:
+            return {mailbox_id: maildir}
+        # The domain is full. Until this gives the bytes back, the mailbox counts a message it
+        # will not get: a counter above the disk, the side a crash may leave too.
+        _GIVE_BACK_MAILBOX.execute(cursor, dialect, {"mailbox_id": mailbox_id, "size": size, "messages": 1})
+        return {}
 
 
 def account_removal(s: Session, mailbox_id: int, size: int, messages: int) -> None:

@@ -78,6 +78,7 @@ def test_over_quota_is_refused_and_leaves_nothing(db: Database) -> None:
     small = create_mailbox(db, "small@example.com", "pw", quota_bytes=len(MESSAGE) + 10)
     roomy = create_mailbox(db, "roomy@example.com", "pw")
     assert deliver(db, MESSAGE, [small.id]).delivered == (small.id,)
+    assert deliver(db, MESSAGE, [small.id]).over_quota == (small.id,)  # alone (PostgreSQL: one statement)
     report = deliver(db, MESSAGE, [small.id, roomy.id])
     assert (report.delivered, report.over_quota) == ((roomy.id,), (small.id,))
     assert len(files(db, small.address, "new")) == 1 and files(db, small.address, "tmp") == []
