@@ -122,42 +122,49 @@ def _reserve(db: Database, ids: list[int], size: int) -> dict[int, str]:
     """
     if len(ids) == 1 and not db.is_sqlite:
         return _reserve_one(db, ids[0], size)
-    dialect = db.engine.dialect
     with rawsql.cursor(db, transaction=True) as cursor:
         found: dict[int, tuple[int, str]] = {}
         for mailbox_id in ids:
-            row = _RESERVE_MAILBOX.execute(cursor, dialect, {"mailbox_id": mailbox_id, "size": size}).fetchone()
+            row = _RESERVE_MAILBOX.execute(cursor, {"mailbox_id": mailbox_id, "size": size}).fetchone()
             if row is not None:
                 found[mailbox_id] = row
-            elif _MAILBOX_EXISTS.execute(cursor, dialect, {"mailbox_id": mailbox_id}).fetchone() is None:
-                # Removed since RCPT: not a full mailbox to bounce for; the sender retries and learns.
-                raise TemporaryFailure(f"mailbox {mailbox_id} vanished during delivery")
+            else:
+                _refuse_if_vanished(cursor, mailbox_id)
         reserved: dict[int, str] = {}
         for mailbox_id in sorted(found, key=lambda m: (found[m][0], m)):
             domain_id, maildir = found[mailbox_id]
-            if _RESERVE_DOMAIN.execute(cursor, dialect, {"domain_id": domain_id, "size": size}).rowcount:
+            if _RESERVE_DOMAIN.execute(cursor, {"domain_id": domain_id, "size": size}).rowcount:
                 reserved[mailbox_id] = maildir
             else:
-                _GIVE_BACK_MAILBOX.execute(cursor, dialect, {"mailbox_id": mailbox_id, "size": size, "messages": 1})
+                _give_back_one(cursor, mailbox_id, size)
         return dict(sorted(reserved.items()))
 
 
 def _reserve_one(db: Database, mailbox_id: int, size: int) -> dict[int, str]:
     """_reserve for one mailbox on PostgreSQL, in one statement."""
-    dialect = db.engine.dialect
     with rawsql.cursor(db, transaction=False) as cursor:
-        row = _RESERVE_ONE.execute(cursor, dialect, {"mailbox_id": mailbox_id, "size": size}).fetchone()
+        row = _RESERVE_ONE.execute(cursor, {"mailbox_id": mailbox_id, "size": size}).fetchone()
         if row is None:
-            if _MAILBOX_EXISTS.execute(cursor, dialect, {"mailbox_id": mailbox_id}).fetchone() is None:
-                raise TemporaryFailure(f"mailbox {mailbox_id} vanished during delivery")
+            _refuse_if_vanished(cursor, mailbox_id)
             return {}
         maildir, domain_reserved = row
         if domain_reserved:
             return {mailbox_id: maildir}
         # The domain is full. Until this gives the bytes back, the mailbox counts a message it
         # will not get: a counter above the disk, the side a crash may leave too.
-        _GIVE_BACK_MAILBOX.execute(cursor, dialect, {"mailbox_id": mailbox_id, "size": size, "messages": 1})
+        _give_back_one(cursor, mailbox_id, size)
         return {}
+
+
+def _refuse_if_vanished(cursor: rawsql.RawCursor, mailbox_id: int) -> None:
+    """After a reservation found no room: a mailbox removed since RCPT is not a full mailbox to
+    bounce for; the sender retries and learns."""
+    if _MAILBOX_EXISTS.execute(cursor, {"mailbox_id": mailbox_id}).fetchone() is None:
+        raise TemporaryFailure(f"mailbox {mailbox_id} vanished during delivery")
+
+
+def _give_back_one(cursor: rawsql.RawCursor, mailbox_id: int, size: int) -> None:
+    _GIVE_BACK_MAILBOX.execute(cursor, {"mailbox_id": mailbox_id, "size": size, "messages": 1})
 
 
 def account_removal(s: Session, mailbox_id: int, size: int, messages: int) -> None:

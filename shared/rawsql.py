@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -36,32 +37,41 @@ class RawStatement:
             self._compiled[dialect.name] = (compiled.string, names, literals)
         return self._compiled[dialect.name]
 
-    def execute(self, cursor: Any, dialect: Dialect, params: Mapping[str, Any]) -> Any:
-        sql, names, literals = self.sql(dialect)
+    def execute(self, cursor: RawCursor, params: Mapping[str, Any]) -> Any:
+        """Run on `cursor`; returns its DBAPI cursor (fetchone, rowcount)."""
+        sql, names, literals = self.sql(cursor.dialect)
         values = {**literals, **params}
-        cursor.execute(sql, values if names is None else tuple(values[name] for name in names))
-        return cursor
+        cursor.dbapi.execute(sql, values if names is None else tuple(values[name] for name in names))
+        return cursor.dbapi
+
+
+@dataclass(frozen=True)
+class RawCursor:
+    """A DBAPI cursor and the dialect its statements are compiled for."""
+
+    dbapi: Any
+    dialect: Dialect
 
 
 @contextmanager
-def cursor(db: Database, *, transaction: bool) -> Iterator[Any]:
+def cursor(db: Database, *, transaction: bool) -> Iterator[RawCursor]:
     """A DBAPI cursor of a pooled connection. `transaction`: every statement in one
     transaction committed at the end (on SQLite BEGIN IMMEDIATE: a writer takes the lock
     up front, see shared.db); otherwise each statement commits on its own, which spares
     PostgreSQL the BEGIN and ROLLBACK round trips around a single read."""
     if not (transaction and db.is_sqlite):
-        with _cursor(db, transaction) as dbapi_cursor:
-            yield dbapi_cursor
+        with _cursor(db, transaction) as raw_cursor:
+            yield raw_cursor
         return
     # This process's writers queue on a lock, which wakes the next one the moment it is
     # free; in SQLite's busy handler they would sleep 1, 2, 5, 10... ms between tries.
     with db.sqlite_writer:
-        with _cursor(db, transaction) as dbapi_cursor:
-            yield dbapi_cursor
+        with _cursor(db, transaction) as raw_cursor:
+            yield raw_cursor
 
 
 @contextmanager
-def _cursor(db: Database, transaction: bool) -> Iterator[Any]:
+def _cursor(db: Database, transaction: bool) -> Iterator[RawCursor]:
     dialect = db.engine.dialect
     try:
         pooled = db.engine.raw_connection()
@@ -74,7 +84,7 @@ def _cursor(db: Database, transaction: bool) -> Iterator[Any]:
         dbapi_cursor = pooled.cursor()
         if transaction and db.is_sqlite:
             dbapi_cursor.execute("BEGIN IMMEDIATE")
-        yield dbapi_cursor
+        yield RawCursor(dbapi_cursor, dialect)
         if transaction:
             pooled.commit()
     except dialect.loaded_dbapi.Error as error:

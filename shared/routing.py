@@ -98,7 +98,7 @@ def resolve_recipient(db: Database, address: str | Address, *, sender: str | Non
     target = address if isinstance(address, Address) else parse_address(address)
     # The common case on the DBAPI cursor: an ORM session costs more CPU than the query.
     with rawsql.cursor(db, transaction=False) as cursor:
-        plain = _PLAIN_MAILBOX.execute(cursor, db.engine.dialect, {"address": str(target)}).fetchone()
+        plain = _PLAIN_MAILBOX.execute(cursor, {"address": str(target)}).fetchone()
     if plain is not None:
         return DeliveryPlan(plain[1], (LocalMailbox(*plain),))
     with db.read_session.begin() as s:

@@ -25,14 +25,14 @@ GROW_QUOTA = RawStatement(
 
 def quota_of(db: Database, name: str) -> int:
     with rawsql.cursor(db, transaction=False) as cursor:
-        return DOMAIN_NAMED.execute(cursor, db.engine.dialect, {"name": name}).fetchone()[1]
+        return DOMAIN_NAMED.execute(cursor, {"name": name}).fetchone()[1]
 
 
 def test_statements_bind_named_and_repeated_parameters(db: Database) -> None:
     create_domain(db, "example.com")
     with rawsql.cursor(db, transaction=True) as cursor:
-        assert GROW_QUOTA.execute(cursor, db.engine.dialect, {"name": "example.com", "quota": 500}).rowcount == 1
-        assert GROW_QUOTA.execute(cursor, db.engine.dialect, {"name": "example.com", "quota": 400}).rowcount == 0
+        assert GROW_QUOTA.execute(cursor, {"name": "example.com", "quota": 500}).rowcount == 1
+        assert GROW_QUOTA.execute(cursor, {"name": "example.com", "quota": 400}).rowcount == 0
     assert quota_of(db, "example.com") == 500
 
 
@@ -40,7 +40,7 @@ def test_a_transaction_is_rolled_back_when_its_block_raises(db: Database) -> Non
     create_domain(db, "example.com")
     with pytest.raises(LookupError):
         with rawsql.cursor(db, transaction=True) as cursor:
-            GROW_QUOTA.execute(cursor, db.engine.dialect, {"name": "example.com", "quota": 500})
+            GROW_QUOTA.execute(cursor, {"name": "example.com", "quota": 500})
             raise LookupError("changed my mind")
     assert quota_of(db, "example.com") == 0
 
@@ -49,7 +49,7 @@ def test_database_errors_leave_as_sqlalchemy_errors_and_the_connection_is_not_re
     create_domain(db, "example.com")
     with pytest.raises(SQLAlchemyError):
         with rawsql.cursor(db, transaction=True) as cursor:
-            cursor.execute("SELECT no_such_column FROM domain")
+            cursor.dbapi.execute("SELECT no_such_column FROM domain")
     assert db.engine.pool.checkedout() == 0
     assert quota_of(db, "example.com") == 0  # a new connection, not one stuck in a failed transaction
 
