@@ -31,7 +31,7 @@ class Target:
 class Outcome:
     messages_per_second: float
     megabytes_per_second: float
-    cpu_ms_per_message: float
+    cpu_us_per_message: float
 
 
 async def _download_all(port: int, users: int) -> clients.Download:
@@ -45,7 +45,7 @@ def run_once(target: Target, users: int) -> Outcome:
     download = asyncio.run(_download_all(target.port, users))
     elapsed = time.perf_counter() - start
     cpu = procstat.cpu_seconds(target.pids()) - cpu_before
-    return Outcome(download.messages / elapsed, download.octets / elapsed / 1e6, 1000 * cpu / download.messages)
+    return Outcome(download.messages / elapsed, download.octets / elapsed / 1e6, 1e6 * cpu / download.messages)
 
 
 def measure(targets: list[Target], users: int, runs: int) -> list[report.Series]:
@@ -57,7 +57,7 @@ def measure(targets: list[Target], users: int, runs: int) -> list[report.Series]
         label = f"{name} {users} user(s)"
         found.append(report.Series(label, "msgs/s", tuple(o.messages_per_second for o in results)))
         found.append(report.Series(label + " throughput", "MB/s", tuple(o.megabytes_per_second for o in results)))
-        found.append(report.Series(label + " server CPU", "ms/msg", tuple(o.cpu_ms_per_message for o in results)))
+        found.append(report.Series(label + " server CPU", "µs/msg", tuple(o.cpu_us_per_message for o in results)))
     return found
 
 
