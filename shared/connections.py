@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+from shared.accepting import WorkerLoads
+
 
 class ConnectionsPerIp:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, loads: WorkerLoads | None = None) -> None:
+        """`loads`: where this worker process's total of open connections is shared with its siblings."""
         self.limit = limit  # 0: no cap
+        self.loads = loads or WorkerLoads()
         self._open: Counter[str] = Counter()
 
     def admit(self, ip: str) -> bool:
@@ -21,10 +25,12 @@ class ConnectionsPerIp:
         if self.limit and self._open[ip] >= self.limit:
             return False
         self._open[ip] += 1
+        self.loads.change(+1)
         return True
 
     def release(self, ip: str) -> None:
         self._open[ip] -= 1
+        self.loads.change(-1)
         if self._open[ip] <= 0:
             del self._open[ip]
 

@@ -18,6 +18,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from shared.accepting import WorkerLoads
+
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -45,13 +47,20 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_workers(count: int, work: Callable[[], None]) -> None:
-    """Run `work` (which returns after SIGTERM) in `count` processes until SIGTERM or SIGINT.
-    With one, it runs in this process."""
+def run_workers(count: int, work: Callable[[WorkerLoads], None]) -> None:
+    """Run `work(loads)` (which returns after SIGTERM) in `count` processes until SIGTERM or
+    SIGINT; `loads` holds every worker's count of open connections, each worker writing its own
+    (a worker started in place of one that died takes over its count). With one, it runs in this process."""
+    loads = WorkerLoads(count)
     if count == 1:
-        work()
+        work(loads)
         return
-    children: dict[int, float] = {}  # pid -> start time
+
+    def work_as(number: int) -> None:
+        loads.become(number)
+        work(loads)
+
+    children: dict[int, tuple[int, float]] = {}  # pid -> (number, start time)
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -62,41 +71,41 @@ def run_workers(count: int, work: Callable[[], None]) -> None:
 
     for signum in STOP_SIGNALS:
         signal.signal(signum, stop)
-    for _ in range(count):
-        _spawn(children, work)
+    for number in range(count):
+        _spawn(children, number, work_as)
     while children:
         pid, status = os.wait()  # PEP 475: resumed after the signal handler ran
-        started = children.pop(pid)
+        number, started = children.pop(pid)
         if stopping:
             continue
         log.error("worker %d exited with status %d; starting another", pid, os.waitstatus_to_exitcode(status))
         if time.monotonic() - started < RESTART_PAUSE:
             time.sleep(RESTART_PAUSE)
         if not stopping:
-            _spawn(children, work)
+            _spawn(children, number, work_as)
 
 
-def _spawn(children: dict[int, float], work: Callable[[], None]) -> None:
+def _spawn(children: dict[int, tuple[int, float]], number: int, work: Callable[[int], None]) -> None:
     # Stop signals wait until the child is in `children`, where `stop` finds it.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _run_child(parent, work)
-        children[pid] = time.monotonic()
+            _run_child(parent, number, work)
+        children[pid] = (number, time.monotonic())
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
-def _run_child(parent: int, work: Callable[[], None]) -> None:
+def _run_child(parent: int, number: int, work: Callable[[int], None]) -> None:
     code = 0
     try:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         _die_with(parent)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        work()
+        work(number)
     except BaseException:  # a forked child must never return into the parent's code
         log.exception("worker failed")
         code = 1

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import cast
 
 from services.pop3.session import LoginDelay, Pop3Session, SessionServices
+from shared.accepting import Acceptor, WorkerLoads
 from shared.config import Settings
 from shared.connections import ConnectionsPerIp
 from shared.db import Database, open_database
@@ -146,19 +147,25 @@ class Channel(asyncio.Protocol):
 class Pop3Server:
     """The POP3 listeners of one process: STLS on pop3_port, implicit TLS on pop3s_port."""
 
-    def __init__(self, settings: Settings, sockets: tuple[socket.socket, socket.socket] | None = None) -> None:
-        """`sockets`: listening (STLS, implicit TLS) sockets to serve; by default they are bound here."""
+    def __init__(
+        self,
+        settings: Settings,
+        sockets: tuple[socket.socket, socket.socket] | None = None,
+        loads: WorkerLoads | None = None,
+    ) -> None:
+        """`sockets`: listening (STLS, implicit TLS) sockets to serve; by default they are bound
+        here. `loads`: the connection counts of the worker processes that share them."""
         self.settings = settings
         self._sockets = sockets
         self._db: Database | None = None
-        self._listeners: list[asyncio.Server] = []
+        self._listeners: list[Acceptor] = []
         self._sessions: dict[asyncio.Task[None], Channel] = {}
-        self._connections = ConnectionsPerIp(settings.max_connections_per_ip)
+        self._connections = ConnectionsPerIp(settings.max_connections_per_ip, loads)
 
     @property
     def ports(self) -> tuple[int, int]:
         """(STLS port, implicit-TLS port) as bound; useful when configured as 0."""
-        plain, implicit = (listener.sockets[0].getsockname()[1] for listener in self._listeners)
+        plain, implicit = (listener.port for listener in self._listeners)
         return plain, implicit
 
     async def start(self) -> None:
@@ -166,20 +173,15 @@ class Pop3Server:
         self._db = await asyncio.to_thread(open_database, self.settings)
         throttle, login_delay = LoginThrottle(self.settings), LoginDelay(self.settings.login_delay)
         services = SessionServices(self._db, context, throttle, login_delay)
-        loop = asyncio.get_running_loop()
         bind = self.settings.bind
-        plain_socket, implicit_socket = self._sockets or (None, None)
-        plain_address = {} if plain_socket else {"host": bind, "port": self.settings.pop3_port}
-        implicit_address = {} if implicit_socket else {"host": bind, "port": self.settings.pop3s_port}
+        plain_socket, implicit_socket = self._sockets or (
+            listening_socket(bind, self.settings.pop3_port),
+            listening_socket(bind, self.settings.pop3s_port),
+        )
+        loads = self._connections.loads
         self._listeners = [
-            await loop.create_server(lambda: Channel(self._opener(services, False)), sock=plain_socket, **plain_address),
-            await loop.create_server(
-                lambda: Channel(self._opener(services, True)),
-                sock=implicit_socket,
-                ssl=context,
-                ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
-                **implicit_address,
-            ),
+            Acceptor(plain_socket, lambda: Channel(self._opener(services, False)), loads),
+            Acceptor(implicit_socket, lambda: Channel(self._opener(services, True)), loads, context, HANDSHAKE_TIMEOUT),
         ]
         plain, implicit = self.ports
         log.info("POP3 listening on %s port %d (STLS) and port %d (implicit TLS)", bind, plain, implicit)
@@ -218,8 +220,6 @@ class Pop3Server:
             for task in stuck:
                 task.cancel()
             await asyncio.gather(*stuck, return_exceptions=True)
-        for listener in self._listeners:
-            await listener.wait_closed()
         if self._db is not None:
             self._db.dispose()
 
@@ -228,11 +228,13 @@ def serve_pop3(settings: Settings) -> None:
     """Run the POP3 service until SIGINT or SIGTERM: the `beaconmail pop3` command, in
     BEACONMAIL_POP3_PROCESSES worker processes on shared sockets (shared/prefork.py)."""
     sockets = (listening_socket(settings.bind, settings.pop3_port), listening_socket(settings.bind, settings.pop3s_port))
-    run_workers(settings.pop3_processes, lambda: asyncio.run(_serve_until_signalled(settings, sockets)))
+    run_workers(settings.pop3_processes, lambda loads: asyncio.run(_serve_until_signalled(settings, sockets, loads)))
 
 
-async def _serve_until_signalled(settings: Settings, sockets: tuple[socket.socket, socket.socket]) -> None:
-    server = Pop3Server(settings, sockets)
+async def _serve_until_signalled(
+    settings: Settings, sockets: tuple[socket.socket, socket.socket], loads: WorkerLoads
+) -> None:
+    server = Pop3Server(settings, sockets, loads)
     await server.start()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

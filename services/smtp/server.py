@@ -18,6 +18,7 @@ from services.smtp.auth import Authenticator
 from services.smtp.handler import SmtpHandler
 from services.smtp.protocol import IDLE_TIMEOUT, BeaconSMTP, Listener, ServerContext
 from services.smtp.worker import OutboundWorker
+from shared.accepting import Acceptor, WorkerLoads
 from shared.config import Settings
 from shared.connections import ConnectionsPerIp
 from shared.db import Database, open_database
@@ -51,17 +52,15 @@ def data_slot_count(settings: Settings) -> int:
 
 @dataclass
 class SmtpListeners:
-    servers: dict[str, asyncio.Server]
+    acceptors: dict[str, Acceptor]
     blocking: ThreadPoolExecutor
 
     def port(self, name: str) -> int:
-        return int(self.servers[name].sockets[0].getsockname()[1])
+        return self.acceptors[name].port
 
     async def close(self) -> None:
-        for server in self.servers.values():
-            server.close()
-        for server in self.servers.values():
-            await server.wait_closed()
+        for acceptor in self.acceptors.values():
+            acceptor.close()
         self.blocking.shutdown(wait=False)
 
 
@@ -71,42 +70,37 @@ async def start_listeners(
     *,
     idle_timeout: float = IDLE_TIMEOUT,
     sockets: Mapping[str, socket.socket] | None = None,
+    loads: WorkerLoads | None = None,
 ) -> SmtpListeners:
     """Serve every listener on its socket in `sockets`, or else bind it (port 0 picks a free
-    port, as tests do)."""
+    port, as tests do). `loads`: the connection counts of the worker processes sharing the sockets."""
     context = ServerContext(
         settings=settings,
         tls_context=server_ssl_context(settings),
         authenticator=Authenticator(db, LoginThrottle(settings)),
         data_slots=asyncio.Semaphore(data_slot_count(settings)),
-        connections=ConnectionsPerIp(settings.max_connections_per_ip),
+        connections=ConnectionsPerIp(settings.max_connections_per_ip, loads),
         idle_timeout=idle_timeout,
     )
     blocking = ThreadPoolExecutor(max_workers=BLOCKING_THREADS, thread_name_prefix="smtp")
     handler = SmtpHandler(db, blocking)
-    loop = asyncio.get_running_loop()
-    servers: dict[str, asyncio.Server] = {}
+    acceptors: dict[str, Acceptor] = {}
     for listener in listeners_for(settings):
         factory = functools.partial(BeaconSMTP, handler, listener=listener, context=context)
         tls = context.tls_context if listener.implicit_tls else None
-        if sockets is None:
-            servers[listener.name] = await loop.create_server(factory, host=settings.bind, port=listener.port, ssl=tls)
-        else:
-            servers[listener.name] = await loop.create_server(factory, sock=sockets[listener.name], ssl=tls)
-        log.info(
-            "smtp %s listening on %s:%s",
-            listener.name,
-            settings.bind,
-            servers[listener.name].sockets[0].getsockname()[1],
-        )
-    return SmtpListeners(servers, blocking)
+        sock = sockets[listener.name] if sockets is not None else listening_socket(settings.bind, listener.port)
+        acceptors[listener.name] = Acceptor(sock, factory, context.connections.loads, tls)
+        log.info("smtp %s listening on %s:%s", listener.name, settings.bind, acceptors[listener.name].port)
+    return SmtpListeners(acceptors, blocking)
 
 
-async def serve(settings: Settings, stop: asyncio.Event, sockets: Mapping[str, socket.socket]) -> None:
+async def serve(
+    settings: Settings, stop: asyncio.Event, sockets: Mapping[str, socket.socket], loads: WorkerLoads
+) -> None:
     """Listen and deliver until `stop` is set."""
     db = open_database(settings)
     try:
-        listeners = await start_listeners(settings, db, sockets=sockets)
+        listeners = await start_listeners(settings, db, sockets=sockets, loads=loads)
         worker = asyncio.create_task(OutboundWorker(db).run(stop))
         await stop.wait()
         await listeners.close()
@@ -119,11 +113,11 @@ def run_smtp(settings: Settings) -> None:
     """Entry point of `beaconmail smtp`: runs until SIGTERM or SIGINT."""
     sockets = {listener.name: listening_socket(settings.bind, listener.port) for listener in listeners_for(settings)}
 
-    async def main() -> None:
+    async def main(loads: WorkerLoads) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await serve(settings, stop, sockets)
+        await serve(settings, stop, sockets, loads)
 
-    run_workers(settings.smtp_processes, lambda: asyncio.run(main()))
+    run_workers(settings.smtp_processes, lambda loads: asyncio.run(main(loads)))
