@@ -75,10 +75,20 @@ class SmtpHandler:
         self.db = db
         self.settings = db.settings
         self.blocking = blocking
+        self._reads_inline = db.is_sqlite
 
     async def _call(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run a blocking `shared` call (database, fsync) in the handler's threads."""
         return await asyncio.get_running_loop().run_in_executor(self.blocking, functools.partial(function, *args, **kwargs))
+
+    async def _read(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Run a `shared` call that only reads the account database. On SQLite that is a read of
+        a local file that in WAL mode waits for no lock (a recipient: about 40 µs), so it runs
+        in the event loop: the hand-off to a thread and back cost more CPU than the read (SMTP
+        at 10 sessions: 1.40 -> 1.29 ms of CPU per message). On PostgreSQL it is a round trip."""
+        if self._reads_inline:
+            return function(*args, **kwargs)
+        return await self._call(function, *args, **kwargs)
 
     # -- MAIL --------------------------------------------------------------------------
 
@@ -121,7 +131,7 @@ class SmtpHandler:
 
     async def _submission_refusal(self, user: str | None, path: str) -> Reply | None:
         assert user is not None  # aiosmtpd answers 530 before MAIL reaches us unauthenticated
-        if not path or not await self._call(may_send_as, self.db, user, path):
+        if not path or not await self._read(may_send_as, self.db, user, path):
             return replies.S553_NOT_YOUR_ADDRESS
         if not await self._call(ratelimit.submission_allowed, self.db, user):
             return replies.S451_RATE_LIMITED
@@ -150,7 +160,7 @@ class SmtpHandler:
         target = await self._recipient(address, envelope.smtp_utf8)
         if isinstance(target, Reply):
             return target
-        plan = await self._call(resolve_recipient, self.db, target, sender=envelope.return_path or None)
+        plan = await self._read(resolve_recipient, self.db, target, sender=envelope.return_path or None)
         reply = self._plan_reply(plan, envelope, bool(session.authenticated))
         if reply is replies.S250_RECIPIENT_OK:
             self._add_recipient(envelope, plan, address, target)
@@ -176,7 +186,7 @@ class SmtpHandler:
         labels = self.settings.hostname.lower().rstrip(".").split(".")
         for start in range(len(labels) - 1):
             domain = ".".join(labels[start:])
-            if await self._call(is_hosted_domain, self.db, domain):
+            if await self._read(is_hosted_domain, self.db, domain):
                 return Address(POSTMASTER, domain)
         return replies.S550_NO_SUCH_USER
 
