@@ -9,6 +9,7 @@ released and nothing is deleted unless the client said QUIT.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import os
 import secrets
@@ -16,15 +17,16 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.pop3.events import (
     DONE,
     NEED_DATA,
+    Action,
     Authenticate,
     Authenticated,
     Close,
@@ -36,6 +38,7 @@ from services.pop3.events import (
     Result,
     Send,
     SessionPolicy,
+    Signal,
     StartTLS,
 )
 from services.pop3.protocol import Pop3Connection
@@ -100,6 +103,23 @@ class SessionServices:
     ssl_context: ssl.SSLContext
     throttle: LoginThrottle
     login_delay: LoginDelay
+
+
+@dataclass(frozen=True)
+class _Streaming:
+    """A RETR or TOP whose status line is sent, the rest of the message to stream from `source`."""
+
+    source: BinaryIO
+    encoder: MessageEncoder
+
+
+class _Waiting(enum.Enum):
+    WRITE_BLOCKED = "the client is behind on reading"
+
+
+WRITE_BLOCKED = _Waiting.WRITE_BLOCKED
+# What the session's task waits on or carries out, once the event loop could go no further alone.
+_Step = Action | _Streaming | _Waiting
 
 
 class _StreamBroken(Exception):
@@ -172,24 +192,47 @@ class Pop3Session:
 
     async def _converse(self) -> None:
         while True:
-            action = self.conn.next_action()
-            if action is NEED_DATA:
-                data = await self._channel.read()
-                if not data:
-                    return
-                self.conn.receive_data(data)
-                continue
-            self._idle_timer.touch()  # idle time counts from the last command answered, not from any byte
-            if isinstance(action, Close):
+            step = self._answer_at_once()
+            if step is NEED_DATA:
+                step = await self._channel.answer_input(self._on_input)
+            if step is None or isinstance(step, Close):
                 return
-            if isinstance(action, Send):
-                await self._send(action.data)
-            elif isinstance(action, Fetch):
-                self.conn.on_result(await self._fetch(action))  # stalls in its writes count as idle
+            if step is WRITE_BLOCKED:
+                await self._channel.drained()
+                self._idle_timer.touch()  # the peer took part of the buffer: progress
+            elif isinstance(step, _Streaming):
+                await self._stream(step)  # stalls in its writes count as idle
+                self.conn.on_result(DONE)
             else:
                 with self._idle_timer.paused():
-                    result = await self._perform(action)
+                    result = await self._perform(step)
                 self.conn.on_result(result)
+
+    def _on_input(self, data: bytes) -> _Step | None:
+        """Input for `Channel.answer_input`: answered at once as far as it goes; None when all is."""
+        self.conn.receive_data(data)
+        step = self._answer_at_once()
+        return None if step is NEED_DATA else step
+
+    def _answer_at_once(self) -> _Step | Literal[Signal.NEED_DATA]:
+        """Carry out what needs no waiting, replies and RETR or TOP of a small message, while the
+        client keeps up; return the first thing that needs waiting for: input, a client behind on
+        reading, a message to stream, or an effect (login, maildrop, deletes, STLS)."""
+        while self._channel.writable:
+            action = self.conn.next_action()
+            if action is NEED_DATA:
+                return action
+            self._idle_timer.touch()  # idle time counts from the last command answered, not from any byte
+            if isinstance(action, Send):
+                self._channel.send(action.data)
+            elif isinstance(action, Fetch):
+                fetched = self._fetch_at_once(action)
+                if isinstance(fetched, _Streaming):
+                    return fetched
+                self.conn.on_result(fetched)
+            else:
+                return action
+        return WRITE_BLOCKED
 
     def _autologout(self) -> None:
         """RFC 1939 §3: no reply, no UPDATE. Aborting ends a wait for a command and a wait for
@@ -261,38 +304,41 @@ class Pop3Session:
                 self._channel.close()
                 return
 
-    async def _fetch(self, action: Fetch) -> Result:
+    def _fetch_at_once(self, action: Fetch) -> Result | _Streaming:
         """RETR or TOP. A message smaller than a chunk, by the size listed, is read in the event
         loop (a small, recently delivered file is in the page cache: cheaper than a thread hop)
-        and goes out with its status line and terminator in one write. Bigger ones are read
-        in worker threads and streamed a chunk at a time."""
+        and goes out with its status line and terminator in one write. For a bigger one the
+        status line is sent and the rest left to stream."""
         assert self._maildrop is not None
         try:
             # Opening a local file does not block for long: no thread for it.
             source = open_message(self._db, self._maildrop, action.uid)
         except SHARED_FAILURES as error:
             return Refused(reply_for_error(error))
-        with source:
+        with ExitStack() as closing:
+            closing.enter_context(source)
             encoder = MessageEncoder(action.lines)
             size = self._maildrop.message(action.uid).size
-            if size < CHUNK_SIZE:
+            if size >= CHUNK_SIZE:
+                self._channel.send(action.status)
+            else:
                 # One octet more than listed tells whether the file ends there.
                 chunk = _read_chunk(source, size + 1)
                 body = encoder.feed(chunk)
                 if encoder.complete or len(chunk) <= size:
-                    await self._send(b"".join((action.status, body, encoder.finish())))
+                    self._channel.send(b"".join((action.status, body, encoder.finish())))
                     return DONE
-                await self._send(action.status + body)  # bigger than its name says: stream the rest
-            else:
-                await self._send(action.status)
-            await self._stream(source, encoder)
-        return DONE
+                self._channel.send(action.status + body)  # bigger than its name says: stream the rest
+            closing.pop_all()  # the source goes to the stream
+            return _Streaming(source, encoder)
 
-    async def _stream(self, source: BinaryIO, encoder: MessageEncoder) -> None:
-        """Copy the message out chunk by chunk, waiting for the client between chunks."""
-        while not encoder.complete and (chunk := await asyncio.to_thread(_read_chunk, source, CHUNK_SIZE)):
-            await self._send(encoder.feed(chunk))
-        await self._send(encoder.finish())
+    async def _stream(self, streaming: _Streaming) -> None:
+        """Copy the rest of the message out chunk by chunk, waiting for the client between chunks."""
+        source, encoder = streaming.source, streaming.encoder
+        with source:
+            while not encoder.complete and (chunk := await asyncio.to_thread(_read_chunk, source, CHUNK_SIZE)):
+                await self._send(encoder.feed(chunk))
+            await self._send(encoder.finish())
 
     async def _commit(self, action: CommitDeletes) -> Result:
         assert self._maildrop is not None

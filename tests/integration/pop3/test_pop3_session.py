@@ -281,6 +281,26 @@ def test_a_slow_but_steady_reader_is_not_idle(db: Database, accounts: Accounts, 
     assert received.startswith(b"+OK") and len(received) > len(message)
 
 
+def test_a_client_that_pipelines_commands_and_reads_nothing_is_not_read_either(
+    db: Database, accounts: Accounts, start_pop3: StartServer
+) -> None:
+    """Answers to commands sent back to back pile up in the server only until the client's
+    socket is full; then the server stops reading, and the client's sending stalls."""
+    deliver_to(db, accounts.alice_id, b"Subject: small\r\n\r\n" + BIG_LINE * 500)  # 40 KB: answered at once
+    server = start_pop3(pop3_idle_timeout=30.0)
+    raw = RawClient(server.tls_port, client_context(server.settings))
+    raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.command(f"USER {ALICE}".encode())
+    raw.command(f"PASS {ALICE_PW}".encode())
+    raw.sock.settimeout(2.0)
+    commands = b"RETR 1\r\n" * 8192  # each answered with 40 KB
+    sent = 0
+    with pytest.raises(TimeoutError):
+        while sent < 64 * 1024 * 1024:  # 8 million answers, 300 GB, if the server read on
+            raw.sock.sendall(commands)
+            sent += len(commands)
+
+
 def test_top_returns_headers_blank_line_and_n_lines(db: Database, accounts: Accounts, start_pop3: StartServer) -> None:
     body = b"".join(b"line %d\r\n" % i for i in range(10))
     deliver_to(db, accounts.alice_id, b"Subject: top\r\n\r\n" + body)
