@@ -39,7 +39,7 @@ TOO_MANY_CONNECTIONS = b"-ERR [SYS/TEMP] Too many connections from your address,
 
 
 class Channel(asyncio.Protocol):
-    """One connection as awaitable reads and writes, with flow control both ways."""
+    """One connection: input answered as it arrives, awaitable writes, flow control both ways."""
 
     def __init__(self, on_open: Callable[[Channel], None]) -> None:
         self._on_open = on_open
@@ -99,8 +99,8 @@ class Channel(asyncio.Protocol):
         other than None, and return that; None at the end of input.
 
         While this waits, `on_arrival` runs inside data_received: a command that can be answered
-        at once (RETR of a small message) costs no task switch, which was half of a RETR's CPU.
-        What arrives once it has returned is kept for the next call."""
+        at once (RETR of a small message) costs no wake-up of the task (RETR of 10 KB: 110 -> 100 µs
+        of CPU). What arrives once it has returned is kept for the next call."""
         if self._inbox:
             data = bytes(self._inbox)
             self._inbox.clear()
@@ -162,8 +162,8 @@ class Channel(asyncio.Protocol):
 
     def abort(self) -> None:
         """Drop the connection at once, discarding unsent bytes: for a peer that stopped
-        reading, close() would wait for them forever. A pending read() then returns b"",
-        a pending write() raises ConnectionResetError."""
+        reading, close() would wait for them forever. A pending answer_input() then returns
+        None, a pending write() raises ConnectionResetError."""
         if self._transport is not None:
             self._transport.abort()
 
