@@ -18,6 +18,7 @@ import sys
 from services.launch import return_big_blocks_to_the_system
 from services.pop3.transport import Pop3Server
 from services.smtp.server import listeners_for, start_listeners
+from shared import eventloop
 from shared.accepting import WorkerLoads
 from shared.config import Settings, load_settings
 from shared.db import open_database
@@ -40,7 +41,7 @@ def serve_smtp() -> None:
     settings = load_settings()
     sockets = {listener.name: listening_socket(settings.bind, listener.port) for listener in listeners_for(settings)}
     _announce(sockets["mx"].getsockname()[1])
-    run_workers(settings.smtp_processes, lambda loads: asyncio.run(_smtp_worker(settings, sockets, loads)))
+    run_workers(settings.smtp_processes, lambda loads: eventloop.run(_smtp_worker(settings, sockets, loads)))
 
 
 async def _smtp_worker(settings: Settings, sockets: dict[str, socket.socket], loads: WorkerLoads) -> None:
@@ -57,7 +58,7 @@ def serve_pop3() -> None:
     settings = load_settings()
     sockets = (listening_socket(settings.bind, settings.pop3_port), listening_socket(settings.bind, settings.pop3s_port))
     _announce(sockets[0].getsockname()[1])
-    run_workers(settings.pop3_processes, lambda loads: asyncio.run(_pop3_worker(settings, sockets, loads)))
+    run_workers(settings.pop3_processes, lambda loads: eventloop.run(_pop3_worker(settings, sockets, loads)))
 
 
 async def _pop3_worker(settings: Settings, sockets: tuple[socket.socket, socket.socket], loads: WorkerLoads) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from services.pop3.session import LoginDelay, Pop3Session, SessionServices
+from shared import eventloop
 from shared.accepting import Acceptor, WorkerLoads
 from shared.config import Settings
 from shared.connections import ConnectionsPerIp
@@ -271,7 +272,7 @@ def serve_pop3(settings: Settings) -> None:
     """Run the POP3 service until SIGINT or SIGTERM: the `beaconmail pop3` command, in
     BEACONMAIL_POP3_PROCESSES worker processes on shared sockets (shared/prefork.py)."""
     sockets = (listening_socket(settings.bind, settings.pop3_port), listening_socket(settings.bind, settings.pop3s_port))
-    run_workers(settings.pop3_processes, lambda loads: asyncio.run(_serve_until_signalled(settings, sockets, loads)))
+    run_workers(settings.pop3_processes, lambda loads: eventloop.run(_serve_until_signalled(settings, sockets, loads)))
 
 
 async def _serve_until_signalled(

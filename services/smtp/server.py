@@ -18,6 +18,7 @@ from services.smtp.auth import Authenticator
 from services.smtp.handler import SmtpHandler
 from services.smtp.protocol import IDLE_TIMEOUT, BeaconSMTP, Listener, ServerContext
 from services.smtp.worker import OutboundWorker
+from shared import eventloop
 from shared.accepting import Acceptor, WorkerLoads
 from shared.config import Settings
 from shared.connections import ConnectionsPerIp
@@ -120,4 +121,4 @@ def run_smtp(settings: Settings) -> None:
             loop.add_signal_handler(signum, stop.set)
         await serve(settings, stop, sockets, loads)
 
-    run_workers(settings.smtp_processes, lambda loads: asyncio.run(main(loads)))
+    run_workers(settings.smtp_processes, lambda loads: eventloop.run(main(loads)))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from services.pop3 import Pop3Server
+from shared import eventloop
 from shared.config import Settings
 from shared.db import Database
 from shared.delivery import deliver
@@ -35,7 +36,7 @@ class RunningServer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.loop = asyncio.new_event_loop()
+        self.loop = eventloop.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.server = Pop3Server(settings)

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from aiosmtpd.smtp import SMTP, AuthResult
 
 from services.smtp.server import SmtpListeners, start_listeners
+from shared import eventloop
 from shared.config import Settings
 from shared.db import Database
 from shared.store import list_messages
@@ -43,7 +44,7 @@ class RunningSmtp:
     def __init__(self, db: Database, **options: Any) -> None:
         self.db = db
         self.settings = db.settings
-        self.loop = asyncio.new_event_loop()
+        self.loop = eventloop.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.listeners: SmtpListeners = self.call(start_listeners(self.settings, db, **options))
