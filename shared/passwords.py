@@ -2,11 +2,20 @@
 
 Imported Dovecot hashes carry a scheme prefix (`{SHA512-CRYPT}$6$…`, `{BLF-CRYPT}$2y$…`,
 `{ARGON2ID}$argon2id$…`); the prefix is dropped and passlib identifies the rest.
+
+passlib (with argon2-cffi) makes every hash and decides when one needs replacing; libsodium
+(PyNaCl), the library Dovecot uses, checks the argon2id hashes it can compute (parallelism 1:
+ours and most imported ones). It does so in 10-14 ms of CPU where argon2-cffi took 30 in the
+services (bench/RESULTS.md, fifth session): a login's largest cost, and each POP3 or SMTP AUTH
+login pays it.
 """
 from __future__ import annotations
 
 import re
 
+import nacl.exceptions
+import nacl.pwhash
+import nacl.pwhash.argon2id
 from passlib.context import CryptContext
 
 CONTEXT = CryptContext(
@@ -19,6 +28,7 @@ CONTEXT = CryptContext(
     argon2__parallelism=1,
 )
 _DOVECOT_PREFIX = re.compile(r"^\{[A-Z0-9.-]+\}")
+_SODIUM_ARGON2ID = re.compile(r"\$argon2id\$v=19\$m=\d+,t=\d+,p=1\$")
 # Verified against when the user does not exist, so that costs the same as a wrong password.
 DUMMY_HASH = CONTEXT.hash("beaconmail-dummy-password")
 
@@ -31,19 +41,31 @@ def strip_scheme(stored: str) -> str:
     return _DOVECOT_PREFIX.sub("", stored, count=1)
 
 
+def matches(password: str, hashed: str) -> bool:
+    """Whether `password` hashes to `hashed` (no scheme prefix): every check is made here.
+    Raises ValueError or TypeError for a hash no library understands."""
+    if _SODIUM_ARGON2ID.match(hashed) and len(hashed) <= nacl.pwhash.PWHASH_SIZE:
+        try:
+            return bool(nacl.pwhash.argon2id.verify(hashed.encode("ascii"), password.encode("utf-8")))
+        except nacl.exceptions.InvalidkeyError:  # a wrong password, or a hash libsodium cannot read
+            return False
+    return bool(CONTEXT.verify(password, hashed))
+
+
 def verify_password(password: str, stored: str | None) -> tuple[bool, str | None]:
     """(ok, new_hash): new_hash is set when the stored hash should be replaced (caller saves it)."""
     if stored is None:
-        CONTEXT.verify(password, DUMMY_HASH)
+        matches(password, DUMMY_HASH)
         return False, None
+    hashed = strip_scheme(stored)
     try:
-        ok, new_hash = CONTEXT.verify_and_update(password, strip_scheme(stored))
+        ok = matches(password, hashed)
     except (ValueError, TypeError):
-        CONTEXT.verify(password, DUMMY_HASH)
+        matches(password, DUMMY_HASH)
         return False, None
-    if ok and new_hash is None and stored != strip_scheme(stored):
-        new_hash = CONTEXT.hash(password)
-    return bool(ok), new_hash
+    if ok and (hashed != stored or CONTEXT.needs_update(hashed, secret=password)):
+        return True, CONTEXT.hash(password)
+    return ok, None
 
 
 def is_importable_hash(stored: str) -> bool:

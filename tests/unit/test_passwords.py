@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 
 import bcrypt
+import nacl.pwhash.argon2id
 import pytest
 from argon2 import PasswordHasher
 from passlib.hash import sha512_crypt
@@ -63,14 +64,48 @@ def test_unknown_schemes_are_not_importable(garbage: str) -> None:
 
 def test_unknown_user_verifies_against_the_dummy_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     checked: list[str] = []
-    real_verify = passwords.CONTEXT.verify
+    real_matches = passwords.matches
 
-    def spy(secret: str, stored: str, **kwargs: object) -> bool:
+    def spy(secret: str, stored: str) -> bool:
         checked.append(stored)
-        return real_verify(secret, stored, **kwargs)
+        return real_matches(secret, stored)
 
-    monkeypatch.setattr(passwords.CONTEXT, "verify", spy)
+    monkeypatch.setattr(passwords, "matches", spy)
     assert verify_password(PASSWORD, None) == (False, None)
     assert checked == [passwords.DUMMY_HASH]
     assert verify_password(PASSWORD, "garbage") == (False, None)
-    assert checked == [passwords.DUMMY_HASH, passwords.DUMMY_HASH]
+    assert checked == [passwords.DUMMY_HASH, "garbage", passwords.DUMMY_HASH]  # unreadable: the dummy costs what a hash would
+
+
+def argon2id(parallelism: int = 1, salt_len: int = 16, hash_len: int = 32, password: str = PASSWORD) -> str:
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=parallelism, salt_len=salt_len, hash_len=hash_len).hash(password)
+
+
+@pytest.mark.parametrize(("salt_len", "hash_len"), [(8, 16), (16, 32), (32, 32)])
+@pytest.mark.parametrize("password", [PASSWORD, "pässwörd ✓", "x" * 300])
+def test_libsodium_checks_argon2id_hashes_of_parallelism_1_as_argon2_cffi_made_them(
+    monkeypatch: pytest.MonkeyPatch, salt_len: int, hash_len: int, password: str
+) -> None:
+    checked_by_libsodium: list[bytes] = []
+    real_verify = nacl.pwhash.argon2id.verify
+
+    def spy(hashed: bytes, secret: bytes) -> bool:
+        checked_by_libsodium.append(hashed)
+        return real_verify(hashed, secret)
+
+    monkeypatch.setattr(nacl.pwhash.argon2id, "verify", spy)
+    stored = argon2id(salt_len=salt_len, hash_len=hash_len, password=password)
+    assert verify_password(password, stored)[0] is True
+    assert verify_password(password + "!", stored) == (False, None)
+    assert verify_password(password[:-1], stored) == (False, None)
+    assert checked_by_libsodium == [stored.encode()] * 3
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [argon2id(parallelism=2), argon2id(salt_len=64, hash_len=64)],  # libsodium computes neither
+    ids=["parallelism-2", "longer-than-libsodium-reads"],
+)
+def test_argon2id_hashes_libsodium_cannot_check_are_checked_by_passlib(stored: str) -> None:
+    assert verify_password(PASSWORD, stored)[0] is True
+    assert verify_password("not the password", stored) == (False, None)
