@@ -51,23 +51,24 @@ def open_maildrop(db: Database, address: str, holder: str) -> Maildrop:
     key = str(parse_address(address))
     try:
         with db.session.begin() as s:
-            mailbox = s.scalars(select(Mailbox).where(Mailbox.address == key)).one_or_none()
-            if mailbox is None:
+            found = s.execute(select(Mailbox.id, Mailbox.maildir).where(Mailbox.address == key)).one_or_none()
+            if found is None:
                 raise NotFound(f"unknown mailbox: {key}")
+            mailbox_id, maildir_name = found
             taken = s.execute(
                 update(Mailbox)
                 .where(
-                    Mailbox.id == mailbox.id,
+                    Mailbox.id == mailbox_id,
                     or_(Mailbox.lease_holder.is_(None), Mailbox.lease_expires_at < utcnow(), Mailbox.lease_holder == holder),
                 )
                 .values(lease_holder=holder, lease_expires_at=_lease_expiry(db))
-                # The row is loaded in this session; evaluating the criteria in Python would
-                # compare SQLite's naive datetime with an aware one. The database decides.
+                # Only columns were read: no object to synchronize. The database decides (the
+                # criteria evaluated in Python would compare SQLite's naive datetime with an aware one).
                 .execution_options(synchronize_session=False)
             ).rowcount
             if not taken:
                 raise MaildropLocked(f"{key} is open in another session")
-            mailbox_id, maildir = mailbox.id, db.settings.mail_root / mailbox.maildir
+            maildir = db.settings.mail_root / maildir_name
     except SQLAlchemyError as exc:
         raise TemporaryFailure("the maildrop is not available") from exc
     store.remove_stale_tmp(maildir)  # left by killed deliveries; one scandir, so done at every login
@@ -100,6 +101,9 @@ def open_message(db: Database, maildrop: Maildrop, uid: str) -> BinaryIO:
 
 def commit_deletes(db: Database, maildrop: Maildrop, holder: str, uids: list[str]) -> None:
     """Remove the messages, give their bytes back and release the lease, if the lease is still ours."""
+    if not uids:  # most QUITs: nothing to remove, so nothing to check first
+        release_maildrop(db, maildrop, holder)
+        return
     with db.session.begin() as s:
         still_ours = s.scalar(select(Mailbox.lease_holder).where(Mailbox.id == maildrop.mailbox_id)) == holder
     if not still_ours:
