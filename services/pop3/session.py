@@ -17,7 +17,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
@@ -315,8 +315,8 @@ class Pop3Session:
             source = open_message(self._db, self._maildrop, action.uid)
         except SHARED_FAILURES as error:
             return Refused(reply_for_error(error))
-        with ExitStack() as closing:
-            closing.enter_context(source)
+        streaming = None  # the source goes to the stream, or is closed here (an ExitStack cost 2 µs)
+        try:
             encoder = MessageEncoder(action.lines)
             size = self._maildrop.message(action.uid).size
             if size >= CHUNK_SIZE:
@@ -329,8 +329,11 @@ class Pop3Session:
                     self._channel.send(b"".join((action.status, body, encoder.finish())))
                     return DONE
                 self._channel.send(action.status + body)  # bigger than its name says: stream the rest
-            closing.pop_all()  # the source goes to the stream
-            return _Streaming(source, encoder)
+            streaming = _Streaming(source, encoder)
+            return streaming
+        finally:
+            if streaming is None:
+                source.close()
 
     async def _stream(self, streaming: _Streaming) -> None:
         """Copy the rest of the message out chunk by chunk, waiting for the client between chunks."""
