@@ -63,8 +63,8 @@ def cursor(db: Database, *, transaction: bool) -> Iterator[RawCursor]:
         with _cursor(db, transaction) as raw_cursor:
             yield raw_cursor
         return
-    # This process's writers queue on a lock, which wakes the next one the moment it is
-    # free; in SQLite's busy handler they would sleep 1, 2, 5, 10... ms between tries.
+    # Writers queue on a lock that wakes the next one the moment it is free; in SQLite's busy
+    # handler they would sleep between tries (shared.db.SqliteWriterLock).
     with db.sqlite_writer:
         with _cursor(db, transaction) as raw_cursor:
             yield raw_cursor
