@@ -7,6 +7,7 @@ import math
 import os
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -35,7 +36,7 @@ class Database:
         self.session = sessionmaker(self.engine, expire_on_commit=False)
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.read_session = sessionmaker(self.read_engine, expire_on_commit=False)
-        self.sqlite_writer = SqliteWriterLock(make_url(settings.database_url).database)  # see shared.rawsql
+        self.sqlite_writer = SqliteWriterLock(sqlite_file(settings.database_url))  # see shared.rawsql
 
     @property
     def is_sqlite(self) -> bool:
@@ -45,6 +46,14 @@ class Database:
         self.engine.dispose()
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for another database or an in-memory one."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
 class SqliteWriterLock:
     """Queues the writers of shared.rawsql transactions (a delivery's quota reservation) for
     SQLite's single write lock: those of this process on a threading lock, those of other
@@ -52,10 +61,9 @@ class SqliteWriterLock:
     writer the moment the lock is free, where SQLite's busy handler sleeps between tries: with
     four smtp workers it slept about once per delivered message."""
 
-    def __init__(self, database: str | None) -> None:
+    def __init__(self, database_file: Path | None) -> None:
         self._threads = threading.Lock()
-        in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
-        self._path = None if in_memory else f"{database}.writer-lock"
+        self._path = None if database_file is None else database_file.with_name(database_file.name + ".writer-lock")
         self._fd: int | None = None
         self._fd_pid = 0  # flock is shared by processes that share an open file: open one per process
 
@@ -70,8 +78,8 @@ class SqliteWriterLock:
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         try:
-            if self._path is not None and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if self._path is not None:
+                fcntl.flock(self._file(), fcntl.LOCK_UN)
         finally:
             self._threads.release()
 

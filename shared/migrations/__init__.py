@@ -11,10 +11,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.engine import make_url
 
 from shared.config import Settings
-from shared.db import make_engine
+from shared.db import make_engine, sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).parent
 # Any fixed number: every process that migrates takes the same PostgreSQL advisory lock.
@@ -45,11 +44,10 @@ def upgrade_to_head(settings: Settings) -> None:
 @contextmanager
 def _migration_lock(url: str) -> Iterator[None]:
     """SQLite has no advisory locks: serialise on a lock file beside the database file."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+    db_path = sqlite_file(url)
+    if db_path is None:
         yield
         return
-    db_path = Path(parsed.database)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     with open(db_path.with_name(db_path.name + ".migrate-lock"), "w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)

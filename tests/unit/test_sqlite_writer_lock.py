@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.db import SqliteWriterLock
+from shared.db import SqliteWriterLock, sqlite_file
 
 HOLD = 0.3  # long enough that a second writer not kept out would get in while the first holds
 
@@ -28,7 +28,7 @@ def wait_for(log: Path, event: str) -> None:
 
 def test_a_writer_in_another_process_waits_for_the_holder(tmp_path: Path) -> None:
     database, log = tmp_path / "beaconmail.db", tmp_path / "log"
-    lock = SqliteWriterLock(str(database))
+    lock = SqliteWriterLock(database)
     with lock:  # used before the fork: the child must not share this process's open lock file
         pass
     child = os.fork()
@@ -49,7 +49,7 @@ def test_a_writer_in_another_process_waits_for_the_holder(tmp_path: Path) -> Non
 
 
 def test_writers_in_one_process_take_turns(tmp_path: Path) -> None:
-    lock, log = SqliteWriterLock(str(tmp_path / "beaconmail.db")), tmp_path / "log"
+    lock, log = SqliteWriterLock(tmp_path / "beaconmail.db"), tmp_path / "log"
 
     def hold() -> None:
         with lock:
@@ -68,7 +68,7 @@ def test_writers_in_one_process_take_turns(tmp_path: Path) -> None:
 
 def test_an_in_memory_database_needs_no_lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    for database in (None, ":memory:"):
-        with SqliteWriterLock(database):
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        with SqliteWriterLock(sqlite_file(url)):
             pass
     assert list(tmp_path.iterdir()) == []
