@@ -8,7 +8,6 @@ import dataclasses
 import itertools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench import common
 from shared.accounts import create_domain, create_mailbox
 from shared.config import Settings, load_settings
 from shared.db import Database
@@ -105,24 +105,31 @@ def beacon_instance(work_dir: Path, backend: str) -> Iterator[BeaconInstance]:
     """A migrated, empty instance with the bench domain; removed (files and database) afterwards."""
     root = work_dir / f"beacon-{os.getpid()}-{backend}-{next(_INSTANCE_NUMBERS)}"
     (root / "data").mkdir(parents=True)
-    try:
-        with _database_url(backend, root) as url:
-            environ = {
-                "BEACONMAIL_DATA_DIR": str(root / "data"),
-                "BEACONMAIL_DATABASE_URL": url,
-                "BEACONMAIL_HOSTNAME": f"mx.{DOMAIN}",
-                "BEACONMAIL_SECRET_KEY": "bench-secret-key",
-            }
-            settings = dataclasses.replace(load_settings(environ), smtp_port=0, pop3_port=0, pop3s_port=0)
-            upgrade_to_head(settings)
-            db = Database(settings)
-            try:
-                create_domain(db, DOMAIN)
-                yield BeaconInstance(backend, root, settings, db)
-            finally:
-                db.dispose()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with common.graveyard(work_dir) as graveyard:
+        try:
+            with _instance(root, backend) as instance:
+                yield instance
+        finally:
+            graveyard.bury(root)
+
+
+@contextmanager
+def _instance(root: Path, backend: str) -> Iterator[BeaconInstance]:
+    with _database_url(backend, root) as url:
+        environ = {
+            "BEACONMAIL_DATA_DIR": str(root / "data"),
+            "BEACONMAIL_DATABASE_URL": url,
+            "BEACONMAIL_HOSTNAME": f"mx.{DOMAIN}",
+            "BEACONMAIL_SECRET_KEY": "bench-secret-key",
+        }
+        settings = dataclasses.replace(load_settings(environ), smtp_port=0, pop3_port=0, pop3s_port=0)
+        upgrade_to_head(settings)
+        db = Database(settings)
+        try:
+            create_domain(db, DOMAIN)
+            yield BeaconInstance(backend, root, settings, db)
+        finally:
+            db.dispose()
 
 
 @dataclass

@@ -34,24 +34,24 @@ def _one_writer(directory: Path, deadline: float, fsync_dir: bool, counts: list[
     counts[slot] = done
 
 
-def measure(work_dir: Path, writers: int, seconds: float, fsync_dir: bool) -> float:
+def measure(work_dir: Path, graveyard: common.Graveyard, writers: int, seconds: float, fsync_dir: bool) -> float:
     """Files per second made durable by `writers` threads in `seconds`."""
-    with tempfile.TemporaryDirectory(dir=work_dir, prefix="fsync-") as scratch:
-        directory = Path(scratch)
-        (directory / "tmp").mkdir()
-        (directory / "new").mkdir()
-        counts = [0] * writers
-        start = time.perf_counter()
-        deadline = start + seconds
-        threads = [
-            threading.Thread(target=_one_writer, args=(directory, deadline, fsync_dir, counts, slot))
-            for slot in range(writers)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return sum(counts) / (time.perf_counter() - start)
+    directory = Path(tempfile.mkdtemp(dir=work_dir, prefix="fsync-"))
+    (directory / "tmp").mkdir()
+    (directory / "new").mkdir()
+    counts = [0] * writers
+    start = time.perf_counter()
+    deadline = start + seconds
+    threads = [
+        threading.Thread(target=_one_writer, args=(directory, deadline, fsync_dir, counts, slot)) for slot in range(writers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rate = sum(counts) / (time.perf_counter() - start)
+    graveyard.bury(directory)
+    return rate
 
 
 def main() -> None:
@@ -63,11 +63,14 @@ def main() -> None:
     machine.print_machine(options.work_dir)
     report.print_workload("fsync rate", file_size=common.MESSAGE_SIZE, seconds_per_run=seconds, work_dir=options.work_dir)
     series = []
-    for writers in (1, 10):
-        for fsync_dir in (False, True):
-            label = f"{writers} writer(s), file fsync+rename" + (" + dir fsync" if fsync_dir else "")
-            values = tuple(measure(options.work_dir, writers, seconds, fsync_dir) for _ in range(options.runs))
-            series.append(report.Series(label, "files/s", values))
+    with common.graveyard(options.work_dir) as graveyard:
+        for writers in (1, 10):
+            for fsync_dir in (False, True):
+                label = f"{writers} writer(s), file fsync+rename" + (" + dir fsync" if fsync_dir else "")
+                values = tuple(
+                    measure(options.work_dir, graveyard, writers, seconds, fsync_dir) for _ in range(options.runs)
+                )
+                series.append(report.Series(label, "files/s", values))
     report.record(options.results, "fsync_rate", series)
 
 

@@ -41,9 +41,9 @@ def _disk(path: Path) -> str:
 
 def _file_create_cost(work_dir: Path, files: int = 300) -> str:
     """CPU per file created in a new directory under `work_dir`. Every delivery creates files
-    (Postfix two per message, Beacon one), and on one machine of ours this ranged from 25 us
-    to 1.2 ms between directories of the same ext4 filesystem: it tells how much of a
-    figure is the filesystem."""
+    (Postfix two per message, Beacon one). On ext4 without a journal this ranged from 25 us
+    to 1.4 ms on one machine of ours: a create there skips every inode freed in the last
+    minutes (see common.Graveyard), so it tells how much of a figure is the filesystem."""
     if not work_dir.is_dir():
         return "unknown"
     directory = Path(tempfile.mkdtemp(dir=work_dir, prefix="create-cost-"))

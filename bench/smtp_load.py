@@ -33,6 +33,7 @@ class Target:
     port: int
     maildirs: tuple[Path, ...]
     pids: Callable[[], list[int]]
+    graveyard: common.Graveyard
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,11 @@ def count_new(maildirs: tuple[Path, ...]) -> int:
     return total
 
 
-def empty_new(maildirs: tuple[Path, ...]) -> None:
-    for maildir in maildirs:
-        shutil.rmtree(maildir / "new", ignore_errors=True)
-        (maildir / "new").mkdir(parents=True, exist_ok=True)
+def empty_new(target: Target) -> None:
+    for maildir in target.maildirs:
+        if (maildir / "new").exists():
+            target.graveyard.bury(maildir / "new")
+        (maildir / "new").mkdir(parents=True)
         shutil.chown(maildir / "new", *_owner(maildir))
 
 
@@ -91,7 +93,7 @@ def _smtp_source_load(target: Target, messages: int, sessions: int) -> None:
 
 
 def run_once(target: Target, client: str, messages: int, sessions: int) -> Outcome:
-    empty_new(target.maildirs)
+    empty_new(target)
     pids = target.pids()
     cpu_before = procstat.cpu_seconds(pids)
     start = time.perf_counter()
@@ -121,21 +123,21 @@ def measure(targets: list[Target], client: str, messages: int, sessions: int, ru
 def beacon_target(work_dir: Path, backend: str) -> Iterator[Target]:
     with beacon.beacon_instance(work_dir, backend) as instance:
         instance.create_mailboxes(MAILBOXES)
-        with beacon.running_service(instance, "smtp") as service:
+        with beacon.running_service(instance, "smtp") as service, common.graveyard(work_dir) as buried:
             maildirs = tuple(instance.maildir(n) for n in range(MAILBOXES))
-            yield Target(f"beacon-{backend}", service.port, maildirs, lambda: procstat.descendants(service.pid))
+            yield Target(f"beacon-{backend}", service.port, maildirs, lambda: procstat.descendants(service.pid), buried)
 
 
 @contextmanager
 def postfix_target(peer: peers.Peers) -> Iterator[Target]:
-    with peers.running_postfix(peer) as master:
+    with peers.running_postfix(peer) as master, common.graveyard(peer.bench_dir) as buried:
         maildirs = tuple(peer.postfix_maildir(n) for n in range(MAILBOXES))
         for maildir in maildirs:
             for sub in ("tmp", "new", "cur"):
                 (maildir / sub).mkdir(parents=True, exist_ok=True)
             for path in (maildir, *maildir.iterdir()):
                 os.chown(path, peer.uid, peer.gid)
-        yield Target("postfix", peer.postfix_port, maildirs, lambda: procstat.descendants(master))
+        yield Target("postfix", peer.postfix_port, maildirs, lambda: procstat.descendants(master), buried)
 
 
 def main() -> None:
