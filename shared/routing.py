@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from shared import rawsql
 from shared.addresses import Address, parse_address
 from shared.db import Database
+from shared.directory_cache import DirectoryCache
 from shared.errors import InvalidAddress
 from shared.lookups import hosted_domain
 from shared.models import Alias, Domain, GroupMailbox, Mailbox, MailboxForward, SendingPolicy, domain_manager
@@ -44,6 +45,11 @@ class LocalMailbox:
 
     def has_room(self, size: int) -> bool:
         return self.quota_bytes == 0 or self.used_bytes + size <= self.quota_bytes
+
+    @property
+    def nearly_full(self) -> bool:
+        """Over 90 % of its quota: a RCPT to it is answered from fresh figures, never cached ones."""
+        return self.quota_bytes != 0 and self.used_bytes * 10 > self.quota_bytes * 9
 
 
 @dataclass(frozen=True)
@@ -93,16 +99,34 @@ _PLAIN_MAILBOX = RawStatement(
 )
 
 
-def resolve_recipient(db: Database, address: str | Address, *, sender: str | None = None) -> DeliveryPlan:
-    """The delivery plan for one RCPT; raises InvalidAddress for a malformed address."""
+def resolve_recipient(
+    db: Database, address: str | Address, *, sender: str | None = None, cache: DirectoryCache[LocalMailbox] | None = None
+) -> DeliveryPlan:
+    """The delivery plan for one RCPT; raises InvalidAddress for a malformed address.
+    `cache`: plain mailboxes found are kept there for `cached_plan`."""
     target = address if isinstance(address, Address) else parse_address(address)
+    generation = cache.generation if cache is not None else 0
     # The common case on the DBAPI cursor: an ORM session costs more CPU than the query.
     with rawsql.cursor(db, transaction=False) as cursor:
         plain = _PLAIN_MAILBOX.execute(cursor, {"address": str(target)}).fetchone()
     if plain is not None:
-        return DeliveryPlan(plain[1], (LocalMailbox(*plain),))
+        mailbox = LocalMailbox(*plain)
+        if cache is not None and not mailbox.nearly_full:
+            cache.store(str(target), mailbox, generation)
+        return _plain_plan(mailbox)
     with db.read_session.begin() as s:
         return plan_for(s, target, _sender_address(sender), db.settings.alias_depth_limit)
+
+
+def cached_plan(cache: DirectoryCache[LocalMailbox], address: Address) -> DeliveryPlan | None:
+    """The plan `resolve_recipient` found for a plain mailbox a moment ago, if the cache kept it."""
+    mailbox = cache.lookup(str(address))
+    return None if mailbox is None else _plain_plan(mailbox)
+
+
+def _plain_plan(mailbox: LocalMailbox) -> DeliveryPlan:
+    """An address that is one active mailbox of an active domain, keeping its mail."""
+    return DeliveryPlan(mailbox.address, (mailbox,))
 
 
 def _sender_address(sender: str | None) -> Address | None:

@@ -28,10 +28,13 @@ from shared import mailflow, ratelimit
 from shared.addresses import Address, normalise_domain, parse_address
 from shared.db import Database
 from shared.delivery import BARE_LF
+from shared.directory_cache import DirectoryCache
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
 from shared.routing import (
     DeliveryPlan,
+    LocalMailbox,
     Refusal,
+    cached_plan,
     is_hosted_domain,
     may_send_as,
     resolve_recipient,
@@ -71,10 +74,12 @@ def is_disk_full(error: BaseException) -> bool:
 
 
 class SmtpHandler:
-    def __init__(self, db: Database, blocking: Executor) -> None:
+    def __init__(self, db: Database, blocking: Executor, recipients: DirectoryCache[LocalMailbox] | None = None) -> None:
+        """`recipients`: where plain mailboxes looked up on PostgreSQL are kept (shared.directory_cache)."""
         self.db = db
         self.settings = db.settings
         self.blocking = blocking
+        self.recipients = recipients
         self._reads_inline = db.is_sqlite
 
     async def _call(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
@@ -160,13 +165,18 @@ class SmtpHandler:
         target = await self._recipient(address, envelope.smtp_utf8)
         if isinstance(target, Reply):
             return target
-        plan = await self._read(resolve_recipient, self.db, target, sender=envelope.return_path or None)
+        plan = self._cached_plan(target) or await self._read(
+            resolve_recipient, self.db, target, sender=envelope.return_path or None, cache=self.recipients
+        )
         reply = self._plan_reply(plan, envelope, bool(session.authenticated))
         if reply is replies.S250_RECIPIENT_OK:
             self._add_recipient(envelope, plan, address, target)
             envelope.rcpt_tos.append(address)
             envelope.rcpt_options.extend(rcpt_options)
         return reply
+
+    def _cached_plan(self, target: Address) -> DeliveryPlan | None:
+        return cached_plan(self.recipients, target) if self.recipients is not None else None
 
     async def _recipient(self, address: str, smtp_utf8: bool) -> Address | Reply:
         if not is_clean_path(address) or address == "<>":

@@ -6,6 +6,7 @@ starts BEACONMAIL_SMTP_PROCESSES of them on shared sockets (shared/prefork.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import signal
@@ -23,7 +24,9 @@ from shared.accepting import Acceptor, WorkerLoads
 from shared.config import Settings
 from shared.connections import ConnectionsPerIp
 from shared.db import Database, open_database
+from shared.directory_cache import DirectoryCache
 from shared.prefork import listening_socket, run_workers
+from shared.routing import LocalMailbox
 from shared.throttle import LoginThrottle
 from shared.tls import server_ssl_context
 
@@ -55,6 +58,7 @@ def data_slot_count(settings: Settings) -> int:
 class SmtpListeners:
     acceptors: dict[str, Acceptor]
     blocking: ThreadPoolExecutor
+    following_directory: asyncio.Task[None] | None
 
     def port(self, name: str) -> int:
         return self.acceptors[name].port
@@ -62,6 +66,10 @@ class SmtpListeners:
     async def close(self) -> None:
         for acceptor in self.acceptors.values():
             acceptor.close()
+        if self.following_directory is not None:
+            self.following_directory.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.following_directory
         self.blocking.shutdown(wait=False)
 
 
@@ -84,7 +92,9 @@ async def start_listeners(
         idle_timeout=idle_timeout,
     )
     blocking = ThreadPoolExecutor(max_workers=BLOCKING_THREADS, thread_name_prefix="smtp")
-    handler = SmtpHandler(db, blocking)
+    # On SQLite a recipient is read in the event loop at less than the cost of keeping it.
+    recipients: DirectoryCache[LocalMailbox] | None = None if db.is_sqlite else DirectoryCache(db)
+    handler = SmtpHandler(db, blocking, recipients)
     acceptors: dict[str, Acceptor] = {}
     for listener in listeners_for(settings):
         factory = functools.partial(BeaconSMTP, handler, listener=listener, context=context)
@@ -92,7 +102,8 @@ async def start_listeners(
         sock = sockets[listener.name] if sockets is not None else listening_socket(settings.bind, listener.port)
         acceptors[listener.name] = Acceptor(sock, factory, context.connections.loads, tls)
         log.info("smtp %s listening on %s:%s", listener.name, settings.bind, acceptors[listener.name].port)
-    return SmtpListeners(acceptors, blocking)
+    following = asyncio.create_task(recipients.follow_changes()) if recipients is not None else None
+    return SmtpListeners(acceptors, blocking, following)
 
 
 async def serve(

@@ -89,6 +89,27 @@ def check_head(settings: Settings) -> None:
         engine.dispose()
 
 
+def expected_directory_triggers(settings: Settings) -> set[str]:
+    """Migration 0006's NOTIFY triggers: PostgreSQL only."""
+    if settings.database_url.startswith("sqlite"):
+        return set()
+    return set(SCRIPTS.get_revision("0006").module.TRIGGERS)
+
+
+def directory_triggers(settings: Settings) -> set[str]:
+    names = set(SCRIPTS.get_revision("0006").module.TRIGGERS)
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                found = connection.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+            else:
+                found = connection.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+            return names & set(found)
+    finally:
+        engine.dispose()
+
+
 def search_objects(settings: Settings) -> set[str]:
     """The search indexes of migration 0005 that exist (tables, triggers, indexes)."""
     engine = make_engine(settings.database_url)
@@ -112,12 +133,16 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> No
     check_head(empty_settings)
     assert schema_drift(empty_settings) == []
     upgrade_to_head(empty_settings)  # twice is harmless
+    assert directory_triggers(empty_settings) == expected_directory_triggers(empty_settings)
     assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(HEAD).down_revision
+    assert directory_triggers(empty_settings) == set()
+    assert downgrade(empty_settings, "0004") == "0004"
     assert search_objects(empty_settings) == set()
     with pytest.raises(SchemaNotReady):
         check_head(empty_settings)
     upgrade_to_head(empty_settings)
     assert search_objects(empty_settings)
+    assert directory_triggers(empty_settings) == expected_directory_triggers(empty_settings)
     assert schema_drift(empty_settings) == []
     assert downgrade(empty_settings, "base") is None
     assert tables(empty_settings) == set()

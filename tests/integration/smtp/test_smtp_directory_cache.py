@@ -1,0 +1,142 @@
+"""Recipients kept by the smtp service on PostgreSQL (shared.directory_cache): a hit costs no
+database round trip, and a change to the directory reaches every process through the
+triggers' NOTIFY, well before an entry would expire."""
+
+from __future__ import annotations
+
+import smtplib
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy import event, update
+
+from shared.accounts import create_mailbox, get_mailbox, update_domain, update_mailbox
+from shared.db import Database
+from shared.delivery import deliver
+from shared.directory_cache import CHANNEL, ENTRY_SECONDS
+from shared.forwarding import set_forwarding
+from shared.models import Mailbox
+
+from .conftest import StartSmtp
+from .support import DOMAIN, RunningSmtp
+
+pytestmark = pytest.mark.postgres
+NOTIFIED_WITHIN = ENTRY_SECONDS / 2
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> str:
+    return postgres_url
+
+
+@pytest.fixture
+def erin(db: Database, accounts: None) -> str:
+    address = f"erin@{DOMAIN}"
+    create_mailbox(db, address, "erin-pw", quota_bytes=1_000_000)
+    deliver(db, b"Subject: first\r\n\r\nhello\r\n", [get_mailbox(db, address).id], return_path="")
+    return address
+
+
+class Checkouts:
+    """Connections the server takes from its pool: one per database round trip of a RCPT."""
+
+    def __init__(self, server: RunningSmtp) -> None:
+        self.count = 0
+        event.listen(server.db.engine, "checkout", self._count)
+
+    def _count(self, *_: object) -> None:
+        self.count += 1
+
+
+def rcpt_code(server: RunningSmtp, address: str) -> int:
+    with smtplib.SMTP("127.0.0.1", server.mx, timeout=30) as client:
+        client.ehlo("client.example")
+        client.mail("sender@remote.example")
+        return client.rcpt(address)[0]
+
+
+def rcpt_code_once_notified(server: RunningSmtp, address: str, refused: int) -> int:
+    """The RCPT reply once it is `refused`, or else the last one before NOTIFIED_WITHIN passed."""
+    deadline = time.monotonic() + NOTIFIED_WITHIN
+    while (code := rcpt_code(server, address)) != refused and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return code
+
+
+def test_a_recipient_found_once_costs_no_more_round_trips(start_smtp: StartSmtp, erin: str) -> None:
+    server = start_smtp()
+    checkouts = Checkouts(server)
+    # The first answers may come before the server LISTENs: those are not kept.
+    deadline = time.monotonic() + NOTIFIED_WITHIN
+    while True:
+        before = checkouts.count
+        assert rcpt_code(server, erin) == 250
+        if checkouts.count == before:
+            break
+        assert time.monotonic() < deadline, "every RCPT went to the database"
+    assert checkouts.count >= 1
+    after_hit = checkouts.count
+    assert [rcpt_code(server, erin) for _ in range(3)] == [250, 250, 250]
+    assert checkouts.count == after_hit
+
+
+def test_a_nearly_full_mailbox_is_looked_up_every_time(start_smtp: StartSmtp, db: Database, erin: str) -> None:
+    with db.session.begin() as s:
+        s.execute(update(Mailbox).where(Mailbox.address == erin).values(used_bytes=950_000))
+    server = start_smtp()
+    checkouts = Checkouts(server)
+    assert rcpt_code(server, erin) == 250
+    after_first = checkouts.count
+    with db.session.begin() as s:  # a delivery elsewhere fills it: deliveries notify nothing
+        s.execute(update(Mailbox).where(Mailbox.address == erin).values(used_bytes=1_000_000))
+    assert rcpt_code(server, erin) == 452
+    assert checkouts.count > after_first
+
+
+@pytest.mark.parametrize(
+    "change, refused",
+    [
+        (lambda db, address: update_mailbox(db, address, active=False), 550),
+        (lambda db, address: update_domain(db, DOMAIN, active=False), 550),
+        (lambda db, address: update_mailbox(db, address, quota_bytes=1), 452),
+        (lambda db, address: set_forwarding(db, address, ["elsewhere@remote.example"], keep_copy=False), 250),
+    ],
+    ids=["mailbox disabled", "domain disabled", "quota lowered", "forwarding on"],
+)
+def test_a_change_reaches_the_cache_at_once(start_smtp: StartSmtp, db: Database, erin: str, change, refused: int) -> None:
+    server = start_smtp()
+    assert rcpt_code(server, erin) == 250
+    if refused == 250:  # forwarding keeps the RCPT accepted: the plan must change, not the code
+        checkouts = Checkouts(server)
+        change(db, erin)
+        deadline = time.monotonic() + NOTIFIED_WITHIN
+        while checkouts.count == 0 and time.monotonic() < deadline:
+            assert rcpt_code(server, erin) == 250
+            time.sleep(0.05)
+        assert checkouts.count > 0, "the forwarding change was not heard"
+        return
+    change(db, erin)
+    assert rcpt_code_once_notified(server, erin, refused) == refused
+
+
+@pytest.fixture
+def listening(db: Database) -> Iterator[psycopg.Connection]:
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"LISTEN {CHANNEL}")
+        yield connection
+
+
+def notified(connection: psycopg.Connection) -> bool:
+    return any(True for _ in connection.notifies(timeout=0.5, stop_after=1))
+
+
+def test_deliveries_and_names_notify_nothing(db: Database, erin: str, listening: psycopg.Connection) -> None:
+    notified(listening)  # what creating the accounts sent
+    deliver(db, b"Subject: hi\r\n\r\nhello\r\n", [get_mailbox(db, erin).id], return_path="")
+    update_mailbox(db, erin, name="Erin Example")
+    assert not notified(listening)
+    update_mailbox(db, erin, active=False)
+    assert notified(listening)
