@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 
 from bench import common
+from shared import directory_cache
 from shared.accounts import create_domain, create_mailbox
 from shared.config import Settings, load_settings
 from shared.db import Database
@@ -82,6 +83,15 @@ class BeaconInstance:
         stored = password_hash()
         for number in range(start, start + count):
             create_mailbox(self.db, address(number), stored, password_is_hash=True)
+
+
+def forget_directory_caches(instance: BeaconInstance) -> None:
+    """Make the running services forget the recipients they keep, as a change of the directory does."""
+    if instance.db.is_sqlite:
+        return  # nothing is kept there
+    with instance.db.engine.connect() as connection:
+        connection.exec_driver_sql(f"NOTIFY {directory_cache.CHANNEL}")
+        connection.commit()
 
 
 @contextmanager
