@@ -31,6 +31,8 @@ CHANNEL = "beacon_directory"
 ENTRY_SECONDS = 5.0
 MAX_ENTRIES = 10_000
 RECONNECT_SECONDS = (1.0, 30.0)
+# A dead LISTEN connection is noticed within about a minute (libpq's parameters).
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
 class DirectoryCache(Generic[T]):
@@ -50,21 +52,19 @@ class DirectoryCache(Generic[T]):
         return self._generation
 
     def lookup(self, key: str) -> T | None:
+        """Without the lock: an expired entry stays until a store replaces or evicts it."""
         entry = self._entries.get(key)
-        if entry is None:
+        if entry is None or time.monotonic() - entry[0] > ENTRY_SECONDS:
             return None
-        stored_at, value = entry
-        if time.monotonic() - stored_at > ENTRY_SECONDS:
-            self._entries.pop(key, None)
-            return None
-        return value
+        return entry[1]
 
     def store(self, key: str, value: T, generation: int) -> None:
         with self._lock:
             if not self._following or generation != self._generation:
                 return
+            self._entries.pop(key, None)
             if len(self._entries) >= MAX_ENTRIES:
-                del self._entries[next(iter(self._entries))]  # the oldest
+                del self._entries[next(iter(self._entries))]  # the longest kept
             self._entries[key] = (time.monotonic(), value)
 
     def forget_all(self, *, following: bool) -> None:
@@ -74,11 +74,15 @@ class DirectoryCache(Generic[T]):
             self._following = following
 
     async def follow_changes(self) -> None:
-        """LISTEN for changes until cancelled, reconnecting after a failure."""
+        """LISTEN for changes until cancelled, reconnecting after a failure. TCP keepalives end
+        a connection whose server vanished without closing it (a crash, a failover): waiting
+        for notifications, it sends nothing that could fail otherwise."""
         delay = RECONNECT_SECONDS[0]
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as connection:
+                async with await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True, **KEEPALIVES
+                ) as connection:
                     await connection.execute(f"LISTEN {CHANNEL}")
                     self.forget_all(following=True)
                     delay = RECONNECT_SECONDS[0]
@@ -86,6 +90,8 @@ class DirectoryCache(Generic[T]):
                         self.forget_all(following=True)
             except psycopg.Error as error:
                 log.warning("directory cache off: listening for changes failed (%s); retrying in %.0f s", error, delay)
+            except Exception:  # noqa: BLE001 - a cache that stopped listening must not stop the service
+                log.exception("directory cache off: listening for changes failed; retrying in %.0f s", delay)
             finally:
                 self.forget_all(following=False)
             await asyncio.sleep(delay)

@@ -46,10 +46,11 @@ class LocalMailbox:
     def has_room(self, size: int) -> bool:
         return self.quota_bytes == 0 or self.used_bytes + size <= self.quota_bytes
 
-    @property
-    def nearly_full(self) -> bool:
-        """Over 90 % of its quota: a RCPT to it is answered from fresh figures, never cached ones."""
-        return self.quota_bytes != 0 and self.used_bytes * 10 > self.quota_bytes * 9
+    def has_spare_room(self, size: int) -> bool:
+        """Room for `size` more bytes with a tenth of the quota to spare. Used bytes kept in a
+        cache may be some seconds old: only a mailbox this far from full is answered from them,
+        so a RCPT to a mailbox that filled up meanwhile still gets its 452 from fresh figures."""
+        return self.quota_bytes == 0 or (self.used_bytes + size) * 10 <= self.quota_bytes * 9
 
 
 @dataclass(frozen=True)
@@ -111,17 +112,18 @@ def resolve_recipient(
         plain = _PLAIN_MAILBOX.execute(cursor, {"address": str(target)}).fetchone()
     if plain is not None:
         mailbox = LocalMailbox(*plain)
-        if cache is not None and not mailbox.nearly_full:
+        if cache is not None and mailbox.has_spare_room(0):
             cache.store(str(target), mailbox, generation)
         return _plain_plan(mailbox)
     with db.read_session.begin() as s:
         return plan_for(s, target, _sender_address(sender), db.settings.alias_depth_limit)
 
 
-def cached_plan(cache: DirectoryCache[LocalMailbox], address: Address) -> DeliveryPlan | None:
-    """The plan `resolve_recipient` found for a plain mailbox a moment ago, if the cache kept it."""
+def cached_plan(cache: DirectoryCache[LocalMailbox], address: Address, size: int) -> DeliveryPlan | None:
+    """The plan `resolve_recipient` found for a plain mailbox a moment ago, if the cache kept it
+    and the mailbox then had room for `size` bytes to spare."""
     mailbox = cache.lookup(str(address))
-    return None if mailbox is None else _plain_plan(mailbox)
+    return _plain_plan(mailbox) if mailbox is not None and mailbox.has_spare_room(size) else None
 
 
 def _plain_plan(mailbox: LocalMailbox) -> DeliveryPlan:

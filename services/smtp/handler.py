@@ -68,6 +68,11 @@ def declared_size(mail_options: list[str]) -> int:
     return 0
 
 
+def expected_size(envelope: MailTransaction) -> int:
+    """The size a RCPT's quota check assumes: the declared SIZE, or at least one octet."""
+    return max(envelope.declared_size, 1)
+
+
 def is_disk_full(error: BaseException) -> bool:
     cause = error.__cause__
     return isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -165,7 +170,7 @@ class SmtpHandler:
         target = await self._recipient(address, envelope.smtp_utf8)
         if isinstance(target, Reply):
             return target
-        plan = self._cached_plan(target) or await self._read(
+        plan = self._cached_plan(target, expected_size(envelope)) or await self._read(
             resolve_recipient, self.db, target, sender=envelope.return_path or None, cache=self.recipients
         )
         reply = self._plan_reply(plan, envelope, bool(session.authenticated))
@@ -175,8 +180,8 @@ class SmtpHandler:
             envelope.rcpt_options.extend(rcpt_options)
         return reply
 
-    def _cached_plan(self, target: Address) -> DeliveryPlan | None:
-        return cached_plan(self.recipients, target) if self.recipients is not None else None
+    def _cached_plan(self, target: Address, size: int) -> DeliveryPlan | None:
+        return cached_plan(self.recipients, target, size) if self.recipients is not None else None
 
     async def _recipient(self, address: str, smtp_utf8: bool) -> Address | Reply:
         if not is_clean_path(address) or address == "<>":
@@ -206,7 +211,7 @@ class SmtpHandler:
             return replies.S250_RECIPIENT_OK
         if plan.refusal is not None:
             return replies.REFUSAL_REPLIES[plan.refusal]
-        size = max(envelope.declared_size, 1)
+        size = expected_size(envelope)
         if plan.mailboxes and not plan.forwards and not any(m.has_room(size) for m in plan.mailboxes):
             return replies.S452_MAILBOX_FULL
         return replies.S250_RECIPIENT_OK

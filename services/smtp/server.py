@@ -66,11 +66,13 @@ class SmtpListeners:
     async def close(self) -> None:
         for acceptor in self.acceptors.values():
             acceptor.close()
-        if self.following_directory is not None:
-            self.following_directory.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.following_directory
-        self.blocking.shutdown(wait=False)
+        try:
+            if self.following_directory is not None:
+                self.following_directory.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.following_directory
+        finally:
+            self.blocking.shutdown(wait=False)
 
 
 async def start_listeners(
