@@ -35,13 +35,18 @@ RECONNECT_SECONDS = (1.0, 30.0)
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
+def listen_conninfo(db: Database) -> str:
+    """The database's URL for libpq: a connection of its own, outside SQLAlchemy's pool."""
+    return db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 class DirectoryCache(Generic[T]):
     """Answers by key. Lookups run in the event loop, stores in the threads that asked the
     database; a store carries the generation read before its query, so an answer read
     before a change that was notified meanwhile is not kept."""
 
     def __init__(self, db: Database) -> None:
-        self._conninfo = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conninfo = listen_conninfo(db)
         self._entries: dict[str, tuple[float, T]] = {}
         self._lock = threading.Lock()
         self._generation = 0

@@ -36,6 +36,7 @@ from shared.models.mailbox import is_search_index
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 HEAD = SCRIPTS.get_current_head()
 MODEL_TABLES = set(Base.metadata.tables)
+DIRECTORY_TRIGGERS = set(SCRIPTS.get_revision("0006").module.TRIGGERS)  # PostgreSQL only
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -91,35 +92,35 @@ def check_head(settings: Settings) -> None:
 
 def expected_directory_triggers(settings: Settings) -> set[str]:
     """Migration 0006's NOTIFY triggers: PostgreSQL only."""
-    if settings.database_url.startswith("sqlite"):
-        return set()
-    return set(SCRIPTS.get_revision("0006").module.TRIGGERS)
+    return set() if settings.database_url.startswith("sqlite") else DIRECTORY_TRIGGERS
 
 
 def directory_triggers(settings: Settings) -> set[str]:
-    names = set(SCRIPTS.get_revision("0006").module.TRIGGERS)
-    engine = make_engine(settings.database_url)
-    try:
-        with engine.connect() as connection:
-            if engine.dialect.name == "sqlite":
-                found = connection.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
-            else:
-                found = connection.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
-            return names & set(found)
-    finally:
-        engine.dispose()
+    """The NOTIFY triggers of migration 0006 that exist."""
+    names = schema_names(
+        settings,
+        sqlite="SELECT name FROM sqlite_master WHERE type = 'trigger'",
+        postgresql="SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
+    )
+    return names & DIRECTORY_TRIGGERS
 
 
 def search_objects(settings: Settings) -> set[str]:
     """The search indexes of migration 0005 that exist (tables, triggers, indexes)."""
+    names = schema_names(
+        settings,
+        sqlite="SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')",
+        postgresql="SELECT indexname FROM pg_indexes WHERE tablename = 'mailbox'",
+    )
+    return {name for name in names if is_search_index(name)}
+
+
+def schema_names(settings: Settings, *, sqlite: str, postgresql: str) -> set[str]:
+    """The names the query for the settings' database returns."""
     engine = make_engine(settings.database_url)
     try:
         with engine.connect() as connection:
-            if engine.dialect.name == "sqlite":
-                names = connection.scalars(text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"))
-            else:
-                names = connection.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'mailbox'"))
-            return {name for name in names if is_search_index(name)}
+            return set(connection.scalars(text(sqlite if engine.dialect.name == "sqlite" else postgresql)))
     finally:
         engine.dispose()
 

@@ -15,7 +15,7 @@ from sqlalchemy import event, update
 from shared.accounts import create_mailbox, get_mailbox, update_domain, update_mailbox
 from shared.db import Database
 from shared.delivery import deliver
-from shared.directory_cache import CHANNEL, ENTRY_SECONDS
+from shared.directory_cache import CHANNEL, ENTRY_SECONDS, listen_conninfo
 from shared.forwarding import set_forwarding
 from shared.models import Mailbox
 
@@ -143,8 +143,7 @@ def test_a_change_reaches_the_cache_at_once(start_smtp: StartSmtp, db: Database,
 
 @pytest.fixture
 def listening(db: Database) -> Iterator[psycopg.Connection]:
-    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as connection:
+    with psycopg.connect(listen_conninfo(db), autocommit=True) as connection:
         connection.execute(f"LISTEN {CHANNEL}")
         yield connection
 
