@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from bench import beacon, bulk_mailboxes, common, machine, report
 from services.admin import create_app
 from shared.accounts import create_mailbox, grant_role
-from shared.tokens import create_token
+from shared.accounts.tokens import create_token
 
 ADMIN = f"admin@{beacon.DOMAIN}"
 REQUESTS_PER_KIND = 8

@@ -19,11 +19,11 @@ from pathlib import Path
 import psycopg
 
 from bench import common
-from shared import directory_cache
 from shared.accounts import create_domain, create_mailbox
 from shared.config import Settings, load_settings
-from shared.db import Database
-from shared.migrations import upgrade_to_head
+from shared.storage import directory_cache
+from shared.storage.db import Database
+from shared.storage.migrations import upgrade_to_head
 
 DOMAIN = "bench.test"
 PASSWORD = "secret"
@@ -43,7 +43,7 @@ def password_hash() -> str:
     cached = Path(os.environ.get("BENCH_DIR", "/tmp/beaconbench")) / "password.hash"
     if cached.exists():
         return cached.read_text().strip()
-    from shared.passwords import hash_password
+    from shared.accounts.passwords import hash_password
 
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(hash_password(PASSWORD))

@@ -1,12 +1,12 @@
 """Many mailboxes fast, for the scale benchmarks.
 
-shared.mailboxes.create_mailbox() costs one transaction with five statements, an audit row
+shared.accounts.mailboxes.create_mailbox() costs one transaction with five statements, an audit row
 and three mkdirs per mailbox (about 18 ms each on the bench machine: 100,000 take half an
 hour), so this inserts rows in batches with the same column values create_mailbox() stores,
 through shared's models and Database. Maildirs are not made: every reader and writer in
 shared creates or tolerates a missing one. The search indexes follow by themselves (SQLite's by
 the triggers of migration 0005). It stands in for the `shared` bulk function the
-benchmark report proposes (shared.mailboxes.create_mailboxes(db, domain, rows, ...)).
+benchmark report proposes (shared.accounts.mailboxes.create_mailboxes(db, domain, rows, ...)).
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import time
 from sqlalchemy import insert, select, text
 
 from bench.beacon import DOMAIN, BeaconInstance, password_hash
-from shared.db import Database
-from shared.models import Domain, Mailbox
-from shared.models.base import utcnow
-from shared.store import maildir_relative_path
+from shared.storage.db import Database
+from shared.storage.maildirs import maildir_relative_path
+from shared.storage.models import Domain, Mailbox
+from shared.storage.models.base import utcnow
 
 BATCH = 5000
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Niklaus")

@@ -12,7 +12,16 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bench import beacon, bulk_mailboxes, clients, common, machine, peers, procstat, report
+from bench import (
+    beacon,
+    bulk_mailboxes,
+    clients,
+    common,
+    machine,
+    peers,
+    procstat,
+    report,
+)
 
 SERVICES = ("smtp", "pop3")
 OPENING_AT_ONCE = 50

@@ -17,7 +17,7 @@ from unittest import mock
 
 from bench import beacon, clients, common, machine, peers, procstat, report
 from shared.accounts import get_mailbox
-from shared.delivery import deliver
+from shared.mail.delivery import deliver
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def measure(targets: list[Target], users: int, runs: int) -> list[report.Series]
 
 
 def fill_beacon(instance: beacon.BeaconInstance, users: int, messages: int) -> None:
-    """Every user's maildrop gets `messages` deliveries through shared.delivery.deliver (one call
+    """Every user's maildrop gets `messages` deliveries through shared.mail.delivery.deliver (one call
     stores a copy per mailbox). Only the set-up skips fsync: durability is not under test here."""
     instance.create_mailboxes(users)
     ids = [get_mailbox(instance.db, beacon.address(n)).id for n in range(users)]

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from services.pop3 import Pop3Server  # noqa: E402
 from shared.accounts import create_domain, create_mailbox  # noqa: E402
 from shared.config import load_settings  # noqa: E402
-from shared.db import Database  # noqa: E402
-from shared.delivery import deliver  # noqa: E402
-from shared.migrations import upgrade_to_head  # noqa: E402
-from shared.tls import ensure_tls_pair  # noqa: E402
+from shared.mail.delivery import deliver  # noqa: E402
+from shared.runtime.tls import ensure_tls_pair  # noqa: E402
+from shared.storage.db import Database  # noqa: E402
+from shared.storage.migrations import upgrade_to_head  # noqa: E402
 
 USER, PASSWORD = "bench@bench.example", "bench-password"
 

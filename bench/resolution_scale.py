@@ -1,5 +1,5 @@
 """Recipient resolution and POP3 login latency at 1,000 vs 100,000 mailboxes (the ratio should
-be flat: every lookup is by an indexed key). Measured in process (shared.routing.resolve_recipient)
+be flat: every lookup is by an indexed key). Measured in process (shared.mail.routing.resolve_recipient)
 and over the wire (RCPT TO round trip on the Beacon SMTP server; USER+PASS round trip on the
 Beacon POP3 server, and on Dovecot with a passwd-file of the same size for reference).
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import beacon, bulk_mailboxes, clients, common, machine, peers, report
-from shared.routing import resolve_recipient
+from shared.mail.routing import resolve_recipient
 
 RESOLVE_SAMPLES = 1000
 RCPT_SAMPLES = 500
@@ -27,7 +27,7 @@ SHARED_CREATED = 200  # made one by one through create_mailbox(), to report its 
 
 def _picks(size: int, samples: int, seed: int) -> list[int]:
     """Distinct mailboxes: on PostgreSQL the smtp service keeps the mailboxes it found
-    (shared.directory_cache), and a repeat would measure that instead of the lookup."""
+    (shared.storage.directory_cache), and a repeat would measure that instead of the lookup."""
     return random.Random(seed).sample(range(size), min(samples, size))
 
 

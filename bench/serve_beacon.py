@@ -18,11 +18,11 @@ import sys
 from services.launch import return_big_blocks_to_the_system
 from services.pop3.transport import Pop3Server
 from services.smtp.server import listeners_for, start_listeners
-from shared import eventloop
-from shared.accepting import WorkerLoads
 from shared.config import Settings, load_settings
-from shared.db import open_database
-from shared.prefork import listening_socket, run_workers
+from shared.runtime import eventloop
+from shared.runtime.accepting import WorkerLoads
+from shared.runtime.prefork import listening_socket, run_workers
+from shared.storage.db import open_database
 
 
 async def _until_terminated() -> None:

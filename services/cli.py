@@ -18,15 +18,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.launch import StartupError, serve
 from shared import accounts
-from shared import tokens as api_tokens
-from shared.addresses import parse_address
+from shared.accounts import tokens as api_tokens
+from shared.accounts.tokens import TokenView
+from shared.accounts.views import DomainView, MailboxView
 from shared.config import ConfigError, Settings, load_settings, parse_size
-from shared.db import Database
 from shared.errors import BeaconError
-from shared.migrations import SchemaNotReady, ensure_at_head, upgrade_to_head
-from shared.quota import recalc_quota
-from shared.tokens import TokenView
-from shared.views import DomainView, MailboxView
+from shared.mail.addresses import parse_address
+from shared.mail.quota import recalc_quota
+from shared.storage.db import Database
+from shared.storage.migrations import SchemaNotReady, ensure_at_head, upgrade_to_head
 
 EXIT_FAILURE = 1
 EXIT_STARTUP = 2

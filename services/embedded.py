@@ -21,13 +21,13 @@ import click
 
 from services.launch import StartupError, claim_port, serve
 from services.probe import LISTENERS, SERVICES, is_accepting, probe_host
-from shared import bootstrap
-from shared.addresses import parse_address
+from shared.accounts import bootstrap
 from shared.config import ConfigError, Settings
-from shared.db import Database
 from shared.errors import InvalidAddress
-from shared.migrations import upgrade_to_head
-from shared.tls import ensure_tls_pair
+from shared.mail.addresses import parse_address
+from shared.runtime.tls import ensure_tls_pair
+from shared.storage.db import Database
+from shared.storage.migrations import upgrade_to_head
 
 FALLBACK_ADMIN_DOMAIN = "beacon.localhost"
 GENERATED_PASSWORD_BYTES = 12

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from shared.config import Settings, load_settings
-from shared.db import Database
-from shared.migrations import upgrade_to_head
+from shared.storage.db import Database
+from shared.storage.migrations import upgrade_to_head
 
 POSTGRES_ADMIN_URL = os.environ.get("BEACONMAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"

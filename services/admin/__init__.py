@@ -34,8 +34,8 @@ from services.admin.security import (
     protect_forms,
 )
 from shared.config import Settings, load_settings
-from shared.db import Database, open_database
-from shared.throttle import LoginThrottle
+from shared.runtime.throttle import LoginThrottle
+from shared.storage.db import Database, open_database
 
 SESSION_HOURS = 8
 BLUEPRINTS = (

@@ -1,4 +1,4 @@
-"""Sign-in state and role decorators. The rules themselves live in shared.permissions."""
+"""Sign-in state and role decorators. The rules themselves live in shared.accounts.permissions."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,9 +11,9 @@ from flask_login import LoginManager, UserMixin, current_user, login_required
 
 from services.admin.portal import actor_named, db
 from shared import accounts
+from shared.accounts.permissions import Scope, scope_of
+from shared.accounts.views import Actor, MailboxView
 from shared.errors import NotFound
-from shared.permissions import Scope, scope_of
-from shared.views import Actor, MailboxView
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"

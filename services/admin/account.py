@@ -12,8 +12,9 @@ from services.admin.feedback import form_status, refusal_shown_on
 from services.admin.forms import ForwardingForm, OwnPasswordForm
 from services.admin.forwarding import save_forwarding, saved_forwarding_form
 from services.admin.portal import client_ip, db, portal
-from shared import accounts, dnsrecords
+from shared import accounts
 from shared.errors import AccountDisabled, AuthFailed
+from shared.mail import dnsrecords
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

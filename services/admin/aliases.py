@@ -11,7 +11,7 @@ from services.admin.forms import AliasEditForm, AliasForm, lines_of
 from services.admin.mailboxes import domain_choices
 from services.admin.portal import db
 from shared import accounts
-from shared.permissions import alias_source_in_scope, domain_in_scope
+from shared.accounts.permissions import alias_source_in_scope, domain_in_scope
 
 bp = Blueprint("aliases", __name__, url_prefix="/aliases")
 

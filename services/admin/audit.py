@@ -8,7 +8,7 @@ from services.admin.forms import AuditFilterForm
 from services.admin.mailboxes import domain_choices
 from services.admin.portal import db
 from shared import accounts
-from shared.permissions import domain_in_scope
+from shared.accounts.permissions import domain_in_scope
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

@@ -8,7 +8,7 @@ from services.admin.access import current_actor, current_scope, manager_required
 from services.admin.feedback import Page, form_status
 from services.admin.forms import ImportConfirmForm, ImportForm
 from services.admin.portal import db
-from shared.mailbox_import import COLUMNS, MAX_ROWS, apply_import, plan_import
+from shared.accounts.mailbox_import import COLUMNS, MAX_ROWS, apply_import, plan_import
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
 

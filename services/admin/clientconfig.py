@@ -11,9 +11,9 @@ from flask_login import login_required
 from services.admin.access import signed_in
 from services.admin.portal import db, portal
 from services.admin.security import csrf
-from shared import dnsrecords, routing
-from shared.addresses import Address, normalise_domain, parse_address
 from shared.errors import InvalidAddress
+from shared.mail import dnsrecords, routing
+from shared.mail.addresses import Address, normalise_domain, parse_address
 
 bp = Blueprint("clientconfig", __name__)
 

@@ -7,7 +7,8 @@ from werkzeug.wrappers import Response
 
 from services.admin.access import current_scope
 from services.admin.portal import db
-from shared import accounts, reports
+from shared import accounts
+from shared.accounts import reports
 
 bp = Blueprint("dashboard", __name__)
 

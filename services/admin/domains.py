@@ -19,10 +19,11 @@ from services.admin.forms import (
     DomainForm,
 )
 from services.admin.portal import db, portal
-from shared import accounts, dkimkeys, dnsrecords
-from shared.permissions import domain_in_scope
-from shared.scoped import scoped_domain
-from shared.views import DomainView
+from shared import accounts
+from shared.accounts.permissions import domain_in_scope
+from shared.accounts.scoped import scoped_domain
+from shared.accounts.views import DomainView
+from shared.mail import dkimkeys, dnsrecords
 
 bp = Blueprint("domains", __name__, url_prefix="/domains")
 

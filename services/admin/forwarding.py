@@ -5,7 +5,7 @@ from services.admin.access import current_actor
 from services.admin.feedback import refusal_shown_on
 from services.admin.forms import ForwardingForm, lines_of
 from services.admin.portal import db
-from shared import forwarding
+from shared.accounts import forwarding
 
 
 def saved_forwarding_form(address: str, form_class: type[ForwardingForm] = ForwardingForm) -> ForwardingForm:

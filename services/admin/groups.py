@@ -11,7 +11,7 @@ from services.admin.forms import POLICY_CHOICES, GroupEditForm, GroupForm, lines
 from services.admin.mailboxes import domain_choices
 from services.admin.portal import db
 from shared import accounts
-from shared.permissions import address_in_scope, domain_in_scope
+from shared.accounts.permissions import address_in_scope, domain_in_scope
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 

@@ -22,7 +22,7 @@ from flask import (
 )
 
 from services.admin.portal import db, portal
-from shared import reports
+from shared.accounts import reports
 
 bp = Blueprint("health", __name__)
 

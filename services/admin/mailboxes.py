@@ -21,8 +21,8 @@ from services.admin.forwarding import save_forwarding, saved_forwarding_form
 from services.admin.pagination import PAGE_SIZE, PageLinks, requested_position
 from services.admin.portal import db
 from shared import accounts
-from shared.permissions import domain_in_scope
-from shared.scoped import (
+from shared.accounts.permissions import domain_in_scope
+from shared.accounts.scoped import (
     administered_mailbox,
     scoped_mailbox,
     scoped_mailboxes,
@@ -30,7 +30,7 @@ from shared.scoped import (
     update_administered_mailbox,
     visible_domain_names,
 )
-from shared.views import MailboxView
+from shared.accounts.views import MailboxView
 
 bp = Blueprint("mailboxes", __name__, url_prefix="/mailboxes")
 

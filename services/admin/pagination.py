@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from flask import request
 
-from shared.views import MailboxPage
+from shared.accounts.views import MailboxPage
 
 PAGE_SIZE = 50
 MAX_OFFSET = 10**9  # as the API's; beyond it a page number would overflow the database's integers

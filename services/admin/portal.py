@@ -5,10 +5,10 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
+from shared.accounts.views import Actor
 from shared.config import Settings
-from shared.db import Database
-from shared.throttle import LoginThrottle
-from shared.views import Actor
+from shared.runtime.throttle import LoginThrottle
+from shared.storage.db import Database
 
 
 @dataclass(frozen=True)

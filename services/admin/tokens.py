@@ -12,7 +12,7 @@ from services.admin.feedback import Page, form_status, refusal_shown_on
 from services.admin.forms import TokenForm
 from services.admin.mailboxes import domain_choices
 from services.admin.portal import db
-from shared import tokens as api_tokens
+from shared.accounts import tokens as api_tokens
 
 bp = Blueprint("tokens", __name__, url_prefix="/tokens")
 

@@ -50,9 +50,8 @@ from services.pop3.replies import (
 )
 from services.pop3.stuffing import MessageEncoder
 from shared.accounts import authenticate
-from shared.db import Database
 from shared.errors import AuthFailed, BeaconError
-from shared.maildrop import (
+from shared.mail.maildrop import (
     Maildrop,
     commit_deletes,
     open_maildrop,
@@ -60,7 +59,8 @@ from shared.maildrop import (
     release_maildrop,
     renew_maildrop,
 )
-from shared.throttle import LoginThrottle
+from shared.runtime.throttle import LoginThrottle
+from shared.storage.db import Database
 
 if TYPE_CHECKING:
     from services.pop3.transport import Channel

@@ -17,14 +17,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from services.pop3.session import LoginDelay, Pop3Session, SessionServices
-from shared import eventloop
-from shared.accepting import Acceptor, WorkerLoads
 from shared.config import Settings
-from shared.connections import ConnectionsPerIp
-from shared.db import Database, open_database
-from shared.prefork import listening_socket, run_workers
-from shared.throttle import LoginThrottle
-from shared.tls import server_ssl_context
+from shared.runtime import eventloop
+from shared.runtime.accepting import Acceptor, WorkerLoads
+from shared.runtime.connections import ConnectionsPerIp
+from shared.runtime.prefork import listening_socket, run_workers
+from shared.runtime.throttle import LoginThrottle
+from shared.runtime.tls import server_ssl_context
+from shared.storage.db import Database, open_database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -270,7 +270,7 @@ class Pop3Server:
 
 def serve_pop3(settings: Settings) -> None:
     """Run the POP3 service until SIGINT or SIGTERM: the `beaconmail pop3` command, in
-    BEACONMAIL_POP3_PROCESSES worker processes on shared sockets (shared/prefork.py)."""
+    BEACONMAIL_POP3_PROCESSES worker processes on shared sockets (shared/runtime/prefork.py)."""
     sockets = (listening_socket(settings.bind, settings.pop3_port), listening_socket(settings.bind, settings.pop3s_port))
     run_workers(settings.pop3_processes, lambda loads: eventloop.run(_serve_until_signalled(settings, sockets, loads)))
 

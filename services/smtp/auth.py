@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from services.smtp import replies
 from services.smtp.replies import Reply
 from shared import accounts
-from shared.addresses import parse_address
-from shared.db import Database
+from shared.accounts.views import MailboxView
 from shared.errors import AccountDisabled, AuthFailed, InvalidAddress, TemporaryFailure
-from shared.throttle import LoginThrottle
-from shared.views import MailboxView
+from shared.mail.addresses import parse_address
+from shared.runtime.throttle import LoginThrottle
+from shared.storage.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,11 @@ from services.smtp import replies
 from services.smtp.protocol import BeaconSMTP, MailTransaction, authenticated_mailbox
 from services.smtp.replies import Reply
 from services.smtp.trace import TraceInfo, received_header
-from shared import mailflow, ratelimit
-from shared.addresses import Address, normalise_domain, parse_address
-from shared.db import Database
-from shared.delivery import BARE_LF
-from shared.directory_cache import DirectoryCache
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.routing import (
+from shared.mail import mailflow, ratelimit
+from shared.mail.addresses import Address, normalise_domain, parse_address
+from shared.mail.delivery import BARE_LF
+from shared.mail.routing import (
     DeliveryPlan,
     LocalMailbox,
     Refusal,
@@ -39,6 +37,8 @@ from shared.routing import (
     may_send_as,
     resolve_recipient,
 )
+from shared.storage.db import Database
+from shared.storage.directory_cache import DirectoryCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def is_disk_full(error: BaseException) -> bool:
 
 class SmtpHandler:
     def __init__(self, db: Database, blocking: Executor, recipients: DirectoryCache[LocalMailbox] | None = None) -> None:
-        """`recipients`: where plain mailboxes looked up on PostgreSQL are kept (shared.directory_cache)."""
+        """`recipients`: where plain mailboxes looked up on PostgreSQL are kept (shared.storage.directory_cache)."""
         self.db = db
         self.settings = db.settings
         self.blocking = blocking

@@ -20,9 +20,8 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass
-from typing import cast
-
 from email._header_value_parser import get_addr_spec, get_angle_addr
+from typing import cast
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException, syntax
 
@@ -38,8 +37,8 @@ from services.smtp.stream import (
     unstuff,
 )
 from shared.config import Settings
-from shared.connections import ConnectionsPerIp
-from shared.routing import LocalMailbox
+from shared.mail.routing import LocalMailbox
+from shared.runtime.connections import ConnectionsPerIp
 
 log = logging.getLogger(__name__)
 

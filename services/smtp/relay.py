@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import dns.exception
 import dns.resolver
 
-from shared.db import Database
-from shared.dkimkeys import sign_outbound
 from shared.errors import TemporaryFailure
-from shared.outbound import Attempt, ClaimedRecipient, Delivery, read_body
+from shared.mail.dkimkeys import sign_outbound
+from shared.mail.outbound import Attempt, ClaimedRecipient, Delivery, read_body
+from shared.storage.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from shared.routing import Refusal
+from shared.mail.routing import Refusal
 
 log = logging.getLogger(__name__)
 

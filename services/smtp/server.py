@@ -1,6 +1,6 @@
 """The smtp service: MX, submission (STARTTLS) and submissions (implicit TLS) listeners plus
 the outbound worker, in an asyncio process; `run_smtp(settings)`, what `beaconmail smtp` runs,
-starts BEACONMAIL_SMTP_PROCESSES of them on shared sockets (shared/prefork.py).
+starts BEACONMAIL_SMTP_PROCESSES of them on shared sockets (shared/runtime/prefork.py).
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from services.smtp.auth import Authenticator
 from services.smtp.handler import SmtpHandler
 from services.smtp.protocol import IDLE_TIMEOUT, BeaconSMTP, Listener, ServerContext
 from services.smtp.worker import OutboundWorker
-from shared import eventloop
-from shared.accepting import Acceptor, WorkerLoads
 from shared.config import Settings
-from shared.connections import ConnectionsPerIp
-from shared.db import Database, open_database
-from shared.directory_cache import DirectoryCache
-from shared.prefork import listening_socket, run_workers
-from shared.routing import LocalMailbox
-from shared.throttle import LoginThrottle
-from shared.tls import server_ssl_context
+from shared.mail.routing import LocalMailbox
+from shared.runtime import eventloop
+from shared.runtime.accepting import Acceptor, WorkerLoads
+from shared.runtime.connections import ConnectionsPerIp
+from shared.runtime.prefork import listening_socket, run_workers
+from shared.runtime.throttle import LoginThrottle
+from shared.runtime.tls import server_ssl_context
+from shared.storage.db import Database, open_database
+from shared.storage.directory_cache import DirectoryCache
 
 log = logging.getLogger(__name__)
 

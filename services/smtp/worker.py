@@ -12,8 +12,8 @@ import time
 from datetime import timedelta
 
 from services.smtp.relay import deliver_remote, for_all
-from shared import mailflow, outbound
-from shared.db import Database
+from shared.mail import mailflow, outbound
+from shared.storage.db import Database
 
 log = logging.getLogger(__name__)
 

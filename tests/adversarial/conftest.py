@@ -3,20 +3,20 @@ PostgreSQL through the root `db` fixture), and a tracker for service processes."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-import dataclasses
 from pathlib import Path
 from typing import Protocol
 
 import pytest
-
 from e2e.processes import ProcessTracker
 from integration.pop3.support import ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, RunningServer
 from integration.smtp.support import RunningSmtp
+
 from shared.accounts import create_domain, create_mailbox, grant_role
-from shared.db import Database
-from shared.passwords import hash_password
+from shared.accounts.passwords import hash_password
+from shared.storage.db import Database
 
 CAROL, CAROL_PW = f"carol@{DOMAIN}", "carol-pw"
 PASSWORDS = {ALICE: ALICE_PW, BOB: BOB_PW, CAROL: CAROL_PW}

@@ -7,24 +7,29 @@ here is only what those do not offer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 import dataclasses
 import os
-from pathlib import Path
 import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from e2e.processes import (
+    ProcessTracker,
+    Started,
+    environment_without_beaconmail,
+    wait_for,
+)
 from sqlalchemy.engine import make_url
 
-from e2e.processes import ProcessTracker, Started, environment_without_beaconmail, wait_for
 from shared.config import Settings
-from shared.store import list_messages
+from shared.storage.maildirs import list_messages
 
 IN_CI = os.environ.get("CI") == "true"
 REPOSITORY = Path(__file__).resolve().parents[2]

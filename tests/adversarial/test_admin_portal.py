@@ -8,22 +8,23 @@ later without CSRF, without a scope check or without a case here makes them fail
 
 from __future__ import annotations
 
+import plistlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-import plistlib
 from typing import Any
 
-from flask import Flask, url_for
 import pytest
+from flask import Flask, url_for
+from integration.admin.support import PASSWORD, PortalClient, World, bearer, text_of
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
-from integration.admin.support import PASSWORD, PortalClient, World, bearer, text_of
 from services.admin import create_app
-from shared import accounts, tokens
-from shared.db import Database
-from shared.forwarding import get_forwarding
-from shared.passwords import hash_password
+from shared import accounts
+from shared.accounts import tokens
+from shared.accounts.forwarding import get_forwarding
+from shared.accounts.passwords import hash_password
+from shared.storage.db import Database
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Outlook's autodiscover is a POST that only reads (and Outlook sends no CSRF token).

@@ -8,10 +8,17 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from integration.pop3.support import ALICE, ALICE_PW, RawClient, RunningServer, client_context, login_when_free
+from integration.pop3.support import (
+    ALICE,
+    ALICE_PW,
+    RawClient,
+    RunningServer,
+    client_context,
+    login_when_free,
+)
 from integration.smtp.support import RawSmtp, RunningSmtp
 from integration.smtp.test_smtp_limits import ehlo, send_data
+
 from services.smtp.protocol import REFUSED_RECIPIENT_LIMIT
 from services.smtp.replies import S421_TOO_MANY_REFUSED_RECIPIENTS
 

@@ -9,27 +9,35 @@ addresses, the untouched bystander account and, for the portal, forged X-Forward
 
 from __future__ import annotations
 
-from base64 import b64encode
-from collections.abc import Callable
 import dataclasses
 import time
+from base64 import b64encode
+from collections.abc import Callable
 from typing import Generic, NamedTuple, TypeVar
 
-from flask import Flask
 import pytest
-
+from flask import Flask
 from integration.admin.support import PortalClient
-from integration.pop3.support import ALICE, ALICE_PW, BOB, BOB_PW, RawClient, RunningServer, client_context
+from integration.pop3.support import (
+    ALICE,
+    ALICE_PW,
+    BOB,
+    BOB_PW,
+    RawClient,
+    RunningServer,
+    client_context,
+)
 from integration.smtp.support import RawSmtp, RunningSmtp
 from integration.smtp.support import client_context as smtp_client_context
+
 from services.admin import create_app
-from shared.db import Database
+from shared.storage.db import Database
 
 from .conftest import Hosted, StartPop3, StartSmtp
 
 T = TypeVar("T")
 LIMIT = 4
-# Failures before each attempt: 0, 1, 2, 3 -> delays of 0, 0.25, 0.5 and 1 s (shared/throttle.py).
+# Failures before each attempt: 0, 1, 2, 3 -> delays of 0, 0.25, 0.5 and 1 s (shared/runtime/throttle.py).
 DELAYS = [0.0, 0.25, 0.5, 1.0]
 STRICT = {"auth_fail_limit": LIMIT, "auth_fail_window": 600.0, "auth_lockout": 600.0}
 # One guess from each: together they reach the limit of the account, none of the address.

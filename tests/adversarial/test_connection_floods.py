@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-
 from e2e.processes import wait_for
 from integration.smtp.support import RunningSmtp
-from shared.db import Database
+
+from shared.storage.db import Database
 
 from .conftest import Hosted, StartPop3, StartSmtp
 

@@ -7,12 +7,12 @@ missing lines and as the rest of the message being read as the next reply."""
 from __future__ import annotations
 
 import pytest
-
 from integration.pop3.support import ALICE, RunningServer, login_when_free
 from integration.smtp.support import RawSmtp, RunningSmtp
 from integration.smtp.test_smtp_smuggling import BARE_VARIANTS, CONTENT_TWISTS
-from shared.db import Database
-from shared.delivery import deliver
+
+from shared.mail.delivery import deliver
+from shared.storage.db import Database
 
 from .conftest import Hosted, StartPop3, StartSmtp
 from .support import visible_files

@@ -4,23 +4,30 @@ portal a friendly 503 page and the API a JSON 503; sessions go on, everything re
 
 from __future__ import annotations
 
+import dataclasses
 from base64 import b64encode
 from collections.abc import Iterator
 from dataclasses import dataclass
-import dataclasses
 
-from flask import Flask
 import pytest
-from sqlalchemy.engine import make_url
-
+from flask import Flask
 from integration.admin.support import PortalClient, text_of
-from integration.pop3.support import ALICE, ALICE_PW, BOB, RawClient, RunningServer, login_when_free
+from integration.pop3.support import (
+    ALICE,
+    ALICE_PW,
+    BOB,
+    RawClient,
+    RunningServer,
+    login_when_free,
+)
 from integration.pop3.support import client_context as pop3_client_context
 from integration.smtp.support import RawSmtp, RunningSmtp
 from integration.smtp.support import client_context as smtp_client_context
+from sqlalchemy.engine import make_url
+
 from services.admin import create_app
-from shared.db import Database
-from shared.tokens import create_token
+from shared.accounts.tokens import create_token
+from shared.storage.db import Database
 
 from .conftest import Hosted
 from .support import DatabaseProxy, visible_files

@@ -4,17 +4,17 @@ room again the same message goes through, once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import smtplib
+from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
-
 from integration.pop3.support import ALICE, ALICE_PW, BOB
 from integration.smtp.support import RunningSmtp, client_context, mx_client
+from sqlalchemy import func, select
+
 from shared.accounts import get_mailbox
-from shared.db import Database
-from shared.models import OutboundMessage
+from shared.storage.db import Database
+from shared.storage.models import OutboundMessage
 
 from .support import fill_filesystem, hidden_files, small_filesystem, visible_files
 

@@ -5,17 +5,23 @@ fuzzed in tests/unit; here the transports, hooks and shared calls run too."""
 
 from __future__ import annotations
 
-from base64 import b64encode
 import socket
 import time
+from base64 import b64encode
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-import pytest
-
-from integration.pop3.support import ALICE, ALICE_PW, RunningServer, deliver_to, login_when_free
+from integration.pop3.support import (
+    ALICE,
+    ALICE_PW,
+    RunningServer,
+    deliver_to,
+    login_when_free,
+)
 from integration.smtp.support import mx_client
-from shared.db import Database
+
+from shared.storage.db import Database
 
 from .conftest import Hosted, StartPop3, StartSmtp
 from .support import visible_files

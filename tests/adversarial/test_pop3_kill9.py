@@ -11,9 +11,17 @@ import socket
 import time
 
 from e2e.processes import ProcessTracker
-from integration.pop3.support import ALICE, ALICE_PW, RawClient, RunningServer, deliver_to, login
+from integration.pop3.support import (
+    ALICE,
+    ALICE_PW,
+    RawClient,
+    RunningServer,
+    deliver_to,
+    login,
+)
+
 from shared.accounts import get_mailbox
-from shared.db import Database
+from shared.storage.db import Database
 
 from .conftest import Hosted
 from .support import ServiceProcess, visible_files

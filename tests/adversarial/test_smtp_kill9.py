@@ -4,7 +4,7 @@ the quota counters agree with the disk.
 
 What holds for the counters: equal to the disk after one `beaconmail quota recalc`, whose
 second run then finds nothing to fix; before it they may be *above* the disk, never below.
-shared/delivery.py reserves the bytes of every copy, then renames the copies into new/ one by
+shared/mail/delivery.py reserves the bytes of every copy, then renames the copies into new/ one by
 one (with an fsync of each directory), so a kill in between leaves reserved bytes without a
 file. About half of the runs here kill inside that window; the summary line printed at the
 end says whether this run did ("counters equal to the disk before recalc").
@@ -13,7 +13,6 @@ end says whether this run did ("counters equal to the disk before recalc").
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass, field
 import dataclasses
 import random
 import re
@@ -21,12 +20,14 @@ import smtplib
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 
 from e2e.processes import ProcessTracker, wait_for
 from integration.pop3.support import RunningServer, login
+
 from shared.accounts import get_domain, get_mailbox
-from shared.db import Database
-from shared.store import disk_usage, uid_of
+from shared.storage.db import Database
+from shared.storage.maildirs import disk_usage, uid_of
 
 from .conftest import PASSWORDS, Hosted
 from .support import ServiceProcess, hidden_files, maildir_of, run_cli, visible_files

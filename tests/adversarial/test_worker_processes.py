@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from e2e.processes import ProcessTracker, wait_for
 from integration.pop3.support import ALICE, ALICE_PW
+
 from shared.config import Settings
 
 from .conftest import Hosted

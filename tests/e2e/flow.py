@@ -17,11 +17,11 @@ from typing import Any
 
 import dkim
 
+from shared.accounts.tokens import create_token
 from shared.config import load_settings
-from shared.db import Database
-from shared.dkimkeys import SELECTOR, dns_record, key_path
-from shared.store import maildir_relative_path
-from shared.tokens import create_token
+from shared.mail.dkimkeys import SELECTOR, dns_record, key_path
+from shared.storage.db import Database
+from shared.storage.maildirs import maildir_relative_path
 
 from .mailclients import (
     HOST,

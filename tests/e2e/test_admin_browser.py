@@ -13,7 +13,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from shared import accounts
 from shared.config import Settings
-from shared.db import Database
+from shared.storage.db import Database
+
 from .processes import ProcessTracker, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from shared import bootstrap
+from shared.accounts import bootstrap
 from shared.config import load_settings
-from shared.db import Database
+from shared.storage.db import Database
 
 from .compose import ComposeTopology, filled_env_example, resolved_config
 from .flow import Deployment, run_end_to_end

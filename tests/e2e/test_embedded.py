@@ -13,7 +13,12 @@ import pytest
 
 from .flow import run_end_to_end
 from .mailclients import Account, curl_list
-from .processes import BEACONMAIL, ProcessTracker, environment_without_beaconmail, wait_for
+from .processes import (
+    BEACONMAIL,
+    ProcessTracker,
+    environment_without_beaconmail,
+    wait_for,
+)
 from .smarthost import Collector
 from .upmode import start_up
 

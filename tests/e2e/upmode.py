@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .flow import Deployment
-from .processes import BEACONMAIL, ProcessTracker, Started, environment_without_beaconmail, free_ports, wait_for
+from .processes import (
+    BEACONMAIL,
+    ProcessTracker,
+    Started,
+    environment_without_beaconmail,
+    free_ports,
+    wait_for,
+)
 
 PORT_VARIABLES = ("SMTP", "SUBMISSION", "SUBMISSIONS", "POP3", "POP3S", "ADMIN")
 READY_TIMEOUT = 30.0

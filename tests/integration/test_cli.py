@@ -15,7 +15,7 @@ from services.admin import create_app
 from services.cli import main
 from shared import accounts
 from shared.config import Settings
-from shared.db import Database
+from shared.storage.db import Database
 
 BEACONMAIL = str(Path(sys.executable).with_name("beaconmail"))
 

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from shared import accepting
-from shared.accepting import Acceptor, WorkerLoads
-from shared.prefork import listening_socket
+from shared.runtime import accepting
+from shared.runtime.accepting import Acceptor, WorkerLoads
+from shared.runtime.prefork import listening_socket
 
 
 class Recording(asyncio.Protocol):

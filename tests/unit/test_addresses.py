@@ -5,13 +5,13 @@ import unicodedata
 
 import pytest
 
-from shared.addresses import (
+from shared.errors import InvalidAddress
+from shared.mail.addresses import (
     Address,
     normalise_domain,
     parse_address,
     parse_alias_source,
 )
-from shared.errors import InvalidAddress
 
 
 def test_plain_address_is_lower_cased() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.connections import ConnectionsPerIp
+from shared.runtime.connections import ConnectionsPerIp
 
 
 def test_an_address_is_refused_at_its_limit_and_admitted_after_a_release() -> None:

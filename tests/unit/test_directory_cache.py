@@ -1,4 +1,4 @@
-"""shared.directory_cache without a database: what is kept, for how long, and when nothing is."""
+"""shared.storage.directory_cache without a database: what is kept, for how long, and when nothing is."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import socket
 from pathlib import Path
 
 import pytest
-
 from conftest import base_settings
-from shared import directory_cache
-from shared.db import Database
-from shared.directory_cache import DirectoryCache
+
+from shared.storage import directory_cache
+from shared.storage.db import Database
+from shared.storage.directory_cache import DirectoryCache
 
 
 def unused_port() -> int:

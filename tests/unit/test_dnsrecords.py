@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import base_settings
 
-from shared.dnsrecords import client_endpoints, records_for, txt, zone_text
+from shared.mail.dnsrecords import client_endpoints, records_for, txt, zone_text
 
 
 def test_records_use_the_configured_host_and_ports(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
-"""The import rules of ARCHITECTURE.md, checked on the source: shared never imports a service
-or a web framework; no service imports another; only shared touches sessions, engines and
-Maildir files."""
+"""The import rules of docs/architecture.md, checked on the source: shared never imports a
+service or a web framework; inside shared, imports run one way between its packages
+(accounts -> mail -> storage; runtime on its own); no service imports another; only shared
+touches sessions, engines and Maildir files."""
 from __future__ import annotations
 
 import ast
@@ -16,9 +17,25 @@ EDGE_PACKAGES = {"services", "flask", "flask_login", "flask_wtf", "flask_babel",
 # Services may catch the database's exceptions, nothing more of SQLAlchemy.
 ALLOWED_SQLALCHEMY = {"sqlalchemy.exc"}
 # The session, engine and Maildir machinery of shared.
-SHARED_INTERNALS = {"shared.db.make_engine", "shared.store", "shared.models", "shared.lookups", "shared.migrations.env"}
+SHARED_INTERNALS = {
+    "shared.storage.db.make_engine",
+    "shared.storage.maildirs",
+    "shared.storage.models",
+    "shared.storage.lookups",
+    "shared.storage.migrations.env",
+}
+# What each part of shared may import of shared, besides itself.
+LEAVES = {"shared.config", "shared.errors"}
+SHARED_LAYERS = {
+    "shared.config": set(),
+    "shared.errors": set(),
+    "shared.runtime": LEAVES,
+    "shared.storage": LEAVES,
+    "shared.mail": LEAVES | {"shared.storage"},
+    "shared.accounts": LEAVES | {"shared.mail", "shared.storage"},
+}
 FORBIDDEN_ATTRIBUTES = {"engine", "mail_root", "maildir"}
-# The launcher checks the schema before starting (shared.migrations.ensure_at_head takes the
+# The launcher checks the schema before starting (shared.storage.migrations.ensure_at_head takes the
 # engine) and makes the mail folder at first run; it reads and writes no mail.
 LAUNCHER_ALLOWANCES = {"engine", "mail_root"}
 MAILDIR_SUBFOLDERS = ('"new"', '"cur"', "'new'", "'cur'")
@@ -64,6 +81,24 @@ def edge_imports(path: Path) -> list[str]:
     return [m for m in imported_modules(path) if any(within(m, edge) for edge in EDGE_PACKAGES)]
 
 
+def layer_of(module: str) -> str | None:
+    return next((layer for layer in SHARED_LAYERS if within(module, layer)), None)
+
+
+def upward_imports(path: Path) -> list[str]:
+    """Modules of shared that `path` (a file of shared) imports against SHARED_LAYERS."""
+    if module_name(path) == "shared":
+        return list(imported_modules(path))  # the package's docstring only: it imports nothing
+    own = layer_of(module_name(path))
+    if own is None:
+        return [f"{module_name(path)} belongs to no part of shared"]
+    allowed = SHARED_LAYERS[own] | {own}
+    return [
+        m for m in imported_modules(path)
+        if within(m, "shared") and m != "shared" and not any(within(m, ok) for ok in allowed)
+    ]
+
+
 def other_service_imports(path: Path) -> list[str]:
     own = service_of(path)
     if own is None:
@@ -105,17 +140,28 @@ def test_the_checks_catch_violations(tmp_path: Path, monkeypatch: pytest.MonkeyP
     service = tmp_path / "services" / "smtp" / "probe.py"
     service.write_text(
         "from services.pop3 import protocol\nfrom ..admin import forms\nfrom sqlalchemy.orm import Session\n"
-        "from shared.store import list_messages\n"
+        "from shared.storage.maildirs import list_messages\n"
         "def f(db, settings):\n    with db.session.begin():\n        return settings.mail_root / 'x' / 'new'\n"
     )
     (tmp_path / "shared" / "probe.py").write_text("import flask\nfrom services.smtp import handler\n")
+    (tmp_path / "shared" / "storage").mkdir()
+    (tmp_path / "shared" / "storage" / "probe.py").write_text(
+        "from shared.config import Settings\nfrom shared.storage import db\nfrom shared.mail import routing\n"
+    )
+    (tmp_path / "shared" / "runtime").mkdir()
+    (tmp_path / "shared" / "runtime" / "probe.py").write_text("from ..accounts import views\n")
     assert offenders("services", other_service_imports) == {
         "services/smtp/probe.py": ["services.pop3", "services.pop3.protocol", "services.admin", "services.admin.forms"]
     }
     problems = offenders("services", storage_access)["services/smtp/probe.py"]
-    assert {"sqlalchemy.orm.Session", "shared.store.list_messages", ".mail_root", "session.begin (line 6)"} <= set(problems)
+    assert {"sqlalchemy.orm.Session", "shared.storage.maildirs.list_messages", ".mail_root", "session.begin (line 6)"} <= set(problems)
     assert "Maildir folder 'new'" in problems
     assert offenders("shared", edge_imports) == {"shared/probe.py": ["flask", "services.smtp", "services.smtp.handler"]}
+    assert offenders("shared", upward_imports) == {
+        "shared/probe.py": ["shared.probe belongs to no part of shared"],
+        "shared/runtime/probe.py": ["shared.accounts", "shared.accounts.views"],
+        "shared/storage/probe.py": ["shared.mail", "shared.mail.routing"],
+    }
 
 
 def test_the_rules_see_the_code() -> None:
@@ -132,3 +178,7 @@ def test_no_service_imports_another_service() -> None:
 
 def test_services_leave_sessions_engines_and_mail_files_to_shared() -> None:
     assert offenders("services", storage_access) == {}
+
+
+def test_shared_imports_run_one_way_between_its_parts() -> None:
+    assert offenders("shared", upward_imports) == {}

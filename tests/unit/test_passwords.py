@@ -9,8 +9,8 @@ import pytest
 from argon2 import PasswordHasher
 from passlib.hash import sha512_crypt
 
-from shared import passwords
-from shared.passwords import hash_password, is_importable_hash, verify_password
+from shared.accounts import passwords
+from shared.accounts.passwords import hash_password, is_importable_hash, verify_password
 
 PASSWORD = "correct horse battery staple"
 

@@ -1,10 +1,9 @@
-"""The role rules of shared.permissions, without a database."""
+"""The role rules of shared.accounts.permissions, without a database."""
 from __future__ import annotations
 
 import pytest
 
-from shared.errors import NotFound, PermissionDenied
-from shared.permissions import (
+from shared.accounts.permissions import (
     Scope,
     address_in_scope,
     alias_source_in_scope,
@@ -13,6 +12,7 @@ from shared.permissions import (
     refuse_self_lockout,
     require_write,
 )
+from shared.errors import NotFound, PermissionDenied
 
 ADMIN = Scope("root@a.example", is_global_admin=True)
 MANAGER = Scope("boss@a.example", domains=frozenset({"a.example", "b.example"}))

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from shared.prefork import listening_socket
+from shared.runtime.prefork import listening_socket
 
 
 def test_accepted_connections_have_tcp_nodelay() -> None:

@@ -7,8 +7,8 @@ from email import message_from_bytes
 
 import pytest
 
-from shared.dsn import FailedRecipient, build_dsn, status_of
-from shared.outbound import MAX_BACKOFF, backoff
+from shared.mail.dsn import FailedRecipient, build_dsn, status_of
+from shared.mail.outbound import MAX_BACKOFF, backoff
 
 NOW = datetime(2024, 11, 26, 13, 0, tzinfo=timezone.utc)
 ORIGINAL = b"From: a@hosted.example\r\nSubject: hello\r\n\r\nthe body is not returned\r\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.db import SqliteWriterLock, sqlite_file
+from shared.storage.db import SqliteWriterLock, sqlite_file
 
 HOLD = 0.3  # long enough that a second writer not kept out would get in while the first holds
 

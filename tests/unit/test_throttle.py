@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.config import load_settings
-from shared.throttle import MAX_DELAY, SWEEP_EVERY, LoginThrottle
+from shared.runtime.throttle import MAX_DELAY, SWEEP_EVERY, LoginThrottle
 
 
 class Clock:

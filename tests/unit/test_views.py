@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from shared.views import MailboxView
+from shared.accounts.views import MailboxView
 
 VIEW = MailboxView(
     id=7, address="ann@example.com", local="ann", domain="example.com", name="Ann", quota_bytes=10,

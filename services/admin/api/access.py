@@ -5,10 +5,10 @@ from flask import g, request
 
 from services.admin.api.errors import ApiError
 from services.admin.portal import actor_named, db
-from shared import tokens
+from shared.accounts import tokens
+from shared.accounts.permissions import Scope, require_manager, require_write
+from shared.accounts.views import Actor
 from shared.errors import AuthFailed
-from shared.permissions import Scope, require_manager, require_write
-from shared.views import Actor
 
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
 

@@ -8,8 +8,8 @@ from services.admin.api.payload import json_body, query_text, strings, text
 from services.admin.api.serialise import alias_json
 from services.admin.portal import db
 from shared import accounts
-from shared.addresses import parse_alias_source
-from shared.permissions import alias_source_in_scope, domain_in_scope
+from shared.accounts.permissions import alias_source_in_scope, domain_in_scope
+from shared.mail.addresses import parse_alias_source
 
 bp = Blueprint("aliases", __name__, url_prefix="/aliases")
 

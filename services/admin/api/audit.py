@@ -8,7 +8,7 @@ from services.admin.api.payload import MAX_PAGE, query_int, query_text
 from services.admin.api.serialise import audit_json
 from services.admin.portal import db
 from shared import accounts
-from shared.permissions import domain_in_scope
+from shared.accounts.permissions import domain_in_scope
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

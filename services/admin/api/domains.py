@@ -10,9 +10,9 @@ from services.admin.api.payload import count, flag, json_body, text
 from services.admin.api.serialise import domain_json
 from services.admin.portal import db
 from shared import accounts
+from shared.accounts.permissions import domain_in_scope, require_global_admin
+from shared.accounts.scoped import scoped_domain
 from shared.errors import NotFound
-from shared.permissions import domain_in_scope, require_global_admin
-from shared.scoped import scoped_domain
 
 bp = Blueprint("domains", __name__, url_prefix="/domains")
 

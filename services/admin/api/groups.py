@@ -8,8 +8,8 @@ from services.admin.api.payload import json_body, query_text, strings, text
 from services.admin.api.serialise import group_json
 from services.admin.portal import db
 from shared import accounts
-from shared.addresses import parse_address
-from shared.permissions import address_in_scope, domain_in_scope
+from shared.accounts.permissions import address_in_scope, domain_in_scope
+from shared.mail.addresses import parse_address
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 

@@ -18,16 +18,17 @@ from services.admin.api.payload import (
 from services.admin.api.serialise import forwarding_json, mailbox_json
 from services.admin.mailboxes import generated_password
 from services.admin.portal import db
-from shared import accounts, forwarding
-from shared.addresses import parse_address
-from shared.permissions import address_in_scope
-from shared.scoped import (
+from shared import accounts
+from shared.accounts import forwarding
+from shared.accounts.permissions import address_in_scope
+from shared.accounts.scoped import (
     administered_mailbox,
     scoped_mailbox,
     scoped_mailboxes,
     set_roles,
     update_administered_mailbox,
 )
+from shared.mail.addresses import parse_address
 
 bp = Blueprint("mailboxes", __name__, url_prefix="/mailboxes")
 

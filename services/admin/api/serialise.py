@@ -3,9 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.forwarding import ForwardingView
-from shared.tokens import as_utc
-from shared.views import AliasView, AuditView, DomainView, GroupView, MailboxView
+from shared.accounts.forwarding import ForwardingView
+from shared.accounts.tokens import as_utc
+from shared.accounts.views import (
+    AliasView,
+    AuditView,
+    DomainView,
+    GroupView,
+    MailboxView,
+)
 
 
 def domain_json(domain: DomainView) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from flask import Flask
 
 from services.admin import create_app
 from shared import accounts
+from shared.accounts.passwords import hash_password
 from shared.config import Settings
-from shared.db import Database
-from shared.passwords import hash_password
+from shared.storage.db import Database
 
 from .support import PASSWORD, PortalClient, World
 

@@ -8,8 +8,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from shared import tokens
-from shared.db import Database
+from shared.accounts import tokens
+from shared.storage.db import Database
 
 PASSWORD = "s3cret-password"
 CSRF_FIELD = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')

@@ -10,9 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from shared import accounts, tokens
-from shared.db import Database
+from shared import accounts
+from shared.accounts import tokens
 from shared.errors import AuthFailed, InvalidValue, PermissionDenied
+from shared.storage.db import Database
 
 from .support import PortalClient, World, bearer
 

@@ -8,7 +8,7 @@ from flask import Flask
 from services.admin import create_app
 from shared import accounts
 from shared.config import Settings
-from shared.db import Database
+from shared.storage.db import Database
 
 from .support import PASSWORD, PortalClient, World, text_of
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared import accounts
-from shared.db import Database
+from shared.storage.db import Database
 
 from .support import PASSWORD, PortalClient, World, text_of
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from shared import accounts
-from shared.db import Database
+from shared.storage.db import Database
 
 from .support import PortalClient, World, text_of
 

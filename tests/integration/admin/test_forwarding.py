@@ -5,8 +5,8 @@ import html
 
 from flask import Flask
 
-from shared.db import Database
-from shared.forwarding import ForwardingView, get_forwarding, set_forwarding
+from shared.accounts.forwarding import ForwardingView, get_forwarding, set_forwarding
+from shared.storage.db import Database
 
 from .support import PortalClient, World, bearer, text_of
 

@@ -9,7 +9,7 @@ from conftest import base_settings
 
 from services.admin import create_app
 from shared.config import Settings, load_settings
-from shared.db import Database
+from shared.storage.db import Database
 
 from .support import PortalClient, World, bearer
 

@@ -6,7 +6,7 @@ import io
 import re
 
 from shared import accounts
-from shared.db import Database
+from shared.storage.db import Database
 
 from .support import PortalClient, World, text_of
 

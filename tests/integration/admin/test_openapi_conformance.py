@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 from schemathesis.core.result import Err, Ok
 
-from shared.db import Database
+from shared.storage.db import Database
 
 from .support import World, bearer
 

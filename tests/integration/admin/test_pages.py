@@ -8,8 +8,9 @@ import pytest
 
 from services.admin import mailboxes as admin_mailboxes
 from services.admin import pagination
-from shared import accounts, mailboxes
-from shared.db import Database
+from shared import accounts
+from shared.accounts import mailboxes
+from shared.storage.db import Database
 
 from .support import PortalClient, World, text_of
 

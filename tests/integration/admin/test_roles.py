@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from shared import accounts
-from shared.db import Database
+from shared.storage.db import Database
 
 from .support import PortalClient, World, text_of
 

@@ -3,7 +3,7 @@ placeholder would fail here)."""
 from __future__ import annotations
 
 from shared import accounts
-from shared.db import Database
+from shared.storage.db import Database
 
 from .support import PortalClient, World, text_of
 

@@ -10,7 +10,7 @@ from typing import Protocol
 import pytest
 
 from shared.accounts import create_domain, create_mailbox
-from shared.db import Database
+from shared.storage.db import Database
 
 from .support import ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, FAST, RunningServer
 

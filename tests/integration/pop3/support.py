@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from services.pop3 import Pop3Server
-from shared import eventloop
 from shared.config import Settings
-from shared.db import Database
-from shared.delivery import deliver
-from shared.tls import ensure_tls_pair
+from shared.mail.delivery import deliver
+from shared.runtime import eventloop
+from shared.runtime.tls import ensure_tls_pair
+from shared.storage.db import Database
 
 T = TypeVar("T")
 DOMAIN = "hosted.example"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.db import Database
-from shared.tls import ensure_tls_pair
+from shared.runtime.tls import ensure_tls_pair
+from shared.storage.db import Database
 
 from .conftest import Accounts, StartServer
 from .support import ALICE, ALICE_PW, RunningServer, deliver_to, login

@@ -16,9 +16,9 @@ import pytest
 from services.pop3.session import CHUNK_SIZE
 from shared.accounts import create_mailbox
 from shared.config import Settings
-from shared.db import Database
-from shared.maildrop import open_maildrop
-from shared.store import maildir_relative_path
+from shared.mail.maildrop import open_maildrop
+from shared.storage.db import Database
+from shared.storage.maildirs import maildir_relative_path
 
 from .conftest import Accounts, StartServer
 from .support import (

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.db import Database
+from shared.storage.db import Database
 
 from .conftest import Accounts
 from .support import ALICE, ALICE_PW, deliver_to

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from shared.accounts import get_mailbox, update_domain, update_mailbox
-from shared.db import Database
+from shared.storage.db import Database
 
 from .conftest import Accounts, StartServer
 from .support import (

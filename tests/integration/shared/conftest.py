@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import passwords
+from shared.accounts import passwords
 
 
 @pytest.fixture

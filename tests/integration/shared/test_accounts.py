@@ -11,7 +11,6 @@ from argon2 import PasswordHasher
 from passlib.hash import sha512_crypt
 from sqlalchemy import select
 
-from shared import passwords
 from shared.accounts import (
     Actor,
     add_alias_domain,
@@ -31,6 +30,7 @@ from shared.accounts import (
     list_domains,
     list_groups,
     list_mailboxes,
+    passwords,
     remove_alias,
     remove_alias_domain,
     remove_domain,
@@ -43,8 +43,6 @@ from shared.accounts import (
     update_group,
     update_mailbox,
 )
-from shared.db import Database
-from shared.delivery import deliver
 from shared.errors import (
     AccountDisabled,
     AuthFailed,
@@ -54,7 +52,9 @@ from shared.errors import (
     LimitExceeded,
     NotFound,
 )
-from shared.models import Mailbox
+from shared.mail.delivery import deliver
+from shared.storage.db import Database
+from shared.storage.models import Mailbox
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 REAL_CONTEXT = passwords.CONTEXT

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from shared import delivery, store
 from shared.accounts import create_domain, create_mailbox, get_domain, get_mailbox
-from shared.db import Database
-from shared.delivery import deliver
+from shared.accounts.views import MailboxView
 from shared.errors import TemporaryFailure
-from shared.maildrop import commit_deletes, open_maildrop
-from shared.quota import recalc_quota
-from shared.views import MailboxView
+from shared.mail import delivery
+from shared.mail.delivery import deliver
+from shared.mail.maildrop import commit_deletes, open_maildrop
+from shared.mail.quota import recalc_quota
+from shared.storage import maildirs
+from shared.storage.db import Database
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 MESSAGE = b"From: a@elsewhere.example\r\nSubject: test\r\n\r\nHello\r\n"
@@ -126,15 +127,15 @@ def test_racing_deliveries_never_overrun_the_quota(db: Database) -> None:
 
 
 def fail_for(monkeypatch: pytest.MonkeyPatch, name: str, victim: Path) -> None:
-    """Make store.<name> raise an I/O error when it touches `victim`'s Maildir."""
-    real = getattr(store, name)
+    """Make maildirs.<name> raise an I/O error when it touches `victim`'s Maildir."""
+    real = getattr(maildirs, name)
 
     def failing(*args: object) -> object:
         if any(str(victim) in str(getattr(arg, "maildir", arg)) for arg in args):
             raise OSError(5, "Input/output error")
         return real(*args)
 
-    monkeypatch.setattr(store, name, failing)
+    monkeypatch.setattr(maildirs, name, failing)
 
 
 @pytest.mark.parametrize("failing_step", ["write_pending", "publish", "fsync_directory"])

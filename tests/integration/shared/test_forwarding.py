@@ -11,11 +11,11 @@ from shared.accounts import (
     list_audit,
     remove_mailbox,
 )
-from shared.db import Database
+from shared.accounts.forwarding import ForwardingView, get_forwarding, set_forwarding
+from shared.accounts.views import Actor
 from shared.errors import InvalidAddress, InvalidValue, NotFound
-from shared.forwarding import ForwardingView, get_forwarding, set_forwarding
-from shared.routing import Refusal, resolve_recipient
-from shared.views import Actor
+from shared.mail.routing import Refusal, resolve_recipient
+from shared.storage.db import Database
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 

@@ -6,11 +6,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from shared import mailboxes
-from shared.accounts import create_domain, create_mailbox, remove_domain, remove_mailbox, update_mailbox
-from shared.db import Database
-from shared.mailboxes import search_mailboxes
-from shared.models.mailbox import SEARCH_INDEXES, SEARCH_TABLE
+from shared.accounts import (
+    create_domain,
+    create_mailbox,
+    mailboxes,
+    remove_domain,
+    remove_mailbox,
+    update_mailbox,
+)
+from shared.accounts.mailboxes import search_mailboxes
+from shared.storage.db import Database
+from shared.storage.models.mailbox import SEARCH_INDEXES, SEARCH_TABLE
 
 PEOPLE = [
     ("carol@example.com", "Carol King"),

@@ -7,16 +7,16 @@ import time
 import pytest
 
 from shared.accounts import create_domain, create_mailbox, get_domain, get_mailbox
-from shared.db import Database
-from shared.delivery import deliver
 from shared.errors import MaildropLocked, NotFound
-from shared.maildrop import (
+from shared.mail.delivery import deliver
+from shared.mail.maildrop import (
     commit_deletes,
     open_maildrop,
     open_message,
     release_maildrop,
     renew_maildrop,
 )
+from shared.storage.db import Database
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 ADDRESS = "alice@example.com"

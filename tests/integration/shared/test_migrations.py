@@ -10,28 +10,28 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-import psycopg
 from conftest import POSTGRES_ADMIN_URL, base_settings
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from shared.accounts import create_domain, create_mailbox
+from shared.accounts.mailboxes import search_mailboxes
 from shared.config import Settings
-from shared.db import Database, make_engine
-from shared.mailboxes import search_mailboxes
-from shared.migrations import (
+from shared.storage.db import Database, make_engine
+from shared.storage.migrations import (
     SchemaNotReady,
     alembic_config,
     ensure_at_head,
     upgrade_to_head,
 )
-from shared.models import Base
-from shared.models.mailbox import is_search_index
+from shared.storage.models import Base
+from shared.storage.models.mailbox import is_search_index
 
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 HEAD = SCRIPTS.get_current_head()

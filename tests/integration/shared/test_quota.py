@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from shared import store
 from shared.accounts import create_domain, create_mailbox, get_domain, get_mailbox
-from shared.db import Database
-from shared.delivery import deliver
 from shared.errors import InvalidAddress, NotFound
-from shared.quota import QuotaRepair, recalc_quota
+from shared.mail.delivery import deliver
+from shared.mail.quota import QuotaRepair, recalc_quota
+from shared.storage import maildirs
+from shared.storage.db import Database
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 MESSAGE = b"Subject: q\r\n\r\n" + b"x" * 100 + b"\r\n"
@@ -35,10 +35,10 @@ def test_recalc_of_right_counters_changes_nothing(populated: Database) -> None:
 
 def test_recalc_repairs_mailboxes_and_domain_totals(populated: Database) -> None:
     alice = populated.settings.mail_root / "example.com" / "alice"
-    lost = store.list_messages(alice)[0].path
+    lost = maildirs.list_messages(alice)[0].path
     lost.unlink()  # a message lost on disk: the counters are now too high
-    stray = store.write_pending(populated.settings.mail_root / "example.net" / "carol", b"y" * 50)
-    store.publish(stray)  # a message that reached new/ but was never counted
+    stray = maildirs.write_pending(populated.settings.mail_root / "example.net" / "carol", b"y" * 50)
+    maildirs.publish(stray)  # a message that reached new/ but was never counted
     repairs = {r.address: r for r in recalc_quota(populated)}
     assert repairs["alice@example.com"] == QuotaRepair("alice@example.com", 3 * len(MESSAGE), 2 * len(MESSAGE), 3, 2)
     assert repairs["carol@example.net"] == QuotaRepair("carol@example.net", 2 * len(MESSAGE), 2 * len(MESSAGE) + 50, 2, 3)
@@ -51,7 +51,7 @@ def test_recalc_repairs_mailboxes_and_domain_totals(populated: Database) -> None
 
 
 def test_recalc_of_one_mailbox(populated: Database) -> None:
-    for path in (m.path for m in store.list_messages(populated.settings.mail_root / "example.com" / "bob")):
+    for path in (m.path for m in maildirs.list_messages(populated.settings.mail_root / "example.com" / "bob")):
         path.unlink()
     (alice_repair,) = recalc_quota(populated, "Alice@Example.com")
     assert not alice_repair.changed

@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared import db as db_module
-from shared import rawsql
 from shared.accounts import create_domain
-from shared.db import Database
-from shared.models import Domain
-from shared.rawsql import RawStatement
+from shared.storage import db as db_module
+from shared.storage import rawsql
+from shared.storage.db import Database
+from shared.storage.models import Domain
+from shared.storage.rawsql import RawStatement
 
 _domain = Domain.__table__
 DOMAIN_NAMED = RawStatement(select(_domain.c.id, _domain.c.quota_bytes).where(_domain.c.name == bindparam("name")))

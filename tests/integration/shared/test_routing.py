@@ -20,12 +20,11 @@ from shared.accounts import (
     update_group,
     update_mailbox,
 )
-from shared.addresses import parse_address
-from shared.db import Database
+from shared.accounts.forwarding import set_forwarding
+from shared.accounts.passwords import hash_password
 from shared.errors import InvalidAddress, InvalidValue
-from shared.forwarding import set_forwarding
-from shared.passwords import hash_password
-from shared.routing import (
+from shared.mail.addresses import parse_address
+from shared.mail.routing import (
     DeliveryPlan,
     LocalMailbox,
     Refusal,
@@ -33,6 +32,7 @@ from shared.routing import (
     may_send_as,
     resolve_recipient,
 )
+from shared.storage.db import Database
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 

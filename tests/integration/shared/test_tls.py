@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from shared.config import Settings
-from shared.tls import ensure_tls_pair, server_ssl_context
+from shared.runtime.tls import ensure_tls_pair, server_ssl_context
 
 
 def make_settings(tmp_path: Path) -> Settings:

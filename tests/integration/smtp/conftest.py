@@ -26,10 +26,10 @@ from shared.accounts import (
     grant_role,
     update_mailbox,
 )
-from shared.db import Database
-from shared.delivery import deliver
-from shared.migrations import upgrade_to_head
-from shared.passwords import hash_password
+from shared.accounts.passwords import hash_password
+from shared.mail.delivery import deliver
+from shared.storage.db import Database
+from shared.storage.migrations import upgrade_to_head
 
 from .support import (
     ALIAS_DOMAIN,

@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 from aiosmtpd.smtp import SMTP, AuthResult
 
 from services.smtp.server import SmtpListeners, start_listeners
-from shared import eventloop
 from shared.config import Settings
-from shared.db import Database
-from shared.store import list_messages
-from shared.tls import ensure_tls_pair, server_ssl_context
+from shared.runtime import eventloop
+from shared.runtime.tls import ensure_tls_pair, server_ssl_context
+from shared.storage.db import Database
+from shared.storage.maildirs import list_messages
 
 T = TypeVar("T")
 DOMAIN, SECOND, ALIAS_DOMAIN = "hosted.example", "second.example", "alias.example"

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from shared.tls import ensure_tls_pair
+from shared.runtime.tls import ensure_tls_pair
 
 from .support import (
     ALICE,

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from shared.accounts import create_alias, create_group, create_mailbox, get_mailbox
-from shared.db import Database
-from shared.models import OutboundRecipient
+from shared.storage.db import Database
+from shared.storage.models import OutboundRecipient
 
 from .support import (
     ALICE,

@@ -1,4 +1,4 @@
-"""Recipients kept by the smtp service on PostgreSQL (shared.directory_cache): a hit costs no
+"""Recipients kept by the smtp service on PostgreSQL (shared.storage.directory_cache): a hit costs no
 database round trip, and a change to the directory reaches every process through the
 triggers' NOTIFY, well before an entry would expire."""
 
@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import event, update
 
 from shared.accounts import create_mailbox, get_mailbox, update_domain, update_mailbox
-from shared.db import Database
-from shared.delivery import deliver
-from shared.directory_cache import CHANNEL, ENTRY_SECONDS, listen_conninfo
-from shared.forwarding import set_forwarding
-from shared.models import Mailbox
+from shared.accounts.forwarding import set_forwarding
+from shared.mail.delivery import deliver
+from shared.storage.db import Database
+from shared.storage.directory_cache import CHANNEL, ENTRY_SECONDS, listen_conninfo
+from shared.storage.models import Mailbox
 
 from .conftest import StartSmtp
 from .support import DOMAIN, RunningSmtp

@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import select
 
 from services.smtp.worker import OutboundWorker
-from shared import dkimkeys, outbound
 from shared.accounts import create_alias
-from shared.db import Database
-from shared.models import OutboundMessage, OutboundRecipient
+from shared.mail import dkimkeys, outbound
+from shared.storage.db import Database
+from shared.storage.models import OutboundMessage, OutboundRecipient
 
 from .support import (
     ALICE,
@@ -174,7 +174,7 @@ def test_smarthost_credentials_are_sent_only_under_tls(start_smtp, smarthost: St
 def test_two_smtp_processes_share_the_queue_and_send_nothing_twice(tmp_path, postgres_url: str) -> None:  # type: ignore[no-untyped-def]
     from conftest import base_settings
 
-    from shared.migrations import upgrade_to_head
+    from shared.storage.migrations import upgrade_to_head
 
     settings = base_settings(tmp_path, database_url=postgres_url)
     upgrade_to_head(settings)

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
-from shared import outbound, ratelimit
-from shared.db import Database
-from shared.models import OutboundMessage, OutboundRecipient
+from shared.mail import outbound, ratelimit
+from shared.storage.db import Database
+from shared.storage.models import OutboundMessage, OutboundRecipient
 
 pytestmark = pytest.mark.integration
 LEASE = timedelta(minutes=5)

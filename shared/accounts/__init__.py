@@ -1,0 +1,86 @@
+"""Accounts: domains, mailboxes, aliases and groups, API tokens, who may do what
+(`permissions`), the audit trail, the frozen views handed to services, CSV import, and
+the first admin of an empty installation. This module re-exports the use cases the
+services call, so `from shared import accounts; accounts.create_domain(...)` reads well.
+
+May import: `shared.mail`, `shared.storage`, `shared.config` and `shared.errors`.
+"""
+from shared.accounts.aliases import (
+    create_alias,
+    create_group,
+    get_alias,
+    get_group,
+    list_aliases,
+    list_groups,
+    remove_alias,
+    remove_group,
+    update_alias,
+    update_group,
+)
+from shared.accounts.audit import list_audit
+from shared.accounts.domains import (
+    add_alias_domain,
+    create_domain,
+    get_domain,
+    list_domains,
+    remove_alias_domain,
+    remove_domain,
+    update_domain,
+)
+from shared.accounts.mailboxes import (
+    authenticate,
+    count_mailboxes,
+    create_mailbox,
+    get_mailbox,
+    grant_role,
+    list_mailboxes,
+    remove_mailbox,
+    revoke_role,
+    set_password,
+    update_mailbox,
+)
+from shared.accounts.views import (
+    Actor,
+    AliasView,
+    AuditView,
+    DomainView,
+    GroupView,
+    MailboxView,
+)
+
+__all__ = [
+    "Actor",
+    "AliasView",
+    "AuditView",
+    "DomainView",
+    "GroupView",
+    "MailboxView",
+    "add_alias_domain",
+    "authenticate",
+    "count_mailboxes",
+    "create_alias",
+    "create_domain",
+    "create_group",
+    "create_mailbox",
+    "get_alias",
+    "get_domain",
+    "get_group",
+    "get_mailbox",
+    "grant_role",
+    "list_aliases",
+    "list_audit",
+    "list_domains",
+    "list_groups",
+    "list_mailboxes",
+    "remove_alias",
+    "remove_alias_domain",
+    "remove_domain",
+    "remove_group",
+    "remove_mailbox",
+    "revoke_role",
+    "set_password",
+    "update_alias",
+    "update_domain",
+    "update_group",
+    "update_mailbox",
+]

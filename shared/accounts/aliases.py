@@ -1,0 +1,205 @@
+"""Use cases for aliases (incl. catch-alls) and group mailboxes."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.accounts import audit
+from shared.accounts.views import Actor, AliasView, GroupView
+from shared.errors import InvalidValue, LimitExceeded, NotFound
+from shared.mail.addresses import (
+    Address,
+    normalise_domain,
+    parse_address,
+    parse_alias_source,
+)
+from shared.mail.routing import forwards_in_loop
+from shared.storage.db import Database
+from shared.storage.lookups import count_in_domain, domain_by_name, ensure_address_free
+from shared.storage.models import (
+    Alias,
+    AliasDestination,
+    Domain,
+    GroupMailbox,
+    GroupMember,
+    SendingPolicy,
+)
+
+
+def _normalised_targets(addresses: Iterable[str], what: str) -> list[str]:
+    targets: list[str] = []
+    for text in addresses:
+        target = str(parse_address(text))
+        if target not in targets:
+            targets.append(target)
+    if not targets:
+        raise InvalidValue(f"give at least one {what}")
+    return targets
+
+
+def _claim_address(s: Session, domain_name: str, address: str) -> Domain:
+    """Lock the domain, check its alias limit (groups count as aliases) and that the address is free."""
+    domain = domain_by_name(s, domain_name, for_update=True)
+    used = count_in_domain(s, Alias.domain_id, domain.id) + count_in_domain(s, GroupMailbox.domain_id, domain.id)
+    if domain.max_aliases and used >= domain.max_aliases:
+        raise LimitExceeded(f"{domain.name} already has its maximum of {domain.max_aliases} aliases")
+    ensure_address_free(s, address)
+    return domain
+
+
+def create_alias(db: Database, source: str, destinations: Iterable[str], actor: Actor | None = None) -> AliasView:
+    """`source` is an address or `@domain` (catch-all); destinations may be local or external."""
+    parsed = parse_alias_source(source)
+    key = str(parsed) if isinstance(parsed, Address) else f"@{parsed}"
+    domain_name = parsed.domain if isinstance(parsed, Address) else parsed
+    targets = _normalised_targets(destinations, "destination")
+    if key in targets:
+        raise InvalidValue(f"{key} cannot forward to itself")
+    with db.session.begin() as s:
+        domain = _claim_address(s, domain_name, key)
+        alias = Alias(domain_id=domain.id, source=key)
+        alias.destinations = [AliasDestination(position=i, address=t) for i, t in enumerate(targets)]
+        s.add(alias)
+        _refuse_loop(db, s, key)
+        audit.record(s, actor, "alias.create", key, domain.name, " ".join(targets))
+        return AliasView.of(alias)
+
+
+def update_alias(db: Database, source: str, destinations: Iterable[str], actor: Actor | None = None) -> AliasView:
+    key = _alias_key(source)
+    targets = _normalised_targets(destinations, "destination")
+    with db.session.begin() as s:
+        alias = _alias(s, key)
+        alias.destinations = []
+        s.flush()
+        alias.destinations = [AliasDestination(position=i, address=t) for i, t in enumerate(targets)]
+        _refuse_loop(db, s, key)
+        audit.record(s, actor, "alias.update", key, alias_domain_name(key), " ".join(targets))
+        return AliasView.of(alias)
+
+
+def _refuse_loop(db: Database, s: Session, key: str) -> None:
+    s.flush()
+    limit = db.settings.alias_depth_limit
+    if forwards_in_loop(s, key, limit):
+        raise InvalidValue(f"{key} would forward in a loop or through more than {limit} aliases")
+
+
+def _alias_key(source: str) -> str:
+    parsed = parse_alias_source(source)
+    return str(parsed) if isinstance(parsed, Address) else f"@{parsed}"
+
+
+def alias_domain_name(key: str) -> str:
+    return key.rpartition("@")[2]
+
+
+def _alias(s: Session, key: str) -> Alias:
+    alias = s.scalars(select(Alias).where(Alias.source == key)).one_or_none()
+    if alias is None:
+        raise NotFound(f"unknown alias: {key}")
+    return alias
+
+
+def get_alias(db: Database, source: str) -> AliasView:
+    with db.session.begin() as s:
+        return AliasView.of(_alias(s, _alias_key(source)))
+
+
+def list_aliases(db: Database, domain: str | None = None, *, domains: list[str] | None = None) -> list[AliasView]:
+    query = select(Alias).order_by(Alias.source)
+    if domain is not None:
+        query = query.join(Domain, Alias.domain_id == Domain.id).where(Domain.name == normalise_domain(domain))
+    if domains is not None:
+        query = query.where(Alias.domain_id.in_(select(Domain.id).where(Domain.name.in_(domains))))
+    with db.session.begin() as s:
+        return [AliasView.of(alias) for alias in s.scalars(query)]
+
+
+def remove_alias(db: Database, source: str, actor: Actor | None = None) -> None:
+    key = _alias_key(source)
+    with db.session.begin() as s:
+        alias = _alias(s, key)
+        audit.record(s, actor, "alias.remove", key, alias_domain_name(key))
+        s.delete(alias)
+
+
+def _policy(text: str) -> SendingPolicy:
+    try:
+        return SendingPolicy(text)
+    except ValueError:
+        raise InvalidValue(f"unknown sending policy {text!r} (use anyone, domain or members)") from None
+
+
+def create_group(
+    db: Database, address: str, members: Iterable[str], *, policy: str = "anyone", actor: Actor | None = None
+) -> GroupView:
+    parsed = parse_address(address)
+    targets = _normalised_targets(members, "member")
+    sending = _policy(policy)
+    if str(parsed) in targets:
+        raise InvalidValue(f"{parsed} cannot be a member of itself")
+    with db.session.begin() as s:
+        domain = _claim_address(s, parsed.domain, str(parsed))
+        group = GroupMailbox(domain_id=domain.id, address=str(parsed), policy=sending)
+        group.members = [GroupMember(address=member) for member in sorted(targets)]
+        s.add(group)
+        _refuse_loop(db, s, group.address)
+        audit.record(s, actor, "group.create", group.address, domain.name, f"policy={policy} " + " ".join(targets))
+        return GroupView.of(group)
+
+
+def _group(s: Session, address: str) -> GroupMailbox:
+    group = s.scalars(select(GroupMailbox).where(GroupMailbox.address == address)).one_or_none()
+    if group is None:
+        raise NotFound(f"unknown group: {address}")
+    return group
+
+
+def update_group(
+    db: Database,
+    address: str,
+    *,
+    members: Iterable[str] | None = None,
+    policy: str | None = None,
+    actor: Actor | None = None,
+) -> GroupView:
+    key = str(parse_address(address))
+    targets = _normalised_targets(members, "member") if members is not None else None
+    sending = _policy(policy) if policy is not None else None
+    with db.session.begin() as s:
+        group = _group(s, key)
+        if targets is not None:
+            group.members = []
+            s.flush()
+            group.members = [GroupMember(address=member) for member in sorted(targets)]
+        if sending is not None:
+            group.policy = sending
+        _refuse_loop(db, s, key)
+        audit.record(s, actor, "group.update", key, alias_domain_name(key), f"policy={group.policy.value}")
+        return GroupView.of(group)
+
+
+def get_group(db: Database, address: str) -> GroupView:
+    with db.session.begin() as s:
+        return GroupView.of(_group(s, str(parse_address(address))))
+
+
+def list_groups(db: Database, domain: str | None = None, *, domains: list[str] | None = None) -> list[GroupView]:
+    query = select(GroupMailbox).order_by(GroupMailbox.address)
+    if domain is not None:
+        query = query.join(Domain, GroupMailbox.domain_id == Domain.id).where(Domain.name == normalise_domain(domain))
+    if domains is not None:
+        query = query.where(GroupMailbox.domain_id.in_(select(Domain.id).where(Domain.name.in_(domains))))
+    with db.session.begin() as s:
+        return [GroupView.of(group) for group in s.scalars(query)]
+
+
+def remove_group(db: Database, address: str, actor: Actor | None = None) -> None:
+    key = str(parse_address(address))
+    with db.session.begin() as s:
+        group = _group(s, key)
+        audit.record(s, actor, "group.remove", key, alias_domain_name(key))
+        s.delete(group)

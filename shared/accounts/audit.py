@@ -1,0 +1,50 @@
+"""The audit trail: every change a use case makes is recorded in its own transaction."""
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from shared.accounts.views import Actor, AuditView
+from shared.storage.db import Database
+from shared.storage.models import AuditEntry
+
+
+def record(s: Session, actor: Actor | None, action: str, target: str, domain: str = "", detail: str = "") -> None:
+    s.add(
+        AuditEntry(
+            actor=actor.address if actor else "cli",
+            ip=(actor.ip or "") if actor else "",
+            action=action,
+            target=target,
+            domain=domain,
+            detail=detail,
+        )
+    )
+
+
+def list_audit(
+    db: Database,
+    *,
+    domains: list[str] | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    text: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[AuditView]:
+    """Newest first. `domains` narrows to those domains (a manager's view); None means all."""
+    filters = [actor or "", action or "", text or "", *(domains or [])]
+    if any("\x00" in value for value in filters):
+        return []  # no stored value holds a NUL, and PostgreSQL refuses one as a parameter
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if domains is not None:
+        query = query.where(AuditEntry.domain.in_(domains))
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if text:
+        pattern = f"%{text}%"
+        query = query.where(or_(AuditEntry.target.like(pattern), AuditEntry.detail.like(pattern)))
+    with db.session.begin() as s:
+        return [AuditView.of(entry) for entry in s.scalars(query.limit(limit).offset(offset))]

@@ -1,0 +1,74 @@
+"""Use cases for a mailbox's own forwarding: where its mail goes on to, and whether a copy stays."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from shared.accounts import audit
+from shared.accounts.views import Actor
+from shared.errors import InvalidAddress, InvalidValue
+from shared.mail.addresses import parse_address
+from shared.mail.routing import forwards_in_loop
+from shared.storage.db import Database
+from shared.storage.lookups import hosted_domain, mailbox_by_address
+from shared.storage.models import Mailbox, MailboxForward
+
+MAX_FORWARDS = 50
+
+
+@dataclass(frozen=True)
+class ForwardingView:
+    address: str
+    destinations: tuple[str, ...]
+    keep_copy: bool
+
+    @classmethod
+    def of(cls, mailbox: Mailbox) -> ForwardingView:
+        return cls(mailbox.address, tuple(f.address for f in mailbox.forwards), mailbox.keep_copy)
+
+
+def get_forwarding(db: Database, address: str) -> ForwardingView:
+    with db.session.begin() as s:
+        return ForwardingView.of(mailbox_by_address(s, str(parse_address(address))))
+
+
+def set_forwarding(
+    db: Database, address: str, destinations: Iterable[str], *, keep_copy: bool, actor: Actor | None = None
+) -> ForwardingView:
+    """Replace the mailbox's forwards; an empty list switches forwarding off."""
+    key = str(parse_address(address))
+    with db.session.begin() as s:
+        mailbox = mailbox_by_address(s, key)
+        targets = _canonical_targets(s, destinations)
+        if mailbox.address in targets:
+            raise InvalidValue(f"{mailbox.address} cannot forward to itself")
+        mailbox.forwards = []
+        s.flush()
+        mailbox.forwards = [MailboxForward(position=i, address=t) for i, t in enumerate(targets)]
+        mailbox.keep_copy = keep_copy
+        s.flush()
+        limit = db.settings.alias_depth_limit
+        if forwards_in_loop(s, mailbox.address, limit):
+            raise InvalidValue(f"{mailbox.address} would forward in a loop or through more than {limit} aliases")
+        detail = f"keep_copy={keep_copy} " + " ".join(targets)
+        audit.record(s, actor, "mailbox.forwarding", mailbox.address, mailbox.domain.name, detail.strip())
+        return ForwardingView.of(mailbox)
+
+
+def _canonical_targets(s: Session, destinations: Iterable[str]) -> list[str]:
+    """Normalised, de-duplicated destinations; a hosted alias domain is written as its target domain."""
+    targets: list[str] = []
+    for text in destinations:
+        try:
+            parsed = parse_address(text)
+        except InvalidAddress as error:
+            raise InvalidAddress(f"{text.strip()!r} is not a valid address ({error})") from None
+        domain = hosted_domain(s, parsed.domain)
+        target = f"{parsed.local}@{domain.name}" if domain else str(parsed)
+        if target not in targets:
+            targets.append(target)
+    if len(targets) > MAX_FORWARDS:
+        raise InvalidValue(f"give at most {MAX_FORWARDS} forwarding addresses")
+    return targets

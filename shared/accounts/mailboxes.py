@@ -1,0 +1,364 @@
+"""Use cases for mailboxes: create, change, remove, roles, and logging in."""
+from __future__ import annotations
+
+import shutil
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    String,
+    bindparam,
+    column,
+    func,
+    or_,
+    select,
+    table,
+    text,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, lazyload, selectinload
+
+from shared.accounts import audit
+from shared.accounts.passwords import hash_password, is_importable_hash, verify_password
+from shared.accounts.views import Actor, MailboxPage, MailboxView
+from shared.errors import (
+    AccountDisabled,
+    AuthFailed,
+    InvalidAddress,
+    InvalidValue,
+    LimitExceeded,
+    TemporaryFailure,
+)
+from shared.mail.addresses import normalise_domain, parse_address
+from shared.mail.delivery import release_domain_bytes
+from shared.storage.db import Database
+from shared.storage.lookups import (
+    count_in_domain,
+    domain_by_name,
+    ensure_address_free,
+    hosted_domain,
+    mailbox_by_address,
+)
+from shared.storage.maildirs import create_maildir, maildir_relative_path
+from shared.storage.models import Domain, Mailbox
+from shared.storage.models.mailbox import SEARCH_TABLE
+
+SERVICES = ("smtp", "pop3", "portal")
+# Pages count matches up to this many: an exact count of 500,000 rows costs more than the page.
+COUNT_LIMIT = 1000
+# The shortest search term the trigram indexes serve.
+TRIGRAM = 3
+# With many matches, SQLite tests this many rows along the address index before it sorts them all.
+WALK_LIMIT = 5000
+MAX_CHARACTER = "\U0010ffff"
+
+
+def check_password_text(password: str) -> None:
+    if not password:
+        raise InvalidValue("the password must not be empty")
+    if len(password) > 1024 or any(ord(ch) < 32 or ch == "\x7f" for ch in password):
+        raise InvalidValue("the password must be at most 1024 characters without control characters")
+
+
+def display_name(text: str) -> str:
+    """The name as stored: trimmed, and refused if it holds control characters. A CR or LF
+    would become a header line wherever the name is used as a sender's phrase (the Apple mail
+    profile, a From: written from it) or break a line of `beaconmail mailbox list`."""
+    if not text.isprintable():
+        raise InvalidValue("the display name must not contain control characters or line breaks")
+    return text.strip()
+
+
+def _check_quota(quota_bytes: int, domain: Domain) -> None:
+    if quota_bytes < 0:
+        raise InvalidValue("the quota must not be negative")
+    if domain.quota_bytes and quota_bytes > domain.quota_bytes:
+        raise LimitExceeded(f"the quota must not exceed the domain's total of {domain.quota_bytes} bytes")
+
+
+def create_mailbox(
+    db: Database,
+    address: str,
+    password: str,
+    *,
+    quota_bytes: int | None = None,
+    name: str = "",
+    password_is_hash: bool = False,
+    actor: Actor | None = None,
+) -> MailboxView:
+    """Create a mailbox; with `password_is_hash`, `password` is an imported (e.g. Dovecot) hash."""
+    parsed = parse_address(address)
+    if password_is_hash and not is_importable_hash(password):
+        raise InvalidValue("unrecognised password hash")
+    if not password_is_hash:
+        check_password_text(password)
+    stored_name = display_name(name)
+    stored_hash = password if password_is_hash else hash_password(password)
+    with db.session.begin() as s:
+        domain = domain_by_name(s, parsed.domain, for_update=True)
+        if domain.max_mailboxes and count_in_domain(s, Mailbox.domain_id, domain.id) >= domain.max_mailboxes:
+            raise LimitExceeded(f"{domain.name} already has its maximum of {domain.max_mailboxes} mailboxes")
+        quota = domain.default_mailbox_quota if quota_bytes is None else quota_bytes
+        _check_quota(quota, domain)
+        ensure_address_free(s, str(parsed))
+        relative = maildir_relative_path(parsed.domain, parsed.local)
+        mailbox = Mailbox(
+            domain=domain,
+            local=parsed.local,
+            address=str(parsed),
+            password_hash=stored_hash,
+            name=stored_name,
+            quota_bytes=quota,
+            maildir=relative,
+        )
+        s.add(mailbox)
+        s.flush()
+        audit.record(s, actor, "mailbox.create", mailbox.address, domain.name)
+        create_maildir(db.settings.mail_root / relative)
+        return MailboxView.of(mailbox)
+
+
+def list_mailboxes(db: Database, domain: str | None = None) -> list[MailboxView]:
+    """Every mailbox (of `domain`), ordered by address."""
+    query = select(Mailbox).where(*_in_domains(domain, None)).order_by(Mailbox.address)
+    with db.read_session.begin() as s:
+        return [MailboxView.of(m) for m in s.scalars(query.options(*_VIEW_LOADING))]
+
+
+def count_mailboxes(db: Database, domain: str | None = None) -> int:
+    """The exact number of mailboxes (of `domain`); pages use search_mailboxes' bounded count."""
+    with db.read_session.begin() as s:
+        return s.scalar(select(func.count(Mailbox.id)).where(*_in_domains(domain, None))) or 0
+
+
+def search_mailboxes(
+    db: Database,
+    domain: str | None = None,
+    *,
+    search: str | None = None,
+    domains: list[str] | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> MailboxPage:
+    """One page of the mailboxes matching `search` (a case-insensitive substring of the address
+    or the name; under three characters, the start of the address), ordered by address: those
+    after the address `after`, or else the last ones before `before`, skipping `offset`.
+    `domains` narrows to a manager's domains. Matches are counted only up to COUNT_LIMIT."""
+    if any("\x00" in value for value in (search or "", after or "", before or "")):
+        return MailboxPage((), total=0, total_is_exact=True, has_previous=False, has_next=False)  # PostgreSQL refuses NUL
+    term = (search or "").strip().lower()
+    within = _in_domains(domain, domains)
+    with db.read_session.begin() as s:
+        counted = select(Mailbox.id).where(*within, *_matching(s, term)).limit(COUNT_LIMIT + 1)
+        total = s.scalar(select(func.count()).select_from(counted.subquery())) or 0
+        ordered = _ordered(within, after, before)
+        page = ordered.options(*_VIEW_LOADING).offset(offset).limit(limit + 1)
+        rows: list[Mailbox] = []
+        if total > COUNT_LIMIT and len(term) >= TRIGRAM and s.get_bind().dialect.name == "sqlite":
+            # Many matches: testing rows along the address index fills a page sooner than sorting
+            # every match from the FTS index, unless the matches all sort late (e.g. "wang" among
+            # pinyin addresses); so test only the next WALK_LIMIT rows, and sort if that was not
+            # enough. PostgreSQL makes this choice itself, from its statistics.
+            window = ordered.with_only_columns(Mailbox.id).limit(WALK_LIMIT)
+            rows = list(s.scalars(page.where(_substring(term), Mailbox.id.in_(window))))
+        if len(rows) <= limit:
+            rows = list(s.scalars(page.where(*_matching(s, term))))
+        views = [MailboxView.of(m) for m in rows]
+    more = len(views) > limit  # the row past the page, in the direction of travel
+    del views[limit:]
+    if before is not None:  # travelling backwards; `before` itself comes after the page
+        views.reverse()
+        has_previous, has_next = more, True
+    else:
+        has_previous, has_next = after is not None or offset > 0, more
+    return MailboxPage(
+        tuple(views),
+        total=min(total, COUNT_LIMIT),
+        total_is_exact=total <= COUNT_LIMIT,
+        has_previous=has_previous,
+        has_next=has_next,
+    )
+
+
+# MailboxView reads the domain and the managed domains; forwards (selectin by default) it never reads.
+_VIEW_LOADING = (selectinload(Mailbox.domain), selectinload(Mailbox.managed_domains), lazyload(Mailbox.forwards))
+_SEARCH = table(SEARCH_TABLE, column("rowid"), column(SEARCH_TABLE))
+
+
+def _in_domains(domain: str | None, domains: list[str] | None) -> list[ColumnElement[bool]]:
+    conditions = []
+    if domain is not None:
+        conditions.append(Mailbox.domain_id == _domain_ids([normalise_domain(domain)]).scalar_subquery())
+    if domains is not None:
+        conditions.append(Mailbox.domain_id.in_(_domain_ids(domains)))
+    return conditions
+
+
+def _domain_ids(names: list[str]) -> Select[int]:
+    return select(Domain.id).where(Domain.name.in_(names))
+
+
+def _ordered(within: list[ColumnElement[bool]], after: str | None, before: str | None) -> Select[Mailbox]:
+    """Mailboxes in the direction of travel from the cursor: backwards from `before`, else onwards."""
+    query = select(Mailbox).where(*within)
+    if before is not None:
+        return query.where(Mailbox.address < before).order_by(Mailbox.address.desc())
+    return query.where(*([Mailbox.address > after] if after is not None else [])).order_by(Mailbox.address)
+
+
+def _matching(s: Session, term: str) -> list[ColumnElement[bool]]:
+    """The condition for a lower-case search term (none for no term), through the search
+    indexes of migration 0005 where they exist."""
+    if not term:
+        return []
+    sqlite = s.get_bind().dialect.name == "sqlite"
+    if len(term) < TRIGRAM:
+        # No trigram index serves a shorter term; the start of the address is served by the
+        # address's unique index on SQLite (binary order: a range is exactly a prefix) and by the
+        # trigram index on PostgreSQL (where, under some collations, a range is not a prefix).
+        if sqlite:
+            return [Mailbox.address >= term, Mailbox.address < term + MAX_CHARACTER]
+        return [Mailbox.address.like(_inline(f"{_like_escaped(term)}%"), escape="/")]
+    if sqlite and s.scalar(text("SELECT 1 FROM sqlite_master WHERE name = :name"), {"name": SEARCH_TABLE}):
+        phrase = '"' + term.replace('"', '""') + '"'  # an FTS5 string: the term verbatim, matched as a substring
+        # A join, not IN: SQLite then reads the matches one by one, and the bounded count stops early.
+        return [_SEARCH.c.rowid == Mailbox.id, _SEARCH.c[SEARCH_TABLE].match(phrase)]
+    return [_substring(term)]  # PostgreSQL, through the pg_trgm indexes; SQLite without FTS5 trigram scans
+
+
+def _substring(term: str) -> ColumnElement[bool]:
+    """The term in the address or in lower(name), by LIKE: what the FTS5 table of SQLite matches too."""
+    pattern = _inline(f"%{_like_escaped(term)}%")
+    return or_(Mailbox.address.like(pattern, escape="/"), func.lower(Mailbox.name).like(pattern, escape="/"))
+
+
+def _like_escaped(term: str) -> str:
+    return term.replace("/", "//").replace("%", "/%").replace("_", "/_")  # for LIKE ... ESCAPE '/'
+
+
+def _inline(pattern: str) -> BindParameter[str]:
+    """A LIKE pattern written into the SQL text. PostgreSQL then plans for this very pattern: as
+    a parameter, after a few runs of a prepared statement it may settle on one generic plan for
+    every term, such as walking the whole address index for a rare one (0.5 s at 500,000)."""
+    return bindparam(None, pattern, type_=String(), literal_execute=True)
+
+
+def get_mailbox(db: Database, address: str) -> MailboxView:
+    with db.session.begin() as s:
+        return MailboxView.of(mailbox_by_address(s, str(parse_address(address))))
+
+
+def update_mailbox(
+    db: Database,
+    address: str,
+    *,
+    name: str | None = None,
+    quota_bytes: int | None = None,
+    active: bool | None = None,
+    smtp_enabled: bool | None = None,
+    pop3_enabled: bool | None = None,
+    actor: Actor | None = None,
+) -> MailboxView:
+    changes = dict(name=name, quota_bytes=quota_bytes, active=active, smtp_enabled=smtp_enabled, pop3_enabled=pop3_enabled)
+    changes = {field: value for field, value in changes.items() if value is not None}
+    if name is not None:
+        changes["name"] = display_name(name)
+    with db.session.begin() as s:
+        mailbox = mailbox_by_address(s, str(parse_address(address)))
+        if quota_bytes is not None:
+            _check_quota(quota_bytes, mailbox.domain)
+        for field, value in changes.items():
+            setattr(mailbox, field, value)
+        detail = ", ".join(f"{field}={value}" for field, value in changes.items())
+        audit.record(s, actor, "mailbox.update", mailbox.address, mailbox.domain.name, detail)
+        return MailboxView.of(mailbox)
+
+
+def set_password(db: Database, address: str, password: str, actor: Actor | None = None) -> None:
+    check_password_text(password)
+    new_hash = hash_password(password)
+    with db.session.begin() as s:
+        mailbox = mailbox_by_address(s, str(parse_address(address)))
+        mailbox.password_hash = new_hash
+        audit.record(s, actor, "mailbox.password", mailbox.address, mailbox.domain.name)
+
+
+def remove_mailbox(db: Database, address: str, actor: Actor | None = None) -> None:
+    """Delete the mailbox and its stored mail, giving its bytes back to the domain's total."""
+    with db.session.begin() as s:
+        mailbox = mailbox_by_address(s, str(parse_address(address)))
+        s.refresh(mailbox, with_for_update=True)  # no delivery may add bytes between counting and deleting
+        release_domain_bytes(s, mailbox.id, mailbox.used_bytes)
+        maildir = db.settings.mail_root / mailbox.maildir
+        audit.record(s, actor, "mailbox.remove", mailbox.address, mailbox.domain.name)
+        s.delete(mailbox)
+    shutil.rmtree(maildir, ignore_errors=True)
+
+
+def _set_role(db: Database, address: str, grant: bool, global_admin: bool, domain: str | None, actor: Actor | None) -> MailboxView:
+    if global_admin == (domain is not None):
+        raise InvalidValue("give exactly one of a global role or a domain")
+    with db.session.begin() as s:
+        mailbox = mailbox_by_address(s, str(parse_address(address)))
+        if global_admin:
+            mailbox.is_global_admin = grant
+            role = "global-admin"
+        else:
+            managed = domain_by_name(s, normalise_domain(domain or ""))
+            role = f"manager:{managed.name}"
+            if grant and managed not in mailbox.managed_domains:
+                mailbox.managed_domains.append(managed)
+            elif not grant and managed in mailbox.managed_domains:
+                mailbox.managed_domains.remove(managed)
+        audit.record(s, actor, "role.grant" if grant else "role.revoke", mailbox.address, mailbox.domain.name, role)
+        s.flush()
+        return MailboxView.of(mailbox)
+
+
+def grant_role(db: Database, address: str, *, global_admin: bool = False, domain: str | None = None, actor: Actor | None = None) -> MailboxView:
+    return _set_role(db, address, True, global_admin, domain, actor)
+
+
+def revoke_role(db: Database, address: str, *, global_admin: bool = False, domain: str | None = None, actor: Actor | None = None) -> MailboxView:
+    return _set_role(db, address, False, global_admin, domain, actor)
+
+
+def authenticate(db: Database, address: str, password: str, *, service: str) -> MailboxView:
+    """The mailbox for these credentials. Unknown user and wrong password fail alike and cost alike;
+    a disabled account is reported only to a caller who knew the password."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    try:
+        parsed = parse_address(address)
+    except InvalidAddress:
+        verify_password(password, None)
+        raise AuthFailed("authentication failed") from None
+    # The hash is checked outside any transaction: on SQLite a transaction holds the write
+    # lock, and argon2 takes long enough to stall every delivery behind a burst of logins.
+    try:
+        with db.session.begin() as s:
+            domain = hosted_domain(s, parsed.domain)
+            key = f"{parsed.local}@{domain.name}" if domain else str(parsed)
+            mailbox = s.scalars(select(Mailbox).where(Mailbox.address == key)).one_or_none()
+            view = MailboxView.of(mailbox) if mailbox else None
+            stored_hash = mailbox.password_hash if mailbox else None
+    except SQLAlchemyError as exc:
+        raise TemporaryFailure("the account database is not available") from exc
+    ok, new_hash = verify_password(password, stored_hash)
+    if view is None or not ok:
+        raise AuthFailed("authentication failed")
+    if new_hash is not None:
+        with db.session.begin() as s:
+            s.execute(
+                update(Mailbox)
+                .where(Mailbox.id == view.id, Mailbox.password_hash == stored_hash)
+                .values(password_hash=new_hash)
+            )
+    if not (view.active and view.domain_active) or (service != "portal" and not getattr(view, f"{service}_enabled")):
+        raise AccountDisabled(f"{view.address} may not use {service}")
+    return view
+

@@ -1,0 +1,145 @@
+"""Who may see and change what: one rule for the portal pages and the JSON API.
+
+A global admin sees everything. A domain manager sees only the domains they manage;
+anything outside answers NotFound with the same text as a thing that does not exist,
+so a changed id in a URL tells nothing. A staff user sees only their own mailbox.
+An API token narrows its owner's rights to some domains and possibly to reading.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shared.errors import InvalidAddress, NotFound, PermissionDenied
+from shared.mail.addresses import (
+    Address,
+    normalise_domain,
+    parse_address,
+    parse_alias_source,
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rights of one signed-in mailbox or API token."""
+
+    address: str
+    is_global_admin: bool = False
+    domains: frozenset[str] = frozenset()
+    read_only: bool = False
+
+    @property
+    def is_manager(self) -> bool:
+        return self.is_global_admin or bool(self.domains)
+
+    def covers_domain(self, name: str) -> bool:
+        return self.is_global_admin or name in self.domains
+
+    def domain_filter(self) -> list[str] | None:
+        """None means every domain; otherwise the names listings are restricted to."""
+        return None if self.is_global_admin else sorted(self.domains)
+
+    def narrowed(self, domains: Iterable[str], *, read_only: bool) -> Scope:
+        """These rights limited to `domains` (empty = all of them) and maybe to reading."""
+        wanted = frozenset(domains)
+        if not wanted:
+            return Scope(self.address, self.is_global_admin, self.domains, read_only or self.read_only)
+        kept = wanted if self.is_global_admin else wanted & self.domains
+        return Scope(self.address, False, kept, read_only or self.read_only)
+
+
+def scope_of(address: str, *, is_global_admin: bool, managed_domains: Iterable[str]) -> Scope:
+    return Scope(address=address, is_global_admin=is_global_admin, domains=frozenset(managed_domains))
+
+
+def domain_not_found(name: str) -> NotFound:
+    return NotFound(f"unknown domain: {name}")
+
+
+def mailbox_not_found(address: str) -> NotFound:
+    return NotFound(f"unknown mailbox: {address}")
+
+
+def domain_in_scope(scope: Scope, text: str) -> str:
+    """The normalised domain name, or NotFound when it is outside the scope."""
+    try:
+        name = normalise_domain(text)
+    except InvalidAddress as exc:
+        raise domain_not_found(text) from exc
+    if not scope.covers_domain(name):
+        raise domain_not_found(name)
+    return name
+
+
+def address_in_scope(scope: Scope, text: str) -> Address:
+    """A managed address (mailbox, group or alias) inside the scope's domains, else NotFound."""
+    try:
+        address = parse_address(text)
+    except InvalidAddress as exc:
+        raise NotFound(f"unknown address: {text}") from exc
+    if not scope.covers_domain(address.domain):
+        raise NotFound(f"unknown address: {address}")
+    return address
+
+
+def own_or_managed_mailbox(scope: Scope, text: str) -> Address:
+    """A mailbox the scope may look at: any in its domains, or the signed-in user's own."""
+    try:
+        address = parse_address(text)
+    except InvalidAddress as exc:
+        raise mailbox_not_found(text) from exc
+    if str(address) != scope.address and not scope.covers_domain(address.domain):
+        raise mailbox_not_found(str(address))
+    return address
+
+
+def alias_source_in_scope(scope: Scope, text: str) -> str:
+    """An alias source (`local@domain` or catch-all `@domain`) inside the scope, as stored."""
+    try:
+        source = parse_alias_source(text)
+    except InvalidAddress as exc:
+        raise NotFound(f"unknown alias: {text}") from exc
+    domain = source.domain if isinstance(source, Address) else source
+    stored = str(source) if isinstance(source, Address) else f"@{source}"
+    if not scope.covers_domain(domain):
+        raise NotFound(f"unknown alias: {stored}")
+    return stored
+
+
+def require_manager(scope: Scope) -> None:
+    if not scope.is_manager:
+        raise PermissionDenied("only global admins and domain managers may do this")
+
+
+def require_global_admin(scope: Scope) -> None:
+    if not scope.is_global_admin:
+        raise PermissionDenied("only global admins may do this")
+
+
+def require_write(scope: Scope) -> None:
+    if scope.read_only:
+        raise PermissionDenied("this token may only read")
+
+
+def refuse_self_lockout(scope: Scope, address: str, *, active: bool | None, drop_global_admin: bool) -> None:
+    """Nobody disables their own mailbox or drops their own admin role from the portal or API."""
+    if address != scope.address:
+        return
+    if active is False:
+        raise PermissionDenied("you cannot disable your own mailbox")
+    if drop_global_admin:
+        raise PermissionDenied("you cannot remove your own global admin role")
+
+
+def may_administer(scope: Scope, *, is_global_admin: bool, managed_domains: Iterable[str]) -> bool:
+    """May this scope change that account? Never one with rights beyond the scope's own,
+    or a manager could reset a global admin's password and sign in as them."""
+    if scope.is_global_admin:
+        return True
+    return not is_global_admin and set(managed_domains) <= scope.domains
+
+
+def require_administer(scope: Scope, *, is_global_admin: bool, managed_domains: Iterable[str]) -> None:
+    if not may_administer(scope, is_global_admin=is_global_admin, managed_domains=managed_domains):
+        raise PermissionDenied("this account has rights beyond yours; ask a global admin")
+

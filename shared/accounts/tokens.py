@@ -1,0 +1,196 @@
+"""API bearer tokens: made once and shown once, stored as a hash, scoped, optionally expiring.
+
+A token reads `bm_<prefix>.<secret>`. The prefix finds the row; the SHA-256 of the whole
+token is compared in constant time (the secret has 256 bits, so a slow hash adds nothing).
+A token acts with its owner's current rights, narrowed to its domains (none listed =
+all the owner manages) and to reading when read-only.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import overload
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from shared.accounts import audit
+from shared.accounts.permissions import (
+    Scope,
+    domain_in_scope,
+    require_manager,
+    scope_of,
+)
+from shared.accounts.views import Actor
+from shared.errors import AuthFailed, InvalidValue, NotFound
+from shared.storage.db import Database
+from shared.storage.lookups import domain_by_name, mailbox_by_address
+from shared.storage.models import ApiToken, Mailbox, api_token_domain
+
+TOKEN_START = "bm_"
+PREFIX_BYTES = 6
+SECRET_BYTES = 32
+HASH_SCHEME = "sha256$"
+# Writing last_used_at on every call would serialise API reads on SQLite; once a minute is enough.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class TokenView:
+    id: int
+    name: str
+    owner: str
+    prefix: str
+    domains: tuple[str, ...]
+    read_only: bool
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, token: ApiToken, owner: str) -> TokenView:
+        return cls(
+            id=token.id,
+            name=token.name,
+            owner=owner,
+            prefix=token.prefix,
+            domains=tuple(domain.name for domain in token.domains),
+            read_only=token.read_only,
+            expires_at=as_utc(token.expires_at),
+            last_used_at=as_utc(token.last_used_at),
+            created_at=as_utc(token.created_at),
+        )
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token: `secret` is the only copy of the bearer string; show it once."""
+
+    secret: str
+    token: TokenView
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a verified token may do right now."""
+
+    token_id: int
+    scope: Scope
+
+
+@overload
+def as_utc(moment: datetime) -> datetime: ...
+@overload
+def as_utc(moment: None) -> None: ...
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; they are UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _digest(token: str) -> str:
+    return HASH_SCHEME + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _owner_scope(owner: Mailbox) -> Scope:
+    return scope_of(
+        owner.address,
+        is_global_admin=owner.is_global_admin,
+        managed_domains=[domain.name for domain in owner.managed_domains],
+    )
+
+
+def create_token(
+    db: Database,
+    owner: str,
+    *,
+    name: str,
+    domains: Iterable[str] = (),
+    read_only: bool = True,
+    expires_at: datetime | None = None,
+    actor: Actor | None = None,
+) -> IssuedToken:
+    """Issue a token for `owner` (a global admin or domain manager) within their rights."""
+    expiry = as_utc(expires_at)
+    if expiry is not None and expiry <= datetime.now(UTC):
+        raise InvalidValue("the expiry must be in the future")
+    prefix = secrets.token_hex(PREFIX_BYTES)
+    secret = f"{TOKEN_START}{prefix}.{secrets.token_urlsafe(SECRET_BYTES)}"
+    with db.session.begin() as s:
+        holder = mailbox_by_address(s, owner)
+        rights = _owner_scope(holder)
+        require_manager(rights)
+        names = sorted({domain_in_scope(rights, text) for text in domains})
+        token = ApiToken(
+            owner_id=holder.id,
+            name=name.strip(),
+            prefix=prefix,
+            token_hash=_digest(secret),
+            read_only=read_only,
+            expires_at=expiry,
+        )
+        token.domains = [domain_by_name(s, domain) for domain in names]
+        s.add(token)
+        s.flush()
+        access = "read-only" if read_only else "read-write"
+        detail = f"{token.name} {access} domains={','.join(names) or '*'} expires={expiry.isoformat() if expiry else 'never'}"
+        audit.record(s, actor, "token.create", prefix, names[0] if len(names) == 1 else "", detail)
+        return IssuedToken(secret, TokenView.of(token, holder.address))
+
+
+def list_tokens(db: Database, *, owner: str | None = None) -> list[TokenView]:
+    """Every token, or only `owner`'s, newest first."""
+    query = select(ApiToken, Mailbox.address).join(Mailbox, ApiToken.owner_id == Mailbox.id)
+    if owner is not None:
+        query = query.where(Mailbox.address == owner)
+    query = query.options(selectinload(ApiToken.domains)).order_by(ApiToken.id.desc())
+    with db.session.begin() as s:
+        return [TokenView.of(token, address) for token, address in s.execute(query)]
+
+
+def revoke_token(db: Database, token_id: int, *, owner: str | None = None, actor: Actor | None = None) -> None:
+    """Delete a token; with `owner`, only one of theirs (anything else is NotFound)."""
+    query = select(ApiToken).join(Mailbox, ApiToken.owner_id == Mailbox.id).where(ApiToken.id == token_id)
+    if owner is not None:
+        query = query.where(Mailbox.address == owner)
+    with db.session.begin() as s:
+        token = s.scalars(query).one_or_none()
+        if token is None:
+            raise NotFound(f"unknown token: {token_id}")
+        audit.record(s, actor, "token.revoke", token.prefix, "", token.name)
+        s.delete(token)
+
+
+def verify_token(db: Database, presented: str, *, now: datetime | None = None) -> TokenGrant:
+    """The rights of a bearer token, or AuthFailed (one message for every reason)."""
+    moment = now or datetime.now(UTC)
+    prefix = presented.removeprefix(TOKEN_START).partition(".")[0]
+    if not presented.startswith(TOKEN_START) or len(prefix) != 2 * PREFIX_BYTES:
+        raise AuthFailed("invalid or expired token")
+    with db.session.begin() as s:
+        token = s.scalars(
+            select(ApiToken).where(ApiToken.prefix == prefix).options(selectinload(ApiToken.domains))
+        ).one_or_none()
+        if token is None or not hmac.compare_digest(token.token_hash, _digest(presented)):
+            raise AuthFailed("invalid or expired token")
+        expires = as_utc(token.expires_at)
+        owner = s.get(Mailbox, token.owner_id)
+        if (expires is not None and expires <= moment) or owner is None or not (owner.active and owner.domain.active):
+            raise AuthFailed("invalid or expired token")
+        last_used = as_utc(token.last_used_at)
+        if last_used is None or moment - last_used >= LAST_USED_PRECISION:
+            token.last_used_at = moment
+        scope = _owner_scope(owner).narrowed([d.name for d in token.domains], read_only=token.read_only)
+        return TokenGrant(token.id, scope)
+
+
+def revoke_tokens_of_domain(s: Session, domain_id: int) -> None:
+    """Called in the transaction that removes a domain: a token narrowed to it is revoked,
+    because with the domain gone its list could come out empty, which would mean "all"."""
+    scoped_to_it = select(api_token_domain.c.token_id).where(api_token_domain.c.domain_id == domain_id)
+    s.execute(delete(ApiToken).where(ApiToken.id.in_(scoped_to_it)))

@@ -1,0 +1,152 @@
+"""Frozen read models handed to services, so nothing lazy-loads after a session closes."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.mail.addresses import domain_to_unicode
+from shared.storage.models import Alias, AuditEntry, Domain, GroupMailbox, Mailbox
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, for the audit log."""
+
+    address: str
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class DomainView:
+    id: int
+    name: str
+    display_name: str
+    active: bool
+    max_mailboxes: int
+    max_aliases: int
+    quota_bytes: int
+    default_mailbox_quota: int
+    used_bytes: int
+    mailboxes: int
+    aliases: int
+    alias_domains: tuple[str, ...]
+
+    @classmethod
+    def of(cls, domain: Domain, mailboxes: int, aliases: int) -> DomainView:
+        return cls(
+            id=domain.id,
+            name=domain.name,
+            display_name=domain_to_unicode(domain.name),
+            active=domain.active,
+            max_mailboxes=domain.max_mailboxes,
+            max_aliases=domain.max_aliases,
+            quota_bytes=domain.quota_bytes,
+            default_mailbox_quota=domain.default_mailbox_quota,
+            used_bytes=domain.used_bytes,
+            mailboxes=mailboxes,
+            aliases=aliases,
+            alias_domains=tuple(alias.name for alias in domain.alias_domains),
+        )
+
+
+@dataclass(frozen=True)
+class MailboxView:
+    id: int
+    address: str
+    local: str
+    domain: str
+    name: str
+    quota_bytes: int
+    used_bytes: int
+    messages: int
+    active: bool
+    domain_active: bool
+    smtp_enabled: bool
+    pop3_enabled: bool
+    is_global_admin: bool
+    managed_domains: tuple[str, ...]
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        global_role = ("global-admin",) if self.is_global_admin else ()
+        return global_role + tuple(f"manager:{name}" for name in self.managed_domains)
+
+    def record(self, fields: Iterable[str]) -> dict[str, Any]:
+        """The named fields (`roles` too) as JSON values, in the order given: the command line
+        and the API show different fields of the same record."""
+        return {name: _json_value(getattr(self, name)) for name in fields}
+
+    @classmethod
+    def of(cls, mailbox: Mailbox) -> MailboxView:
+        return cls(
+            id=mailbox.id,
+            address=mailbox.address,
+            local=mailbox.local,
+            domain=mailbox.domain.name,
+            name=mailbox.name,
+            quota_bytes=mailbox.quota_bytes,
+            used_bytes=mailbox.used_bytes,
+            messages=mailbox.message_count,
+            active=mailbox.active,
+            domain_active=mailbox.domain.active,
+            smtp_enabled=mailbox.smtp_enabled,
+            pop3_enabled=mailbox.pop3_enabled,
+            is_global_admin=mailbox.is_global_admin,
+            managed_domains=tuple(domain.name for domain in mailbox.managed_domains),
+        )
+
+
+def _json_value(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class MailboxPage:
+    """One page of a mailbox search. `total` counts the matches only up to a cap (counting
+    500,000 rows costs more than the page); `total_is_exact` is false when there are more."""
+
+    mailboxes: tuple[MailboxView, ...]
+    total: int
+    total_is_exact: bool
+    has_previous: bool
+    has_next: bool
+
+
+@dataclass(frozen=True)
+class AliasView:
+    id: int
+    source: str
+    destinations: tuple[str, ...]
+
+    @classmethod
+    def of(cls, alias: Alias) -> AliasView:
+        return cls(alias.id, alias.source, tuple(d.address for d in alias.destinations))
+
+
+@dataclass(frozen=True)
+class GroupView:
+    id: int
+    address: str
+    members: tuple[str, ...]
+    policy: str
+
+    @classmethod
+    def of(cls, group: GroupMailbox) -> GroupView:
+        return cls(group.id, group.address, tuple(m.address for m in group.members), group.policy.value)
+
+
+@dataclass(frozen=True)
+class AuditView:
+    at: datetime
+    actor: str
+    ip: str
+    action: str
+    target: str
+    domain: str
+    detail: str
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditView:
+        return cls(entry.at, entry.actor, entry.ip, entry.action, entry.target, entry.domain, entry.detail)

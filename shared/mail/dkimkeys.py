@@ -1,0 +1,95 @@
+"""DKIM keys per hosted domain (files in the data folder) and signing of outbound mail (dkimpy).
+
+A domain's key is made the first time anything asks for it (adding the domain, printing
+its DNS records, or signing its first message), as an RSA-2048 pair; creation is safe
+when several processes ask at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+from pathlib import Path
+from typing import cast
+
+import dkim  # type: ignore[import-untyped]
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from shared.config import Settings
+from shared.errors import InvalidAddress
+from shared.mail.addresses import normalise_domain
+from shared.mail.routing import is_hosted_domain
+from shared.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+SELECTOR = "beacon"
+KEY_BITS = 2048
+
+
+def key_path(settings: Settings, domain: str) -> Path:
+    return settings.data_dir / "dkim" / f"{normalise_domain(domain)}.pem"
+
+
+def ensure_domain_key(settings: Settings, domain: str) -> bytes:
+    """The domain's private key (PEM), made now if it does not exist yet."""
+    path = key_path(settings, domain)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    candidate = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(candidate, path)  # the first process to get here wins; the others use its key
+    except FileExistsError:
+        pass
+    finally:
+        candidate.unlink()
+    return path.read_bytes()
+
+
+def dns_record(settings: Settings, domain: str) -> tuple[str, str]:
+    """(selector, TXT value) to publish at `<selector>._domainkey.<domain>`."""
+    key = serialization.load_pem_private_key(ensure_domain_key(settings, domain), password=None)
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return SELECTOR, f"v=DKIM1; k=rsa; p={base64.b64encode(public).decode('ascii')}"
+
+
+def author_domain(message: bytes) -> str | None:
+    """The domain of the From: header (what DMARC aligns with), normalised, if there is one."""
+    headers = BytesHeaderParser().parsebytes(message)
+    addresses = getaddresses(headers.get_all("From", []))
+    if len(addresses) != 1:
+        return None
+    try:
+        return normalise_domain(addresses[0][1].rpartition("@")[2])
+    except InvalidAddress:
+        return None
+
+
+def sign_outbound(db: Database, message: bytes) -> bytes:
+    """The message with a DKIM-Signature for its From domain prepended, when we host that domain."""
+    domain = author_domain(message)
+    if domain is None or not is_hosted_domain(db, domain):
+        return message
+    private_key = ensure_domain_key(db.settings, domain)
+    try:
+        signature = cast(bytes, dkim.sign(message, SELECTOR.encode(), domain.encode(), private_key))
+    except dkim.DKIMException as exc:
+        log.warning("DKIM signing for %s failed, sending unsigned: %s", domain, exc)
+        return message
+    return signature + message

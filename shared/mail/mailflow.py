@@ -1,0 +1,136 @@
+"""Messages moving on: accepted for local mailboxes and the outbound queue all or nothing,
+bounced to their sender when delivery fails, queue attempts settled.
+
+`accept_message` is what stands behind an SMTP 250: remote copies are queued HELD first,
+then the local copies are delivered (shared.mail.delivery is itself all or nothing), and only
+then are the queued copies released to the workers. Any failure before that cancels the
+queued copies, so a 451 leaves nothing behind that anyone could see or receive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
+from shared.mail import outbound
+from shared.mail.delivery import DeliveryReport, deliver
+from shared.mail.dsn import FailedRecipient, build_dsn
+from shared.mail.routing import Refusal, resolve_recipient
+from shared.storage.db import Database
+from shared.storage.models import Mailbox
+
+log = logging.getLogger(__name__)
+
+OVER_QUOTA_REPLY = "552 5.2.2 Mailbox full"
+NOTHING_DELIVERED = DeliveryReport((), ())
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    delivered: tuple[int, ...]
+    over_quota: tuple[int, ...]
+    queued: int | None
+
+
+def accept_message(
+    db: Database, message: bytes, *, return_path: str | None, mailbox_ids: Sequence[int], remote: Sequence[str]
+) -> Acceptance:
+    """Deliver to `mailbox_ids` and queue for `remote`. `return_path` "" is the null sender <>.
+
+    Raises QuotaExceeded when no copy at all could be kept, TemporaryFailure when nothing was kept.
+    Mailboxes that were full while others got the message are reported to the sender in a DSN.
+    """
+    queued = outbound.enqueue(db, message, sender=return_path or "", recipients=remote, held=True) if remote else None
+    try:
+        report = deliver(db, message, mailbox_ids, return_path=return_path) if mailbox_ids else NOTHING_DELIVERED
+    except BaseException:
+        if queued is not None:
+            outbound.cancel(db, queued)
+        raise
+    if queued is None and not report.delivered and report.over_quota:
+        raise QuotaExceeded("every recipient mailbox is full")
+    if queued is not None:
+        outbound.release(db, queued)
+    if report.over_quota:
+        _bounce_over_quota(db, return_path or "", report.over_quota, message)
+    return Acceptance(report.delivered, report.over_quota, queued)
+
+
+def _bounce_over_quota(db: Database, sender: str, mailbox_ids: Sequence[int], message: bytes) -> None:
+    """The message is already kept for the others: failing here must not turn the 250 into a 451
+    (the client would send it again to everyone), so a failure is logged instead."""
+    try:
+        with db.session.begin() as s:
+            addresses = list(s.scalars(select(Mailbox.address).where(Mailbox.id.in_(mailbox_ids))))
+        failures = [FailedRecipient(address, OVER_QUOTA_REPLY) for address in addresses]
+        send_bounce(db, sender=sender, failures=failures, original=message, arrival=outbound.now_utc())
+    except (TemporaryFailure, SQLAlchemyError):
+        log.exception("could not tell %r that mailboxes %s were full", sender, list(mailbox_ids))
+
+
+def send_bounce(
+    db: Database, *, sender: str, failures: Sequence[FailedRecipient], original: bytes, arrival: datetime
+) -> None:
+    """Tell `sender` which recipients did not get the message; never answers the null sender."""
+    if not sender or not failures:
+        return
+    dsn = build_dsn(
+        reporting_host=db.settings.hostname,
+        sender=sender,
+        failures=failures,
+        original=original,
+        arrival=arrival,
+        now=outbound.now_utc(),
+    )
+    try:
+        plan = resolve_recipient(db, sender)
+    except InvalidAddress:
+        log.warning("bounce for %r dropped: the sender address is not valid", sender)
+        return
+    try:
+        if plan.refusal is Refusal.NOT_HOSTED:
+            outbound.enqueue(db, dsn, sender="", recipients=[sender])
+        elif plan.deliverable:
+            accept_message(db, dsn, return_path="", mailbox_ids=[m.id for m in plan.mailboxes], remote=plan.forwards)
+        else:
+            log.warning("bounce for %s dropped: %s", sender, plan.refusal.value if plan.refusal else "no route")
+    except QuotaExceeded:
+        log.warning("bounce for %s dropped: mailbox full", sender)
+
+
+def settle(db: Database, delivery: outbound.Delivery, attempts: Sequence[outbound.Attempt]) -> None:
+    """Record one delivery try; recipients that failed for good are bounced first, so a crash
+    in between can repeat a bounce but never lose one."""
+    now = outbound.now_utc()
+    addresses = {r.id: r.address for r in delivery.recipients}
+    failures = [
+        FailedRecipient(addresses[a.recipient_id], a.reply, expired=not a.permanent)
+        for a in attempts
+        if outbound.is_final_failure(a, delivery, now)
+    ]
+    if failures and delivery.sender:
+        try:
+            send_bounce(
+                db, sender=delivery.sender, failures=failures, original=_original(delivery), arrival=delivery.arrival
+            )
+        except TemporaryFailure:
+            log.warning("bounce for queued message %s postponed: it could not be stored", delivery.message_id)
+            attempts = [
+                dataclasses.replace(a, permanent=False) if outbound.is_final_failure(a, delivery, now) else a
+                for a in attempts
+            ]
+    outbound.record(db, delivery, attempts)
+
+
+def _original(delivery: outbound.Delivery) -> bytes:
+    try:
+        return outbound.read_body(delivery)
+    except TemporaryFailure:
+        return b""

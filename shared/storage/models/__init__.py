@@ -1,0 +1,36 @@
+"""The data model; import models from here."""
+from shared.storage.models.alias import Alias, AliasDestination
+from shared.storage.models.audit import AuditEntry
+from shared.storage.models.base import Base, utcnow
+from shared.storage.models.domain import AliasDomain, Domain
+from shared.storage.models.group import GroupMailbox, GroupMember, SendingPolicy
+from shared.storage.models.mailbox import Mailbox, MailboxForward, domain_manager
+from shared.storage.models.queue import (
+    DeliveryStatus,
+    OutboundMessage,
+    OutboundRecipient,
+)
+from shared.storage.models.ratelimit import SubmissionWindow
+from shared.storage.models.token import ApiToken, api_token_domain
+
+__all__ = [
+    "Alias",
+    "AliasDestination",
+    "AliasDomain",
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "DeliveryStatus",
+    "Domain",
+    "GroupMailbox",
+    "GroupMember",
+    "Mailbox",
+    "MailboxForward",
+    "OutboundMessage",
+    "OutboundRecipient",
+    "SendingPolicy",
+    "SubmissionWindow",
+    "api_token_domain",
+    "domain_manager",
+    "utcnow",
+]

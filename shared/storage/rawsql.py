@@ -1,0 +1,113 @@
+"""Core statements compiled once per dialect and run on a pooled connection's DBAPI cursor.
+
+For the few statements SMTP runs for every recipient and message (resolution, quota
+reservation) only: there SQLAlchemy's execution machinery (contexts, events, result
+objects) cost several times the CPU of the database work itself. Everything else uses
+sessions. DBAPI errors leave as SQLAlchemy's DBAPIError subclasses, so callers catch
+SQLAlchemyError as everywhere else, and the connection that raised is never reused.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
+
+from shared.storage.db import Database
+
+
+class RawStatement:
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+    def sql(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        """The SQL text, the parameter names in order (positional paramstyles only) and the
+        values of the literals the statement carries (SQLAlchemy binds `quota == 0` too)."""
+        if dialect.name not in self._compiled:
+            compiled = self.statement.compile(dialect=dialect)
+            if compiled._bind_processors:  # type conversion would be skipped here
+                raise TypeError(f"needs bind processors, run it through SQLAlchemy: {compiled.string}")
+            names = tuple(compiled.positiontup or ()) if compiled.positional else None
+            literals = {name: value for name, value in compiled.params.items() if value is not None}
+            self._compiled[dialect.name] = (compiled.string, names, literals)
+        return self._compiled[dialect.name]
+
+    def execute(self, cursor: RawCursor, params: Mapping[str, Any]) -> Any:
+        """Run on `cursor`; returns its DBAPI cursor (fetchone, rowcount)."""
+        sql, names, literals = self.sql(cursor.dialect)
+        values = {**literals, **params}
+        cursor.dbapi.execute(sql, values if names is None else tuple(values[name] for name in names))
+        return cursor.dbapi
+
+
+@dataclass(frozen=True)
+class RawCursor:
+    """A DBAPI cursor and the dialect its statements are compiled for."""
+
+    dbapi: Any
+    dialect: Dialect
+
+
+@contextmanager
+def cursor(db: Database, *, transaction: bool) -> Iterator[RawCursor]:
+    """A DBAPI cursor of a pooled connection. `transaction`: every statement in one
+    transaction committed at the end (on SQLite BEGIN IMMEDIATE: a writer takes the lock
+    up front, see shared.storage.db); otherwise each statement commits on its own, which spares
+    PostgreSQL the BEGIN and ROLLBACK round trips around a single read."""
+    if not (transaction and db.is_sqlite):
+        with _cursor(db, transaction) as raw_cursor:
+            yield raw_cursor
+        return
+    # Writers queue on a lock that wakes the next one the moment it is free; in SQLite's busy
+    # handler they would sleep between tries (shared.storage.db.SqliteWriterLock).
+    with db.sqlite_writer:
+        with _cursor(db, transaction) as raw_cursor:
+            yield raw_cursor
+
+
+@contextmanager
+def _cursor(db: Database, transaction: bool) -> Iterator[RawCursor]:
+    dialect = db.engine.dialect
+    try:
+        pooled = db.engine.raw_connection()
+    except dialect.loaded_dbapi.Error as error:  # the pool does not wrap what connecting raised
+        raise _wrapped(error, dialect, disconnected=True) from error
+    autocommit = not transaction and not db.is_sqlite
+    try:
+        if autocommit:
+            pooled.driver_connection.autocommit = True
+        dbapi_cursor = pooled.cursor()
+        if transaction and db.is_sqlite:
+            dbapi_cursor.execute("BEGIN IMMEDIATE")
+        yield RawCursor(dbapi_cursor, dialect)
+        if transaction:
+            pooled.commit()
+    except dialect.loaded_dbapi.Error as error:
+        disconnected = dialect.is_disconnect(error, pooled.dbapi_connection, None)
+        pooled.invalidate(error)  # its state is unknown: closed, never handed out again
+        raise _wrapped(error, dialect, disconnected) from error
+    except BaseException:
+        _roll_back(pooled, dialect)
+        raise
+    finally:
+        if autocommit and pooled.driver_connection is not None:
+            pooled.driver_connection.autocommit = False
+        pooled.close()
+
+
+def _wrapped(error: Exception, dialect: Dialect, disconnected: bool) -> DBAPIError:
+    return DBAPIError.instance(
+        None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
+    )
+
+
+def _roll_back(pooled: Any, dialect: Dialect) -> None:
+    try:
+        pooled.rollback()
+    except dialect.loaded_dbapi.Error as error:
+        pooled.invalidate(error)
