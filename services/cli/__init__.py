@@ -480,7 +480,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"beaconmail: database error: {str(exc.orig or exc).splitlines()[0]}", err=True)
         return EXIT_STARTUP
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
