@@ -6,6 +6,7 @@ import click
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
 from shared import accounts
+from shared.accounts.records import alias_record
 
 
 @click.group()
@@ -26,7 +27,7 @@ def alias_add(source: str, destinations: tuple[str, ...]) -> None:
 @json_option
 def alias_list(domain_name: str | None, as_json: bool) -> None:
     database = open_database(hosting=domain_name)
-    records = [{"source": a.source, "destinations": list(a.destinations)} for a in accounts.list_aliases(database, domain_name)]
+    records = [alias_record(a) for a in accounts.list_aliases(database, domain_name)]
     print_records(records, ["source", "destinations"], as_json)
 
 

@@ -1,16 +1,13 @@
 """`beaconmail domain`: hosted domains and their alias domains."""
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 import click
 
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
 from services.cli.params import SIZE
 from shared import accounts
-from shared.accounts.views import DomainView
+from shared.accounts.records import domain_record
 
 
 @click.group()
@@ -36,14 +33,10 @@ def domain_add(name: str, max_mailboxes: int, max_aliases: int, quota: int, defa
     click.echo(f"domain added: {created.name}")
 
 
-def _domain_record(view: DomainView) -> dict[str, Any]:
-    return asdict(view) | {"alias_domains": list(view.alias_domains)}
-
-
 @domain.command("list")
 @json_option
 def domain_list(as_json: bool) -> None:
-    records = [_domain_record(d) for d in accounts.list_domains(open_database())]
+    records = [domain_record(d) for d in accounts.list_domains(open_database())]
     print_records(records, ["name", "active", "max_mailboxes", "max_aliases", "quota_bytes", "mailboxes"], as_json)
 
 

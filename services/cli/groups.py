@@ -6,6 +6,7 @@ import click
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
 from shared import accounts
+from shared.accounts.records import group_record
 
 
 @click.group()
@@ -27,10 +28,7 @@ def group_add(address: str, members: tuple[str, ...], policy: str) -> None:
 @json_option
 def group_list(domain_name: str | None, as_json: bool) -> None:
     database = open_database(hosting=domain_name)
-    records = [
-        {"address": g.address, "members": list(g.members), "policy": g.policy}
-        for g in accounts.list_groups(database, domain_name)
-    ]
+    records = [group_record(g) for g in accounts.list_groups(database, domain_name)]
     print_records(records, ["address", "members", "policy"], as_json)
 
 

@@ -10,7 +10,12 @@ from services.cli.database import open_database
 from services.cli.output import json_option, print_records
 from services.cli.params import SIZE, read_password, with_password
 from shared import accounts
-from shared.accounts.views import MailboxView
+from shared.accounts.records import mailbox_record, pick
+
+# The roles as one list, not the API's is_global_admin and managed_domains.
+MAILBOX_FIELDS = (
+    "address", "name", "quota_bytes", "used_bytes", "messages", "active", "roles", "smtp_enabled", "pop3_enabled"
+)
 
 
 @click.group()
@@ -29,18 +34,12 @@ def mailbox_add(address: str, password: str | None, password_stdin: bool, quota:
     click.echo(f"mailbox added: {created.address}")
 
 
-def _mailbox_record(view: MailboxView) -> dict[str, Any]:
-    return view.record(
-        ("address", "name", "quota_bytes", "used_bytes", "messages", "active", "roles", "smtp_enabled", "pop3_enabled")
-    )
-
-
 @mailbox.command("list")
 @click.argument("domain_name", required=False, metavar="[DOMAIN]")
 @json_option
 def mailbox_list(domain_name: str | None, as_json: bool) -> None:
     database = open_database(hosting=domain_name)
-    records = [_mailbox_record(m) for m in accounts.list_mailboxes(database, domain_name)]
+    records = [pick(mailbox_record(m), MAILBOX_FIELDS) for m in accounts.list_mailboxes(database, domain_name)]
     print_records(records, ["address", "name", "quota_bytes", "used_bytes", "messages", "active", "roles"], as_json)
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import click
 
@@ -10,7 +9,7 @@ from services.cli.database import open_database
 from services.cli.output import json_option, print_records
 from shared import accounts
 from shared.accounts import tokens as api_tokens
-from shared.accounts.tokens import TokenView
+from shared.accounts.records import token_record
 from shared.mail.addresses import parse_address
 
 
@@ -38,24 +37,6 @@ def token_create(owner: str, scope: str, domains: tuple[str, ...], name: str, ex
     click.echo(issued.secret)
 
 
-def _moment(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment else None
-
-
-def _token_record(view: TokenView) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "owner": view.owner,
-        "name": view.name,
-        "prefix": view.prefix,
-        "access": "read" if view.read_only else "write",
-        "domains": list(view.domains),
-        "expires_at": _moment(view.expires_at),
-        "last_used_at": _moment(view.last_used_at),
-        "created_at": _moment(view.created_at),
-    }
-
-
 @token.command("list")
 @click.option("--user", "owner", default=None, metavar="ADDRESS", help="Only the tokens of this mailbox.")
 @json_option
@@ -63,7 +44,7 @@ def token_list(owner: str | None, as_json: bool) -> None:
     database = open_database()
     if owner is not None:
         owner = accounts.get_mailbox(database, owner).address
-    records = [_token_record(view) for view in api_tokens.list_tokens(database, owner=owner)]
+    records = [token_record(view) for view in api_tokens.list_tokens(database, owner=owner)]
     if not as_json:  # plain text spells out what no domains and no expiry mean
         records = [r | {"domains": r["domains"] or ["*"], "expires_at": r["expires_at"] or "never"} for r in records]
     print_records(records, ["id", "owner", "name", "prefix", "access", "domains", "expires_at"], as_json)
