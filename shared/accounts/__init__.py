@@ -1,7 +1,8 @@
 """Accounts: domains, mailboxes, aliases and groups, API tokens, who may do what
-(`permissions`), the audit trail, the frozen views handed to services, CSV import, and
-the first admin of an empty installation. This module re-exports the use cases the
-services call, so `from shared import accounts; accounts.create_domain(...)` reads well.
+(`permissions`), the audit trail, the frozen views handed to services and their JSON
+records (`records`), CSV import, and the first admin of an empty installation. This module
+re-exports the use cases the services call, so `from shared import accounts;
+accounts.create_domain(...)` reads well.
 
 May import: `shared.mail`, `shared.storage`, `shared.config` and `shared.errors`.
 """

@@ -1,10 +1,8 @@
 """Frozen read models handed to services, so nothing lazy-loads after a session closes."""
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from shared.mail.addresses import domain_to_unicode
 from shared.storage.models import Alias, AuditEntry, Domain, GroupMailbox, Mailbox
@@ -73,11 +71,6 @@ class MailboxView:
         global_role = ("global-admin",) if self.is_global_admin else ()
         return global_role + tuple(f"manager:{name}" for name in self.managed_domains)
 
-    def record(self, fields: Iterable[str]) -> dict[str, Any]:
-        """The named fields (`roles` too) as JSON values, in the order given: the command line
-        and the API show different fields of the same record."""
-        return {name: _json_value(getattr(self, name)) for name in fields}
-
     @classmethod
     def of(cls, mailbox: Mailbox) -> MailboxView:
         return cls(
@@ -96,10 +89,6 @@ class MailboxView:
             is_global_admin=mailbox.is_global_admin,
             managed_domains=tuple(domain.name for domain in mailbox.managed_domains),
         )
-
-
-def _json_value(value: object) -> object:
-    return list(value) if isinstance(value, tuple) else value
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from flask import Blueprint, Response, jsonify
 
 from services.admin.api.access import api_scope
 from services.admin.api.payload import MAX_PAGE, query_int, query_text
-from services.admin.api.serialise import audit_json
 from services.admin.portal import db
 from shared import accounts
 from shared.accounts.permissions import domain_in_scope
+from shared.accounts.records import audit_record
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -27,4 +27,4 @@ def list_audit() -> Response:
         limit=limit,
         offset=offset,
     )
-    return jsonify(items=[audit_json(entry) for entry in entries], offset=offset, limit=limit)
+    return jsonify(items=[audit_record(entry) for entry in entries], offset=offset, limit=limit)

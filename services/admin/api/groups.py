@@ -5,10 +5,10 @@ from flask import Blueprint, Response, jsonify
 
 from services.admin.api.access import api_actor, api_scope
 from services.admin.api.payload import json_body, query_text, strings, text
-from services.admin.api.serialise import group_json
 from services.admin.portal import db
 from shared import accounts
 from shared.accounts.permissions import address_in_scope, domain_in_scope
+from shared.accounts.records import group_record
 from shared.mail.addresses import parse_address
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
@@ -19,7 +19,7 @@ def list_groups() -> Response:
     wanted = query_text("domain")
     domain = domain_in_scope(api_scope(), wanted) if wanted else None
     listed = accounts.list_groups(db(), domain, domains=api_scope().domain_filter())
-    return jsonify(items=[group_json(group) for group in listed])
+    return jsonify(items=[group_record(group) for group in listed])
 
 
 @bp.post("")
@@ -30,12 +30,12 @@ def create_group() -> tuple[Response, int]:
     members = strings(body, "members", required=True) or []
     policy = text(body, "policy", max_length=16) or "anyone"
     group = accounts.create_group(db(), str(address), members, policy=policy, actor=api_actor())
-    return jsonify(group_json(group)), 201
+    return jsonify(group_record(group)), 201
 
 
 @bp.get("/<address>")
 def get_group(address: str) -> Response:
-    return jsonify(group_json(accounts.get_group(db(), str(address_in_scope(api_scope(), address)))))
+    return jsonify(group_record(accounts.get_group(db(), str(address_in_scope(api_scope(), address)))))
 
 
 @bp.patch("/<address>")
@@ -49,7 +49,7 @@ def update_group(address: str) -> Response:
         policy=text(body, "policy", max_length=16),
         actor=api_actor(),
     )
-    return jsonify(group_json(updated))
+    return jsonify(group_record(updated))
 
 
 @bp.delete("/<address>")

@@ -15,12 +15,13 @@ from services.admin.api.payload import (
     strings,
     text,
 )
-from services.admin.api.serialise import forwarding_json, mailbox_json
+from services.admin.api.serialise import mailbox_json
 from services.admin.mailboxes import generated_password
 from services.admin.portal import db
 from shared import accounts
 from shared.accounts import forwarding
 from shared.accounts.permissions import address_in_scope
+from shared.accounts.records import forwarding_record
 from shared.accounts.scoped import (
     administered_mailbox,
     scoped_mailbox,
@@ -111,7 +112,7 @@ def set_password(address: str) -> tuple[str, int]:
 @bp.get("/<address>/forwarding")
 def get_forwarding(address: str) -> Response:
     mailbox = scoped_mailbox(db(), api_scope(), address)
-    return jsonify(forwarding_json(forwarding.get_forwarding(db(), mailbox.address)))
+    return jsonify(forwarding_record(forwarding.get_forwarding(db(), mailbox.address)))
 
 
 @bp.put("/<address>/forwarding")
@@ -123,7 +124,7 @@ def set_forwarding(address: str) -> Response:
     view = forwarding.set_forwarding(
         db(), mailbox.address, destinations, keep_copy=True if keep_copy is None else keep_copy, actor=api_actor()
     )
-    return jsonify(forwarding_json(view))
+    return jsonify(forwarding_record(view))
 
 
 @bp.delete("/<address>")

@@ -1,0 +1,18 @@
+"""The database that the provisioning commands work on."""
+from __future__ import annotations
+
+from shared import accounts
+from shared.config import load_settings
+from shared.storage.db import Database
+from shared.storage.migrations import ensure_at_head
+
+
+def open_database(hosting: str | None = None) -> Database:
+    """The configured database, refused (SchemaNotReady) unless its schema is at head. With
+    `hosting`, also refused (NotFound) unless that domain is hosted: listing the mailboxes of an
+    unknown domain fails instead of printing nothing."""
+    database = Database(load_settings())
+    ensure_at_head(database.engine)
+    if hosting is not None:
+        accounts.get_domain(database, hosting)
+    return database

@@ -1,0 +1,104 @@
+"""One JSON record per view: the keys and value formats that the JSON API and the `beaconmail`
+command share. A service shows a whole record or a selection of its keys (`pick`), in the order
+it has always shown them, but never names a key or formats a value of its own."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from shared.accounts.forwarding import ForwardingView
+from shared.accounts.tokens import TokenView, as_utc
+from shared.accounts.views import (
+    AliasView,
+    AuditView,
+    DomainView,
+    GroupView,
+    MailboxView,
+)
+
+Record = dict[str, Any]
+
+
+def pick(record: Record, keys: Iterable[str]) -> Record:
+    """The named keys of `record`, in the order named."""
+    return {key: record[key] for key in keys}
+
+
+def domain_record(view: DomainView) -> Record:
+    """`id` is for the command line; the API names a domain by its name alone."""
+    return {
+        "id": view.id,
+        "name": view.name,
+        "display_name": view.display_name,
+        "active": view.active,
+        "max_mailboxes": view.max_mailboxes,
+        "max_aliases": view.max_aliases,
+        "quota_bytes": view.quota_bytes,
+        "default_mailbox_quota": view.default_mailbox_quota,
+        "used_bytes": view.used_bytes,
+        "mailboxes": view.mailboxes,
+        "aliases": view.aliases,
+        "alias_domains": list(view.alias_domains),
+    }
+
+
+def mailbox_record(view: MailboxView) -> Record:
+    """`roles` sums up `is_global_admin` and `managed_domains` in one list for the command line."""
+    return {
+        "address": view.address,
+        "domain": view.domain,
+        "name": view.name,
+        "quota_bytes": view.quota_bytes,
+        "used_bytes": view.used_bytes,
+        "messages": view.messages,
+        "active": view.active,
+        "smtp_enabled": view.smtp_enabled,
+        "pop3_enabled": view.pop3_enabled,
+        "is_global_admin": view.is_global_admin,
+        "managed_domains": list(view.managed_domains),
+        "roles": list(view.roles),
+    }
+
+
+def forwarding_record(view: ForwardingView) -> Record:
+    return {"address": view.address, "destinations": list(view.destinations), "keep_copy": view.keep_copy}
+
+
+def alias_record(view: AliasView) -> Record:
+    return {"source": view.source, "destinations": list(view.destinations)}
+
+
+def group_record(view: GroupView) -> Record:
+    return {"address": view.address, "members": list(view.members), "policy": view.policy}
+
+
+def token_record(view: TokenView) -> Record:
+    """Times to the second, unlike the audit log's `at`: a token's dates are for people to read."""
+    return {
+        "id": view.id,
+        "owner": view.owner,
+        "name": view.name,
+        "prefix": view.prefix,
+        "access": "read" if view.read_only else "write",
+        "domains": list(view.domains),
+        "expires_at": _to_second(view.expires_at),
+        "last_used_at": _to_second(view.last_used_at),
+        "created_at": _to_second(view.created_at),
+    }
+
+
+def _to_second(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def audit_record(view: AuditView) -> Record:
+    return {
+        "at": as_utc(view.at).isoformat(),
+        "actor": view.actor,
+        "ip": view.ip,
+        "action": view.action,
+        "target": view.target,
+        "domain": view.domain,
+        "detail": view.detail,
+    }
