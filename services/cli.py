@@ -20,7 +20,7 @@ from services.launch import StartupError, serve
 from shared import accounts
 from shared.accounts import tokens as api_tokens
 from shared.accounts.tokens import TokenView
-from shared.accounts.views import DomainView, MailboxView
+from shared.accounts.views import CONSOLE, DomainView, MailboxView
 from shared.config import ConfigError, Settings, load_settings, parse_size
 from shared.errors import BeaconError
 from shared.mail.addresses import parse_address
@@ -122,6 +122,7 @@ def domain_add(name: str, max_mailboxes: int, max_aliases: int, quota: int, defa
         max_aliases=max_aliases,
         quota_bytes=quota,
         default_mailbox_quota=default_mailbox_quota,
+        actor=CONSOLE,
     )
     click.echo(f"domain added: {created.name}")
 
@@ -133,7 +134,7 @@ def _domain_record(view: DomainView) -> dict[str, Any]:
 @domain.command("list")
 @json_option
 def domain_list(as_json: bool) -> None:
-    records = [_domain_record(d) for d in accounts.list_domains(_database())]
+    records = [_domain_record(d) for d in accounts.list_domains(_database(), actor=CONSOLE)]
     _print_records(records, ["name", "active", "max_mailboxes", "max_aliases", "quota_bytes", "mailboxes"], as_json)
 
 
@@ -141,7 +142,7 @@ def domain_list(as_json: bool) -> None:
 @click.argument("name")
 def domain_remove(name: str) -> None:
     """Remove a domain with its mailboxes, aliases, groups and stored mail."""
-    accounts.remove_domain(_database(), name)
+    accounts.remove_domain(_database(), name, actor=CONSOLE)
     click.echo(f"domain removed: {name}")
 
 
@@ -150,14 +151,14 @@ def domain_remove(name: str) -> None:
 @click.argument("target")
 def domain_alias_add(alias_name: str, target: str) -> None:
     """Make ALIAS_NAME another name of the hosted domain TARGET."""
-    accounts.add_alias_domain(_database(), alias_name, target)
+    accounts.add_alias_domain(_database(), alias_name, target, actor=CONSOLE)
     click.echo(f"alias domain added: {alias_name} -> {target}")
 
 
 @domain.command("alias-remove")
 @click.argument("alias_name")
 def domain_alias_remove(alias_name: str) -> None:
-    accounts.remove_alias_domain(_database(), alias_name)
+    accounts.remove_alias_domain(_database(), alias_name, actor=CONSOLE)
     click.echo(f"alias domain removed: {alias_name}")
 
 
@@ -185,7 +186,7 @@ def with_password(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--name", default="", help="Display name.")
 def mailbox_add(address: str, password: str | None, password_stdin: bool, quota: int | None, name: str) -> None:
     secret = _password(password, password_stdin)
-    created = accounts.create_mailbox(_database(), address, secret, quota_bytes=quota, name=name)
+    created = accounts.create_mailbox(_database(), address, secret, quota_bytes=quota, name=name, actor=CONSOLE)
     click.echo(f"mailbox added: {created.address}")
 
 
@@ -201,8 +202,8 @@ def _mailbox_record(view: MailboxView) -> dict[str, Any]:
 def mailbox_list(domain_name: str | None, as_json: bool) -> None:
     database = _database()
     if domain_name is not None:
-        accounts.get_domain(database, domain_name)
-    records = [_mailbox_record(m) for m in accounts.list_mailboxes(database, domain_name)]
+        accounts.get_domain(database, domain_name, actor=CONSOLE)
+    records = [_mailbox_record(m) for m in accounts.list_mailboxes(database, domain_name, actor=CONSOLE)]
     _print_records(records, ["address", "name", "quota_bytes", "used_bytes", "messages", "active", "roles"], as_json)
 
 
@@ -210,7 +211,7 @@ def mailbox_list(domain_name: str | None, as_json: bool) -> None:
 @click.argument("address")
 @with_password
 def mailbox_passwd(address: str, password: str | None, password_stdin: bool) -> None:
-    accounts.set_password(_database(), address, _password(password, password_stdin))
+    accounts.set_password(_database(), address, _password(password, password_stdin), actor=CONSOLE)
     click.echo(f"password changed: {address}")
 
 
@@ -218,7 +219,7 @@ def mailbox_passwd(address: str, password: str | None, password_stdin: bool) -> 
 @click.argument("address")
 def mailbox_remove(address: str) -> None:
     """Remove a mailbox and its stored mail."""
-    accounts.remove_mailbox(_database(), address)
+    accounts.remove_mailbox(_database(), address, actor=CONSOLE)
     click.echo(f"mailbox removed: {address}")
 
 
@@ -232,7 +233,7 @@ def _role_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @_role_options
 def mailbox_grant(address: str, global_admin: bool, domain_name: str | None) -> None:
     """Give a portal role."""
-    view = accounts.grant_role(_database(), address, global_admin=global_admin, domain=domain_name)
+    view = accounts.grant_role(_database(), address, global_admin=global_admin, domain=domain_name, actor=CONSOLE)
     click.echo(f"roles of {view.address}: {','.join(view.roles) or 'none'}")
 
 
@@ -241,7 +242,7 @@ def mailbox_grant(address: str, global_admin: bool, domain_name: str | None) -> 
 @_role_options
 def mailbox_revoke(address: str, global_admin: bool, domain_name: str | None) -> None:
     """Take a portal role away."""
-    view = accounts.revoke_role(_database(), address, global_admin=global_admin, domain=domain_name)
+    view = accounts.revoke_role(_database(), address, global_admin=global_admin, domain=domain_name, actor=CONSOLE)
     click.echo(f"roles of {view.address}: {','.join(view.roles) or 'none'}")
 
 
@@ -254,7 +255,7 @@ def alias() -> None:
 @click.argument("source")
 @click.argument("destinations", nargs=-1, required=True, metavar="DEST [DEST ...]")
 def alias_add(source: str, destinations: tuple[str, ...]) -> None:
-    created = accounts.create_alias(_database(), source, destinations)
+    created = accounts.create_alias(_database(), source, destinations, actor=CONSOLE)
     click.echo(f"alias added: {created.source} -> {', '.join(created.destinations)}")
 
 
@@ -264,15 +265,15 @@ def alias_add(source: str, destinations: tuple[str, ...]) -> None:
 def alias_list(domain_name: str | None, as_json: bool) -> None:
     database = _database()
     if domain_name is not None:
-        accounts.get_domain(database, domain_name)
-    records = [{"source": a.source, "destinations": list(a.destinations)} for a in accounts.list_aliases(database, domain_name)]
+        accounts.get_domain(database, domain_name, actor=CONSOLE)
+    records = [{"source": a.source, "destinations": list(a.destinations)} for a in accounts.list_aliases(database, domain_name, actor=CONSOLE)]
     _print_records(records, ["source", "destinations"], as_json)
 
 
 @alias.command("remove")
 @click.argument("source")
 def alias_remove(source: str) -> None:
-    accounts.remove_alias(_database(), source)
+    accounts.remove_alias(_database(), source, actor=CONSOLE)
     click.echo(f"alias removed: {source}")
 
 
@@ -286,7 +287,7 @@ def group() -> None:
 @click.option("--member", "members", multiple=True, required=True, help="A member address (repeat).")
 @click.option("--policy", type=click.Choice(["anyone", "domain", "members"]), default="anyone", help="Who may send to it.")
 def group_add(address: str, members: tuple[str, ...], policy: str) -> None:
-    created = accounts.create_group(_database(), address, members, policy=policy)
+    created = accounts.create_group(_database(), address, members, policy=policy, actor=CONSOLE)
     click.echo(f"group added: {created.address} ({len(created.members)} members, policy {created.policy})")
 
 
@@ -296,10 +297,10 @@ def group_add(address: str, members: tuple[str, ...], policy: str) -> None:
 def group_list(domain_name: str | None, as_json: bool) -> None:
     database = _database()
     if domain_name is not None:
-        accounts.get_domain(database, domain_name)
+        accounts.get_domain(database, domain_name, actor=CONSOLE)
     records = [
         {"address": g.address, "members": list(g.members), "policy": g.policy}
-        for g in accounts.list_groups(database, domain_name)
+        for g in accounts.list_groups(database, domain_name, actor=CONSOLE)
     ]
     _print_records(records, ["address", "members", "policy"], as_json)
 
@@ -307,7 +308,7 @@ def group_list(domain_name: str | None, as_json: bool) -> None:
 @group.command("remove")
 @click.argument("address")
 def group_remove(address: str) -> None:
-    accounts.remove_group(_database(), address)
+    accounts.remove_group(_database(), address, actor=CONSOLE)
     click.echo(f"group removed: {address}")
 
 
@@ -331,6 +332,7 @@ def token_create(owner: str, scope: str, domains: tuple[str, ...], name: str, ex
         domains=domains,
         read_only=scope == "read",
         expires_at=datetime.now(UTC) + timedelta(days=expires) if expires else None,
+        actor=CONSOLE,
     )
     click.echo(issued.secret)
 
@@ -359,8 +361,8 @@ def _token_record(view: TokenView) -> dict[str, Any]:
 def token_list(owner: str | None, as_json: bool) -> None:
     database = _database()
     if owner is not None:
-        owner = accounts.get_mailbox(database, owner).address
-    records = [_token_record(view) for view in api_tokens.list_tokens(database, owner=owner)]
+        owner = accounts.get_mailbox(database, owner, actor=CONSOLE).address
+    records = [_token_record(view) for view in api_tokens.list_tokens(database, owner=owner, actor=CONSOLE)]
     if not as_json:  # plain text spells out what no domains and no expiry mean
         records = [r | {"domains": r["domains"] or ["*"], "expires_at": r["expires_at"] or "never"} for r in records]
     _print_records(records, ["id", "owner", "name", "prefix", "access", "domains", "expires_at"], as_json)
@@ -369,7 +371,7 @@ def token_list(owner: str | None, as_json: bool) -> None:
 @token.command("revoke")
 @click.argument("token_id", metavar="ID", type=int)
 def token_revoke(token_id: int) -> None:
-    api_tokens.revoke_token(_database(), token_id)
+    api_tokens.revoke_token(_database(), token_id, actor=CONSOLE)
     click.echo(f"token revoked: {token_id}")
 
 
