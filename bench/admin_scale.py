@@ -18,6 +18,7 @@ from bench import beacon, bulk_mailboxes, common, machine, report
 from services.admin import create_app
 from shared.accounts import create_mailbox, grant_role
 from shared.accounts.tokens import create_token
+from shared.accounts.views import CONSOLE
 
 ADMIN = f"admin@{beacon.DOMAIN}"
 REQUESTS_PER_KIND = 8
@@ -65,7 +66,7 @@ def _logged_in_client(app: object) -> FlaskClient:
 def measure_size(instance: beacon.BeaconInstance, size: int, runs: int, per_kind: int) -> list[report.Series]:
     app = create_app(instance.settings, database=instance.db)
     client = _logged_in_client(app)
-    bearer = {"Authorization": f"Bearer {create_token(instance.db, ADMIN, name='bench').secret}"}
+    bearer = {"Authorization": f"Bearer {create_token(instance.db, ADMIN, name='bench', actor=CONSOLE).secret}"}
     samples: dict[str, list[list[float]]] = {}
     requests = requests_for(size)
     for request in requests:  # warm-up: templates, statement caches, database pages
@@ -102,8 +103,8 @@ def main() -> None:
     series: list[report.Series] = []
     for backend in options.backends:
         with beacon.beacon_instance(options.work_dir, backend) as instance:
-            create_mailbox(instance.db, ADMIN, beacon.password_hash(), password_is_hash=True)
-            grant_role(instance.db, ADMIN, global_admin=True)
+            create_mailbox(instance.db, ADMIN, beacon.password_hash(), password_is_hash=True, actor=CONSOLE)
+            grant_role(instance.db, ADMIN, global_admin=True, actor=CONSOLE)
             made = 0
             for size in sizes:
                 took = bulk_mailboxes.create_mailboxes(instance.db, made, size - made)

@@ -20,6 +20,7 @@ import psycopg
 
 from bench import common
 from shared.accounts import create_domain, create_mailbox
+from shared.accounts.views import CONSOLE
 from shared.config import Settings, load_settings
 from shared.storage import directory_cache
 from shared.storage.db import Database
@@ -82,7 +83,7 @@ class BeaconInstance:
         """Mailboxes user<start>..user<start+count-1>, one create_mailbox() call each."""
         stored = password_hash()
         for number in range(start, start + count):
-            create_mailbox(self.db, address(number), stored, password_is_hash=True)
+            create_mailbox(self.db, address(number), stored, password_is_hash=True, actor=CONSOLE)
 
 
 def forget_directory_caches(instance: BeaconInstance) -> None:
@@ -136,7 +137,7 @@ def _instance(root: Path, backend: str) -> Iterator[BeaconInstance]:
         upgrade_to_head(settings)
         db = Database(settings)
         try:
-            create_domain(db, DOMAIN)
+            create_domain(db, DOMAIN, actor=CONSOLE)
             yield BeaconInstance(backend, root, settings, db)
         finally:
             db.dispose()

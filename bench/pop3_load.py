@@ -17,6 +17,7 @@ from unittest import mock
 
 from bench import beacon, clients, common, machine, peers, procstat, report
 from shared.accounts import get_mailbox
+from shared.accounts.views import CONSOLE
 from shared.mail.delivery import deliver
 
 
@@ -65,7 +66,7 @@ def fill_beacon(instance: beacon.BeaconInstance, users: int, messages: int) -> N
     """Every user's maildrop gets `messages` deliveries through shared.mail.delivery.deliver (one call
     stores a copy per mailbox). Only the set-up skips fsync: durability is not under test here."""
     instance.create_mailboxes(users)
-    ids = [get_mailbox(instance.db, beacon.address(n)).id for n in range(users)]
+    ids = [get_mailbox(instance.db, beacon.address(n), actor=CONSOLE).id for n in range(users)]
     message = common.message_bytes()
     with mock.patch("os.fsync"):
         for _ in range(messages):

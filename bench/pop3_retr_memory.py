@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.pop3 import Pop3Server  # noqa: E402
 from shared.accounts import create_domain, create_mailbox  # noqa: E402
+from shared.accounts.views import CONSOLE
 from shared.config import load_settings  # noqa: E402
 from shared.mail.delivery import deliver  # noqa: E402
 from shared.runtime.tls import ensure_tls_pair  # noqa: E402
@@ -67,8 +68,8 @@ def main(sizes_mb: list[int]) -> None:
                                   "BEACONMAIL_POP3_PORT": "0", "BEACONMAIL_POP3S_PORT": "0"})
         upgrade_to_head(settings)
         db = Database(settings)
-        create_domain(db, "bench.example")
-        mailbox = create_mailbox(db, USER, PASSWORD)
+        create_domain(db, "bench.example", actor=CONSOLE)
+        mailbox = create_mailbox(db, USER, PASSWORD, actor=CONSOLE)
         context = ssl.create_default_context(cafile=str(ensure_tls_pair(settings)[0]))
         print(f"{'size':>7} {'seconds':>8} {'MB/s':>7} {'py peak':>9} {'RSS growth':>11}")
         for size_mb in sizes_mb:

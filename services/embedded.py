@@ -22,6 +22,7 @@ import click
 from services.launch import StartupError, claim_port, serve
 from services.probe import LISTENERS, SERVICES, is_accepting, probe_host
 from shared.accounts import bootstrap
+from shared.accounts.views import CONSOLE
 from shared.config import ConfigError, Settings
 from shared.errors import InvalidAddress
 from shared.mail.addresses import parse_address
@@ -94,7 +95,7 @@ def ensure_admin(settings: Settings, address: str | None, password: str | None) 
         if existing:
             return AdminLogin(tuple(existing), None, created=False)
         secret = password or secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
-        created = bootstrap.create_first_admin(db, address or default_admin_address(settings.hostname), secret)
+        created = bootstrap.create_first_admin(db, address or default_admin_address(settings.hostname), secret, actor=CONSOLE)
         return AdminLogin((created.address,), None if password else secret, created=True)
     finally:
         db.dispose()

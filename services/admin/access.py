@@ -9,7 +9,7 @@ from flask import abort
 from flask_babel import lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user, login_required
 
-from services.admin.portal import actor_named, db
+from services.admin.portal import acting_as, db
 from shared import accounts
 from shared.accounts.permissions import Scope, scope_of
 from shared.accounts.views import Actor, MailboxView
@@ -46,7 +46,7 @@ class PortalUser(UserMixin):
 def load_user(address: str) -> PortalUser | None:
     """Reloaded on every request, so a disabled mailbox or a revoked role takes effect at once."""
     try:
-        mailbox = accounts.get_mailbox(db(), address)
+        mailbox = accounts.signed_in_mailbox(db(), address)
     except NotFound:
         return None
     return PortalUser(mailbox) if mailbox.active and mailbox.domain_active else None
@@ -61,7 +61,7 @@ def current_scope() -> Scope:
 
 
 def current_actor() -> Actor:
-    return actor_named(signed_in().address)
+    return acting_as(current_scope())
 
 
 def manager_required(view: View) -> View:

@@ -21,7 +21,7 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 
 def account_page(form: OwnPasswordForm | None = None, forwarding_form: ForwardingForm | None = None) -> str:
     address = signed_in().address
-    mailbox = accounts.get_mailbox(db(), address)
+    mailbox = accounts.signed_in_mailbox(db(), address)
     settings = portal().settings
     return render_template(
         "account/index.html",
@@ -57,7 +57,7 @@ def change_password() -> Response | tuple[str, int]:
         address = signed_in().address
         with refusal_shown_on(form):
             accounts.set_password(db(), address, form.new_password.data, actor=current_actor())
-            start_session(PortalUser(accounts.get_mailbox(db(), address)))
+            start_session(PortalUser(accounts.signed_in_mailbox(db(), address)))
             flash(_("Your password was changed."), "success")
             return redirect(url_for("account.index"))
     return account_page(form=form), form_status(form)

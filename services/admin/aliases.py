@@ -5,28 +5,22 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from services.admin.access import current_actor, current_scope, manager_required
+from services.admin.access import current_actor, manager_required
 from services.admin.feedback import Page, form_status, refusal_shown_on
 from services.admin.forms import AliasEditForm, AliasForm, lines_of
-from services.admin.mailboxes import domain_choices
+from services.admin.mailboxes import domain_choices, selected_domain
 from services.admin.portal import db
 from shared import accounts
-from shared.accounts.permissions import alias_source_in_scope, domain_in_scope
 
 bp = Blueprint("aliases", __name__, url_prefix="/aliases")
 
-
-
-def selected_domain() -> str | None:
-    wanted = request.args.get("domain", "")
-    return domain_in_scope(current_scope(), wanted) if wanted else None
 
 
 @bp.get("/")
 @manager_required
 def index() -> str:
     domain = selected_domain()
-    listed = accounts.list_aliases(db(), domain, domains=current_scope().domain_filter())
+    listed = accounts.list_aliases(db(), domain, actor=current_actor())
     return render_template(
         "aliases/index.html", aliases=listed, domain=domain, choices=domain_choices()
     )
@@ -38,7 +32,7 @@ def create() -> Page:
     form = AliasForm(domain=request.args.get("domain"))
     form.domain.choices = domain_choices()
     if form.validate_on_submit():
-        domain = domain_in_scope(current_scope(), form.domain.data)
+        domain = form.domain.data
         local = form.local.data.strip()
         source = f"{local}@{domain}" if local else f"@{domain}"
         with refusal_shown_on(form):
@@ -51,7 +45,7 @@ def create() -> Page:
 @bp.route("/<source>/edit", methods=["GET", "POST"])
 @manager_required
 def edit(source: str) -> Page:
-    alias = accounts.get_alias(db(), alias_source_in_scope(current_scope(), source))
+    alias = accounts.get_alias(db(), source, actor=current_actor())
     form = AliasEditForm(destinations="\n".join(alias.destinations))
     if form.validate_on_submit():
         with refusal_shown_on(form):
@@ -64,7 +58,6 @@ def edit(source: str) -> Page:
 @bp.post("/<source>/remove")
 @manager_required
 def remove(source: str) -> Response:
-    stored = alias_source_in_scope(current_scope(), source)
-    accounts.remove_alias(db(), stored, actor=current_actor())
-    flash(_("Alias %(source)s removed.", source=stored), "success")
+    removed = accounts.remove_alias(db(), source, actor=current_actor())
+    flash(_("Alias %(source)s removed.", source=removed), "success")
     return redirect(url_for("aliases.index"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_babel import gettext as _
 
-from services.admin.access import current_actor, current_scope, manager_required
+from services.admin.access import current_actor, manager_required
 from services.admin.feedback import Page, form_status
 from services.admin.forms import ImportConfirmForm, ImportForm
 from services.admin.portal import db
@@ -36,7 +36,7 @@ def preview() -> Page:
     except UnicodeDecodeError:
         form.csv_file.errors = [_("The file is not UTF-8 text. Save the CSV as UTF-8 and try again.")]
         return upload_page(form)
-    plan = plan_import(db(), current_scope(), text)
+    plan = plan_import(db(), text, actor=current_actor())
     confirm = ImportConfirmForm(csv_text=text)
     return render_template("imports/preview.html", plan=plan, confirm=confirm)
 
@@ -47,5 +47,5 @@ def apply() -> Page:
     form = ImportConfirmForm()
     if not form.validate_on_submit():
         return upload_page(ImportForm())
-    result = apply_import(db(), current_scope(), form.csv_text.data, actor=current_actor())
+    result = apply_import(db(), form.csv_text.data, actor=current_actor())
     return render_template("imports/result.html", result=result)

@@ -5,7 +5,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from services.admin.access import current_scope
+from services.admin.access import current_actor, current_scope
 from services.admin.portal import db
 from shared import accounts
 from shared.accounts import reports
@@ -25,7 +25,7 @@ def index() -> Response | str:
     return render_template(
         "dashboard/index.html",
         totals=reports.totals(db(), domains=names),
-        domains=accounts.list_domains(db(), names=names),
+        domains=accounts.list_domains(db(), actor=current_actor()),
         near_quota=reports.mailboxes_near_quota(db(), domains=names),
         recent=accounts.list_audit(db(), domains=names, limit=RECENT_CHANGES),
     )

@@ -1,16 +1,11 @@
 """Domains: list, create, limits, alias domains, enable/disable, delete, DNS records."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from services.admin.access import (
-    admin_required,
-    current_actor,
-    current_scope,
-    manager_required,
-)
+from services.admin.access import admin_required, current_actor, manager_required
 from services.admin.feedback import Page, form_status, refusal_shown_on
 from services.admin.forms import (
     AliasDomainForm,
@@ -20,8 +15,6 @@ from services.admin.forms import (
 )
 from services.admin.portal import db, portal
 from shared import accounts
-from shared.accounts.permissions import domain_in_scope
-from shared.accounts.scoped import scoped_domain
 from shared.accounts.views import DomainView
 from shared.mail import dkimkeys, dnsrecords
 
@@ -31,13 +24,13 @@ bp = Blueprint("domains", __name__, url_prefix="/domains")
 
 def visible_domain(name: str) -> DomainView:
     """The domain if the signed-in user may see it; 404 otherwise, as if it did not exist."""
-    return scoped_domain(db(), current_scope(), name)
+    return accounts.get_domain(db(), name, actor=current_actor())
 
 
 @bp.get("/")
 @manager_required
 def index() -> str:
-    listed = accounts.list_domains(db(), names=current_scope().domain_filter())
+    listed = accounts.list_domains(db(), actor=current_actor())
     return render_template("domains/index.html", domains=listed)
 
 
@@ -107,10 +100,7 @@ def add_alias_domain(name: str) -> Page:
 @admin_required
 def remove_alias_domain(name: str, alias_name: str) -> Response:
     domain = visible_domain(name)
-    alias_ascii = domain_in_scope(current_scope(), alias_name)  # normalises; a global admin covers every name
-    if alias_ascii not in domain.alias_domains:
-        abort(404)
-    accounts.remove_alias_domain(db(), alias_ascii, actor=current_actor())
+    accounts.remove_alias_domain(db(), alias_name, of_domain=domain.name, actor=current_actor())
     flash(_("Alias domain %(alias)s removed.", alias=alias_name), "success")
     return redirect(url_for("domains.show", name=domain.name))
 

@@ -10,7 +10,7 @@ from shared.accounts import forwarding
 
 def saved_forwarding_form(address: str, form_class: type[ForwardingForm] = ForwardingForm) -> ForwardingForm:
     """The form filled with what is saved now (not with whatever another form on the page posted)."""
-    saved = forwarding.get_forwarding(db(), address)
+    saved = forwarding.get_forwarding(db(), address, actor=current_actor())
     return form_class(formdata=None, destinations="\n".join(saved.destinations), keep_copy=saved.keep_copy)
 
 

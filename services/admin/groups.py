@@ -5,13 +5,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from services.admin.access import current_actor, current_scope, manager_required
+from services.admin.access import current_actor, manager_required
 from services.admin.feedback import Page, form_status, refusal_shown_on
 from services.admin.forms import POLICY_CHOICES, GroupEditForm, GroupForm, lines_of
-from services.admin.mailboxes import domain_choices
+from services.admin.mailboxes import domain_choices, selected_domain
 from services.admin.portal import db
 from shared import accounts
-from shared.accounts.permissions import address_in_scope, domain_in_scope
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 
@@ -20,9 +19,8 @@ bp = Blueprint("groups", __name__, url_prefix="/groups")
 @bp.get("/")
 @manager_required
 def index() -> str:
-    wanted = request.args.get("domain", "")
-    domain = domain_in_scope(current_scope(), wanted) if wanted else None
-    listed = accounts.list_groups(db(), domain, domains=current_scope().domain_filter())
+    domain = selected_domain()
+    listed = accounts.list_groups(db(), domain, actor=current_actor())
     return render_template(
         "groups/index.html", groups=listed, domain=domain, choices=domain_choices(), policies={choice.value: choice.label for choice in POLICY_CHOICES}
     )
@@ -34,7 +32,7 @@ def create() -> Page:
     form = GroupForm(domain=request.args.get("domain"))
     form.domain.choices = domain_choices()
     if form.validate_on_submit():
-        address = f"{form.local.data.strip()}@{domain_in_scope(current_scope(), form.domain.data)}"
+        address = f"{form.local.data.strip()}@{form.domain.data}"
         with refusal_shown_on(form):
             created = accounts.create_group(
                 db(), address, lines_of(form.members.data), policy=form.policy.data, actor=current_actor()
@@ -47,7 +45,7 @@ def create() -> Page:
 @bp.route("/<address>/edit", methods=["GET", "POST"])
 @manager_required
 def edit(address: str) -> Page:
-    group = accounts.get_group(db(), str(address_in_scope(current_scope(), address)))
+    group = accounts.get_group(db(), address, actor=current_actor())
     form = GroupEditForm(members="\n".join(group.members), policy=group.policy)
     if form.validate_on_submit():
         with refusal_shown_on(form):
@@ -62,7 +60,6 @@ def edit(address: str) -> Page:
 @bp.post("/<address>/remove")
 @manager_required
 def remove(address: str) -> Response:
-    group = accounts.get_group(db(), str(address_in_scope(current_scope(), address)))
-    accounts.remove_group(db(), group.address, actor=current_actor())
-    flash(_("Group %(address)s removed.", address=group.address), "success")
+    removed = accounts.remove_group(db(), address, actor=current_actor())
+    flash(_("Group %(address)s removed.", address=removed), "success")
     return redirect(url_for("groups.index"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from wtforms import SelectChoice
 
@@ -21,16 +21,10 @@ from services.admin.forwarding import save_forwarding, saved_forwarding_form
 from services.admin.pagination import PAGE_SIZE, PageLinks, requested_position
 from services.admin.portal import db
 from shared import accounts
-from shared.accounts.permissions import domain_in_scope
-from shared.accounts.scoped import (
-    administered_mailbox,
-    scoped_mailbox,
-    scoped_mailboxes,
-    set_roles,
-    update_administered_mailbox,
-    visible_domain_names,
-)
+from shared.accounts.mailboxes import search_mailboxes
 from shared.accounts.views import MailboxView
+from shared.errors import InvalidAddress, PermissionDenied
+from shared.mail.addresses import normalise_domain
 
 bp = Blueprint("mailboxes", __name__, url_prefix="/mailboxes")
 
@@ -42,9 +36,18 @@ def generated_password() -> str:
 
 
 def domain_choices(with_all: bool = False) -> list[SelectChoice]:
-    listed = visible_domain_names(db(), current_scope())
+    listed = accounts.list_domain_names(db(), actor=current_actor())
     choices = [SelectChoice(name, display_name) for name, display_name in listed]
     return [SelectChoice("", _("All domains")), *choices] if with_all else choices
+
+
+def selected_domain() -> str | None:
+    """The ?domain= filter as stored (ASCII); a malformed one names no domain there is."""
+    wanted = request.args.get("domain", "")
+    try:
+        return normalise_domain(wanted) if wanted else None
+    except InvalidAddress:
+        abort(404)
 
 
 @bp.get("/")
@@ -55,10 +58,10 @@ def index() -> str:
     search = (form.q.data or "").strip()
     domain = form.domain.data or ""
     position = requested_position()
-    found = scoped_mailboxes(
+    found = search_mailboxes(
         db(),
-        current_scope(),
         domain or None,
+        actor=current_actor(),
         search=search or None,
         after=position.after,
         before=position.before,
@@ -76,7 +79,7 @@ def create() -> Page:
     form.domain.choices = domain_choices()
     if form.validate_on_submit():
         password = generated_password() if form.generate_password.data else form.password.data
-        address = f"{form.local.data.strip()}@{domain_in_scope(current_scope(), form.domain.data)}"
+        address = f"{form.local.data.strip()}@{form.domain.data}"
         with refusal_shown_on(form):
             created = accounts.create_mailbox(
                 db(), address, password, quota_bytes=form.quota.data, name=form.name.data or "", actor=current_actor()
@@ -97,8 +100,7 @@ def edit_form(mailbox: MailboxView) -> MailboxEditForm:
 @bp.route("/<address>/edit", methods=["GET", "POST"])
 @manager_required
 def edit(address: str) -> Page:
-    scope = current_scope()
-    mailbox = scoped_mailbox(db(), scope, address)
+    mailbox = accounts.get_mailbox(db(), address, actor=current_actor())
     form = edit_form(mailbox)
     if form.validate_on_submit():
         with refusal_shown_on(form):
@@ -109,26 +111,26 @@ def edit(address: str) -> Page:
 
 
 def save_mailbox(mailbox: MailboxView, form: MailboxEditForm) -> None:
-    scope, actor = current_scope(), current_actor()
-    global_admin = form.is_global_admin.data if scope.is_global_admin else None
-    updated = update_administered_mailbox(
+    # The checkbox is shown to global admins only; from anyone else it means "no change".
+    global_admin = form.is_global_admin.data if current_scope().is_global_admin else None
+    accounts.update_mailbox(
         db(),
-        scope,
         mailbox.address,
+        actor=current_actor(),
         name=form.name.data,
         quota_bytes=form.quota.data,
         active=form.active.data,
         smtp_enabled=form.smtp_enabled.data,
         pop3_enabled=form.pop3_enabled.data,
-        actor=actor,
+        global_admin=global_admin,
+        managed_domains=form.managed_domains.data,
     )
-    set_roles(db(), scope, updated, global_admin=global_admin, domains=form.managed_domains.data, actor=actor)
 
 
 @bp.route("/<address>/password", methods=["GET", "POST"])
 @manager_required
 def reset_password(address: str) -> Page:
-    mailbox = administered_mailbox(db(), current_scope(), address)
+    mailbox = accounts.get_mailbox(db(), address, actor=current_actor(), to_change=True)
     form = PasswordResetForm()
     if form.validate_on_submit():
         password = generated_password() if form.generate_password.data else form.password.data
@@ -142,7 +144,7 @@ def reset_password(address: str) -> Page:
 @bp.route("/<address>/forwarding", methods=["GET", "POST"])
 @manager_required
 def forwarding(address: str) -> Page:
-    mailbox = administered_mailbox(db(), current_scope(), address)
+    mailbox = accounts.get_mailbox(db(), address, actor=current_actor(), to_change=True)
     if request.method == "GET":
         form = saved_forwarding_form(mailbox.address, MailboxForwardingForm)
         return render_template("mailboxes/forwarding.html", mailbox=mailbox, form=form)
@@ -156,14 +158,15 @@ def forwarding(address: str) -> Page:
 @bp.route("/<address>/delete", methods=["GET", "POST"])
 @manager_required
 def delete(address: str) -> Page:
-    scope = current_scope()
-    mailbox = administered_mailbox(db(), scope, address)
+    mailbox = accounts.get_mailbox(db(), address, actor=current_actor(), to_change=True)
     form = ConfirmDeleteForm()
     if form.validate_on_submit() and form.check_name(mailbox.address):
-        if mailbox.address == scope.address:
+        try:
+            accounts.remove_mailbox(db(), mailbox.address, actor=current_actor())
+        except PermissionDenied:
+            # The page was read as one this user may change, so what is refused is deleting their own.
             form.confirmation.errors = [_("You cannot delete your own mailbox.")]
         else:
-            accounts.remove_mailbox(db(), mailbox.address, actor=current_actor())
             flash(_("Mailbox %(address)s and its mail were deleted.", address=mailbox.address), "success")
             return redirect(url_for("mailboxes.index", domain=mailbox.domain))
     return render_template("mailboxes/delete.html", mailbox=mailbox, form=form), form_status(form)

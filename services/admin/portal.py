@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
+from shared.accounts.permissions import Scope
 from shared.accounts.views import Actor
 from shared.config import Settings
 from shared.runtime.throttle import LoginThrottle
@@ -31,6 +32,6 @@ def client_ip() -> str:
     return request.remote_addr or ""
 
 
-def actor_named(address: str) -> Actor:
-    """The audit-log actor for a change made by `address` from this request's client."""
-    return Actor(address=address, ip=client_ip())
+def acting_as(scope: Scope) -> Actor:
+    """Who acts in this request: those rights, from this request's client."""
+    return Actor(scope, ip=client_ip())

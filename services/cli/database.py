@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from shared import accounts
+from shared.accounts.views import CONSOLE
 from shared.config import load_settings
 from shared.storage.db import Database
 from shared.storage.migrations import ensure_at_head
@@ -14,5 +15,5 @@ def open_database(hosting: str | None = None) -> Database:
     database = Database(load_settings())
     ensure_at_head(database.engine)
     if hosting is not None:
-        accounts.get_domain(database, hosting)
+        accounts.get_domain(database, hosting, actor=CONSOLE)
     return database

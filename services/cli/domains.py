@@ -8,6 +8,7 @@ from services.cli.output import json_option, print_records
 from services.cli.params import SIZE
 from shared import accounts
 from shared.accounts.records import domain_record
+from shared.accounts.views import CONSOLE
 
 
 @click.group()
@@ -29,6 +30,7 @@ def domain_add(name: str, max_mailboxes: int, max_aliases: int, quota: int, defa
         max_aliases=max_aliases,
         quota_bytes=quota,
         default_mailbox_quota=default_mailbox_quota,
+        actor=CONSOLE,
     )
     click.echo(f"domain added: {created.name}")
 
@@ -36,7 +38,7 @@ def domain_add(name: str, max_mailboxes: int, max_aliases: int, quota: int, defa
 @domain.command("list")
 @json_option
 def domain_list(as_json: bool) -> None:
-    records = [domain_record(d) for d in accounts.list_domains(open_database())]
+    records = [domain_record(d) for d in accounts.list_domains(open_database(), actor=CONSOLE)]
     print_records(records, ["name", "active", "max_mailboxes", "max_aliases", "quota_bytes", "mailboxes"], as_json)
 
 
@@ -44,7 +46,7 @@ def domain_list(as_json: bool) -> None:
 @click.argument("name")
 def domain_remove(name: str) -> None:
     """Remove a domain with its mailboxes, aliases, groups and stored mail."""
-    accounts.remove_domain(open_database(), name)
+    accounts.remove_domain(open_database(), name, actor=CONSOLE)
     click.echo(f"domain removed: {name}")
 
 
@@ -53,12 +55,12 @@ def domain_remove(name: str) -> None:
 @click.argument("target")
 def domain_alias_add(alias_name: str, target: str) -> None:
     """Make ALIAS_NAME another name of the hosted domain TARGET."""
-    accounts.add_alias_domain(open_database(), alias_name, target)
+    accounts.add_alias_domain(open_database(), alias_name, target, actor=CONSOLE)
     click.echo(f"alias domain added: {alias_name} -> {target}")
 
 
 @domain.command("alias-remove")
 @click.argument("alias_name")
 def domain_alias_remove(alias_name: str) -> None:
-    accounts.remove_alias_domain(open_database(), alias_name)
+    accounts.remove_alias_domain(open_database(), alias_name, actor=CONSOLE)
     click.echo(f"alias domain removed: {alias_name}")

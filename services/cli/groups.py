@@ -7,6 +7,7 @@ from services.cli.database import open_database
 from services.cli.output import json_option, print_records
 from shared import accounts
 from shared.accounts.records import group_record
+from shared.accounts.views import CONSOLE
 
 
 @click.group()
@@ -19,7 +20,7 @@ def group() -> None:
 @click.option("--member", "members", multiple=True, required=True, help="A member address (repeat).")
 @click.option("--policy", type=click.Choice(["anyone", "domain", "members"]), default="anyone", help="Who may send to it.")
 def group_add(address: str, members: tuple[str, ...], policy: str) -> None:
-    created = accounts.create_group(open_database(), address, members, policy=policy)
+    created = accounts.create_group(open_database(), address, members, policy=policy, actor=CONSOLE)
     click.echo(f"group added: {created.address} ({len(created.members)} members, policy {created.policy})")
 
 
@@ -28,12 +29,12 @@ def group_add(address: str, members: tuple[str, ...], policy: str) -> None:
 @json_option
 def group_list(domain_name: str | None, as_json: bool) -> None:
     database = open_database(hosting=domain_name)
-    records = [group_record(g) for g in accounts.list_groups(database, domain_name)]
+    records = [group_record(g) for g in accounts.list_groups(database, domain_name, actor=CONSOLE)]
     print_records(records, ["address", "members", "policy"], as_json)
 
 
 @group.command("remove")
 @click.argument("address")
 def group_remove(address: str) -> None:
-    accounts.remove_group(open_database(), address)
+    accounts.remove_group(open_database(), address, actor=CONSOLE)
     click.echo(f"group removed: {address}")

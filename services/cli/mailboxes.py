@@ -11,6 +11,7 @@ from services.cli.output import json_option, print_records
 from services.cli.params import SIZE, read_password, with_password
 from shared import accounts
 from shared.accounts.records import mailbox_record, pick
+from shared.accounts.views import CONSOLE
 
 # The roles as one list, not the API's is_global_admin and managed_domains.
 MAILBOX_FIELDS = (
@@ -30,7 +31,7 @@ def mailbox() -> None:
 @click.option("--name", default="", help="Display name.")
 def mailbox_add(address: str, password: str | None, password_stdin: bool, quota: int | None, name: str) -> None:
     secret = read_password(password, password_stdin)
-    created = accounts.create_mailbox(open_database(), address, secret, quota_bytes=quota, name=name)
+    created = accounts.create_mailbox(open_database(), address, secret, quota_bytes=quota, name=name, actor=CONSOLE)
     click.echo(f"mailbox added: {created.address}")
 
 
@@ -39,7 +40,7 @@ def mailbox_add(address: str, password: str | None, password_stdin: bool, quota:
 @json_option
 def mailbox_list(domain_name: str | None, as_json: bool) -> None:
     database = open_database(hosting=domain_name)
-    records = [pick(mailbox_record(m), MAILBOX_FIELDS) for m in accounts.list_mailboxes(database, domain_name)]
+    records = [pick(mailbox_record(m), MAILBOX_FIELDS) for m in accounts.list_mailboxes(database, domain_name, actor=CONSOLE)]
     print_records(records, ["address", "name", "quota_bytes", "used_bytes", "messages", "active", "roles"], as_json)
 
 
@@ -47,7 +48,7 @@ def mailbox_list(domain_name: str | None, as_json: bool) -> None:
 @click.argument("address")
 @with_password
 def mailbox_passwd(address: str, password: str | None, password_stdin: bool) -> None:
-    accounts.set_password(open_database(), address, read_password(password, password_stdin))
+    accounts.set_password(open_database(), address, read_password(password, password_stdin), actor=CONSOLE)
     click.echo(f"password changed: {address}")
 
 
@@ -55,7 +56,7 @@ def mailbox_passwd(address: str, password: str | None, password_stdin: bool) -> 
 @click.argument("address")
 def mailbox_remove(address: str) -> None:
     """Remove a mailbox and its stored mail."""
-    accounts.remove_mailbox(open_database(), address)
+    accounts.remove_mailbox(open_database(), address, actor=CONSOLE)
     click.echo(f"mailbox removed: {address}")
 
 
@@ -69,7 +70,7 @@ def _role_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @_role_options
 def mailbox_grant(address: str, global_admin: bool, domain_name: str | None) -> None:
     """Give a portal role."""
-    view = accounts.grant_role(open_database(), address, global_admin=global_admin, domain=domain_name)
+    view = accounts.grant_role(open_database(), address, global_admin=global_admin, domain=domain_name, actor=CONSOLE)
     click.echo(f"roles of {view.address}: {','.join(view.roles) or 'none'}")
 
 
@@ -78,5 +79,5 @@ def mailbox_grant(address: str, global_admin: bool, domain_name: str | None) -> 
 @_role_options
 def mailbox_revoke(address: str, global_admin: bool, domain_name: str | None) -> None:
     """Take a portal role away."""
-    view = accounts.revoke_role(open_database(), address, global_admin=global_admin, domain=domain_name)
+    view = accounts.revoke_role(open_database(), address, global_admin=global_admin, domain=domain_name, actor=CONSOLE)
     click.echo(f"roles of {view.address}: {','.join(view.roles) or 'none'}")

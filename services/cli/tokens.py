@@ -10,6 +10,7 @@ from services.cli.output import json_option, print_records
 from shared import accounts
 from shared.accounts import tokens as api_tokens
 from shared.accounts.records import token_record
+from shared.accounts.views import CONSOLE
 from shared.mail.addresses import parse_address
 
 
@@ -33,6 +34,7 @@ def token_create(owner: str, scope: str, domains: tuple[str, ...], name: str, ex
         domains=domains,
         read_only=scope == "read",
         expires_at=datetime.now(UTC) + timedelta(days=expires) if expires else None,
+        actor=CONSOLE,
     )
     click.echo(issued.secret)
 
@@ -43,8 +45,8 @@ def token_create(owner: str, scope: str, domains: tuple[str, ...], name: str, ex
 def token_list(owner: str | None, as_json: bool) -> None:
     database = open_database()
     if owner is not None:
-        owner = accounts.get_mailbox(database, owner).address
-    records = [token_record(view) for view in api_tokens.list_tokens(database, owner=owner)]
+        owner = accounts.get_mailbox(database, owner, actor=CONSOLE).address
+    records = [token_record(view) for view in api_tokens.list_tokens(database, owner=owner, actor=CONSOLE)]
     if not as_json:  # plain text spells out what no domains and no expiry mean
         records = [r | {"domains": r["domains"] or ["*"], "expires_at": r["expires_at"] or "never"} for r in records]
     print_records(records, ["id", "owner", "name", "prefix", "access", "domains", "expires_at"], as_json)
@@ -53,5 +55,5 @@ def token_list(owner: str | None, as_json: bool) -> None:
 @token.command("revoke")
 @click.argument("token_id", metavar="ID", type=int)
 def token_revoke(token_id: int) -> None:
-    api_tokens.revoke_token(open_database(), token_id)
+    api_tokens.revoke_token(open_database(), token_id, actor=CONSOLE)
     click.echo(f"token revoked: {token_id}")

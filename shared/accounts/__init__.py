@@ -23,6 +23,7 @@ from shared.accounts.domains import (
     add_alias_domain,
     create_domain,
     get_domain,
+    list_domain_names,
     list_domains,
     remove_alias_domain,
     remove_domain,
@@ -38,9 +39,11 @@ from shared.accounts.mailboxes import (
     remove_mailbox,
     revoke_role,
     set_password,
+    signed_in_mailbox,
     update_mailbox,
 )
 from shared.accounts.views import (
+    CONSOLE,
     Actor,
     AliasView,
     AuditView,
@@ -50,6 +53,7 @@ from shared.accounts.views import (
 )
 
 __all__ = [
+    "CONSOLE",
     "Actor",
     "AliasView",
     "AuditView",
@@ -70,6 +74,7 @@ __all__ = [
     "grant_role",
     "list_aliases",
     "list_audit",
+    "list_domain_names",
     "list_domains",
     "list_groups",
     "list_mailboxes",
@@ -80,6 +85,7 @@ __all__ = [
     "remove_mailbox",
     "revoke_role",
     "set_password",
+    "signed_in_mailbox",
     "update_alias",
     "update_domain",
     "update_group",

@@ -1,17 +1,23 @@
 """Use cases for aliases (incl. catch-alls) and group mailboxes."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.accounts import audit
+from shared.accounts.permissions import (
+    Scope,
+    address_in_scope,
+    alias_source_in_scope,
+    listed_domains,
+    require_write,
+)
 from shared.accounts.views import Actor, AliasView, GroupView
 from shared.errors import InvalidValue, LimitExceeded, NotFound
 from shared.mail.addresses import (
     Address,
-    normalise_domain,
     parse_address,
     parse_alias_source,
 )
@@ -49,15 +55,16 @@ def _claim_address(s: Session, domain_name: str, address: str) -> Domain:
     return domain
 
 
-def create_alias(db: Database, source: str, destinations: Iterable[str], actor: Actor | None = None) -> AliasView:
-    """`source` is an address or `@domain` (catch-all); destinations may be local or external."""
+def create_alias(db: Database, source: str, destinations: Iterable[str], *, actor: Actor) -> AliasView:
+    """`source` is an address or `@domain` (catch-all) of the actor's domains; destinations may be local or external."""
     parsed = parse_alias_source(source)
     key = str(parsed) if isinstance(parsed, Address) else f"@{parsed}"
     domain_name = parsed.domain if isinstance(parsed, Address) else parsed
-    targets = _normalised_targets(destinations, "destination")
-    if key in targets:
-        raise InvalidValue(f"{key} cannot forward to itself")
     with db.session.begin() as s:
+        _require_change(actor.scope, alias_source_in_scope, key)
+        targets = _normalised_targets(destinations, "destination")
+        if key in targets:
+            raise InvalidValue(f"{key} cannot forward to itself")
         domain = _claim_address(s, domain_name, key)
         alias = Alias(domain_id=domain.id, source=key)
         alias.destinations = [AliasDestination(position=i, address=t) for i, t in enumerate(targets)]
@@ -67,10 +74,10 @@ def create_alias(db: Database, source: str, destinations: Iterable[str], actor: 
         return AliasView.of(alias)
 
 
-def update_alias(db: Database, source: str, destinations: Iterable[str], actor: Actor | None = None) -> AliasView:
-    key = _alias_key(source)
-    targets = _normalised_targets(destinations, "destination")
+def update_alias(db: Database, source: str, destinations: Iterable[str], *, actor: Actor) -> AliasView:
     with db.session.begin() as s:
+        key = _require_change(actor.scope, alias_source_in_scope, source)
+        targets = _normalised_targets(destinations, "destination")
         alias = _alias(s, key)
         alias.destinations = []
         s.flush()
@@ -87,9 +94,10 @@ def _refuse_loop(db: Database, s: Session, key: str) -> None:
         raise InvalidValue(f"{key} would forward in a loop or through more than {limit} aliases")
 
 
-def _alias_key(source: str) -> str:
-    parsed = parse_alias_source(source)
-    return str(parsed) if isinstance(parsed, Address) else f"@{parsed}"
+def _require_change(scope: Scope, in_scope: Callable[[Scope, str], object], text: str) -> str:
+    """The stored key of an alias or group the scope may change (NotFound outside its domains)."""
+    require_write(scope)
+    return str(in_scope(scope, text))
 
 
 def alias_domain_name(key: str) -> str:
@@ -103,27 +111,26 @@ def _alias(s: Session, key: str) -> Alias:
     return alias
 
 
-def get_alias(db: Database, source: str) -> AliasView:
+def get_alias(db: Database, source: str, *, actor: Actor) -> AliasView:
     with db.session.begin() as s:
-        return AliasView.of(_alias(s, _alias_key(source)))
+        return AliasView.of(_alias(s, alias_source_in_scope(actor.scope, source)))
 
 
-def list_aliases(db: Database, domain: str | None = None, *, domains: list[str] | None = None) -> list[AliasView]:
-    query = select(Alias).order_by(Alias.source)
-    if domain is not None:
-        query = query.join(Domain, Alias.domain_id == Domain.id).where(Domain.name == normalise_domain(domain))
-    if domains is not None:
-        query = query.where(Alias.domain_id.in_(select(Domain.id).where(Domain.name.in_(domains))))
+def list_aliases(db: Database, domain: str | None = None, *, actor: Actor) -> list[AliasView]:
+    """The aliases the actor sees (of `domain`)."""
+    query = select(Alias).where(*listed_domains(actor.scope, Alias.domain_id, domain)).order_by(Alias.source)
     with db.session.begin() as s:
         return [AliasView.of(alias) for alias in s.scalars(query)]
 
 
-def remove_alias(db: Database, source: str, actor: Actor | None = None) -> None:
-    key = _alias_key(source)
+def remove_alias(db: Database, source: str, *, actor: Actor) -> str:
+    """Delete an alias of the actor's domains; returns its source as stored."""
     with db.session.begin() as s:
+        key = _require_change(actor.scope, alias_source_in_scope, source)
         alias = _alias(s, key)
         audit.record(s, actor, "alias.remove", key, alias_domain_name(key))
         s.delete(alias)
+    return key
 
 
 def _policy(text: str) -> SendingPolicy:
@@ -134,14 +141,16 @@ def _policy(text: str) -> SendingPolicy:
 
 
 def create_group(
-    db: Database, address: str, members: Iterable[str], *, policy: str = "anyone", actor: Actor | None = None
+    db: Database, address: str, members: Iterable[str], *, policy: str = "anyone", actor: Actor
 ) -> GroupView:
+    """A group mailbox at an address of the actor's domains."""
     parsed = parse_address(address)
-    targets = _normalised_targets(members, "member")
-    sending = _policy(policy)
-    if str(parsed) in targets:
-        raise InvalidValue(f"{parsed} cannot be a member of itself")
     with db.session.begin() as s:
+        _require_change(actor.scope, address_in_scope, str(parsed))
+        targets = _normalised_targets(members, "member")
+        sending = _policy(policy)
+        if str(parsed) in targets:
+            raise InvalidValue(f"{parsed} cannot be a member of itself")
         domain = _claim_address(s, parsed.domain, str(parsed))
         group = GroupMailbox(domain_id=domain.id, address=str(parsed), policy=sending)
         group.members = [GroupMember(address=member) for member in sorted(targets)]
@@ -164,12 +173,12 @@ def update_group(
     *,
     members: Iterable[str] | None = None,
     policy: str | None = None,
-    actor: Actor | None = None,
+    actor: Actor,
 ) -> GroupView:
-    key = str(parse_address(address))
-    targets = _normalised_targets(members, "member") if members is not None else None
-    sending = _policy(policy) if policy is not None else None
     with db.session.begin() as s:
+        key = _require_change(actor.scope, address_in_scope, address)
+        targets = _normalised_targets(members, "member") if members is not None else None
+        sending = _policy(policy) if policy is not None else None
         group = _group(s, key)
         if targets is not None:
             group.members = []
@@ -182,24 +191,24 @@ def update_group(
         return GroupView.of(group)
 
 
-def get_group(db: Database, address: str) -> GroupView:
+def get_group(db: Database, address: str, *, actor: Actor) -> GroupView:
     with db.session.begin() as s:
-        return GroupView.of(_group(s, str(parse_address(address))))
+        return GroupView.of(_group(s, str(address_in_scope(actor.scope, address))))
 
 
-def list_groups(db: Database, domain: str | None = None, *, domains: list[str] | None = None) -> list[GroupView]:
-    query = select(GroupMailbox).order_by(GroupMailbox.address)
-    if domain is not None:
-        query = query.join(Domain, GroupMailbox.domain_id == Domain.id).where(Domain.name == normalise_domain(domain))
-    if domains is not None:
-        query = query.where(GroupMailbox.domain_id.in_(select(Domain.id).where(Domain.name.in_(domains))))
+def list_groups(db: Database, domain: str | None = None, *, actor: Actor) -> list[GroupView]:
+    """The groups the actor sees (of `domain`)."""
+    query = select(GroupMailbox).where(*listed_domains(actor.scope, GroupMailbox.domain_id, domain))
+    query = query.order_by(GroupMailbox.address)
     with db.session.begin() as s:
         return [GroupView.of(group) for group in s.scalars(query)]
 
 
-def remove_group(db: Database, address: str, actor: Actor | None = None) -> None:
-    key = str(parse_address(address))
+def remove_group(db: Database, address: str, *, actor: Actor) -> str:
+    """Delete a group of the actor's domains; returns its address as stored."""
     with db.session.begin() as s:
+        key = _require_change(actor.scope, address_in_scope, address)
         group = _group(s, key)
         audit.record(s, actor, "group.remove", key, alias_domain_name(key))
         s.delete(group)
+    return key

@@ -9,11 +9,11 @@ from shared.storage.db import Database
 from shared.storage.models import AuditEntry
 
 
-def record(s: Session, actor: Actor | None, action: str, target: str, domain: str = "", detail: str = "") -> None:
+def record(s: Session, actor: Actor, action: str, target: str, domain: str = "", detail: str = "") -> None:
     s.add(
         AuditEntry(
-            actor=actor.address if actor else "cli",
-            ip=(actor.ip or "") if actor else "",
+            actor=actor.address,
+            ip=actor.ip or "",
             action=action,
             target=target,
             domain=domain,

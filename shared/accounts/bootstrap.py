@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from shared import accounts
-from shared.accounts.views import MailboxView
+from shared.accounts.views import Actor, MailboxView
 from shared.mail.addresses import parse_address
 from shared.mail.routing import is_hosted_domain
 from shared.storage.db import Database
@@ -17,10 +17,10 @@ def global_admins(db: Database) -> list[str]:
         return list(s.scalars(select(Mailbox.address).where(Mailbox.is_global_admin).order_by(Mailbox.address)))
 
 
-def create_first_admin(db: Database, address: str, password: str) -> MailboxView:
+def create_first_admin(db: Database, address: str, password: str, *, actor: Actor) -> MailboxView:
     """Create `address` as a global admin, hosting its domain first when it is not hosted yet."""
     parsed = parse_address(address)
     if not is_hosted_domain(db, parsed.domain):
-        accounts.create_domain(db, parsed.domain)
-    accounts.create_mailbox(db, str(parsed), password)
-    return accounts.grant_role(db, str(parsed), global_admin=True)
+        accounts.create_domain(db, parsed.domain, actor=actor)
+    accounts.create_mailbox(db, str(parsed), password, actor=actor)
+    return accounts.grant_role(db, str(parsed), global_admin=True, actor=actor)

@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from shared.accounts import audit
+from shared.accounts.permissions import (
+    domain_in_scope,
+    require_global_admin,
+    require_write,
+)
 from shared.accounts.tokens import revoke_tokens_of_domain
 from shared.accounts.views import Actor, DomainView
 from shared.errors import Conflict, InvalidValue, NotFound
-from shared.mail.addresses import normalise_domain
+from shared.mail.addresses import domain_to_unicode, normalise_domain
 from shared.storage.db import Database
 from shared.storage.lookups import count_in_domain, domain_by_name, hosted_domain
 from shared.storage.models import Alias, AliasDomain, Domain, GroupMailbox, Mailbox
@@ -18,7 +24,7 @@ from shared.storage.models import Alias, AliasDomain, Domain, GroupMailbox, Mail
 LIMIT_FIELDS = ("max_mailboxes", "max_aliases", "quota_bytes", "default_mailbox_quota")
 
 
-def _check_limits(limits: dict[str, int | None]) -> None:
+def _check_limits(limits: Mapping[str, int | None]) -> None:
     for field, value in limits.items():
         if value is not None and value < 0:
             raise InvalidValue(f"{field} must not be negative")
@@ -38,17 +44,19 @@ def create_domain(
     max_aliases: int = 0,
     quota_bytes: int = 0,
     default_mailbox_quota: int = 0,
-    actor: Actor | None = None,
+    actor: Actor,
 ) -> DomainView:
-    ascii_name = normalise_domain(name)
+    """Host a new domain: only global admins may."""
     limits = dict(
         max_mailboxes=max_mailboxes,
         max_aliases=max_aliases,
         quota_bytes=quota_bytes,
         default_mailbox_quota=default_mailbox_quota,
     )
-    _check_limits(limits)
     with db.session.begin() as s:
+        _require_domain_admin(actor)
+        ascii_name = normalise_domain(name)
+        _check_limits(limits)
         if hosted_domain(s, ascii_name) is not None:
             raise Conflict(f"domain already exists: {ascii_name}")
         domain = Domain(name=ascii_name, **limits)
@@ -67,17 +75,18 @@ def update_domain(
     max_aliases: int | None = None,
     quota_bytes: int | None = None,
     default_mailbox_quota: int | None = None,
-    actor: Actor | None = None,
+    actor: Actor,
 ) -> DomainView:
+    """Change a domain's limits or switch it on or off: only global admins may."""
     limits = dict(
         max_mailboxes=max_mailboxes,
         max_aliases=max_aliases,
         quota_bytes=quota_bytes,
         default_mailbox_quota=default_mailbox_quota,
     )
-    _check_limits(limits)
     with db.session.begin() as s:
-        domain = domain_by_name(s, normalise_domain(name), for_update=True)
+        domain = _administered_domain(s, actor, name)
+        _check_limits(limits)
         changes = {field: value for field, value in limits.items() if value is not None}
         if active is not None:
             changes["active"] = active
@@ -88,27 +97,45 @@ def update_domain(
         return _view(s, domain)
 
 
-def remove_domain(db: Database, name: str, actor: Actor | None = None) -> None:
-    """Delete the domain with its mailboxes, aliases and groups, and its stored mail."""
-    ascii_name = normalise_domain(name)
+def remove_domain(db: Database, name: str, *, actor: Actor) -> None:
+    """Delete the domain with its mailboxes, aliases and groups, and its stored mail (global admins only)."""
     with db.session.begin() as s:
-        domain = domain_by_name(s, ascii_name, for_update=True)
+        domain = _administered_domain(s, actor, name)
+        ascii_name = domain.name
         revoke_tokens_of_domain(s, domain.id)
         s.delete(domain)
         audit.record(s, actor, "domain.remove", ascii_name, ascii_name)
     shutil.rmtree(db.settings.mail_root / ascii_name, ignore_errors=True)
 
 
-def get_domain(db: Database, name: str) -> DomainView:
+def _require_domain_admin(actor: Actor) -> None:
+    require_write(actor.scope)
+    require_global_admin(actor.scope)
+
+
+def _administered_domain(s: Session, actor: Actor, name: str) -> Domain:
+    """The domain, locked for a change by a global admin. One outside the actor's domains is
+    NotFound before the role is checked, as if it did not exist."""
+    ascii_name = domain_in_scope(actor.scope, name)
+    _require_domain_admin(actor)
+    return domain_by_name(s, ascii_name, for_update=True)
+
+
+def get_domain(db: Database, name: str, *, actor: Actor) -> DomainView:
+    """One of the actor's domains (any, for a global admin)."""
     with db.session.begin() as s:
-        return _view(s, domain_by_name(s, normalise_domain(name)))
+        return _view(s, domain_by_name(s, domain_in_scope(actor.scope, name)))
 
 
-def list_domains(db: Database, *, names: list[str] | None = None) -> list[DomainView]:
-    """All domains, or only `names` (a manager's domains), with their counts in two grouped queries."""
+def _visible(actor: Actor) -> Select[Domain]:
     query = select(Domain).order_by(Domain.name)
-    if names is not None:
-        query = query.where(Domain.name.in_(names))
+    names = actor.scope.domain_filter()
+    return query if names is None else query.where(Domain.name.in_(names))
+
+
+def list_domains(db: Database, *, actor: Actor) -> list[DomainView]:
+    """The domains the actor sees, with their counts in two grouped queries."""
+    query = _visible(actor)
     with db.session.begin() as s:
         domains = list(s.scalars(query))
         mailboxes = _counts_by_domain(s, Mailbox.domain_id)
@@ -119,14 +146,22 @@ def list_domains(db: Database, *, names: list[str] | None = None) -> list[Domain
         ]
 
 
+def list_domain_names(db: Database, *, actor: Actor) -> list[tuple[str, str]]:
+    """(name, display name) of the domains the actor sees, for pickers: no counting, one indexed query."""
+    query = _visible(actor).with_only_columns(Domain.name)
+    with db.session.begin() as s:
+        return [(name, domain_to_unicode(name)) for name in s.scalars(query)]
+
+
 def _counts_by_domain(s: Session, column: object) -> dict[int, int]:
     return {key: count for key, count in s.execute(select(column, func.count()).group_by(column))}  # type: ignore[call-overload]
 
 
-def add_alias_domain(db: Database, alias_name: str, target: str, actor: Actor | None = None) -> DomainView:
-    alias_ascii, target_ascii = normalise_domain(alias_name), normalise_domain(target)
+def add_alias_domain(db: Database, alias_name: str, target: str, *, actor: Actor) -> DomainView:
+    """Receive mail for `alias_name` as for `target` (global admins only)."""
     with db.session.begin() as s:
-        domain = domain_by_name(s, target_ascii, for_update=True)
+        domain = _administered_domain(s, actor, target)
+        alias_ascii, target_ascii = normalise_domain(alias_name), domain.name
         if hosted_domain(s, alias_ascii) is not None:
             raise Conflict(f"domain already exists: {alias_ascii}")
         domain.alias_domains.append(AliasDomain(name=alias_ascii))
@@ -135,11 +170,16 @@ def add_alias_domain(db: Database, alias_name: str, target: str, actor: Actor | 
         return _view(s, domain)
 
 
-def remove_alias_domain(db: Database, alias_name: str, actor: Actor | None = None) -> None:
-    alias_ascii = normalise_domain(alias_name)
+def remove_alias_domain(db: Database, alias_name: str, *, actor: Actor, of_domain: str | None = None) -> None:
+    """Stop receiving mail for an alias domain (global admins only); with `of_domain`, only
+    one of that domain's alias domains (another is NotFound)."""
     with db.session.begin() as s:
+        target = _administered_domain(s, actor, of_domain) if of_domain is not None else None
+        if target is None:
+            _require_domain_admin(actor)
+        alias_ascii = domain_in_scope(actor.scope, alias_name)  # normalises; a global admin covers every name
         alias_domain = s.scalars(select(AliasDomain).where(AliasDomain.name == alias_ascii)).one_or_none()
-        if alias_domain is None:
+        if alias_domain is None or (target is not None and alias_domain.domain_id != target.id):
             raise NotFound(f"unknown alias domain: {alias_ascii}")
         audit.record(s, actor, "alias_domain.remove", alias_ascii, alias_domain.domain.name)
         s.delete(alias_domain)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from shared.accounts import audit
+from shared.accounts.mailboxes import administered_mailbox, visible_mailbox
 from shared.accounts.views import Actor
 from shared.errors import InvalidAddress, InvalidValue
 from shared.mail.addresses import parse_address
 from shared.mail.routing import forwards_in_loop
 from shared.storage.db import Database
-from shared.storage.lookups import hosted_domain, mailbox_by_address
+from shared.storage.lookups import hosted_domain
 from shared.storage.models import Mailbox, MailboxForward
 
 MAX_FORWARDS = 50
@@ -29,18 +30,19 @@ class ForwardingView:
         return cls(mailbox.address, tuple(f.address for f in mailbox.forwards), mailbox.keep_copy)
 
 
-def get_forwarding(db: Database, address: str) -> ForwardingView:
+def get_forwarding(db: Database, address: str, *, actor: Actor) -> ForwardingView:
+    """The forwarding of the actor's own mailbox or of one of its domains."""
     with db.session.begin() as s:
-        return ForwardingView.of(mailbox_by_address(s, str(parse_address(address))))
+        return ForwardingView.of(visible_mailbox(s, actor.scope, address, own=True))
 
 
 def set_forwarding(
-    db: Database, address: str, destinations: Iterable[str], *, keep_copy: bool, actor: Actor | None = None
+    db: Database, address: str, destinations: Iterable[str], *, keep_copy: bool, actor: Actor
 ) -> ForwardingView:
-    """Replace the mailbox's forwards; an empty list switches forwarding off."""
-    key = str(parse_address(address))
+    """Replace the forwards of the actor's own mailbox or of one it may change; an empty list
+    switches forwarding off."""
     with db.session.begin() as s:
-        mailbox = mailbox_by_address(s, key)
+        mailbox = administered_mailbox(s, actor.scope, address, own=True)
         targets = _canonical_targets(s, destinations)
         if mailbox.address in targets:
             raise InvalidValue(f"{mailbox.address} cannot forward to itself")

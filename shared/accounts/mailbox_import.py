@@ -125,20 +125,20 @@ def _with_context_errors(db: Database, rows: list[ImportRow], domains: dict[str,
     return checked
 
 
-def plan_import(db: Database, scope: Scope, text: str) -> ImportPlan:
-    """The dry run: every row with what is wrong with it. Nothing is changed."""
+def plan_import(db: Database, text: str, *, actor: Actor) -> ImportPlan:
+    """The dry run: every row with what is wrong with it, within the actor's domains. Nothing is changed."""
     records, errors = _records(text)
     if errors:
         return ImportPlan((), tuple(errors))
-    domains = {d.name: d for d in accounts.list_domains(db, names=scope.domain_filter())}
-    rows = [_row(line, record, scope, domains) for line, record in enumerate(records, start=2)]
+    domains = {d.name: d for d in accounts.list_domains(db, actor=actor)}
+    rows = [_row(line, record, actor.scope, domains) for line, record in enumerate(records, start=2)]
     return ImportPlan(tuple(_with_context_errors(db, rows, domains)))
 
 
-def apply_import(db: Database, scope: Scope, text: str, actor: Actor | None = None) -> ImportResult:
+def apply_import(db: Database, text: str, *, actor: Actor) -> ImportResult:
     """Plan again, then create the good rows one by one; a row that fails now is reported."""
     created, failed = [], []
-    plan = plan_import(db, scope, text)
+    plan = plan_import(db, text, actor=actor)
     for row in plan.good_rows:
         try:
             accounts.create_mailbox(

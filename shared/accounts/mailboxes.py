@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 
 from sqlalchemy import (
     BindParameter,
@@ -22,6 +23,17 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 
 from shared.accounts import audit
 from shared.accounts.passwords import hash_password, is_importable_hash, verify_password
+from shared.accounts.permissions import (
+    Scope,
+    address_in_scope,
+    domain_in_scope,
+    is_own,
+    listed_domains,
+    refuse_self_lockout,
+    require_administer,
+    require_global_admin,
+    require_write,
+)
 from shared.accounts.views import Actor, MailboxPage, MailboxView
 from shared.errors import (
     AccountDisabled,
@@ -29,9 +41,10 @@ from shared.errors import (
     InvalidAddress,
     InvalidValue,
     LimitExceeded,
+    PermissionDenied,
     TemporaryFailure,
 )
-from shared.mail.addresses import normalise_domain, parse_address
+from shared.mail.addresses import parse_address
 from shared.mail.delivery import release_domain_bytes
 from shared.storage.db import Database
 from shared.storage.lookups import (
@@ -86,10 +99,13 @@ def create_mailbox(
     quota_bytes: int | None = None,
     name: str = "",
     password_is_hash: bool = False,
-    actor: Actor | None = None,
+    actor: Actor,
 ) -> MailboxView:
-    """Create a mailbox; with `password_is_hash`, `password` is an imported (e.g. Dovecot) hash."""
+    """Create a mailbox in one of the actor's domains; with `password_is_hash`, `password` is
+    an imported (e.g. Dovecot) hash."""
     parsed = parse_address(address)
+    require_write(actor.scope)
+    address_in_scope(actor.scope, str(parsed))  # a right on the input alone: checked before the slow hash
     if password_is_hash and not is_importable_hash(password):
         raise InvalidValue("unrecognised password hash")
     if not password_is_hash:
@@ -120,25 +136,25 @@ def create_mailbox(
         return MailboxView.of(mailbox)
 
 
-def list_mailboxes(db: Database, domain: str | None = None) -> list[MailboxView]:
-    """Every mailbox (of `domain`), ordered by address."""
-    query = select(Mailbox).where(*_in_domains(domain, None)).order_by(Mailbox.address)
+def list_mailboxes(db: Database, domain: str | None = None, *, actor: Actor) -> list[MailboxView]:
+    """Every mailbox the actor sees (of `domain`), ordered by address."""
+    query = select(Mailbox).where(*listed_domains(actor.scope, Mailbox.domain_id, domain)).order_by(Mailbox.address)
     with db.read_session.begin() as s:
         return [MailboxView.of(m) for m in s.scalars(query.options(*_VIEW_LOADING))]
 
 
-def count_mailboxes(db: Database, domain: str | None = None) -> int:
-    """The exact number of mailboxes (of `domain`); pages use search_mailboxes' bounded count."""
+def count_mailboxes(db: Database, domain: str | None = None, *, actor: Actor) -> int:
+    """The exact number of mailboxes the actor sees (of `domain`); pages use search_mailboxes' bounded count."""
     with db.read_session.begin() as s:
-        return s.scalar(select(func.count(Mailbox.id)).where(*_in_domains(domain, None))) or 0
+        return s.scalar(select(func.count(Mailbox.id)).where(*listed_domains(actor.scope, Mailbox.domain_id, domain))) or 0
 
 
 def search_mailboxes(
     db: Database,
     domain: str | None = None,
     *,
+    actor: Actor,
     search: str | None = None,
-    domains: list[str] | None = None,
     after: str | None = None,
     before: str | None = None,
     offset: int = 0,
@@ -146,12 +162,12 @@ def search_mailboxes(
 ) -> MailboxPage:
     """One page of the mailboxes matching `search` (a case-insensitive substring of the address
     or the name; under three characters, the start of the address), ordered by address: those
-    after the address `after`, or else the last ones before `before`, skipping `offset`.
-    `domains` narrows to a manager's domains. Matches are counted only up to COUNT_LIMIT."""
+    after the address `after`, or else the last ones before `before`, skipping `offset`, among
+    the actor's domains (`domain` must be one). Matches are counted only up to COUNT_LIMIT."""
     if any("\x00" in value for value in (search or "", after or "", before or "")):
         return MailboxPage((), total=0, total_is_exact=True, has_previous=False, has_next=False)  # PostgreSQL refuses NUL
     term = (search or "").strip().lower()
-    within = _in_domains(domain, domains)
+    within = listed_domains(actor.scope, Mailbox.domain_id, domain)
     with db.read_session.begin() as s:
         counted = select(Mailbox.id).where(*within, *_matching(s, term)).limit(COUNT_LIMIT + 1)
         total = s.scalar(select(func.count()).select_from(counted.subquery())) or 0
@@ -187,19 +203,6 @@ def search_mailboxes(
 # MailboxView reads the domain and the managed domains; forwards (selectin by default) it never reads.
 _VIEW_LOADING = (selectinload(Mailbox.domain), selectinload(Mailbox.managed_domains), lazyload(Mailbox.forwards))
 _SEARCH = table(SEARCH_TABLE, column("rowid"), column(SEARCH_TABLE))
-
-
-def _in_domains(domain: str | None, domains: list[str] | None) -> list[ColumnElement[bool]]:
-    conditions = []
-    if domain is not None:
-        conditions.append(Mailbox.domain_id == _domain_ids([normalise_domain(domain)]).scalar_subquery())
-    if domains is not None:
-        conditions.append(Mailbox.domain_id.in_(_domain_ids(domains)))
-    return conditions
-
-
-def _domain_ids(names: list[str]) -> Select[int]:
-    return select(Domain.id).where(Domain.name.in_(names))
 
 
 def _ordered(within: list[ColumnElement[bool]], after: str | None, before: str | None) -> Select[Mailbox]:
@@ -247,7 +250,39 @@ def _inline(pattern: str) -> BindParameter[str]:
     return bindparam(None, pattern, type_=String(), literal_execute=True)
 
 
-def get_mailbox(db: Database, address: str) -> MailboxView:
+def visible_mailbox(s: Session, scope: Scope, address: str, *, own: bool = False) -> Mailbox:
+    """A mailbox of the scope's domains (NotFound, like a missing one, outside them), or with
+    `own` the scope's own mailbox wherever it is."""
+    if own and is_own(scope, address):
+        return mailbox_by_address(s, scope.address)
+    return mailbox_by_address(s, str(address_in_scope(scope, address)))
+
+
+def administered_mailbox(s: Session, scope: Scope, address: str, *, own: bool = False) -> Mailbox:
+    """A mailbox the scope may change: visible, and with no rights beyond the scope's own
+    (own mailbox aside, with `own`)."""
+    require_write(scope)
+    mailbox = visible_mailbox(s, scope, address, own=own)
+    if not (own and mailbox.address == scope.address):
+        require_administer(
+            scope,
+            is_global_admin=mailbox.is_global_admin,
+            managed_domains=[domain.name for domain in mailbox.managed_domains],
+        )
+    return mailbox
+
+
+def get_mailbox(db: Database, address: str, *, actor: Actor, to_change: bool = False) -> MailboxView:
+    """A mailbox of the actor's domains; with `to_change`, only one the actor may change
+    (for a page that leads to a change)."""
+    with db.session.begin() as s:
+        find = administered_mailbox if to_change else visible_mailbox
+        return MailboxView.of(find(s, actor.scope, address))
+
+
+def signed_in_mailbox(db: Database, address: str) -> MailboxView:
+    """The mailbox a portal session belongs to. Every Actor of the portal is built from it,
+    so reading it takes none."""
     with db.session.begin() as s:
         return MailboxView.of(mailbox_by_address(s, str(parse_address(address))))
 
@@ -256,41 +291,89 @@ def update_mailbox(
     db: Database,
     address: str,
     *,
+    actor: Actor,
     name: str | None = None,
     quota_bytes: int | None = None,
     active: bool | None = None,
     smtp_enabled: bool | None = None,
     pop3_enabled: bool | None = None,
-    actor: Actor | None = None,
+    global_admin: bool | None = None,
+    managed_domains: Iterable[str] | None = None,
 ) -> MailboxView:
+    """Change a mailbox the actor may change, and its roles, in one transaction. Nobody disables
+    their own mailbox or drops their own global admin role; `managed_domains` is the wanted set
+    among the actor's own domains (others the mailbox manages stay)."""
     changes = dict(name=name, quota_bytes=quota_bytes, active=active, smtp_enabled=smtp_enabled, pop3_enabled=pop3_enabled)
     changes = {field: value for field, value in changes.items() if value is not None}
-    if name is not None:
-        changes["name"] = display_name(name)
     with db.session.begin() as s:
-        mailbox = mailbox_by_address(s, str(parse_address(address)))
+        mailbox = administered_mailbox(s, actor.scope, address)
+        drops_admin = global_admin is False and mailbox.is_global_admin
+        refuse_self_lockout(actor.scope, mailbox.address, active=active, drop_global_admin=drops_admin)
+        if name is not None:
+            changes["name"] = display_name(name)
         if quota_bytes is not None:
             _check_quota(quota_bytes, mailbox.domain)
         for field, value in changes.items():
             setattr(mailbox, field, value)
         detail = ", ".join(f"{field}={value}" for field, value in changes.items())
         audit.record(s, actor, "mailbox.update", mailbox.address, mailbox.domain.name, detail)
+        _set_roles(s, actor, mailbox, global_admin, managed_domains)
         return MailboxView.of(mailbox)
 
 
-def set_password(db: Database, address: str, password: str, actor: Actor | None = None) -> None:
+def _set_roles(
+    s: Session, actor: Actor, mailbox: Mailbox, global_admin: bool | None, domains: Iterable[str] | None
+) -> None:
+    """Make the roles match, changing only what the actor itself controls."""
+    if global_admin is not None and global_admin != mailbox.is_global_admin:
+        _change_role(s, actor, mailbox, grant=global_admin, domain=None)
+    if domains is None:
+        return
+    wanted = {domain_in_scope(actor.scope, name) for name in domains}
+    current = {domain.name for domain in mailbox.managed_domains if actor.scope.covers_domain(domain.name)}
+    for name in sorted(wanted - current):
+        _change_role(s, actor, mailbox, grant=True, domain=name)
+    for name in sorted(current - wanted):
+        _change_role(s, actor, mailbox, grant=False, domain=name)
+
+
+def _change_role(s: Session, actor: Actor, mailbox: Mailbox, *, grant: bool, domain: str | None) -> None:
+    """Grant or revoke the global admin role (domain None, global admins only) or the management
+    of one of the actor's domains."""
+    if domain is None:
+        drops_admin = not grant and mailbox.is_global_admin
+        refuse_self_lockout(actor.scope, mailbox.address, active=None, drop_global_admin=drops_admin)
+        require_global_admin(actor.scope)
+        mailbox.is_global_admin = grant
+        role = "global-admin"
+    else:
+        managed = domain_by_name(s, domain_in_scope(actor.scope, domain))
+        role = f"manager:{managed.name}"
+        if grant and managed not in mailbox.managed_domains:
+            mailbox.managed_domains.append(managed)
+        elif not grant and managed in mailbox.managed_domains:
+            mailbox.managed_domains.remove(managed)
+    audit.record(s, actor, "role.grant" if grant else "role.revoke", mailbox.address, mailbox.domain.name, role)
+    s.flush()
+
+
+def set_password(db: Database, address: str, password: str, *, actor: Actor) -> None:
+    """Set the password of the actor's own mailbox or of one it may change."""
     check_password_text(password)
-    new_hash = hash_password(password)
+    new_hash = hash_password(password)  # slow: before the transaction, which on SQLite holds the write lock
     with db.session.begin() as s:
-        mailbox = mailbox_by_address(s, str(parse_address(address)))
+        mailbox = administered_mailbox(s, actor.scope, address, own=True)
         mailbox.password_hash = new_hash
         audit.record(s, actor, "mailbox.password", mailbox.address, mailbox.domain.name)
 
 
-def remove_mailbox(db: Database, address: str, actor: Actor | None = None) -> None:
-    """Delete the mailbox and its stored mail, giving its bytes back to the domain's total."""
+def remove_mailbox(db: Database, address: str, *, actor: Actor) -> None:
+    """Delete a mailbox the actor may change, but never its own, with its stored mail, giving
+    its bytes back to the domain's total."""
     with db.session.begin() as s:
-        mailbox = mailbox_by_address(s, str(parse_address(address)))
+        mailbox = administered_mailbox(s, actor.scope, address)
+        if mailbox.address == actor.address:
+            raise PermissionDenied("you cannot delete your own mailbox")
         s.refresh(mailbox, with_for_update=True)  # no delivery may add bytes between counting and deleting
         release_domain_bytes(s, mailbox.id, mailbox.used_bytes)
         maildir = db.settings.mail_root / mailbox.maildir
@@ -299,32 +382,26 @@ def remove_mailbox(db: Database, address: str, actor: Actor | None = None) -> No
     shutil.rmtree(maildir, ignore_errors=True)
 
 
-def _set_role(db: Database, address: str, grant: bool, global_admin: bool, domain: str | None, actor: Actor | None) -> MailboxView:
+def _one_role(db: Database, address: str, actor: Actor, grant: bool, global_admin: bool, domain: str | None) -> MailboxView:
     if global_admin == (domain is not None):
         raise InvalidValue("give exactly one of a global role or a domain")
     with db.session.begin() as s:
-        mailbox = mailbox_by_address(s, str(parse_address(address)))
-        if global_admin:
-            mailbox.is_global_admin = grant
-            role = "global-admin"
-        else:
-            managed = domain_by_name(s, normalise_domain(domain or ""))
-            role = f"manager:{managed.name}"
-            if grant and managed not in mailbox.managed_domains:
-                mailbox.managed_domains.append(managed)
-            elif not grant and managed in mailbox.managed_domains:
-                mailbox.managed_domains.remove(managed)
-        audit.record(s, actor, "role.grant" if grant else "role.revoke", mailbox.address, mailbox.domain.name, role)
-        s.flush()
+        mailbox = administered_mailbox(s, actor.scope, address)
+        _change_role(s, actor, mailbox, grant=grant, domain=domain)
         return MailboxView.of(mailbox)
 
 
-def grant_role(db: Database, address: str, *, global_admin: bool = False, domain: str | None = None, actor: Actor | None = None) -> MailboxView:
-    return _set_role(db, address, True, global_admin, domain, actor)
+def grant_role(
+    db: Database, address: str, *, actor: Actor, global_admin: bool = False, domain: str | None = None
+) -> MailboxView:
+    """Make the mailbox a global admin or a manager of `domain` (one of the actor's)."""
+    return _one_role(db, address, actor, True, global_admin, domain)
 
 
-def revoke_role(db: Database, address: str, *, global_admin: bool = False, domain: str | None = None, actor: Actor | None = None) -> MailboxView:
-    return _set_role(db, address, False, global_admin, domain, actor)
+def revoke_role(
+    db: Database, address: str, *, actor: Actor, global_admin: bool = False, domain: str | None = None
+) -> MailboxView:
+    return _one_role(db, address, actor, False, global_admin, domain)
 
 
 def authenticate(db: Database, address: str, password: str, *, service: str) -> MailboxView:

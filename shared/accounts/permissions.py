@@ -1,4 +1,4 @@
-"""Who may see and change what: one rule for the portal pages and the JSON API.
+"""Who may see and change what: the rules every use case applies to the Actor it is given.
 
 A global admin sees everything. A domain manager sees only the domains they manage;
 anything outside answers NotFound with the same text as a thing that does not exist,
@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import InstrumentedAttribute
+
 from shared.errors import InvalidAddress, NotFound, PermissionDenied
 from shared.mail.addresses import (
     Address,
@@ -17,6 +20,7 @@ from shared.mail.addresses import (
     parse_address,
     parse_alias_source,
 )
+from shared.storage.models import Domain
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,6 @@ def domain_not_found(name: str) -> NotFound:
     return NotFound(f"unknown domain: {name}")
 
 
-def mailbox_not_found(address: str) -> NotFound:
-    return NotFound(f"unknown mailbox: {address}")
-
-
 def domain_in_scope(scope: Scope, text: str) -> str:
     """The normalised domain name, or NotFound when it is outside the scope."""
     try:
@@ -82,15 +82,26 @@ def address_in_scope(scope: Scope, text: str) -> Address:
     return address
 
 
-def own_or_managed_mailbox(scope: Scope, text: str) -> Address:
-    """A mailbox the scope may look at: any in its domains, or the signed-in user's own."""
+def listed_domains(scope: Scope, domain_id: InstrumentedAttribute[int], domain: str | None) -> list[ColumnElement[bool]]:
+    """Conditions on a `domain_id` column for a listing: of `domain` if given (NotFound outside
+    the scope), and always among the scope's domains."""
+    conditions = []
+    if domain is not None:
+        wanted = select(Domain.id).where(Domain.name == domain_in_scope(scope, domain))
+        conditions.append(domain_id == wanted.scalar_subquery())
+    names = scope.domain_filter()
+    if names is not None:
+        conditions.append(domain_id.in_(select(Domain.id).where(Domain.name.in_(names))))
+    return conditions
+
+
+def is_own(scope: Scope, text: str) -> bool:
+    """Is `text` the acting user's own address? Everyone may read and change their own
+    password and forwarding, whatever domains they manage."""
     try:
-        address = parse_address(text)
-    except InvalidAddress as exc:
-        raise mailbox_not_found(text) from exc
-    if str(address) != scope.address and not scope.covers_domain(address.domain):
-        raise mailbox_not_found(str(address))
-    return address
+        return str(parse_address(text)) == scope.address
+    except InvalidAddress:
+        return False
 
 
 def alias_source_in_scope(scope: Scope, text: str) -> str:

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import overload
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from shared.accounts import audit
 from shared.accounts.permissions import (
     Scope,
     domain_in_scope,
+    require_global_admin,
     require_manager,
+    require_write,
     scope_of,
 )
 from shared.accounts.views import Actor
@@ -113,15 +115,19 @@ def create_token(
     domains: Iterable[str] = (),
     read_only: bool = True,
     expires_at: datetime | None = None,
-    actor: Actor | None = None,
+    actor: Actor,
 ) -> IssuedToken:
-    """Issue a token for `owner` (a global admin or domain manager) within their rights."""
+    """Issue a token for `owner` (a global admin or domain manager) within their rights: the
+    actor's own, or anyone's when the actor is a global admin."""
     expiry = as_utc(expires_at)
     if expiry is not None and expiry <= datetime.now(UTC):
         raise InvalidValue("the expiry must be in the future")
     prefix = secrets.token_hex(PREFIX_BYTES)
     secret = f"{TOKEN_START}{prefix}.{secrets.token_urlsafe(SECRET_BYTES)}"
     with db.session.begin() as s:
+        require_write(actor.scope)
+        if owner != actor.address:
+            require_global_admin(actor.scope)
         holder = mailbox_by_address(s, owner)
         rights = _owner_scope(holder)
         require_manager(rights)
@@ -143,22 +149,29 @@ def create_token(
         return IssuedToken(secret, TokenView.of(token, holder.address))
 
 
-def list_tokens(db: Database, *, owner: str | None = None) -> list[TokenView]:
-    """Every token, or only `owner`'s, newest first."""
+def _owned(actor: Actor, owner: str | None) -> list[ColumnElement[bool]]:
+    """Global admins see and revoke every token (or `owner`'s); others only their own."""
+    owners = [owner] if owner is not None else []
+    if not actor.scope.is_global_admin:
+        owners.append(actor.address)
+    return [Mailbox.address == address for address in owners]
+
+
+def list_tokens(db: Database, *, actor: Actor, owner: str | None = None) -> list[TokenView]:
+    """The tokens the actor sees (only `owner`'s, if given), newest first."""
     query = select(ApiToken, Mailbox.address).join(Mailbox, ApiToken.owner_id == Mailbox.id)
-    if owner is not None:
-        query = query.where(Mailbox.address == owner)
+    query = query.where(*_owned(actor, owner))
     query = query.options(selectinload(ApiToken.domains)).order_by(ApiToken.id.desc())
     with db.session.begin() as s:
         return [TokenView.of(token, address) for token, address in s.execute(query)]
 
 
-def revoke_token(db: Database, token_id: int, *, owner: str | None = None, actor: Actor | None = None) -> None:
-    """Delete a token; with `owner`, only one of theirs (anything else is NotFound)."""
+def revoke_token(db: Database, token_id: int, *, actor: Actor) -> None:
+    """Delete a token the actor sees (any other is NotFound)."""
     query = select(ApiToken).join(Mailbox, ApiToken.owner_id == Mailbox.id).where(ApiToken.id == token_id)
-    if owner is not None:
-        query = query.where(Mailbox.address == owner)
+    query = query.where(*_owned(actor, None))
     with db.session.begin() as s:
+        require_write(actor.scope)
         token = s.scalars(query).one_or_none()
         if token is None:
             raise NotFound(f"unknown token: {token_id}")

@@ -4,16 +4,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.accounts.permissions import Scope
 from shared.mail.addresses import domain_to_unicode
 from shared.storage.models import Alias, AuditEntry, Domain, GroupMailbox, Mailbox
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who makes a change, for the audit log."""
+    """Who acts: the rights every use case checks before it reads or writes, and the address
+    and IP its audit entries record. Use cases take it as a required keyword, so a caller
+    that forgets it gets a type error instead of acting with full rights."""
 
-    address: str
+    scope: Scope
     ip: str | None = None
+
+    @property
+    def address(self) -> str:
+        return self.scope.address
+
+
+CONSOLE = Actor(Scope("cli", is_global_admin=True))
+"""The `beaconmail` command line: whoever may run it owns the installation and its database,
+so it acts with every right; its changes are audited as made by "cli"."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from integration.smtp.support import RunningSmtp
 
 from shared.accounts import create_domain, create_mailbox, grant_role
 from shared.accounts.passwords import hash_password
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
 CAROL, CAROL_PW = f"carol@{DOMAIN}", "carol-pw"
@@ -44,12 +45,12 @@ class Hosted:
 
 @pytest.fixture
 def hosted(db: Database, password_hashes: dict[str, str]) -> Hosted:
-    create_domain(db, DOMAIN)
+    create_domain(db, DOMAIN, actor=CONSOLE)
     ids = {
-        address: create_mailbox(db, address, password_hashes[address], password_is_hash=True).id
+        address: create_mailbox(db, address, password_hashes[address], password_is_hash=True, actor=CONSOLE).id
         for address in PASSWORDS
     }
-    grant_role(db, ALICE, global_admin=True)
+    grant_role(db, ALICE, global_admin=True, actor=CONSOLE)
     return Hosted(ids)
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from services.admin import create_app
 from shared.accounts.tokens import create_token
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
 from .conftest import Hosted
@@ -146,7 +147,7 @@ def test_portal_and_api_answer_503_while_the_database_is_away(behind_proxy: Serv
     signed_in = PortalClient(behind_proxy.portal.test_client())
     assert signed_in.login(ALICE, ALICE_PW).status_code == 302
     anonymous = PortalClient(behind_proxy.portal.test_client())
-    api = {"Authorization": f"Bearer {create_token(db, ALICE, name='outage').secret}"}
+    api = {"Authorization": f"Bearer {create_token(db, ALICE, name='outage', actor=CONSOLE).secret}"}
     behind_proxy.proxy.cut()
     pages = [signed_in.get(path) for path in ("/", "/domains/", "/tokens/", "/no-such-page")]
     pages.append(signed_in.client.post("/logout"))  # no CSRF token: the error page itself needs the account

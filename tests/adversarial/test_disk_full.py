@@ -13,6 +13,7 @@ from integration.smtp.support import RunningSmtp, client_context, mx_client
 from sqlalchemy import func, select
 
 from shared.accounts import get_mailbox
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 from shared.storage.models import OutboundMessage
 
@@ -41,7 +42,7 @@ def state(db: Database) -> dict[str, object]:
         queued = s.scalar(select(func.count()).select_from(OutboundMessage))
     queue_files = sorted(p.name for p in (db.settings.mail_root / ".outbound").rglob("*") if p.is_file())
     mailboxes = {
-        address: (visible_files(db.settings, address), hidden_files(db.settings, address), get_mailbox(db, address))
+        address: (visible_files(db.settings, address), hidden_files(db.settings, address), get_mailbox(db, address, actor=CONSOLE))
         for address in (ALICE, BOB)
     }
     return {"queued": queued, "queue files": queue_files, "mailboxes": mailboxes}

@@ -21,6 +21,7 @@ from integration.pop3.support import (
 )
 
 from shared.accounts import get_mailbox
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
 from .conftest import Hosted
@@ -69,7 +70,7 @@ def test_sigkill_during_retr_after_dele_deletes_nothing(
     settings = dataclasses.replace(db.settings, maildrop_lease_seconds=LEASE_SECONDS, allow_plaintext_auth=True)
     deliver_to(db, hosted.ids[ALICE], b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n2\r\n", BIG)
     files_before = {path.name: hashlib.sha256(path.read_bytes()).digest() for path in visible_files(settings, ALICE)}
-    counters_before = get_mailbox(db, ALICE)
+    counters_before = get_mailbox(db, ALICE, actor=CONSOLE)
     pop3 = ServiceProcess("pop3", settings, processes)
     client, listing = start_retr_and_stall(pop3.start()["pop3"])
     pop3.kill()
@@ -86,4 +87,4 @@ def test_sigkill_during_retr_after_dele_deletes_nothing(
         replica.stop()
     files_after = {path.name: hashlib.sha256(path.read_bytes()).digest() for path in visible_files(settings, ALICE)}
     assert files_after == files_before
-    assert get_mailbox(db, ALICE) == counters_before
+    assert get_mailbox(db, ALICE, actor=CONSOLE) == counters_before

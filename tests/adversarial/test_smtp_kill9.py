@@ -26,6 +26,7 @@ from e2e.processes import ProcessTracker, wait_for
 from integration.pop3.support import RunningServer, login
 
 from shared.accounts import get_domain, get_mailbox
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 from shared.storage.maildirs import disk_usage, uid_of
 
@@ -160,12 +161,12 @@ def counters_equal_disk(db: Database) -> bool:
     """Never below the disk; True when equal for every mailbox and the domain."""
     equal = True
     for address in RECIPIENTS:
-        view = get_mailbox(db, address)
+        view = get_mailbox(db, address, actor=CONSOLE)
         used, messages = disk_usage(maildir_of(db.settings, address))
         assert view.used_bytes >= used and view.messages >= messages, (address, view, used, messages)
         equal = equal and (view.used_bytes, view.messages) == (used, messages)
-    total = sum(get_mailbox(db, address).used_bytes for address in RECIPIENTS)
-    return equal and get_domain(db, "hosted.example").used_bytes == total
+    total = sum(get_mailbox(db, address, actor=CONSOLE).used_bytes for address in RECIPIENTS)
+    return equal and get_domain(db, "hosted.example", actor=CONSOLE).used_bytes == total
 
 
 def test_acknowledged_mail_survives_sigkill_exactly_once(

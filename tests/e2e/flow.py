@@ -18,6 +18,7 @@ from typing import Any
 import dkim
 
 from shared.accounts.tokens import create_token
+from shared.accounts.views import CONSOLE
 from shared.config import load_settings
 from shared.mail.dkimkeys import SELECTOR, dns_record, key_path
 from shared.storage.db import Database
@@ -93,7 +94,7 @@ def issue_token(deployment: Deployment) -> str:
     )
     database = Database(settings)
     try:
-        return create_token(database, deployment.admin_address, name="e2e", read_only=False).secret
+        return create_token(database, deployment.admin_address, name="e2e", read_only=False, actor=CONSOLE).secret
     finally:
         database.dispose()
 

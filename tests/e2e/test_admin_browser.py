@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from shared import accounts
+from shared.accounts.views import CONSOLE
 from shared.config import Settings
 from shared.storage.db import Database
 
@@ -47,9 +48,9 @@ def environment(settings: Settings) -> dict[str, str]:
 @pytest.fixture
 def portal_url(settings: Settings, db: Database, tmp_path: Path) -> Iterator[str]:
     """`beaconmail admin` on a free port (gunicorn reports it), with one global admin."""
-    accounts.create_domain(db, "portal.example")
-    accounts.create_mailbox(db, ADMIN, PASSWORD)
-    accounts.grant_role(db, ADMIN, global_admin=True)
+    accounts.create_domain(db, "portal.example", actor=CONSOLE)
+    accounts.create_mailbox(db, ADMIN, PASSWORD, actor=CONSOLE)
+    accounts.grant_role(db, ADMIN, global_admin=True, actor=CONSOLE)
     tracker = ProcessTracker(tmp_path / "processes")
     command = [sys.executable, "-m", "services.cli", "admin", "--workers", "1"]
     server = tracker.start("admin", command, env=environment(settings), cwd=Path(__file__).resolve().parents[2])
@@ -138,7 +139,7 @@ def test_admin_works_in_a_real_browser(portal_url: str, browser: Browser, settin
     submit(page, "Save")
     expect(page.get_by_role("status")).to_have_text("Mailbox anna@shop.example saved.")
     expect(page.locator("#quota-usage")).to_contain_text("0 B / 2 GiB")
-    assert accounts.get_mailbox(db, "anna@shop.example").quota_bytes == 2 * 1024**3
+    assert accounts.get_mailbox(db, "anna@shop.example", actor=CONSOLE).quota_bytes == 2 * 1024**3
 
     page.get_by_role("button", name="简体中文").click()
     page.wait_for_load_state()

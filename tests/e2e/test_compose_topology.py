@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.accounts import bootstrap
+from shared.accounts.views import CONSOLE
 from shared.config import load_settings
 from shared.storage.db import Database
 
@@ -26,7 +27,7 @@ def create_first_admin(database_url: str, data_dir: Path) -> None:
     )
     database = Database(settings)
     try:
-        bootstrap.create_first_admin(database, ADMIN, ADMIN_PASSWORD)
+        bootstrap.create_first_admin(database, ADMIN, ADMIN_PASSWORD, actor=CONSOLE)
     finally:
         database.dispose()
 

@@ -14,6 +14,7 @@ import pytest
 from services.admin import create_app
 from services.cli import main
 from shared import accounts
+from shared.accounts.views import CONSOLE
 from shared.config import Settings
 from shared.storage.db import Database
 
@@ -259,9 +260,9 @@ def test_a_token_made_by_the_console_script_works_against_the_api(settings: Sett
         return done.stdout
 
     for name in ("example.com", "other.example"):
-        accounts.create_domain(db, name)
-    accounts.create_mailbox(db, "boss@example.com", "x")
-    accounts.grant_role(db, "boss@example.com", global_admin=True)
+        accounts.create_domain(db, name, actor=CONSOLE)
+    accounts.create_mailbox(db, "boss@example.com", "x", actor=CONSOLE)
+    accounts.grant_role(db, "boss@example.com", global_admin=True, actor=CONSOLE)
     secret = script("token", "create", "--user", "boss@example.com", "--scope", "read", "--domain", "example.com").rstrip("\n")
     api = create_app(settings, database=db).test_client()
     headers = {"Authorization": f"Bearer {secret}"}

@@ -11,6 +11,7 @@ from flask import Flask
 from services.admin import create_app
 from shared import accounts
 from shared.accounts.passwords import hash_password
+from shared.accounts.views import CONSOLE
 from shared.config import Settings
 from shared.storage.db import Database
 
@@ -50,12 +51,12 @@ def password_hash() -> str:
 @pytest.fixture
 def world(db: Database, password_hash: str) -> World:
     people = World()
-    accounts.create_domain(db, people.alpha, max_mailboxes=100, quota_bytes=10 * 1024**3)
-    accounts.create_domain(db, people.beta)
+    accounts.create_domain(db, people.alpha, max_mailboxes=100, quota_bytes=10 * 1024**3, actor=CONSOLE)
+    accounts.create_domain(db, people.beta, actor=CONSOLE)
     for address in (people.admin, people.manager, people.staff, people.other):
-        accounts.create_mailbox(db, address, password_hash, password_is_hash=True, quota_bytes=1024**3)
-    accounts.grant_role(db, people.admin, global_admin=True)
-    accounts.grant_role(db, people.manager, domain=people.alpha)
+        accounts.create_mailbox(db, address, password_hash, password_is_hash=True, quota_bytes=1024**3, actor=CONSOLE)
+    accounts.grant_role(db, people.admin, global_admin=True, actor=CONSOLE)
+    accounts.grant_role(db, people.manager, domain=people.alpha, actor=CONSOLE)
     return people
 
 

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from shared.accounts import tokens
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
 PASSWORD = "s3cret-password"
@@ -54,7 +55,7 @@ class World:
 
 def bearer(db: Database, owner: str, **options: Any) -> dict[str, str]:
     """Authorization headers for a new API token of `owner`."""
-    issued = tokens.create_token(db, owner, name="test", **options)
+    issued = tokens.create_token(db, owner, name="test", **options, actor=CONSOLE)
     return {"Authorization": f"Bearer {issued.secret}"}
 
 

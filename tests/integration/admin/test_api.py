@@ -12,6 +12,7 @@ from werkzeug.test import TestResponse
 
 from shared import accounts
 from shared.accounts import tokens
+from shared.accounts.views import CONSOLE
 from shared.errors import AuthFailed, InvalidValue, PermissionDenied
 from shared.storage.db import Database
 
@@ -29,14 +30,14 @@ def test_requests_without_a_good_token_are_refused(app: Flask, db: Database, wor
     assert api.get("/api/v1/domains").headers["WWW-Authenticate"].startswith("Bearer")
     assert error_code(api.get("/api/v1/domains", headers={"Authorization": "Bearer bm_000000000000.nope"})) == "unauthorized"
     assert error_code(api.get("/api/v1/domains", headers={"Authorization": "Basic cm9vdDpwdw=="})) == "unauthorized"
-    expiring = tokens.create_token(db, world.admin, name="old", expires_at=datetime.now(UTC) + timedelta(days=1))
+    expiring = tokens.create_token(db, world.admin, name="old", expires_at=datetime.now(UTC) + timedelta(days=1), actor=CONSOLE)
     assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {expiring.secret}"}).status_code == 200
     with pytest.raises(AuthFailed):
         tokens.verify_token(db, expiring.secret, now=datetime.now(UTC) + timedelta(days=2))
     with pytest.raises(InvalidValue):
-        tokens.create_token(db, world.admin, name="past", expires_at=datetime.now(UTC) - timedelta(days=1))
+        tokens.create_token(db, world.admin, name="past", expires_at=datetime.now(UTC) - timedelta(days=1), actor=CONSOLE)
     with pytest.raises(PermissionDenied):
-        tokens.create_token(db, world.staff, name="mine")
+        tokens.create_token(db, world.staff, name="mine", actor=CONSOLE)
     browser = PortalClient(api)
     browser.login(world.admin)
     assert browser.get("/").status_code == 200
@@ -52,7 +53,7 @@ def test_global_token_crud(app: Flask, db: Database, world: World) -> None:
     new = api.post("/api/v1/mailboxes", json={"address": "Ann@gamma.example", "quota_bytes": 1000}, headers=auth)
     assert new.status_code == 201 and new.get_json()["mailbox"]["address"] == "ann@gamma.example"
     generated = new.get_json()["password"]
-    accounts.update_domain(db, "gamma.example", active=True)
+    accounts.update_domain(db, "gamma.example", active=True, actor=CONSOLE)
     assert accounts.authenticate(db, "ann@gamma.example", generated, service="pop3")
     assert api.put("/api/v1/mailboxes/ann@gamma.example/password", json={"password": "chosen-one"}, headers=auth).status_code == 204
     patch = {"name": "Ann", "smtp_enabled": False, "managed_domains": ["gamma.example"]}
@@ -82,7 +83,7 @@ def test_mailbox_search_pages(app: Flask, db: Database, world: World) -> None:
 
 def test_mailbox_pages_follow_the_next_cursor(app: Flask, db: Database, world: World, password_hash: str) -> None:
     for number in range(5):
-        accounts.create_mailbox(db, f"user{number}@alpha.example", password_hash, password_is_hash=True)
+        accounts.create_mailbox(db, f"user{number}@alpha.example", password_hash, password_is_hash=True, actor=CONSOLE)
     api, auth = app.test_client(), bearer(db, world.manager)  # a manager of alpha.example only
     url: str | None = "/api/v1/mailboxes?limit=3&search=example"
     seen, pages = [], []
@@ -106,7 +107,7 @@ def test_token_scopes(app: Flask, db: Database, world: World) -> None:
     refused = api.post("/api/v1/domains", json={"name": "gamma.example"}, headers=read_only)
     assert refused.status_code == 403 and error_code(refused) == "forbidden"
     assert error_code(api.delete(f"/api/v1/mailboxes/{world.staff}", headers=read_only)) == "forbidden"
-    assert accounts.count_mailboxes(db) == 4
+    assert accounts.count_mailboxes(db, actor=CONSOLE) == 4
     beta_only = bearer(db, world.admin, domains=["beta.example"], read_only=False)
     assert [d["name"] for d in api.get("/api/v1/domains", headers=beta_only).get_json()["items"]] == ["beta.example"]
     assert api.get("/api/v1/domains/alpha.example", headers=beta_only).status_code == 404
@@ -114,7 +115,7 @@ def test_token_scopes(app: Flask, db: Database, world: World) -> None:
     assert error_code(api.post("/api/v1/domains", json={"name": "x.example"}, headers=beta_only)) == "forbidden"
     me = api.get("/api/v1/me", headers=beta_only).get_json()
     assert me == {"address": world.admin, "is_global_admin": False, "domains": ["beta.example"], "read_only": False}
-    accounts.remove_domain(db, world.beta)  # a token narrowed to a removed domain must not widen to "all"
+    accounts.remove_domain(db, world.beta, actor=CONSOLE)  # a token narrowed to a removed domain must not widen to "all"
     assert error_code(api.get("/api/v1/domains", headers=beta_only)) == "unauthorized"
 
 
@@ -135,8 +136,8 @@ def test_manager_token_follows_the_managers_rights(app: Flask, db: Database, wor
     assert api.post("/api/v1/mailboxes", json={"address": "new@beta.example"}, headers=auth).status_code == 404
     assert error_code(api.put(f"/api/v1/mailboxes/{world.admin}/password", json={"password": "pwned-pass"}, headers=auth)) == "forbidden"
     assert error_code(api.patch("/api/v1/domains/alpha.example", json={"max_mailboxes": 1000}, headers=auth)) == "forbidden"
-    assert accounts.get_mailbox(db, world.other).name == ""
-    accounts.revoke_role(db, world.manager, domain=world.alpha)
+    assert accounts.get_mailbox(db, world.other, actor=CONSOLE).name == ""
+    accounts.revoke_role(db, world.manager, domain=world.alpha, actor=CONSOLE)
     assert error_code(api.get("/api/v1/domains", headers=auth)) == "forbidden"
 
 
@@ -154,7 +155,7 @@ def test_errors_are_json_with_stable_codes(app: Flask, db: Database, world: Worl
     ]
     for response, status, code in cases:
         assert (response.status_code, error_code(response)) == (status, code)
-    accounts.update_domain(db, world.beta, max_aliases=1)
+    accounts.update_domain(db, world.beta, max_aliases=1, actor=CONSOLE)
     api.post("/api/v1/aliases", json={"source": "a@beta.example", "destinations": [world.other]}, headers=auth)
     full = api.post("/api/v1/aliases", json={"source": "b@beta.example", "destinations": [world.other]}, headers=auth)
     assert (full.status_code, error_code(full)) == (422, "limit_exceeded")
@@ -173,7 +174,7 @@ def test_tokens_page_shows_a_new_token_once(as_manager: PortalClient, db: Databa
     assert (grant.scope.domains, grant.scope.read_only) == (frozenset({"alpha.example"}), False)
     listing = as_manager.get("/tokens/").get_data(as_text=True)
     assert "script" in listing and secret not in listing
-    token_id = tokens.list_tokens(db)[0].id
+    token_id = tokens.list_tokens(db, actor=CONSOLE)[0].id
     as_manager.post(f"/tokens/{token_id}/revoke", token_page="/tokens/")
     with pytest.raises(AuthFailed):
         tokens.verify_token(db, secret)

@@ -7,6 +7,7 @@ from flask import Flask
 
 from services.admin import create_app
 from shared import accounts
+from shared.accounts.views import CONSOLE
 from shared.config import Settings
 from shared.storage.db import Database
 
@@ -39,7 +40,7 @@ def test_sign_in_and_out(client: PortalClient, world: World) -> None:
 def test_refused_sign_ins_explain_themselves(client: PortalClient, world: World, db: Database) -> None:
     empty = client.post("/login", {"address": "", "password": ""})
     assert empty.status_code == 422 and text_of(empty).count("This field is required.") == 2
-    accounts.update_mailbox(db, world.staff, active=False)
+    accounts.update_mailbox(db, world.staff, active=False, actor=CONSOLE)
     assert "This account or its domain is disabled." in text_of(client.login(world.staff))
     wrong = client.login(world.admin, "not-the-password")
     unknown = client.login("nobody@alpha.example", "not-the-password")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from shared import accounts
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
 from .support import PortalClient, World, text_of
@@ -29,7 +30,7 @@ def test_domain_forms(as_admin: PortalClient, db: Database, world: World) -> Non
     refused(as_admin, "/domains/alpha.example/edit", {**LIMITS, "max_aliases": "many"}, "Not a valid integer value.")
     refused(as_admin, "/domains/alpha.example/alias-domains", {"alias_name": "beta.example"}, "domain already exists: beta.example")
     refused(as_admin, "/domains/beta.example/delete", {"confirmation": "alpha.example"}, "The name you typed does not match.")
-    assert [d.name for d in accounts.list_domains(db)] == ["alpha.example", "beta.example"]
+    assert [d.name for d in accounts.list_domains(db, actor=CONSOLE)] == ["alpha.example", "beta.example"]
 
 
 def test_mailbox_forms(as_admin: PortalClient, db: Database, world: World) -> None:
@@ -44,11 +45,11 @@ def test_mailbox_forms(as_admin: PortalClient, db: Database, world: World) -> No
     refused(as_admin, f"/mailboxes/{world.staff}/edit", edit, "Enter a size such as 500M or 2G.")
     refused(as_admin, f"/mailboxes/{world.staff}/password", {"password": ""}, "Type a password or let one be generated.")
     refused(as_admin, f"/mailboxes/{world.staff}/delete", {"confirmation": "someone-else"}, "The name you typed does not match.")
-    assert accounts.count_mailboxes(db) == 4
+    assert accounts.count_mailboxes(db, actor=CONSOLE) == 4
 
 
 def test_mailbox_limit_of_the_domain_is_explained(as_admin: PortalClient, db: Database, world: World) -> None:
-    accounts.update_domain(db, world.alpha, max_mailboxes=3)
+    accounts.update_domain(db, world.alpha, max_mailboxes=3, actor=CONSOLE)
     data = {"local": "one-more", "domain": "alpha.example", "password": "long-enough-1", "quota": "1G"}
     refused(as_admin, "/mailboxes/new", data, "Limit reached: alpha.example already has its maximum of 3 mailboxes")
 
@@ -58,16 +59,16 @@ def test_alias_and_group_forms(as_admin: PortalClient, db: Database, world: Worl
     refused(as_admin, "/aliases/new", alias, "This field is required.")
     refused(as_admin, "/aliases/new", {**alias, "destinations": "not-an-address"}, "Invalid address")
     refused(as_admin, "/aliases/new", {**alias, "destinations": "sales@alpha.example"}, "sales@alpha.example cannot forward to itself")
-    accounts.create_alias(db, "loop-a@alpha.example", ["loop-b@alpha.example"])
-    accounts.create_alias(db, "loop-b@alpha.example", ["info@beta.example"])
+    accounts.create_alias(db, "loop-a@alpha.example", ["loop-b@alpha.example"], actor=CONSOLE)
+    accounts.create_alias(db, "loop-b@alpha.example", ["info@beta.example"], actor=CONSOLE)
     refused(as_admin, "/aliases/loop-b@alpha.example/edit", {"destinations": "loop-a@alpha.example"}, "in a loop")
-    accounts.update_domain(db, world.alpha, max_aliases=2)
+    accounts.update_domain(db, world.alpha, max_aliases=2, actor=CONSOLE)
     refused(as_admin, "/aliases/new", {**alias, "destinations": world.staff}, "Limit reached: alpha.example already has its maximum of 2 aliases")
     group = {"local": "team", "domain": "beta.example", "members": "", "policy": "members"}
     refused(as_admin, "/groups/new", group, "This field is required.")
     refused(as_admin, "/groups/new", {**group, "members": "x@beta.example", "policy": "nobody"}, "Not a valid choice.")
     refused(as_admin, "/groups/new", {**group, "members": "team@beta.example"}, "team@beta.example cannot be a member of itself")
-    assert accounts.list_groups(db) == []
+    assert accounts.list_groups(db, actor=CONSOLE) == []
 
 
 def test_own_password_form(as_staff: PortalClient, world: World) -> None:

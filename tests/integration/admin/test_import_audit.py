@@ -6,6 +6,7 @@ import io
 import re
 
 from shared import accounts
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
 from .support import PortalClient, World, text_of
@@ -39,12 +40,12 @@ def test_import_dry_run_then_apply(as_manager: PortalClient, db: Database, world
         "not a size",
     ):
         assert reason in preview, reason
-    assert accounts.count_mailboxes(db) == 4
+    assert accounts.count_mailboxes(db, actor=CONSOLE) == 4
     csv_text = re.search(r'<textarea name="csv_text" hidden>(.*?)</textarea>', preview, re.DOTALL).group(1)  # type: ignore[union-attr]
     result = as_manager.post("/import/apply", {"csv_text": html.unescape(csv_text)}, token_page="/import/")
     assert "1 mailbox created." in text_of(result)
     assert accounts.authenticate(db, "new2@alpha.example", "second-password", service="portal").name == "New Two"
-    assert accounts.count_mailboxes(db) == 5
+    assert accounts.count_mailboxes(db, actor=CONSOLE) == 5
 
 
 def test_import_rejects_a_file_without_header(as_manager: PortalClient) -> None:
@@ -64,7 +65,7 @@ def test_audit_records_who_what_and_where(proxied_client: PortalClient, db: Data
     )
     data = {"local": "audited", "domain": "alpha.example", "password": "long-enough-1", "quota": ""}
     client.client.post("/mailboxes/new", data={**data, "csrf_token": client.csrf_token("/")}, headers={"X-Forwarded-For": "198.51.100.7"})
-    accounts.create_mailbox(db, "hidden@beta.example", "long-enough-2")
+    accounts.create_mailbox(db, "hidden@beta.example", "long-enough-2", actor=CONSOLE)
     page = text_of(client.get("/audit/"))
     assert "audited@alpha.example" in page and "198.51.100.7" in page and world.manager in page
     assert "hidden@beta.example" not in page

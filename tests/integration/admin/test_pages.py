@@ -10,6 +10,7 @@ from services.admin import mailboxes as admin_mailboxes
 from services.admin import pagination
 from shared import accounts
 from shared.accounts import mailboxes
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
 from .support import PortalClient, World, text_of
@@ -24,22 +25,22 @@ def addresses_on(page: str) -> list[str]:
 def test_domain_life(as_admin: PortalClient, db: Database, world: World) -> None:
     created = as_admin.post("/domains/new", {**LIMITS, "name": "Bücher.Example"}, token_page="/")
     assert created.headers["Location"] == "/domains/xn--bcher-kva.example"
-    domain = accounts.get_domain(db, "xn--bcher-kva.example")
+    domain = accounts.get_domain(db, "xn--bcher-kva.example", actor=CONSOLE)
     assert (domain.max_mailboxes, domain.quota_bytes, domain.default_mailbox_quota) == (10, 2 * 1024**3, 100 * 1024**2)
     assert "bücher.example" in text_of(as_admin.get("/domains/"))
     edit = {"max_mailboxes": "20", "max_aliases": "5", "quota": "3G", "default_mailbox_quota": "100M"}
     assert as_admin.post("/domains/xn--bcher-kva.example/edit", edit, token_page="/").status_code == 302
-    domain = accounts.get_domain(db, "xn--bcher-kva.example")
+    domain = accounts.get_domain(db, "xn--bcher-kva.example", actor=CONSOLE)
     assert (domain.active, domain.max_mailboxes, domain.quota_bytes) == (False, 20, 3 * 1024**3)
     as_admin.post("/domains/xn--bcher-kva.example/alias-domains", {"alias_name": "books.example"}, token_page="/")
-    assert accounts.get_domain(db, "xn--bcher-kva.example").alias_domains == ("books.example",)
+    assert accounts.get_domain(db, "xn--bcher-kva.example", actor=CONSOLE).alias_domains == ("books.example",)
     as_admin.post("/domains/xn--bcher-kva.example/alias-domains/books.example/remove", token_page="/")
-    assert accounts.get_domain(db, "xn--bcher-kva.example").alias_domains == ()
+    assert accounts.get_domain(db, "xn--bcher-kva.example", actor=CONSOLE).alias_domains == ()
     warning = text_of(as_admin.get("/domains/xn--bcher-kva.example/delete"))
     assert "erased from the disk" in warning
     gone = as_admin.post("/domains/xn--bcher-kva.example/delete", {"confirmation": "xn--bcher-kva.example"}, token_page="/")
     assert gone.headers["Location"] == "/domains/"
-    assert [d.name for d in accounts.list_domains(db)] == ["alpha.example", "beta.example"]
+    assert [d.name for d in accounts.list_domains(db, actor=CONSOLE)] == ["alpha.example", "beta.example"]
 
 
 def test_dns_page_lists_the_records(as_manager: PortalClient) -> None:
@@ -64,8 +65,8 @@ def pager_links(page: str) -> dict[str, str]:
 
 def test_mailbox_search_and_pages(as_manager: PortalClient, db: Database, world: World, password_hash: str) -> None:
     for number in range(60):
-        accounts.create_mailbox(db, f"user{number:02d}@alpha.example", password_hash, password_is_hash=True, name=f"Person {number}")
-    accounts.create_mailbox(db, "user99@beta.example", password_hash, password_is_hash=True)
+        accounts.create_mailbox(db, f"user{number:02d}@alpha.example", password_hash, password_is_hash=True, name=f"Person {number}", actor=CONSOLE)
+    accounts.create_mailbox(db, "user99@beta.example", password_hash, password_is_hash=True, actor=CONSOLE)
     first = text_of(as_manager.get("/mailboxes/"))
     assert "63 mailboxes" in first and pager_links(first) == {"next": "/mailboxes/?after=user46@alpha.example"}
     assert len(addresses_on(first)) == 50 and addresses_on(first)[0] == world.manager
@@ -86,7 +87,7 @@ def test_mailbox_pages_keep_the_search_and_count_only_so_far(
     as_manager: PortalClient, db: Database, password_hash: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for number in range(12):
-        accounts.create_mailbox(db, f"user{number:02d}@alpha.example", password_hash, password_is_hash=True)
+        accounts.create_mailbox(db, f"user{number:02d}@alpha.example", password_hash, password_is_hash=True, actor=CONSOLE)
     monkeypatch.setattr(mailboxes, "COUNT_LIMIT", 10)
     monkeypatch.setattr(pagination, "PAGE_SIZE", 5)
     monkeypatch.setattr(admin_mailboxes, "PAGE_SIZE", 5)
@@ -106,7 +107,7 @@ def test_mailbox_life(as_manager: PortalClient, db: Database, world: World) -> N
     assert accounts.authenticate(db, "newbie@alpha.example", password, service="pop3").quota_bytes == 50 * 1024**2
     edit = {"name": "Renamed", "quota": "200M", "active": "y", "pop3_enabled": "y"}
     assert as_manager.post("/mailboxes/newbie@alpha.example/edit", edit, token_page="/").status_code == 302
-    mailbox = accounts.get_mailbox(db, "newbie@alpha.example")
+    mailbox = accounts.get_mailbox(db, "newbie@alpha.example", actor=CONSOLE)
     assert (mailbox.name, mailbox.quota_bytes, mailbox.smtp_enabled, mailbox.pop3_enabled) == ("Renamed", 200 * 1024**2, False, True)
     assert "0 B / 200 MiB" in text_of(as_manager.get("/mailboxes/newbie@alpha.example/edit"))
     reset = as_manager.post("/mailboxes/newbie@alpha.example/password", {"password": "typed-password-1"}, token_page="/")
@@ -114,30 +115,30 @@ def test_mailbox_life(as_manager: PortalClient, db: Database, world: World) -> N
     assert accounts.authenticate(db, "newbie@alpha.example", "typed-password-1", service="portal")
     deleted = as_manager.post("/mailboxes/newbie@alpha.example/delete", {"confirmation": "newbie@alpha.example"}, token_page="/")
     assert deleted.status_code == 302
-    assert accounts.count_mailboxes(db, "alpha.example") == 3
+    assert accounts.count_mailboxes(db, "alpha.example", actor=CONSOLE) == 3
 
 
 def test_aliases_and_groups(as_manager: PortalClient, db: Database, world: World) -> None:
     alias = {"local": "", "domain": "alpha.example", "destinations": f"{world.staff}\nexternal@remote.example"}
     assert as_manager.post("/aliases/new", alias, token_page="/").status_code == 302
-    assert accounts.get_alias(db, "@alpha.example").destinations == (world.staff, "external@remote.example")
+    assert accounts.get_alias(db, "@alpha.example", actor=CONSOLE).destinations == (world.staff, "external@remote.example")
     assert "catch-all" in text_of(as_manager.get("/aliases/"))
     as_manager.post("/aliases/@alpha.example/edit", {"destinations": world.manager}, token_page="/")
-    assert accounts.get_alias(db, "@alpha.example").destinations == (world.manager,)
+    assert accounts.get_alias(db, "@alpha.example", actor=CONSOLE).destinations == (world.manager,)
     as_manager.post("/aliases/@alpha.example/remove", token_page="/")
-    assert accounts.list_aliases(db) == []
+    assert accounts.list_aliases(db, actor=CONSOLE) == []
     group = {"local": "team", "domain": "alpha.example", "members": f"{world.staff}, {world.manager}", "policy": "members"}
     assert as_manager.post("/groups/new", group, token_page="/").status_code == 302
-    assert accounts.get_group(db, "team@alpha.example").policy == "members"
+    assert accounts.get_group(db, "team@alpha.example", actor=CONSOLE).policy == "members"
     assert "Members only" in text_of(as_manager.get("/groups/"))
     as_manager.post("/groups/team@alpha.example/edit", {"members": world.staff, "policy": "domain"}, token_page="/")
-    assert accounts.get_group(db, "team@alpha.example").members == (world.staff,)
+    assert accounts.get_group(db, "team@alpha.example", actor=CONSOLE).members == (world.staff,)
     as_manager.post("/groups/team@alpha.example/remove", token_page="/")
-    assert accounts.list_groups(db) == []
+    assert accounts.list_groups(db, actor=CONSOLE) == []
 
 
 def test_dashboard_figures(as_admin: PortalClient, db: Database, world: World) -> None:
-    accounts.create_alias(db, "info@alpha.example", [world.staff])
+    accounts.create_alias(db, "info@alpha.example", [world.staff], actor=CONSOLE)
     page = text_of(as_admin.get("/"))
     assert 'id="count-mailboxes">4<' in page and 'id="count-domains">2<' in page and 'id="count-aliases">1<' in page
     assert "No mailbox is more than 90% full." in page

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from shared import accounts
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
 from .support import PortalClient, World, text_of
@@ -28,9 +29,9 @@ OTHER_DOMAIN_PAGES = [
 
 @pytest.fixture
 def beta_things(db: Database, world: World) -> None:
-    accounts.create_alias(db, "info@beta.example", [world.other])
-    accounts.create_alias(db, "@beta.example", [world.other])
-    accounts.create_group(db, "team@beta.example", [world.other])
+    accounts.create_alias(db, "info@beta.example", [world.other], actor=CONSOLE)
+    accounts.create_alias(db, "@beta.example", [world.other], actor=CONSOLE)
+    accounts.create_group(db, "team@beta.example", [world.other], actor=CONSOLE)
 
 
 @pytest.mark.usefixtures("beta_things")
@@ -54,9 +55,9 @@ CHANGES_TO_OTHER_DOMAIN = [
 def test_manager_cannot_change_another_domain(as_manager: PortalClient, db: Database, world: World) -> None:
     for url, data in CHANGES_TO_OTHER_DOMAIN:
         assert as_manager.post(url, data, token_page="/").status_code == 404, url
-    assert accounts.get_mailbox(db, world.other).name == ""
-    assert accounts.get_alias(db, "info@beta.example").destinations == (world.other,)
-    assert accounts.get_group(db, "team@beta.example").members == (world.other,)
+    assert accounts.get_mailbox(db, world.other, actor=CONSOLE).name == ""
+    assert accounts.get_alias(db, "info@beta.example", actor=CONSOLE).destinations == (world.other,)
+    assert accounts.get_group(db, "team@beta.example", actor=CONSOLE).members == (world.other,)
 
 
 def test_manager_lists_only_their_domains(as_manager: PortalClient, world: World) -> None:
@@ -75,13 +76,13 @@ def test_manager_cannot_gain_rights_they_lack(as_manager: PortalClient, db: Data
     assert accounts.authenticate(db, world.admin, "s3cret-password", service="portal")
     promote = {"name": "", "quota": "1G", "active": "y", "smtp_enabled": "y", "is_global_admin": "y"}
     assert as_manager.post(f"/mailboxes/{world.staff}/edit", promote, token_page="/").status_code == 302
-    assert not accounts.get_mailbox(db, world.staff).is_global_admin
+    assert not accounts.get_mailbox(db, world.staff, actor=CONSOLE).is_global_admin
 
 
 def test_manager_can_make_a_colleague_manager_of_their_domain(as_manager: PortalClient, db: Database, world: World) -> None:
     data = {"name": "Staff", "quota": "1G", "active": "y", "managed_domains": "alpha.example"}
     assert as_manager.post(f"/mailboxes/{world.staff}/edit", data, token_page="/").status_code == 302
-    assert accounts.get_mailbox(db, world.staff).managed_domains == ("alpha.example",)
+    assert accounts.get_mailbox(db, world.staff, actor=CONSOLE).managed_domains == ("alpha.example",)
 
 
 def test_staff_only_reach_their_own_account(as_staff: PortalClient, world: World) -> None:
@@ -99,9 +100,9 @@ def test_rights_are_checked_on_every_request(
     staff = client_factory()
     staff.login(world.staff)
     assert as_manager.get("/domains/alpha.example").status_code == 200
-    accounts.revoke_role(db, world.manager, domain=world.alpha)
+    accounts.revoke_role(db, world.manager, domain=world.alpha, actor=CONSOLE)
     assert as_manager.get("/domains/alpha.example").status_code == 403
-    accounts.update_mailbox(db, world.staff, active=False)
+    accounts.update_mailbox(db, world.staff, active=False, actor=CONSOLE)
     assert staff.get("/account/").headers["Location"].startswith("/login")
 
 
@@ -114,4 +115,4 @@ def test_nobody_locks_themselves_out(as_admin: PortalClient, db: Database, world
     del data["is_global_admin"]
     page = as_admin.post(f"/mailboxes/{world.admin}/edit", data, token_page="/")
     assert "you cannot remove your own global admin role" in text_of(page)
-    assert accounts.get_mailbox(db, world.admin).is_global_admin
+    assert accounts.get_mailbox(db, world.admin, actor=CONSOLE).is_global_admin

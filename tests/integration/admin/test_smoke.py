@@ -3,6 +3,7 @@ placeholder would fail here)."""
 from __future__ import annotations
 
 from shared import accounts
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
 from .support import PortalClient, World, text_of
@@ -18,8 +19,8 @@ PAGES = [
 
 
 def test_every_page_renders(as_admin: PortalClient, db: Database, world: World) -> None:
-    accounts.create_alias(db, "@alpha.example", [world.staff])
-    accounts.create_group(db, "team@alpha.example", [world.staff])
+    accounts.create_alias(db, "@alpha.example", [world.staff], actor=CONSOLE)
+    accounts.create_group(db, "team@alpha.example", [world.staff], actor=CONSOLE)
     for language in ("en", "zh_Hans"):
         as_admin.post("/language", {"lang": language}, token_page="/")
         for url in PAGES:

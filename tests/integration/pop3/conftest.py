@@ -10,6 +10,7 @@ from typing import Protocol
 import pytest
 
 from shared.accounts import create_domain, create_mailbox
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
 from .support import ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, FAST, RunningServer
@@ -43,9 +44,9 @@ class Accounts:
 
 @pytest.fixture
 def accounts(db: Database) -> Accounts:
-    create_domain(db, DOMAIN)
-    alice = create_mailbox(db, ALICE, ALICE_PW)
-    bob = create_mailbox(db, BOB, BOB_PW)
+    create_domain(db, DOMAIN, actor=CONSOLE)
+    alice = create_mailbox(db, ALICE, ALICE_PW, actor=CONSOLE)
+    bob = create_mailbox(db, BOB, BOB_PW, actor=CONSOLE)
     return Accounts(alice.id, bob.id)
 
 

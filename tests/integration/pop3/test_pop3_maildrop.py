@@ -15,6 +15,7 @@ import pytest
 
 from services.pop3.session import CHUNK_SIZE
 from shared.accounts import create_mailbox
+from shared.accounts.views import CONSOLE
 from shared.config import Settings
 from shared.mail.maildrop import open_maildrop
 from shared.storage.db import Database
@@ -88,7 +89,7 @@ def test_a_stopped_server_leaves_no_lease_behind(db: Database, accounts: Account
     until the leases expired. Here the releases wait as they do when many sessions end at once."""
     users = [(ALICE, ALICE_PW), (BOB, BOB_PW)] + [(f"user{n}@{DOMAIN}", f"pw-{n}") for n in range(3)]
     for address, password in users[2:]:
-        create_mailbox(db, address, password)
+        create_mailbox(db, address, password, actor=CONSOLE)
     server = start_pop3(maildrop_lease_seconds=600)  # during this test only a release frees a maildrop
     clients = [login(server, address, password) for address, password in users]
     clients[0].quit()  # released at once: QUIT commits and releases before its +OK

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from shared.accounts import get_mailbox, update_domain, update_mailbox
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
 from .conftest import Accounts, StartServer
@@ -157,11 +158,11 @@ def test_a_locked_out_client_is_refused_without_waiting(db: Database, accounts: 
 def test_disabled_accounts_are_refused(db: Database, accounts: Accounts, start_pop3: StartServer,
                                        switch_off: str) -> None:
     if switch_off == "mailbox":
-        update_mailbox(db, ALICE, active=False)
+        update_mailbox(db, ALICE, active=False, actor=CONSOLE)
     elif switch_off == "domain":
-        update_domain(db, DOMAIN, active=False)
+        update_domain(db, DOMAIN, active=False, actor=CONSOLE)
     else:
-        update_mailbox(db, ALICE, pop3_enabled=False)
+        update_mailbox(db, ALICE, pop3_enabled=False, actor=CONSOLE)
     server = start_pop3()
     client = pop3_ssl(server)
     client.user(ALICE)
@@ -196,7 +197,7 @@ def test_dele_applies_only_at_quit_and_uids_stay(db: Database, accounts: Account
     with pytest.raises(poplib.error_proto, match="already deleted"):
         client.retr(1)
     client.quit()
-    mailbox = get_mailbox(db, ALICE)
+    mailbox = get_mailbox(db, ALICE, actor=CONSOLE)
     assert mailbox.messages == 2
     assert mailbox.used_bytes == sum(size for _, size in _sizes(login(server)))
     client = login(server)
@@ -314,8 +315,8 @@ def test_top_returns_headers_blank_line_and_n_lines(db: Database, accounts: Acco
 def test_internationalised_address_logs_in_and_retrieves(db: Database, start_pop3: StartServer) -> None:
     from shared.accounts import create_domain, create_mailbox
 
-    create_domain(db, "bücher.example")
-    mailbox = create_mailbox(db, "jürgen@bücher.example", "pässwort")
+    create_domain(db, "bücher.example", actor=CONSOLE)
+    mailbox = create_mailbox(db, "jürgen@bücher.example", "pässwort", actor=CONSOLE)
     deliver_to(db, mailbox.id, "Subject: =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\n\r\nhallo\r\n".encode())
     server = start_pop3()
     raw = RawClient(server.tls_port, client_context(server.settings))

@@ -43,6 +43,8 @@ from shared.accounts import (
     update_group,
     update_mailbox,
 )
+from shared.accounts.permissions import Scope
+from shared.accounts.views import CONSOLE
 from shared.errors import (
     AccountDisabled,
     AuthFailed,
@@ -58,7 +60,7 @@ from shared.storage.models import Mailbox
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 REAL_CONTEXT = passwords.CONTEXT
-ADMIN = Actor("admin@example.com", "192.0.2.7")
+ADMIN = Actor(Scope("admin@example.com", is_global_admin=True), "192.0.2.7")
 
 
 def stored_hash(db: Database, address: str) -> str:
@@ -70,108 +72,108 @@ def stored_hash(db: Database, address: str) -> str:
 
 
 def test_create_domain_stores_the_a_label_and_limits(db: Database) -> None:
-    view = create_domain(db, "Bücher.Example", max_mailboxes=5, max_aliases=7, quota_bytes=10_000, default_mailbox_quota=1000)
+    view = create_domain(db, "Bücher.Example", max_mailboxes=5, max_aliases=7, quota_bytes=10_000, default_mailbox_quota=1000, actor=CONSOLE)
     assert (view.name, view.display_name) == ("xn--bcher-kva.example", "bücher.example")
     assert (view.max_mailboxes, view.max_aliases, view.quota_bytes, view.default_mailbox_quota) == (5, 7, 10_000, 1000)
     assert (view.active, view.used_bytes, view.mailboxes, view.aliases) == (True, 0, 0, 0)
-    assert get_domain(db, "bücher.example") == view
-    assert [d.name for d in list_domains(db)] == ["xn--bcher-kva.example"]
+    assert get_domain(db, "bücher.example", actor=CONSOLE) == view
+    assert [d.name for d in list_domains(db, actor=CONSOLE)] == ["xn--bcher-kva.example"]
 
 
 def test_create_domain_failures(db: Database) -> None:
-    create_domain(db, "example.com")
-    add_alias_domain(db, "example.org", "example.com")
+    create_domain(db, "example.com", actor=CONSOLE)
+    add_alias_domain(db, "example.org", "example.com", actor=CONSOLE)
     with pytest.raises(Conflict):
-        create_domain(db, "EXAMPLE.com")
+        create_domain(db, "EXAMPLE.com", actor=CONSOLE)
     with pytest.raises(Conflict):
-        create_domain(db, "example.org")
+        create_domain(db, "example.org", actor=CONSOLE)
     with pytest.raises(InvalidAddress):
-        create_domain(db, "not a domain")
+        create_domain(db, "not a domain", actor=CONSOLE)
     for limit in ("max_mailboxes", "max_aliases", "quota_bytes", "default_mailbox_quota"):
         with pytest.raises(InvalidValue):
-            create_domain(db, "example.net", **{limit: -1})
-    assert [d.name for d in list_domains(db)] == ["example.com"]
+            create_domain(db, "example.net", **{limit: -1}, actor=CONSOLE)
+    assert [d.name for d in list_domains(db, actor=CONSOLE)] == ["example.com"]
 
 
 def test_update_domain(db: Database) -> None:
-    create_domain(db, "example.com")
+    create_domain(db, "example.com", actor=CONSOLE)
     view = update_domain(db, "example.com", active=False, max_mailboxes=3, quota_bytes=5000, actor=ADMIN)
     assert (view.active, view.max_mailboxes, view.quota_bytes, view.max_aliases) == (False, 3, 5000, 0)
     with pytest.raises(InvalidValue):
-        update_domain(db, "example.com", max_aliases=-1)
+        update_domain(db, "example.com", max_aliases=-1, actor=CONSOLE)
     with pytest.raises(NotFound):
-        update_domain(db, "example.net", active=True)
-    assert get_domain(db, "example.com").max_aliases == 0
+        update_domain(db, "example.net", active=True, actor=CONSOLE)
+    assert get_domain(db, "example.com", actor=CONSOLE).max_aliases == 0
 
 
 def test_list_domains_counts_and_filters(db: Database) -> None:
-    create_domain(db, "example.com")
-    create_domain(db, "example.net")
-    create_mailbox(db, "a@example.com", "pw")
-    create_mailbox(db, "b@example.com", "pw")
-    create_alias(db, "x@example.com", ["a@example.com"])
-    create_group(db, "g@example.com", ["a@example.com"])
-    counts = {d.name: (d.mailboxes, d.aliases) for d in list_domains(db)}
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_domain(db, "example.net", actor=CONSOLE)
+    create_mailbox(db, "a@example.com", "pw", actor=CONSOLE)
+    create_mailbox(db, "b@example.com", "pw", actor=CONSOLE)
+    create_alias(db, "x@example.com", ["a@example.com"], actor=CONSOLE)
+    create_group(db, "g@example.com", ["a@example.com"], actor=CONSOLE)
+    counts = {d.name: (d.mailboxes, d.aliases) for d in list_domains(db, actor=CONSOLE)}
     assert counts == {"example.com": (2, 2), "example.net": (0, 0)}
-    assert [d.name for d in list_domains(db, names=["example.net"])] == ["example.net"]
+    assert [d.name for d in list_domains(db, actor=Actor(Scope("m@example.net", domains=frozenset({"example.net"}))))] == ["example.net"]
 
 
 def test_remove_domain_removes_everything_in_it(db: Database) -> None:
-    create_domain(db, "example.com")
-    create_domain(db, "example.net")
-    create_mailbox(db, "a@example.com", "pw")
-    create_mailbox(db, "keep@example.net", "pw")
-    create_alias(db, "x@example.com", ["a@example.com"])
-    create_group(db, "g@example.com", ["a@example.com"])
-    add_alias_domain(db, "example.org", "example.com")
-    deliver(db, b"Subject: x\r\n\r\nbody\r\n", [get_mailbox(db, "a@example.com").id])
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_domain(db, "example.net", actor=CONSOLE)
+    create_mailbox(db, "a@example.com", "pw", actor=CONSOLE)
+    create_mailbox(db, "keep@example.net", "pw", actor=CONSOLE)
+    create_alias(db, "x@example.com", ["a@example.com"], actor=CONSOLE)
+    create_group(db, "g@example.com", ["a@example.com"], actor=CONSOLE)
+    add_alias_domain(db, "example.org", "example.com", actor=CONSOLE)
+    deliver(db, b"Subject: x\r\n\r\nbody\r\n", [get_mailbox(db, "a@example.com", actor=CONSOLE).id])
     remove_domain(db, "example.com", actor=ADMIN)
-    assert [d.name for d in list_domains(db)] == ["example.net"]
-    assert [m.address for m in list_mailboxes(db)] == ["keep@example.net"]
-    assert list_aliases(db) == [] and list_groups(db) == []
+    assert [d.name for d in list_domains(db, actor=CONSOLE)] == ["example.net"]
+    assert [m.address for m in list_mailboxes(db, actor=CONSOLE)] == ["keep@example.net"]
+    assert list_aliases(db, actor=CONSOLE) == [] and list_groups(db, actor=CONSOLE) == []
     assert not (db.settings.mail_root / "example.com").exists()
     assert (db.settings.mail_root / "example.net" / "keep").is_dir()
-    create_domain(db, "example.org")  # the alias domain went with it
+    create_domain(db, "example.org", actor=CONSOLE)  # the alias domain went with it
     with pytest.raises(NotFound):
-        remove_domain(db, "example.com")
+        remove_domain(db, "example.com", actor=CONSOLE)
 
 
 def test_alias_domains(db: Database) -> None:
-    create_domain(db, "example.com")
-    view = add_alias_domain(db, "Example.ORG", "example.com")
+    create_domain(db, "example.com", actor=CONSOLE)
+    view = add_alias_domain(db, "Example.ORG", "example.com", actor=CONSOLE)
     assert view.alias_domains == ("example.org",)
     with pytest.raises(Conflict):
-        add_alias_domain(db, "example.org", "example.com")
+        add_alias_domain(db, "example.org", "example.com", actor=CONSOLE)
     with pytest.raises(Conflict):
-        add_alias_domain(db, "example.com", "example.com")
+        add_alias_domain(db, "example.com", "example.com", actor=CONSOLE)
     with pytest.raises(NotFound):
-        add_alias_domain(db, "example.info", "example.net")
-    remove_alias_domain(db, "example.org")
-    assert get_domain(db, "example.com").alias_domains == ()
+        add_alias_domain(db, "example.info", "example.net", actor=CONSOLE)
+    remove_alias_domain(db, "example.org", actor=CONSOLE)
+    assert get_domain(db, "example.com", actor=CONSOLE).alias_domains == ()
     with pytest.raises(NotFound):
-        remove_alias_domain(db, "example.org")
+        remove_alias_domain(db, "example.org", actor=CONSOLE)
 
 
 # --- mailboxes -------------------------------------------------------------------------------
 
 
 def test_create_mailbox(db: Database) -> None:
-    create_domain(db, "bücher.example", default_mailbox_quota=2048)
-    view = create_mailbox(db, "José@Bücher.Example", "s3cret", name="  José  ")
+    create_domain(db, "bücher.example", default_mailbox_quota=2048, actor=CONSOLE)
+    view = create_mailbox(db, "José@Bücher.Example", "s3cret", name="  José  ", actor=CONSOLE)
     assert (view.address, view.local, view.domain) == ("josé@xn--bcher-kva.example", "josé", "xn--bcher-kva.example")
     assert (view.name, view.quota_bytes, view.used_bytes, view.messages) == ("José", 2048, 0, 0)
     assert (view.active, view.smtp_enabled, view.pop3_enabled, view.roles) == (True, True, True, ())
     assert all((db.settings.mail_root / "xn--bcher-kva.example" / "jos%C3%A9" / sub).is_dir() for sub in ("tmp", "new", "cur"))
     assert stored_hash(db, view.address).startswith("$argon2id$")
-    assert create_mailbox(db, "big@bücher.example", "pw", quota_bytes=0).quota_bytes == 0
-    assert get_mailbox(db, "JOSÉ@xn--bcher-kva.example") == view
+    assert create_mailbox(db, "big@bücher.example", "pw", quota_bytes=0, actor=CONSOLE).quota_bytes == 0
+    assert get_mailbox(db, "JOSÉ@xn--bcher-kva.example", actor=CONSOLE) == view
 
 
 def test_create_mailbox_failures_change_nothing(db: Database) -> None:
-    create_domain(db, "example.com", quota_bytes=1000)
-    create_mailbox(db, "taken@example.com", "pw")
-    create_alias(db, "alias@example.com", ["taken@example.com"])
-    create_group(db, "group@example.com", ["taken@example.com"])
+    create_domain(db, "example.com", quota_bytes=1000, actor=CONSOLE)
+    create_mailbox(db, "taken@example.com", "pw", actor=CONSOLE)
+    create_alias(db, "alias@example.com", ["taken@example.com"], actor=CONSOLE)
+    create_group(db, "group@example.com", ["taken@example.com"], actor=CONSOLE)
     cases: list[tuple[type[Exception], str, dict[str, object]]] = [
         (NotFound, "a@example.net", {}),
         (InvalidAddress, "no-at-sign", {}),
@@ -188,74 +190,74 @@ def test_create_mailbox_failures_change_nothing(db: Database) -> None:
     for error, address, options in cases:
         password = str(options.pop("password", "pw"))
         with pytest.raises(error):
-            create_mailbox(db, address, password, **options)  # type: ignore[arg-type]
-    assert [m.address for m in list_mailboxes(db)] == ["taken@example.com"]
+            create_mailbox(db, address, password, **options, actor=CONSOLE)  # type: ignore[arg-type]
+    assert [m.address for m in list_mailboxes(db, actor=CONSOLE)] == ["taken@example.com"]
     assert sorted(p.name for p in (db.settings.mail_root / "example.com").iterdir()) == ["taken"]
 
 
 def test_mailbox_limit(db: Database) -> None:
-    create_domain(db, "example.com", max_mailboxes=2)
-    create_mailbox(db, "a@example.com", "pw")
-    create_mailbox(db, "b@example.com", "pw")
+    create_domain(db, "example.com", max_mailboxes=2, actor=CONSOLE)
+    create_mailbox(db, "a@example.com", "pw", actor=CONSOLE)
+    create_mailbox(db, "b@example.com", "pw", actor=CONSOLE)
     with pytest.raises(LimitExceeded):
-        create_mailbox(db, "c@example.com", "pw")
-    update_domain(db, "example.com", max_mailboxes=3)
-    create_mailbox(db, "c@example.com", "pw")
-    assert count_mailboxes(db, "example.com") == 3
+        create_mailbox(db, "c@example.com", "pw", actor=CONSOLE)
+    update_domain(db, "example.com", max_mailboxes=3, actor=CONSOLE)
+    create_mailbox(db, "c@example.com", "pw", actor=CONSOLE)
+    assert count_mailboxes(db, "example.com", actor=CONSOLE) == 3
 
 
 def test_list_and_count_mailboxes(db: Database) -> None:
     """The whole list, for the command line; pages and search: test_mailbox_search.py."""
-    create_domain(db, "example.com")
-    create_domain(db, "example.net")
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_domain(db, "example.net", actor=CONSOLE)
     for address, name in [("carol@example.com", "Carol King"), ("al@example.com", "Al"), ("bob@example.net", "Bob")]:
-        create_mailbox(db, address, "pw", name=name)
-    assert [m.address for m in list_mailboxes(db)] == ["al@example.com", "bob@example.net", "carol@example.com"]
-    assert [m.address for m in list_mailboxes(db, "example.com")] == ["al@example.com", "carol@example.com"]
-    assert (count_mailboxes(db), count_mailboxes(db, "example.net")) == (3, 1)
+        create_mailbox(db, address, "pw", name=name, actor=CONSOLE)
+    assert [m.address for m in list_mailboxes(db, actor=CONSOLE)] == ["al@example.com", "bob@example.net", "carol@example.com"]
+    assert [m.address for m in list_mailboxes(db, "example.com", actor=CONSOLE)] == ["al@example.com", "carol@example.com"]
+    assert (count_mailboxes(db, actor=CONSOLE), count_mailboxes(db, "example.net", actor=CONSOLE)) == (3, 1)
     with pytest.raises(NotFound):
-        get_mailbox(db, "nobody@example.com")
+        get_mailbox(db, "nobody@example.com", actor=CONSOLE)
 
 
 def test_update_mailbox(db: Database) -> None:
-    create_domain(db, "example.com", quota_bytes=5000)
-    create_mailbox(db, "a@example.com", "pw")
-    view = update_mailbox(db, "a@example.com", name=" Alice ", quota_bytes=4000, active=False, pop3_enabled=False)
+    create_domain(db, "example.com", quota_bytes=5000, actor=CONSOLE)
+    create_mailbox(db, "a@example.com", "pw", actor=CONSOLE)
+    view = update_mailbox(db, "a@example.com", name=" Alice ", quota_bytes=4000, active=False, pop3_enabled=False, actor=CONSOLE)
     assert (view.name, view.quota_bytes, view.active, view.pop3_enabled, view.smtp_enabled) == ("Alice", 4000, False, False, True)
     with pytest.raises(LimitExceeded):
-        update_mailbox(db, "a@example.com", quota_bytes=5001)
+        update_mailbox(db, "a@example.com", quota_bytes=5001, actor=CONSOLE)
     with pytest.raises(InvalidValue):
-        update_mailbox(db, "a@example.com", quota_bytes=-5)
+        update_mailbox(db, "a@example.com", quota_bytes=-5, actor=CONSOLE)
     with pytest.raises(NotFound):
-        update_mailbox(db, "b@example.com", name="B")
-    assert get_mailbox(db, "a@example.com").quota_bytes == 4000
+        update_mailbox(db, "b@example.com", name="B", actor=CONSOLE)
+    assert get_mailbox(db, "a@example.com", actor=CONSOLE).quota_bytes == 4000
 
 
 def test_set_password(db: Database) -> None:
-    create_domain(db, "example.com")
-    create_mailbox(db, "a@example.com", "old password")
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_mailbox(db, "a@example.com", "old password", actor=CONSOLE)
     set_password(db, "a@example.com", "new password", actor=ADMIN)
     assert authenticate(db, "a@example.com", "new password", service="pop3").address == "a@example.com"
     with pytest.raises(AuthFailed):
         authenticate(db, "a@example.com", "old password", service="pop3")
     with pytest.raises(InvalidValue):
-        set_password(db, "a@example.com", "")
+        set_password(db, "a@example.com", "", actor=CONSOLE)
     with pytest.raises(NotFound):
-        set_password(db, "b@example.com", "pw")
+        set_password(db, "b@example.com", "pw", actor=CONSOLE)
 
 
 def test_remove_mailbox_removes_its_mail_and_gives_back_domain_storage(db: Database) -> None:
-    create_domain(db, "example.com", quota_bytes=1000)
-    box = create_mailbox(db, "a@example.com", "pw")
+    create_domain(db, "example.com", quota_bytes=1000, actor=CONSOLE)
+    box = create_mailbox(db, "a@example.com", "pw", actor=CONSOLE)
     assert deliver(db, b"x" * 598, [box.id]).delivered == (box.id,)
-    assert get_domain(db, "example.com").used_bytes == 600
+    assert get_domain(db, "example.com", actor=CONSOLE).used_bytes == 600
     remove_mailbox(db, "a@example.com", actor=ADMIN)
     assert not (db.settings.mail_root / "example.com" / "a").exists()
-    assert get_domain(db, "example.com").used_bytes == 0
-    other = create_mailbox(db, "b@example.com", "pw")
+    assert get_domain(db, "example.com", actor=CONSOLE).used_bytes == 0
+    other = create_mailbox(db, "b@example.com", "pw", actor=CONSOLE)
     assert deliver(db, b"y" * 598, [other.id]).delivered == (other.id,)
     with pytest.raises(NotFound):
-        remove_mailbox(db, "a@example.com")
+        remove_mailbox(db, "a@example.com", actor=CONSOLE)
 
 
 def race(actions: list[Callable[[], object]]) -> list[str]:
@@ -279,17 +281,17 @@ def race(actions: list[Callable[[], object]]) -> list[str]:
 
 
 def test_concurrent_creations_respect_limits_and_one_address_space(db: Database) -> None:
-    create_domain(db, "example.com", max_mailboxes=3)
-    outcomes = race([functools.partial(create_mailbox, db, f"user{n}@example.com", "pw") for n in range(6)])
+    create_domain(db, "example.com", max_mailboxes=3, actor=CONSOLE)
+    outcomes = race([functools.partial(create_mailbox, db, f"user{n}@example.com", "pw", actor=CONSOLE) for n in range(6)])
     assert outcomes == ["LimitExceeded"] * 3 + ["ok"] * 3
-    assert count_mailboxes(db, "example.com") == 3
-    create_domain(db, "example.net")
+    assert count_mailboxes(db, "example.com", actor=CONSOLE) == 3
+    create_domain(db, "example.net", actor=CONSOLE)
     outcomes = race(
         [
-            functools.partial(create_mailbox, db, "same@example.net", "pw"),
-            functools.partial(create_alias, db, "same@example.net", ["x@elsewhere.example"]),
-            functools.partial(create_group, db, "same@example.net", ["x@elsewhere.example"]),
-            functools.partial(create_mailbox, db, "SAME@example.net", "pw"),
+            functools.partial(create_mailbox, db, "same@example.net", "pw", actor=CONSOLE),
+            functools.partial(create_alias, db, "same@example.net", ["x@elsewhere.example"], actor=CONSOLE),
+            functools.partial(create_group, db, "same@example.net", ["x@elsewhere.example"], actor=CONSOLE),
+            functools.partial(create_mailbox, db, "SAME@example.net", "pw", actor=CONSOLE),
         ]
     )
     assert outcomes == ["Conflict"] * 3 + ["ok"]
@@ -299,91 +301,91 @@ def test_concurrent_creations_respect_limits_and_one_address_space(db: Database)
 
 
 def test_aliases(db: Database) -> None:
-    create_domain(db, "example.com")
-    create_mailbox(db, "a@example.com", "pw")
-    view = create_alias(db, "Sales@Example.com", ["A@example.com", "partner@elsewhere.example", "a@example.com"])
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_mailbox(db, "a@example.com", "pw", actor=CONSOLE)
+    view = create_alias(db, "Sales@Example.com", ["A@example.com", "partner@elsewhere.example", "a@example.com"], actor=CONSOLE)
     assert (view.source, view.destinations) == ("sales@example.com", ("a@example.com", "partner@elsewhere.example"))
-    catch_all = create_alias(db, "@example.com", ["a@example.com"])
+    catch_all = create_alias(db, "@example.com", ["a@example.com"], actor=CONSOLE)
     assert catch_all.source == "@example.com"
-    assert get_alias(db, "sales@example.com") == view
-    updated = update_alias(db, "sales@example.com", ["partner@elsewhere.example"])
+    assert get_alias(db, "sales@example.com", actor=CONSOLE) == view
+    updated = update_alias(db, "sales@example.com", ["partner@elsewhere.example"], actor=CONSOLE)
     assert updated.destinations == ("partner@elsewhere.example",)
-    assert [a.source for a in list_aliases(db, "example.com")] == ["@example.com", "sales@example.com"]
-    remove_alias(db, "@example.com")
-    assert [a.source for a in list_aliases(db)] == ["sales@example.com"]
-    assert get_domain(db, "example.com").aliases == 1
+    assert [a.source for a in list_aliases(db, "example.com", actor=CONSOLE)] == ["@example.com", "sales@example.com"]
+    remove_alias(db, "@example.com", actor=CONSOLE)
+    assert [a.source for a in list_aliases(db, actor=CONSOLE)] == ["sales@example.com"]
+    assert get_domain(db, "example.com", actor=CONSOLE).aliases == 1
 
 
 def test_alias_failures(db: Database) -> None:
-    create_domain(db, "example.com")
-    create_mailbox(db, "a@example.com", "pw")
-    create_alias(db, "x@example.com", ["a@example.com"])
-    create_group(db, "g@example.com", ["a@example.com"])
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_mailbox(db, "a@example.com", "pw", actor=CONSOLE)
+    create_alias(db, "x@example.com", ["a@example.com"], actor=CONSOLE)
+    create_group(db, "g@example.com", ["a@example.com"], actor=CONSOLE)
     with pytest.raises(NotFound):
-        create_alias(db, "x@example.net", ["a@example.com"])
+        create_alias(db, "x@example.net", ["a@example.com"], actor=CONSOLE)
     with pytest.raises(Conflict):
-        create_alias(db, "a@example.com", ["b@example.com"])
+        create_alias(db, "a@example.com", ["b@example.com"], actor=CONSOLE)
     with pytest.raises(Conflict):
-        create_alias(db, "x@example.com", ["b@example.com"])
+        create_alias(db, "x@example.com", ["b@example.com"], actor=CONSOLE)
     with pytest.raises(Conflict):
-        create_alias(db, "g@example.com", ["b@example.com"])
+        create_alias(db, "g@example.com", ["b@example.com"], actor=CONSOLE)
     with pytest.raises(InvalidAddress):
-        create_alias(db, "y@example.com", ["not an address"])
+        create_alias(db, "y@example.com", ["not an address"], actor=CONSOLE)
     with pytest.raises(InvalidAddress):
-        create_alias(db, "bad address@example.com", ["a@example.com"])
+        create_alias(db, "bad address@example.com", ["a@example.com"], actor=CONSOLE)
     with pytest.raises(InvalidValue):
-        create_alias(db, "y@example.com", [])
+        create_alias(db, "y@example.com", [], actor=CONSOLE)
     with pytest.raises(InvalidValue):
-        create_alias(db, "y@example.com", ["y@example.com"])
+        create_alias(db, "y@example.com", ["y@example.com"], actor=CONSOLE)
     with pytest.raises(NotFound):
-        update_alias(db, "nope@example.com", ["a@example.com"])
+        update_alias(db, "nope@example.com", ["a@example.com"], actor=CONSOLE)
     with pytest.raises(NotFound):
-        remove_alias(db, "nope@example.com")
-    assert [a.source for a in list_aliases(db)] == ["x@example.com"]
+        remove_alias(db, "nope@example.com", actor=CONSOLE)
+    assert [a.source for a in list_aliases(db, actor=CONSOLE)] == ["x@example.com"]
 
 
 def test_groups(db: Database) -> None:
-    create_domain(db, "example.com")
-    create_mailbox(db, "a@example.com", "pw")
-    view = create_group(db, "Team@example.com", ["b@example.com", "A@example.com", "out@elsewhere.example"], policy="members")
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_mailbox(db, "a@example.com", "pw", actor=CONSOLE)
+    view = create_group(db, "Team@example.com", ["b@example.com", "A@example.com", "out@elsewhere.example"], policy="members", actor=CONSOLE)
     assert (view.address, view.policy) == ("team@example.com", "members")
     assert view.members == ("a@example.com", "b@example.com", "out@elsewhere.example")
-    assert get_group(db, "team@example.com") == view
-    changed = update_group(db, "team@example.com", members=["a@example.com"], policy="domain")
+    assert get_group(db, "team@example.com", actor=CONSOLE) == view
+    changed = update_group(db, "team@example.com", members=["a@example.com"], policy="domain", actor=CONSOLE)
     assert (changed.members, changed.policy) == (("a@example.com",), "domain")
-    assert update_group(db, "team@example.com", policy="anyone").members == ("a@example.com",)
-    assert [g.address for g in list_groups(db, "example.com")] == ["team@example.com"]
+    assert update_group(db, "team@example.com", policy="anyone", actor=CONSOLE).members == ("a@example.com",)
+    assert [g.address for g in list_groups(db, "example.com", actor=CONSOLE)] == ["team@example.com"]
     with pytest.raises(InvalidValue):
-        create_group(db, "other@example.com", ["a@example.com"], policy="everyone")
+        create_group(db, "other@example.com", ["a@example.com"], policy="everyone", actor=CONSOLE)
     with pytest.raises(InvalidValue):
-        update_group(db, "team@example.com", policy="nobody")
+        update_group(db, "team@example.com", policy="nobody", actor=CONSOLE)
     with pytest.raises(InvalidValue):
-        create_group(db, "self@example.com", ["self@example.com"])
+        create_group(db, "self@example.com", ["self@example.com"], actor=CONSOLE)
     with pytest.raises(Conflict):
-        create_group(db, "a@example.com", ["b@example.com"])
+        create_group(db, "a@example.com", ["b@example.com"], actor=CONSOLE)
     with pytest.raises(NotFound):
-        create_group(db, "g@example.net", ["a@example.com"])
+        create_group(db, "g@example.net", ["a@example.com"], actor=CONSOLE)
     with pytest.raises(NotFound):
-        update_group(db, "nope@example.com", policy="anyone")
-    remove_group(db, "team@example.com")
-    assert list_groups(db) == []
+        update_group(db, "nope@example.com", policy="anyone", actor=CONSOLE)
+    remove_group(db, "team@example.com", actor=CONSOLE)
+    assert list_groups(db, actor=CONSOLE) == []
     with pytest.raises(NotFound):
-        remove_group(db, "team@example.com")
+        remove_group(db, "team@example.com", actor=CONSOLE)
 
 
 def test_alias_limit_counts_groups(db: Database) -> None:
-    create_domain(db, "example.com", max_aliases=2)
-    create_alias(db, "one@example.com", ["x@elsewhere.example"])
-    create_group(db, "two@example.com", ["x@elsewhere.example"])
+    create_domain(db, "example.com", max_aliases=2, actor=CONSOLE)
+    create_alias(db, "one@example.com", ["x@elsewhere.example"], actor=CONSOLE)
+    create_group(db, "two@example.com", ["x@elsewhere.example"], actor=CONSOLE)
     with pytest.raises(LimitExceeded):
-        create_alias(db, "three@example.com", ["x@elsewhere.example"])
+        create_alias(db, "three@example.com", ["x@elsewhere.example"], actor=CONSOLE)
     with pytest.raises(LimitExceeded):
-        create_group(db, "three@example.com", ["x@elsewhere.example"])
+        create_group(db, "three@example.com", ["x@elsewhere.example"], actor=CONSOLE)
     with pytest.raises(LimitExceeded):
-        create_alias(db, "@example.com", ["x@elsewhere.example"])
-    remove_alias(db, "one@example.com")
-    create_alias(db, "@example.com", ["x@elsewhere.example"])
-    assert get_domain(db, "example.com").aliases == 2
+        create_alias(db, "@example.com", ["x@elsewhere.example"], actor=CONSOLE)
+    remove_alias(db, "one@example.com", actor=CONSOLE)
+    create_alias(db, "@example.com", ["x@elsewhere.example"], actor=CONSOLE)
+    assert get_domain(db, "example.com", actor=CONSOLE).aliases == 2
 
 
 # --- audit and roles --------------------------------------------------------------------------
@@ -399,7 +401,7 @@ def test_every_change_is_audited_with_its_actor(db: Database) -> None:
     grant_role(db, "a@example.com", domain="example.com", actor=ADMIN)
     remove_group(db, "g@example.com", actor=ADMIN)
     remove_alias(db, "x@example.com", actor=ADMIN)
-    remove_mailbox(db, "a@example.com")
+    remove_mailbox(db, "a@example.com", actor=CONSOLE)
     entries = list_audit(db)
     assert [e.action for e in entries] == [
         "mailbox.remove", "alias.remove", "group.remove", "role.grant", "group.create", "alias.create",
@@ -415,23 +417,23 @@ def test_every_change_is_audited_with_its_actor(db: Database) -> None:
 
 
 def test_roles(db: Database) -> None:
-    create_domain(db, "example.com")
-    create_domain(db, "example.net")
-    create_mailbox(db, "boss@example.com", "pw")
-    assert grant_role(db, "boss@example.com", global_admin=True).roles == ("global-admin",)
-    view = grant_role(db, "boss@example.com", domain="example.net")
-    assert grant_role(db, "boss@example.com", domain="example.net") == view  # twice is once
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_domain(db, "example.net", actor=CONSOLE)
+    create_mailbox(db, "boss@example.com", "pw", actor=CONSOLE)
+    assert grant_role(db, "boss@example.com", global_admin=True, actor=CONSOLE).roles == ("global-admin",)
+    view = grant_role(db, "boss@example.com", domain="example.net", actor=CONSOLE)
+    assert grant_role(db, "boss@example.com", domain="example.net", actor=CONSOLE) == view  # twice is once
     assert view.roles == ("global-admin", "manager:example.net")
-    assert revoke_role(db, "boss@example.com", global_admin=True).roles == ("manager:example.net",)
-    assert revoke_role(db, "boss@example.com", domain="example.net").roles == ()
+    assert revoke_role(db, "boss@example.com", global_admin=True, actor=CONSOLE).roles == ("manager:example.net",)
+    assert revoke_role(db, "boss@example.com", domain="example.net", actor=CONSOLE).roles == ()
     with pytest.raises(InvalidValue):
-        grant_role(db, "boss@example.com")
+        grant_role(db, "boss@example.com", actor=CONSOLE)
     with pytest.raises(InvalidValue):
-        grant_role(db, "boss@example.com", global_admin=True, domain="example.com")
+        grant_role(db, "boss@example.com", global_admin=True, domain="example.com", actor=CONSOLE)
     with pytest.raises(NotFound):
-        grant_role(db, "boss@example.com", domain="example.org")
+        grant_role(db, "boss@example.com", domain="example.org", actor=CONSOLE)
     with pytest.raises(NotFound):
-        grant_role(db, "nobody@example.com", global_admin=True)
+        grant_role(db, "nobody@example.com", global_admin=True, actor=CONSOLE)
     assert [e.detail for e in list_audit(db, action="role.grant")][-1] == "global-admin"
 
 
@@ -439,9 +441,9 @@ def test_roles(db: Database) -> None:
 
 
 def test_authenticate(db: Database) -> None:
-    create_domain(db, "example.com")
-    add_alias_domain(db, "example.org", "example.com")
-    create_mailbox(db, "a@example.com", "right")
+    create_domain(db, "example.com", actor=CONSOLE)
+    add_alias_domain(db, "example.org", "example.com", actor=CONSOLE)
+    create_mailbox(db, "a@example.com", "right", actor=CONSOLE)
     assert authenticate(db, "A@Example.com", "right", service="smtp").address == "a@example.com"
     assert authenticate(db, "a@example.org", "right", service="pop3").address == "a@example.com"
     failures = []
@@ -455,30 +457,30 @@ def test_authenticate(db: Database) -> None:
 
 
 def test_disabled_accounts_are_reported_only_to_the_right_password(db: Database) -> None:
-    create_domain(db, "example.com")
-    create_mailbox(db, "a@example.com", "right")
-    update_mailbox(db, "a@example.com", pop3_enabled=False)
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_mailbox(db, "a@example.com", "right", actor=CONSOLE)
+    update_mailbox(db, "a@example.com", pop3_enabled=False, actor=CONSOLE)
     assert authenticate(db, "a@example.com", "right", service="smtp").pop3_enabled is False
     with pytest.raises(AccountDisabled):
         authenticate(db, "a@example.com", "right", service="pop3")
     with pytest.raises(AuthFailed):
         authenticate(db, "a@example.com", "wrong", service="pop3")
-    update_mailbox(db, "a@example.com", pop3_enabled=True, smtp_enabled=False)
+    update_mailbox(db, "a@example.com", pop3_enabled=True, smtp_enabled=False, actor=CONSOLE)
     with pytest.raises(AccountDisabled):
         authenticate(db, "a@example.com", "right", service="smtp")
-    update_mailbox(db, "a@example.com", smtp_enabled=True, active=False)
+    update_mailbox(db, "a@example.com", smtp_enabled=True, active=False, actor=CONSOLE)
     for service in ("smtp", "pop3", "portal"):
         with pytest.raises(AccountDisabled):
             authenticate(db, "a@example.com", "right", service=service)
         with pytest.raises(AuthFailed):
             authenticate(db, "a@example.com", "wrong", service=service)
-    update_mailbox(db, "a@example.com", active=True)
-    update_domain(db, "example.com", active=False)
+    update_mailbox(db, "a@example.com", active=True, actor=CONSOLE)
+    update_domain(db, "example.com", active=False, actor=CONSOLE)
     with pytest.raises(AccountDisabled):
         authenticate(db, "a@example.com", "right", service="portal")
     with pytest.raises(AuthFailed):
         authenticate(db, "a@example.com", "wrong", service="portal")
-    update_domain(db, "example.com", active=True)
+    update_domain(db, "example.com", active=True, actor=CONSOLE)
     assert authenticate(db, "a@example.com", "right", service="portal").active
 
 
@@ -494,10 +496,10 @@ def dovecot_hashes(password: str) -> dict[str, str]:
 
 
 def test_legacy_hashes_are_upgraded_on_login(db: Database) -> None:
-    create_domain(db, "example.com")
+    create_domain(db, "example.com", actor=CONSOLE)
     legacy = {f"{scheme}@example.com": stored for scheme, stored in dovecot_hashes("right").items()}
     for address, stored in legacy.items():
-        create_mailbox(db, address, stored, password_is_hash=True)
+        create_mailbox(db, address, stored, password_is_hash=True, actor=CONSOLE)
     for address, stored in legacy.items():
         with pytest.raises(AuthFailed):
             authenticate(db, address, "wrong", service="pop3")
@@ -521,8 +523,8 @@ def test_unknown_user_costs_the_same_as_a_wrong_password(db: Database, monkeypat
     verification with the parameters of a real account's hash, so the time taken does not
     tell whether the account exists."""
     monkeypatch.setattr(passwords, "CONTEXT", REAL_CONTEXT)
-    create_domain(db, "example.com")
-    create_mailbox(db, "a@example.com", "right")
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_mailbox(db, "a@example.com", "right", actor=CONSOLE)
     verified: list[str] = []
     real_matches = passwords.matches
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from shared.accounts import create_domain, create_mailbox, get_domain, get_mailbox
-from shared.accounts.views import MailboxView
+from shared.accounts.views import CONSOLE, MailboxView
 from shared.errors import TemporaryFailure
 from shared.mail import delivery
 from shared.mail.delivery import deliver
@@ -32,14 +32,14 @@ def files(db: Database, address: str, sub: str) -> list[str]:
 
 
 def counters(db: Database, address: str) -> tuple[int, int]:
-    view = get_mailbox(db, address)
+    view = get_mailbox(db, address, actor=CONSOLE)
     return view.used_bytes, view.messages
 
 
 @pytest.fixture
 def boxes(db: Database) -> tuple[MailboxView, MailboxView]:
-    create_domain(db, "example.com")
-    return create_mailbox(db, "alice@example.com", "pw"), create_mailbox(db, "bob@example.com", "pw")
+    create_domain(db, "example.com", actor=CONSOLE)
+    return create_mailbox(db, "alice@example.com", "pw", actor=CONSOLE), create_mailbox(db, "bob@example.com", "pw", actor=CONSOLE)
 
 
 def test_delivery_stores_crlf_with_return_path_in_new(db: Database, boxes: tuple[MailboxView, MailboxView]) -> None:
@@ -52,7 +52,7 @@ def test_delivery_stores_crlf_with_return_path_in_new(db: Database, boxes: tuple
     assert name.endswith(f",S={len(expected)}")
     assert files(db, alice.address, "tmp") == []
     assert counters(db, alice.address) == (len(expected), 1)
-    assert get_domain(db, "example.com").used_bytes == len(expected)
+    assert get_domain(db, "example.com", actor=CONSOLE).used_bytes == len(expected)
 
 
 def test_null_sender_and_no_return_path(db: Database, boxes: tuple[MailboxView, MailboxView]) -> None:
@@ -71,37 +71,37 @@ def test_one_copy_per_mailbox(db: Database, boxes: tuple[MailboxView, MailboxVie
     assert sorted(report.delivered) == sorted([alice.id, bob.id])
     assert counters(db, alice.address) == counters(db, bob.address) == (len(MESSAGE), 1)
     assert len(files(db, bob.address, "new")) == 1
-    assert get_domain(db, "example.com").used_bytes == 2 * len(MESSAGE)
+    assert get_domain(db, "example.com", actor=CONSOLE).used_bytes == 2 * len(MESSAGE)
 
 
 def test_over_quota_is_refused_and_leaves_nothing(db: Database) -> None:
-    create_domain(db, "example.com")
-    small = create_mailbox(db, "small@example.com", "pw", quota_bytes=len(MESSAGE) + 10)
-    roomy = create_mailbox(db, "roomy@example.com", "pw")
+    create_domain(db, "example.com", actor=CONSOLE)
+    small = create_mailbox(db, "small@example.com", "pw", quota_bytes=len(MESSAGE) + 10, actor=CONSOLE)
+    roomy = create_mailbox(db, "roomy@example.com", "pw", actor=CONSOLE)
     assert deliver(db, MESSAGE, [small.id]).delivered == (small.id,)
     assert deliver(db, MESSAGE, [small.id]).over_quota == (small.id,)  # alone (PostgreSQL: one statement)
     report = deliver(db, MESSAGE, [small.id, roomy.id])
     assert (report.delivered, report.over_quota) == ((roomy.id,), (small.id,))
     assert len(files(db, small.address, "new")) == 1 and files(db, small.address, "tmp") == []
     assert counters(db, small.address) == (len(MESSAGE), 1)
-    assert get_domain(db, "example.com").used_bytes == 2 * len(MESSAGE)
+    assert get_domain(db, "example.com", actor=CONSOLE).used_bytes == 2 * len(MESSAGE)
 
 
 def test_domain_total_is_a_cap_across_its_mailboxes(db: Database) -> None:
-    create_domain(db, "example.com", quota_bytes=len(MESSAGE) * 3)
-    alice, bob = create_mailbox(db, "alice@example.com", "pw"), create_mailbox(db, "bob@example.com", "pw")
+    create_domain(db, "example.com", quota_bytes=len(MESSAGE) * 3, actor=CONSOLE)
+    alice, bob = create_mailbox(db, "alice@example.com", "pw", actor=CONSOLE), create_mailbox(db, "bob@example.com", "pw", actor=CONSOLE)
     assert deliver(db, MESSAGE, [alice.id, bob.id]).delivered == (alice.id, bob.id)
     report = deliver(db, MESSAGE, [alice.id, bob.id])
     assert (report.delivered, report.over_quota) == ((alice.id,), (bob.id,))
     assert deliver(db, MESSAGE, [bob.id]).over_quota == (bob.id,)
     assert counters(db, bob.address) == (len(MESSAGE), 1)
     assert files(db, bob.address, "tmp") == []
-    assert get_domain(db, "example.com").used_bytes == 3 * len(MESSAGE)
+    assert get_domain(db, "example.com", actor=CONSOLE).used_bytes == 3 * len(MESSAGE)
 
 
 def test_racing_deliveries_never_overrun_the_quota(db: Database) -> None:
-    create_domain(db, "example.com")
-    box = create_mailbox(db, "race@example.com", "pw", quota_bytes=10 * len(MESSAGE))
+    create_domain(db, "example.com", actor=CONSOLE)
+    box = create_mailbox(db, "race@example.com", "pw", quota_bytes=10 * len(MESSAGE), actor=CONSOLE)
     start = threading.Barrier(20)
     reports, errors = [], []
 
@@ -123,7 +123,7 @@ def test_racing_deliveries_never_overrun_the_quota(db: Database) -> None:
     assert counters(db, box.address) == (10 * len(MESSAGE), 10)
     assert len(files(db, box.address, "new")) == 10 and files(db, box.address, "tmp") == []
     assert [r.changed for r in recalc_quota(db, box.address)] == [False]
-    assert get_domain(db, "example.com").used_bytes == 10 * len(MESSAGE)
+    assert get_domain(db, "example.com", actor=CONSOLE).used_bytes == 10 * len(MESSAGE)
 
 
 def fail_for(monkeypatch: pytest.MonkeyPatch, name: str, victim: Path) -> None:
@@ -151,7 +151,7 @@ def test_io_failure_delivers_nothing_anywhere(
     for box in boxes:
         assert (files(db, box.address, "new"), counters(db, box.address)) == before[box.address]
         assert files(db, box.address, "tmp") == []
-    assert get_domain(db, "example.com").used_bytes == 2 * len(MESSAGE)
+    assert get_domain(db, "example.com", actor=CONSOLE).used_bytes == 2 * len(MESSAGE)
 
 
 def test_database_failure_delivers_nothing(db: Database, boxes: tuple[MailboxView, MailboxView], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,8 +178,8 @@ def test_unknown_mailbox_id_is_a_temporary_failure(db: Database, boxes: tuple[Ma
 def test_deliveries_and_pop3_deletes_racing_neither_deadlock_nor_drift(db: Database) -> None:
     """Multi-recipient deliveries lock several mailboxes and their domain; POP3 deletes lock one
     mailbox and the domain. In different orders they deadlock on PostgreSQL."""
-    create_domain(db, "example.com", quota_bytes=10**9)
-    boxes = [create_mailbox(db, f"user{n}@example.com", "pw") for n in range(3)]
+    create_domain(db, "example.com", quota_bytes=10**9, actor=CONSOLE)
+    boxes = [create_mailbox(db, f"user{n}@example.com", "pw", actor=CONSOLE) for n in range(3)]
     errors: list[str] = []
 
     def delivering() -> None:
@@ -205,5 +205,5 @@ def test_deliveries_and_pop3_deletes_racing_neither_deadlock_nor_drift(db: Datab
         thread.join(timeout=60)
     assert errors == []
     assert [r.address for r in recalc_quota(db) if r.changed] == []
-    assert get_mailbox(db, boxes[0].address).messages == 30
-    assert get_domain(db, "example.com").used_bytes == sum(get_mailbox(db, box.address).used_bytes for box in boxes)
+    assert get_mailbox(db, boxes[0].address, actor=CONSOLE).messages == 30
+    assert get_domain(db, "example.com", actor=CONSOLE).used_bytes == sum(get_mailbox(db, box.address, actor=CONSOLE).used_bytes for box in boxes)

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from shared.accounts import create_domain, create_mailbox, get_domain, get_mailbox
+from shared.accounts.views import CONSOLE
 from shared.errors import MaildropLocked, NotFound
 from shared.mail.delivery import deliver
 from shared.mail.maildrop import (
@@ -29,8 +30,8 @@ def message(n: int) -> bytes:
 @pytest.fixture
 def filled(db: Database) -> Database:
     """alice with three messages of different sizes."""
-    create_domain(db, "example.com")
-    box = create_mailbox(db, ADDRESS, "pw")
+    create_domain(db, "example.com", actor=CONSOLE)
+    box = create_mailbox(db, ADDRESS, "pw", actor=CONSOLE)
     for n in (1, 2, 3):
         deliver(db, message(n), [box.id])
     return db
@@ -38,7 +39,7 @@ def filled(db: Database) -> Database:
 
 def test_open_lists_messages_oldest_first(filled: Database) -> None:
     drop = open_maildrop(filled, "Alice@Example.com", "pop3-a")
-    assert drop.address == ADDRESS and drop.mailbox_id == get_mailbox(filled, ADDRESS).id
+    assert drop.address == ADDRESS and drop.mailbox_id == get_mailbox(filled, ADDRESS, actor=CONSOLE).id
     assert [m.size for m in drop.messages] == [len(message(n)) for n in (1, 2, 3)]
     with open_message(filled, drop, drop.messages[1].uid) as handle:
         assert handle.read() == message(2)
@@ -75,8 +76,8 @@ def test_commit_deletes_removes_files_updates_counters_and_releases(filled: Data
     doomed = [drop.messages[0].uid, drop.messages[2].uid]
     commit_deletes(filled, drop, "pop3-a", doomed + [drop.messages[0].uid])
     remaining = len(message(2))
-    assert (get_mailbox(filled, ADDRESS).used_bytes, get_mailbox(filled, ADDRESS).messages) == (remaining, 1)
-    assert get_domain(filled, "example.com").used_bytes == remaining
+    assert (get_mailbox(filled, ADDRESS, actor=CONSOLE).used_bytes, get_mailbox(filled, ADDRESS, actor=CONSOLE).messages) == (remaining, 1)
+    assert get_domain(filled, "example.com", actor=CONSOLE).used_bytes == remaining
     after = open_maildrop(filled, ADDRESS, "pop3-b")  # the lease was released
     assert [m.uid for m in after.messages] == [drop.messages[1].uid]
     assert not any(m.path.exists() for m in drop.messages if m.uid in doomed)
@@ -87,7 +88,7 @@ def test_commit_of_an_unknown_uid_deletes_nothing(filled: Database) -> None:
     with pytest.raises(NotFound):
         commit_deletes(filled, drop, "pop3-a", [drop.messages[0].uid, "bogus"])
     assert all(m.path.exists() for m in drop.messages)
-    assert get_mailbox(filled, ADDRESS).messages == 3
+    assert get_mailbox(filled, ADDRESS, actor=CONSOLE).messages == 3
 
 
 def test_lease_expires_renews_and_a_lost_lease_deletes_nothing(filled: Database) -> None:
@@ -105,7 +106,7 @@ def test_lease_expires_renews_and_a_lost_lease_deletes_nothing(filled: Database)
         with pytest.raises(MaildropLocked):
             commit_deletes(quick, first, "pop3-a", [first.messages[0].uid])
         assert all(m.path.exists() for m in first.messages)
-        assert get_mailbox(quick, ADDRESS).messages == 3
+        assert get_mailbox(quick, ADDRESS, actor=CONSOLE).messages == 3
         assert renew_maildrop(quick, second, "pop3-b")
     finally:
         quick.dispose()

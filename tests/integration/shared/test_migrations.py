@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from shared.accounts import create_domain, create_mailbox
 from shared.accounts.mailboxes import search_mailboxes
+from shared.accounts.views import CONSOLE
 from shared.config import Settings
 from shared.storage.db import Database, make_engine
 from shared.storage.migrations import (
@@ -205,9 +206,9 @@ def test_without_pg_trgm_the_migration_succeeds_and_search_scans(postgres_url: s
         assert search_objects(settings) == set()
         db = Database(settings)
         try:
-            create_domain(db, "example.com")
-            create_mailbox(db, "carol@example.com", "pw", name="Carol King")
-            assert [m.address for m in search_mailboxes(db, search="KING").mailboxes] == ["carol@example.com"]
+            create_domain(db, "example.com", actor=CONSOLE)
+            create_mailbox(db, "carol@example.com", "pw", name="Carol King", actor=CONSOLE)
+            assert [m.address for m in search_mailboxes(db, search="KING", actor=CONSOLE).mailboxes] == ["carol@example.com"]
         finally:
             db.dispose()
     finally:

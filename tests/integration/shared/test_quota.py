@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from shared.accounts import create_domain, create_mailbox, get_domain, get_mailbox
+from shared.accounts.views import CONSOLE
 from shared.errors import InvalidAddress, NotFound
 from shared.mail.delivery import deliver
 from shared.mail.quota import QuotaRepair, recalc_quota
@@ -17,10 +18,10 @@ MESSAGE = b"Subject: q\r\n\r\n" + b"x" * 100 + b"\r\n"
 @pytest.fixture
 def populated(db: Database) -> Database:
     """alice: 3 messages, bob: 1, carol (other domain): 2; all counters right."""
-    create_domain(db, "example.com")
-    create_domain(db, "example.net")
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_domain(db, "example.net", actor=CONSOLE)
     for address, count in (("alice@example.com", 3), ("bob@example.com", 1), ("carol@example.net", 2)):
-        box = create_mailbox(db, address, "pw")
+        box = create_mailbox(db, address, "pw", actor=CONSOLE)
         for _ in range(count):
             deliver(db, MESSAGE, [box.id])
     return db
@@ -44,10 +45,10 @@ def test_recalc_repairs_mailboxes_and_domain_totals(populated: Database) -> None
     assert repairs["carol@example.net"] == QuotaRepair("carol@example.net", 2 * len(MESSAGE), 2 * len(MESSAGE) + 50, 2, 3)
     assert repairs["alice@example.com"].changed and repairs["carol@example.net"].changed
     assert not repairs["bob@example.com"].changed
-    alice_view = get_mailbox(populated, "alice@example.com")
+    alice_view = get_mailbox(populated, "alice@example.com", actor=CONSOLE)
     assert (alice_view.used_bytes, alice_view.messages) == (2 * len(MESSAGE), 2)
-    assert get_domain(populated, "example.com").used_bytes == 3 * len(MESSAGE)
-    assert get_domain(populated, "example.net").used_bytes == 2 * len(MESSAGE) + 50
+    assert get_domain(populated, "example.com", actor=CONSOLE).used_bytes == 3 * len(MESSAGE)
+    assert get_domain(populated, "example.net", actor=CONSOLE).used_bytes == 2 * len(MESSAGE) + 50
 
 
 def test_recalc_of_one_mailbox(populated: Database) -> None:
@@ -55,10 +56,10 @@ def test_recalc_of_one_mailbox(populated: Database) -> None:
         path.unlink()
     (alice_repair,) = recalc_quota(populated, "Alice@Example.com")
     assert not alice_repair.changed
-    assert get_mailbox(populated, "bob@example.com").messages == 1  # not recounted
+    assert get_mailbox(populated, "bob@example.com", actor=CONSOLE).messages == 1  # not recounted
     (bob_repair,) = recalc_quota(populated, "bob@example.com")
     assert (bob_repair.used_bytes, bob_repair.messages, bob_repair.changed) == (0, 0, True)
-    assert get_domain(populated, "example.com").used_bytes == 3 * len(MESSAGE)
+    assert get_domain(populated, "example.com", actor=CONSOLE).used_bytes == 3 * len(MESSAGE)
     with pytest.raises(NotFound):
         recalc_quota(populated, "nobody@example.com")
     with pytest.raises(InvalidAddress):

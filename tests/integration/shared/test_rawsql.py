@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.accounts import create_domain
+from shared.accounts.views import CONSOLE
 from shared.storage import db as db_module
 from shared.storage import rawsql
 from shared.storage.db import Database
@@ -29,7 +30,7 @@ def quota_of(db: Database, name: str) -> int:
 
 
 def test_statements_bind_named_and_repeated_parameters(db: Database) -> None:
-    create_domain(db, "example.com")
+    create_domain(db, "example.com", actor=CONSOLE)
     with rawsql.cursor(db, transaction=True) as cursor:
         assert GROW_QUOTA.execute(cursor, {"name": "example.com", "quota": 500}).rowcount == 1
         assert GROW_QUOTA.execute(cursor, {"name": "example.com", "quota": 400}).rowcount == 0
@@ -37,7 +38,7 @@ def test_statements_bind_named_and_repeated_parameters(db: Database) -> None:
 
 
 def test_a_transaction_is_rolled_back_when_its_block_raises(db: Database) -> None:
-    create_domain(db, "example.com")
+    create_domain(db, "example.com", actor=CONSOLE)
     with pytest.raises(LookupError):
         with rawsql.cursor(db, transaction=True) as cursor:
             GROW_QUOTA.execute(cursor, {"name": "example.com", "quota": 500})
@@ -46,7 +47,7 @@ def test_a_transaction_is_rolled_back_when_its_block_raises(db: Database) -> Non
 
 
 def test_database_errors_leave_as_sqlalchemy_errors_and_the_connection_is_not_reused(db: Database) -> None:
-    create_domain(db, "example.com")
+    create_domain(db, "example.com", actor=CONSOLE)
     with pytest.raises(SQLAlchemyError):
         with rawsql.cursor(db, transaction=True) as cursor:
             cursor.dbapi.execute("SELECT no_such_column FROM domain")
@@ -67,7 +68,7 @@ def terminate_other_connections(db: Database) -> None:
 def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    create_domain(db, "example.com")
+    create_domain(db, "example.com", actor=CONSOLE)
     assert quota_of(db, "example.com") == 0
     terminate_other_connections(db)  # as a database restart does
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
@@ -76,7 +77,7 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_connection_in_steady_use_is_not_pinged_and_fails_once(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    create_domain(db, "example.com")
+    create_domain(db, "example.com", actor=CONSOLE)
     assert quota_of(db, "example.com") == 0
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 3600.0)
     terminate_other_connections(db)

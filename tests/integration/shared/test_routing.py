@@ -22,6 +22,7 @@ from shared.accounts import (
 )
 from shared.accounts.forwarding import set_forwarding
 from shared.accounts.passwords import hash_password
+from shared.accounts.views import CONSOLE
 from shared.errors import InvalidAddress, InvalidValue
 from shared.mail.addresses import parse_address
 from shared.mail.routing import (
@@ -40,11 +41,11 @@ pytestmark = pytest.mark.usefixtures("fast_hashing")
 @pytest.fixture
 def hosted(db: Database) -> Database:
     """example.com with alice and bob, example.net with carol; example.org is an alias of example.com."""
-    create_domain(db, "example.com")
-    create_domain(db, "example.net")
-    add_alias_domain(db, "example.org", "example.com")
+    create_domain(db, "example.com", actor=CONSOLE)
+    create_domain(db, "example.net", actor=CONSOLE)
+    add_alias_domain(db, "example.org", "example.com", actor=CONSOLE)
     for address in ("alice@example.com", "bob@example.com", "carol@example.net"):
-        create_mailbox(db, address, "pw", quota_bytes=1000)
+        create_mailbox(db, address, "pw", quota_bytes=1000, actor=CONSOLE)
     return db
 
 
@@ -74,41 +75,41 @@ def test_unknown_user_and_unhosted_domain(hosted: Database) -> None:
 
 
 def test_aliases_expand_recursively_to_mailboxes_and_forwards(hosted: Database) -> None:
-    create_alias(hosted, "team@example.com", ["sales@example.com", "bob@example.com"])
-    create_alias(hosted, "sales@example.com", ["alice@example.com", "boss@example.net"])
-    create_alias(hosted, "boss@example.net", ["carol@example.net", "partner@elsewhere.example", "ALICE@example.org"])
+    create_alias(hosted, "team@example.com", ["sales@example.com", "bob@example.com"], actor=CONSOLE)
+    create_alias(hosted, "sales@example.com", ["alice@example.com", "boss@example.net"], actor=CONSOLE)
+    create_alias(hosted, "boss@example.net", ["carol@example.net", "partner@elsewhere.example", "ALICE@example.org"], actor=CONSOLE)
     plan = resolve_recipient(hosted, "team@example.com")
     assert delivered_to(plan) == ["alice@example.com", "bob@example.com", "carol@example.net"]
     assert plan.forwards == ("partner@elsewhere.example",)
 
 
 def test_alias_to_external_only_is_deliverable(hosted: Database) -> None:
-    create_alias(hosted, "fwd@example.com", ["someone@elsewhere.example"])
+    create_alias(hosted, "fwd@example.com", ["someone@elsewhere.example"], actor=CONSOLE)
     plan = resolve_recipient(hosted, "fwd@example.com")
     assert plan.deliverable and plan.mailboxes == () and plan.forwards == ("someone@elsewhere.example",)
 
 
 def test_alias_loops_are_refused_when_saved(hosted: Database) -> None:
-    create_alias(hosted, "a@example.com", ["b@example.com"])
-    create_alias(hosted, "b@example.com", ["c@example.com"])
+    create_alias(hosted, "a@example.com", ["b@example.com"], actor=CONSOLE)
+    create_alias(hosted, "b@example.com", ["c@example.com"], actor=CONSOLE)
     with pytest.raises(InvalidValue):
-        create_alias(hosted, "c@example.com", ["alice@example.com", "a@example.com"])
-    create_alias(hosted, "c@example.com", ["alice@example.com"])
+        create_alias(hosted, "c@example.com", ["alice@example.com", "a@example.com"], actor=CONSOLE)
+    create_alias(hosted, "c@example.com", ["alice@example.com"], actor=CONSOLE)
     with pytest.raises(InvalidValue):
-        update_alias(hosted, "c@example.com", ["a@example.com"])
-    create_alias(hosted, "h@example.com", ["g@example.com"])
+        update_alias(hosted, "c@example.com", ["a@example.com"], actor=CONSOLE)
+    create_alias(hosted, "h@example.com", ["g@example.com"], actor=CONSOLE)
     with pytest.raises(InvalidValue):
-        create_group(hosted, "g@example.com", ["bob@example.com", "h@example.com"])
-    create_group(hosted, "g@example.com", ["bob@example.com"])
+        create_group(hosted, "g@example.com", ["bob@example.com", "h@example.com"], actor=CONSOLE)
+    create_group(hosted, "g@example.com", ["bob@example.com"], actor=CONSOLE)
     with pytest.raises(InvalidValue):
-        update_group(hosted, "g@example.com", members=["h@example.com"])
+        update_group(hosted, "g@example.com", members=["h@example.com"], actor=CONSOLE)
     assert delivered_to(resolve_recipient(hosted, "a@example.com")) == ["alice@example.com"]
 
 
 def test_loop_through_an_alias_domain_is_survived(hosted: Database) -> None:
     """Saving checks exact addresses; resolution still stops on a loop it meets through an alias domain."""
-    create_alias(hosted, "ping@example.com", ["pong@example.org"])
-    create_alias(hosted, "pong@example.com", ["ping@example.org"])
+    create_alias(hosted, "ping@example.com", ["pong@example.org"], actor=CONSOLE)
+    create_alias(hosted, "pong@example.com", ["ping@example.org"], actor=CONSOLE)
     plan = resolve_recipient(hosted, "ping@example.com")
     assert plan.refusal is Refusal.LOOP and not plan.deliverable
 
@@ -122,28 +123,28 @@ def shallow(hosted: Database) -> Iterator[Database]:
 
 
 def test_chains_up_to_the_depth_limit_deliver(shallow: Database) -> None:
-    create_alias(shallow, "hop3@example.com", ["alice@example.com"])
-    create_alias(shallow, "hop2@example.com", ["hop3@example.com"])
-    create_alias(shallow, "hop1@example.com", ["hop2@example.com"])
+    create_alias(shallow, "hop3@example.com", ["alice@example.com"], actor=CONSOLE)
+    create_alias(shallow, "hop2@example.com", ["hop3@example.com"], actor=CONSOLE)
+    create_alias(shallow, "hop1@example.com", ["hop2@example.com"], actor=CONSOLE)
     assert delivered_to(resolve_recipient(shallow, "hop1@example.com")) == ["alice@example.com"]
     with pytest.raises(InvalidValue):
-        create_alias(shallow, "hop0@example.com", ["hop1@example.com"])
+        create_alias(shallow, "hop0@example.com", ["hop1@example.com"], actor=CONSOLE)
 
 
 def test_chains_beyond_the_depth_limit_are_refused(shallow: Database) -> None:
     # Built from the front, each save only sees a short chain; resolution must still stop.
     for n in range(5):
-        create_alias(shallow, f"deep{n}@example.com", [f"deep{n + 1}@example.com"])
-    create_alias(shallow, "deep5@example.com", ["alice@example.com"])
+        create_alias(shallow, f"deep{n}@example.com", [f"deep{n + 1}@example.com"], actor=CONSOLE)
+    create_alias(shallow, "deep5@example.com", ["alice@example.com"], actor=CONSOLE)
     plan = resolve_recipient(shallow, "deep0@example.com")
     assert plan.refusal is Refusal.LOOP and plan.mailboxes == ()
     assert delivered_to(resolve_recipient(shallow, "deep3@example.com")) == ["alice@example.com"]
 
 
 def test_explicit_addresses_win_over_the_catch_all(hosted: Database) -> None:
-    create_mailbox(hosted, "catcher@example.com", "pw")
-    create_alias(hosted, "@example.com", ["catcher@example.com"])
-    create_alias(hosted, "info@example.com", ["bob@example.com"])
+    create_mailbox(hosted, "catcher@example.com", "pw", actor=CONSOLE)
+    create_alias(hosted, "@example.com", ["catcher@example.com"], actor=CONSOLE)
+    create_alias(hosted, "info@example.com", ["bob@example.com"], actor=CONSOLE)
     assert delivered_to(resolve_recipient(hosted, "alice@example.com")) == ["alice@example.com"]
     assert delivered_to(resolve_recipient(hosted, "info@example.com")) == ["bob@example.com"]
     assert delivered_to(resolve_recipient(hosted, "whoever@example.com")) == ["catcher@example.com"]
@@ -153,7 +154,7 @@ def test_explicit_addresses_win_over_the_catch_all(hosted: Database) -> None:
 
 
 def test_plus_tag_addressing(hosted: Database) -> None:
-    create_alias(hosted, "alice+special@example.com", ["bob@example.com"])
+    create_alias(hosted, "alice+special@example.com", ["bob@example.com"], actor=CONSOLE)
     assert delivered_to(resolve_recipient(hosted, "alice+news@example.com")) == ["alice@example.com"]
     assert delivered_to(resolve_recipient(hosted, "alice+a+b@example.org")) == ["alice@example.com"]
     assert delivered_to(resolve_recipient(hosted, "alice+special@example.com")) == ["bob@example.com"]
@@ -162,7 +163,7 @@ def test_plus_tag_addressing(hosted: Database) -> None:
 
 
 def test_alias_domains(hosted: Database) -> None:
-    create_alias(hosted, "info@example.com", ["carol@example.net"])
+    create_alias(hosted, "info@example.com", ["carol@example.net"], actor=CONSOLE)
     assert resolve_recipient(hosted, "alice@example.org").address == "alice@example.com"
     assert delivered_to(resolve_recipient(hosted, "alice@example.org")) == ["alice@example.com"]
     assert delivered_to(resolve_recipient(hosted, "info@example.org")) == ["carol@example.net"]
@@ -170,7 +171,7 @@ def test_alias_domains(hosted: Database) -> None:
 
 
 def test_group_with_policy_anyone(hosted: Database) -> None:
-    create_group(hosted, "all@example.com", ["alice@example.com", "carol@example.net", "ext@elsewhere.example"])
+    create_group(hosted, "all@example.com", ["alice@example.com", "carol@example.net", "ext@elsewhere.example"], actor=CONSOLE)
     for sender in (None, "", "stranger@elsewhere.example", "alice@example.com"):
         plan = resolve_recipient(hosted, "all@example.com", sender=sender)
         assert delivered_to(plan) == ["alice@example.com", "carol@example.net"]
@@ -178,14 +179,14 @@ def test_group_with_policy_anyone(hosted: Database) -> None:
 
 
 def test_group_with_policy_domain(hosted: Database) -> None:
-    create_group(hosted, "staff@example.com", ["alice@example.com"], policy="domain")
+    create_group(hosted, "staff@example.com", ["alice@example.com"], policy="domain", actor=CONSOLE)
     assert delivered_to(resolve_recipient(hosted, "staff@example.com", sender="bob@example.com")) == ["alice@example.com"]
     for sender in ("carol@example.net", "x@elsewhere.example", None, "garbage"):
         assert resolve_recipient(hosted, "staff@example.com", sender=sender).refusal is Refusal.SENDER_NOT_ALLOWED
 
 
 def test_group_with_policy_members(hosted: Database) -> None:
-    create_group(hosted, "board@example.com", ["alice@example.com", "carol@example.net"], policy="members")
+    create_group(hosted, "board@example.com", ["alice@example.com", "carol@example.net"], policy="members", actor=CONSOLE)
     plan = resolve_recipient(hosted, "board@example.com", sender="Carol@example.net")
     assert delivered_to(plan) == ["alice@example.com", "carol@example.net"]
     for sender in ("bob@example.com", None):
@@ -193,49 +194,49 @@ def test_group_with_policy_members(hosted: Database) -> None:
 
 
 def test_group_reached_through_an_alias_keeps_its_policy(hosted: Database) -> None:
-    create_group(hosted, "board@example.com", ["alice@example.com"], policy="members")
-    create_alias(hosted, "directors@example.com", ["board@example.com", "bob@example.com"])
+    create_group(hosted, "board@example.com", ["alice@example.com"], policy="members", actor=CONSOLE)
+    create_alias(hosted, "directors@example.com", ["board@example.com", "bob@example.com"], actor=CONSOLE)
     plan = resolve_recipient(hosted, "directors@example.com", sender="x@elsewhere.example")
     assert delivered_to(plan) == ["bob@example.com"]
 
 
 def test_inactive_mailbox(hosted: Database) -> None:
-    update_mailbox(hosted, "bob@example.com", active=False)
-    create_alias(hosted, "pair@example.com", ["alice@example.com", "bob@example.com"])
-    create_alias(hosted, "only-bob@example.com", ["bob@example.com"])
+    update_mailbox(hosted, "bob@example.com", active=False, actor=CONSOLE)
+    create_alias(hosted, "pair@example.com", ["alice@example.com", "bob@example.com"], actor=CONSOLE)
+    create_alias(hosted, "only-bob@example.com", ["bob@example.com"], actor=CONSOLE)
     assert resolve_recipient(hosted, "bob@example.com").refusal is Refusal.DISABLED
     assert delivered_to(resolve_recipient(hosted, "pair@example.com")) == ["alice@example.com"]
     assert not resolve_recipient(hosted, "only-bob@example.com").deliverable
 
 
 def test_inactive_domain(hosted: Database) -> None:
-    create_alias(hosted, "to-carol@example.com", ["carol@example.net", "alice@example.com"])
-    update_domain(hosted, "example.net", active=False)
+    create_alias(hosted, "to-carol@example.com", ["carol@example.net", "alice@example.com"], actor=CONSOLE)
+    update_domain(hosted, "example.net", active=False, actor=CONSOLE)
     assert resolve_recipient(hosted, "carol@example.net").refusal is Refusal.DISABLED
     assert delivered_to(resolve_recipient(hosted, "to-carol@example.com")) == ["alice@example.com"]
-    update_domain(hosted, "example.com", active=False)
+    update_domain(hosted, "example.com", active=False, actor=CONSOLE)
     assert resolve_recipient(hosted, "alice@example.org").refusal is Refusal.DISABLED
 
 
 def test_postmaster_falls_back_to_managers_then_global_admins(hosted: Database) -> None:
     assert resolve_recipient(hosted, "postmaster@example.com").refusal is Refusal.NO_SUCH_USER
-    grant_role(hosted, "carol@example.net", global_admin=True)
+    grant_role(hosted, "carol@example.net", global_admin=True, actor=CONSOLE)
     assert delivered_to(resolve_recipient(hosted, "postmaster@example.com")) == ["carol@example.net"]
-    grant_role(hosted, "bob@example.com", domain="example.com")
-    grant_role(hosted, "alice@example.com", domain="example.com")
+    grant_role(hosted, "bob@example.com", domain="example.com", actor=CONSOLE)
+    grant_role(hosted, "alice@example.com", domain="example.com", actor=CONSOLE)
     assert delivered_to(resolve_recipient(hosted, "postmaster@example.org")) == ["alice@example.com", "bob@example.com"]
-    update_mailbox(hosted, "alice@example.com", active=False)
+    update_mailbox(hosted, "alice@example.com", active=False, actor=CONSOLE)
     assert delivered_to(resolve_recipient(hosted, "postmaster@example.com")) == ["bob@example.com"]
-    create_alias(hosted, "postmaster@example.com", ["carol@example.net"])
+    create_alias(hosted, "postmaster@example.com", ["carol@example.net"], actor=CONSOLE)
     assert delivered_to(resolve_recipient(hosted, "postmaster@example.com")) == ["carol@example.net"]
 
 
 def test_may_send_as(hosted: Database) -> None:
-    create_mailbox(hosted, "catcher@example.com", "pw")
-    create_alias(hosted, "@example.com", ["catcher@example.com"])
-    create_alias(hosted, "sales@example.com", ["alias-hop@example.com"])
-    create_alias(hosted, "alias-hop@example.com", ["alice@example.com", "ext@elsewhere.example"])
-    create_alias(hosted, "bobs@example.com", ["bob@example.com"])
+    create_mailbox(hosted, "catcher@example.com", "pw", actor=CONSOLE)
+    create_alias(hosted, "@example.com", ["catcher@example.com"], actor=CONSOLE)
+    create_alias(hosted, "sales@example.com", ["alias-hop@example.com"], actor=CONSOLE)
+    create_alias(hosted, "alias-hop@example.com", ["alice@example.com", "ext@elsewhere.example"], actor=CONSOLE)
+    create_alias(hosted, "bobs@example.com", ["bob@example.com"], actor=CONSOLE)
     assert may_send_as(hosted, "alice@example.com", "Alice@example.com")
     assert may_send_as(hosted, "alice@example.com", "alice@example.org")
     assert may_send_as(hosted, "alice@example.com", "alice+tag@example.com")
@@ -251,8 +252,8 @@ def test_may_send_as(hosted: Database) -> None:
 
 
 def test_an_alias_owner_who_forwards_everything_may_still_send_as_the_alias(hosted: Database) -> None:
-    create_alias(hosted, "sales@example.com", ["bob@example.com"])
-    set_forwarding(hosted, "bob@example.com", ["bob@elsewhere.example"], keep_copy=False)
+    create_alias(hosted, "sales@example.com", ["bob@example.com"], actor=CONSOLE)
+    set_forwarding(hosted, "bob@example.com", ["bob@elsewhere.example"], keep_copy=False, actor=CONSOLE)
     assert delivered_to(resolve_recipient(hosted, "sales@example.com")) == []  # bob keeps no copy
     assert may_send_as(hosted, "bob@example.com", "sales@example.com")
     assert may_send_as(hosted, "bob@example.com", "bob+news@example.com")
@@ -260,9 +261,9 @@ def test_an_alias_owner_who_forwards_everything_may_still_send_as_the_alias(host
 
 
 def test_may_send_as_a_group(hosted: Database) -> None:
-    create_group(hosted, "open@example.com", ["carol@example.net"])
-    create_group(hosted, "staff@example.com", ["carol@example.net"], policy="domain")
-    create_group(hosted, "board@example.com", ["alice@example.com", "carol@example.net"], policy="members")
+    create_group(hosted, "open@example.com", ["carol@example.net"], actor=CONSOLE)
+    create_group(hosted, "staff@example.com", ["carol@example.net"], policy="domain", actor=CONSOLE)
+    create_group(hosted, "board@example.com", ["alice@example.com", "carol@example.net"], policy="members", actor=CONSOLE)
     assert may_send_as(hosted, "bob@example.com", "open@example.com")  # same domain
     assert may_send_as(hosted, "carol@example.net", "open@example.com")  # member
     assert may_send_as(hosted, "bob@example.com", "staff@example.com")
@@ -293,17 +294,17 @@ def statements_to_resolve(db: Database, address: str) -> list[Statement]:
 def add_mailboxes(db: Database, start: int, stop: int) -> None:
     stored = hash_password("pw")
     for n in range(start, stop):
-        create_mailbox(db, f"user{n}@example.com", stored, password_is_hash=True)
+        create_mailbox(db, f"user{n}@example.com", stored, password_is_hash=True, actor=CONSOLE)
 
 
 def probe_world(db: Database) -> None:
     """10 mailboxes (user0 a global admin), an alias domain, an alias, a group; no domain managers."""
-    create_domain(db, "example.com")
-    add_alias_domain(db, "example.org", "example.com")
+    create_domain(db, "example.com", actor=CONSOLE)
+    add_alias_domain(db, "example.org", "example.com", actor=CONSOLE)
     add_mailboxes(db, 0, 10)
-    grant_role(db, "user0@example.com", global_admin=True)
-    create_alias(db, "team@example.com", ["user5@example.com", "crew@example.com"])
-    create_group(db, "crew@example.com", ["user6@example.com", "user7@example.com"])
+    grant_role(db, "user0@example.com", global_admin=True, actor=CONSOLE)
+    create_alias(db, "team@example.com", ["user5@example.com", "crew@example.com"], actor=CONSOLE)
+    create_group(db, "crew@example.com", ["user6@example.com", "user7@example.com"], actor=CONSOLE)
 
 
 # Equal statement lists at 10 and at LARGE mailboxes show the cost does not depend on the count;

@@ -27,6 +27,7 @@ from shared.accounts import (
     update_mailbox,
 )
 from shared.accounts.passwords import hash_password
+from shared.accounts.views import CONSOLE
 from shared.mail.delivery import deliver
 from shared.storage.db import Database
 from shared.storage.migrations import upgrade_to_head
@@ -59,17 +60,17 @@ def password_hashes() -> dict[str, str]:
 def create_accounts(db: Database, password_hashes: dict[str, str]) -> None:
     """hosted.example (alice manages it, bob is a global admin, carol is disabled, dave's quota
     is full), its alias domain alias.example, and second.example with no mailboxes."""
-    create_domain(db, DOMAIN)
-    create_domain(db, SECOND)
-    add_alias_domain(db, ALIAS_DOMAIN, DOMAIN)
+    create_domain(db, DOMAIN, actor=CONSOLE)
+    create_domain(db, SECOND, actor=CONSOLE)
+    add_alias_domain(db, ALIAS_DOMAIN, DOMAIN, actor=CONSOLE)
     for address, password in ((ALICE, ALICE_PW), (BOB, BOB_PW), (CAROL, "carol-pw"), (DAVE, "dave-pw")):
-        create_mailbox(db, address, password_hashes[password], password_is_hash=True)
-    update_mailbox(db, CAROL, active=False)
-    grant_role(db, ALICE, domain=DOMAIN)
-    grant_role(db, BOB, global_admin=True)
-    dave = get_mailbox(db, DAVE)
+        create_mailbox(db, address, password_hashes[password], password_is_hash=True, actor=CONSOLE)
+    update_mailbox(db, CAROL, active=False, actor=CONSOLE)
+    grant_role(db, ALICE, domain=DOMAIN, actor=CONSOLE)
+    grant_role(db, BOB, global_admin=True, actor=CONSOLE)
+    dave = get_mailbox(db, DAVE, actor=CONSOLE)
     deliver(db, b"Subject: filler\r\n\r\nfills the quota\r\n", [dave.id], return_path="")
-    update_mailbox(db, DAVE, quota_bytes=get_mailbox(db, DAVE).used_bytes)
+    update_mailbox(db, DAVE, quota_bytes=get_mailbox(db, DAVE, actor=CONSOLE).used_bytes, actor=CONSOLE)
 
 
 @pytest.fixture

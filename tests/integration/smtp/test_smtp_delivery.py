@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from shared.accounts import create_alias, create_group, create_mailbox, get_mailbox
+from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 from shared.storage.models import OutboundRecipient
 
@@ -65,9 +66,9 @@ def test_mx_trace_and_null_return_path(shared_smtp: RunningSmtp) -> None:
 
 def test_submitters_send_only_as_their_own_addresses(shared_smtp: RunningSmtp) -> None:
     smtp = shared_smtp
-    create_alias(smtp.db, "sales@hosted.example", [ALICE])
-    create_group(smtp.db, "sendas-team@hosted.example", [ALICE, BOB], policy="members")
-    create_group(smtp.db, "sendas-board@hosted.example", [BOB], policy="members")
+    create_alias(smtp.db, "sales@hosted.example", [ALICE], actor=CONSOLE)
+    create_group(smtp.db, "sendas-team@hosted.example", [ALICE, BOB], policy="members", actor=CONSOLE)
+    create_group(smtp.db, "sendas-board@hosted.example", [BOB], policy="members", actor=CONSOLE)
     with submit(smtp) as client:
         for sender in (
             ALICE,
@@ -118,8 +119,8 @@ def test_submission_rate_limit_is_per_user_per_hour(start_smtp) -> None:  # type
 
 def test_group_sending_policy_applies_to_inbound_mail(shared_smtp: RunningSmtp) -> None:
     smtp = shared_smtp
-    create_group(smtp.db, "inbound-team@hosted.example", [ALICE, BOB], policy="members")
-    create_group(smtp.db, "inbound-staff@hosted.example", [ALICE, BOB], policy="domain")
+    create_group(smtp.db, "inbound-team@hosted.example", [ALICE, BOB], policy="members", actor=CONSOLE)
+    create_group(smtp.db, "inbound-staff@hosted.example", [ALICE, BOB], policy="domain", actor=CONSOLE)
     with mx_client(smtp) as client:
         client.ehlo("client.example")
         client.mail(REMOTE)
@@ -137,7 +138,7 @@ def test_postmaster_reaches_managers_or_global_admins_unless_an_alias_says_other
         client.sendmail(REMOTE, ["postmaster@second.example"], b"Subject: to second\r\n\r\nx\r\n")
     assert newest_message(smtp.settings, ALICE).endswith(b"Subject: to hosted\r\n\r\nx\r\n")  # manager
     assert newest_message(smtp.settings, BOB).endswith(b"Subject: to second\r\n\r\nx\r\n")  # global admin
-    create_alias(smtp.db, "postmaster@hosted.example", [BOB])
+    create_alias(smtp.db, "postmaster@hosted.example", [BOB], actor=CONSOLE)
     with mx_client(smtp) as client:
         client.sendmail(REMOTE, ["postmaster@hosted.example"], b"Subject: aliased\r\n\r\nx\r\n")
     assert newest_message(smtp.settings, BOB).endswith(b"Subject: aliased\r\n\r\nx\r\n")
@@ -147,14 +148,14 @@ def test_mailbox_full_at_data_is_552_and_partial_fullness_bounces(shared_smtp: R
     """Without SIZE the quota is only known at end of data: alone, the mailbox gets 552 5.2.2;
     beside another recipient, the others get the message and the sender a DSN."""
     smtp = shared_smtp
-    create_mailbox(smtp.db, f"small@{DOMAIN}", "small-pw", quota_bytes=3000)
+    create_mailbox(smtp.db, f"small@{DOMAIN}", "small-pw", quota_bytes=3000, actor=CONSOLE)
     big = b"Subject: big\r\n\r\n" + (b"x" * 70 + b"\r\n") * 60
     with mx_client(smtp) as client:
         client.ehlo("client.example")
         client.mail(REMOTE)
         assert client.rcpt(f"small@{DOMAIN}")[0] == 250
         assert client.data(big) == (552, b"5.2.2 Mailbox full")
-    assert get_mailbox(smtp.db, f"small@{DOMAIN}").messages == 0
+    assert get_mailbox(smtp.db, f"small@{DOMAIN}", actor=CONSOLE).messages == 0
     with submit(smtp, BOB, "bob-pw") as client:
         client.mail(BOB)
         client.rcpt(ALICE)
@@ -175,7 +176,7 @@ def queue_files(smtp: RunningSmtp) -> list[Path]:
 
 def test_a_failed_local_copy_means_451_and_nothing_kept(shared_smtp: RunningSmtp) -> None:
     smtp = shared_smtp
-    create_mailbox(smtp.db, f"fragile@{DOMAIN}", "fragile-pw")
+    create_mailbox(smtp.db, f"fragile@{DOMAIN}", "fragile-pw", actor=CONSOLE)
     fragile_tmp = smtp.settings.mail_root / DOMAIN / "fragile" / "tmp"
     fragile_tmp.rmdir()
     fragile_tmp.write_text("not a directory: writing the copy for fragile fails")
@@ -186,7 +187,7 @@ def test_a_failed_local_copy_means_451_and_nothing_kept(shared_smtp: RunningSmtp
             client.sendmail(ALICE, [ALICE, f"fragile@{DOMAIN}", "never-queued@remote.example"], MESSAGE)
     assert (failed.value.smtp_code, failed.value.smtp_error[:5]) == (451, b"4.3.0")
     assert maildir_messages(smtp.settings, ALICE) == alice_before
-    assert get_mailbox(smtp.db, ALICE).used_bytes == sum(len(m) for m in alice_before)
+    assert get_mailbox(smtp.db, ALICE, actor=CONSOLE).used_bytes == sum(len(m) for m in alice_before)
     assert queued_addresses(smtp.db, "never-queued@remote.example") == []
     assert queue_files(smtp) == queue_files_before
 

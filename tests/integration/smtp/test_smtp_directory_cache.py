@@ -14,6 +14,7 @@ from sqlalchemy import event, update
 
 from shared.accounts import create_mailbox, get_mailbox, update_domain, update_mailbox
 from shared.accounts.forwarding import set_forwarding
+from shared.accounts.views import CONSOLE
 from shared.mail.delivery import deliver
 from shared.storage.db import Database
 from shared.storage.directory_cache import CHANNEL, ENTRY_SECONDS, listen_conninfo
@@ -34,8 +35,8 @@ def database_url(postgres_url: str) -> str:
 @pytest.fixture
 def erin(db: Database, accounts: None) -> str:
     address = f"erin@{DOMAIN}"
-    create_mailbox(db, address, "erin-pw", quota_bytes=1_000_000)
-    deliver(db, b"Subject: first\r\n\r\nhello\r\n", [get_mailbox(db, address).id], return_path="")
+    create_mailbox(db, address, "erin-pw", quota_bytes=1_000_000, actor=CONSOLE)
+    deliver(db, b"Subject: first\r\n\r\nhello\r\n", [get_mailbox(db, address, actor=CONSOLE).id], return_path="")
     return address
 
 
@@ -89,7 +90,7 @@ def test_a_recipient_found_once_costs_no_more_round_trips(start_smtp: StartSmtp,
 
 def test_a_nearly_full_mailbox_is_looked_up_every_time(start_smtp: StartSmtp, db: Database, erin: str) -> None:
     frank = f"frank@{DOMAIN}"
-    create_mailbox(db, frank, "frank-pw", quota_bytes=1_000_000)
+    create_mailbox(db, frank, "frank-pw", quota_bytes=1_000_000, actor=CONSOLE)
     with db.session.begin() as s:
         s.execute(update(Mailbox).where(Mailbox.address == erin).values(used_bytes=950_000))
     server = start_smtp()
@@ -118,10 +119,10 @@ def test_a_kept_mailbox_is_read_again_for_a_message_near_its_quota(start_smtp: S
 @pytest.mark.parametrize(
     "change, refused",
     [
-        (lambda db, address: update_mailbox(db, address, active=False), 550),
-        (lambda db, address: update_domain(db, DOMAIN, active=False), 550),
-        (lambda db, address: update_mailbox(db, address, quota_bytes=1), 452),
-        (lambda db, address: set_forwarding(db, address, ["elsewhere@remote.example"], keep_copy=False), 250),
+        (lambda db, address: update_mailbox(db, address, active=False, actor=CONSOLE), 550),
+        (lambda db, address: update_domain(db, DOMAIN, active=False, actor=CONSOLE), 550),
+        (lambda db, address: update_mailbox(db, address, quota_bytes=1, actor=CONSOLE), 452),
+        (lambda db, address: set_forwarding(db, address, ["elsewhere@remote.example"], keep_copy=False, actor=CONSOLE), 250),
     ],
     ids=["mailbox disabled", "domain disabled", "quota lowered", "forwarding on"],
 )
@@ -153,8 +154,8 @@ def notified(connection: psycopg.Connection) -> bool:
 
 
 def test_deliveries_and_names_notify_nothing(db: Database, erin: str, listening: psycopg.Connection) -> None:
-    deliver(db, b"Subject: hi\r\n\r\nhello\r\n", [get_mailbox(db, erin).id], return_path="")
-    update_mailbox(db, erin, name="Erin Example")
+    deliver(db, b"Subject: hi\r\n\r\nhello\r\n", [get_mailbox(db, erin, actor=CONSOLE).id], return_path="")
+    update_mailbox(db, erin, name="Erin Example", actor=CONSOLE)
     assert not notified(listening)
-    update_mailbox(db, erin, active=False)
+    update_mailbox(db, erin, active=False, actor=CONSOLE)
     assert notified(listening)

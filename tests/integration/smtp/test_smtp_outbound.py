@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from services.smtp.worker import OutboundWorker
 from shared.accounts import create_alias
+from shared.accounts.views import CONSOLE
 from shared.mail import dkimkeys, outbound
 from shared.storage.db import Database
 from shared.storage.models import OutboundMessage, OutboundRecipient
@@ -144,7 +145,7 @@ def test_an_unreachable_next_hop_is_a_temporary_failure(start_smtp) -> None:  # 
 def test_external_alias_members_are_forwarded_and_the_null_sender_never_bounced(
     relaying: RunningSmtp, smarthost: StockSmtp
 ) -> None:
-    create_alias(relaying.db, "fwd@hosted.example", ["outside@remote.example", BOB])
+    create_alias(relaying.db, "fwd@hosted.example", ["outside@remote.example", BOB], actor=CONSOLE)
     smarthost.handler.rcpt_replies["outside@remote.example"] = ["550 5.1.1 gone", "550 5.1.1 gone"]
     with mx_client(relaying) as client:
         client.sendmail("", ["fwd@hosted.example"], b"Subject: from nobody\r\n\r\nx\r\n")
