@@ -5,7 +5,7 @@ import click
 
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
-from services.cli.params import SIZE
+from services.cli.params import SIZE, checked_domain
 from shared import accounts
 from shared.accounts.records import domain_record
 from shared.accounts.views import CONSOLE
@@ -43,7 +43,7 @@ def domain_list(as_json: bool) -> None:
 
 
 @domain.command("remove")
-@click.argument("name")
+@click.argument("name", callback=checked_domain)
 def domain_remove(name: str) -> None:
     """Remove a domain with its mailboxes, aliases, groups and stored mail."""
     accounts.remove_domain(open_database(), name, actor=CONSOLE)
@@ -51,8 +51,8 @@ def domain_remove(name: str) -> None:
 
 
 @domain.command("alias-add")
-@click.argument("alias_name")
-@click.argument("target")
+@click.argument("alias_name", callback=checked_domain)
+@click.argument("target", callback=checked_domain)
 def domain_alias_add(alias_name: str, target: str) -> None:
     """Make ALIAS_NAME another name of the hosted domain TARGET."""
     accounts.add_alias_domain(open_database(), alias_name, target, actor=CONSOLE)
@@ -60,7 +60,7 @@ def domain_alias_add(alias_name: str, target: str) -> None:
 
 
 @domain.command("alias-remove")
-@click.argument("alias_name")
+@click.argument("alias_name", callback=checked_domain)
 def domain_alias_remove(alias_name: str) -> None:
     accounts.remove_alias_domain(open_database(), alias_name, actor=CONSOLE)
     click.echo(f"alias domain removed: {alias_name}")

@@ -5,6 +5,7 @@ import click
 
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
+from services.cli.params import checked_address, checked_domain
 from shared import accounts
 from shared.accounts.records import group_record
 from shared.accounts.views import CONSOLE
@@ -25,7 +26,7 @@ def group_add(address: str, members: tuple[str, ...], policy: str) -> None:
 
 
 @group.command("list")
-@click.argument("domain_name", required=False, metavar="[DOMAIN]")
+@click.argument("domain_name", required=False, metavar="[DOMAIN]", callback=checked_domain)
 @json_option
 def group_list(domain_name: str | None, as_json: bool) -> None:
     database = open_database(hosting=domain_name)
@@ -34,7 +35,7 @@ def group_list(domain_name: str | None, as_json: bool) -> None:
 
 
 @group.command("remove")
-@click.argument("address")
+@click.argument("address", callback=checked_address)
 def group_remove(address: str) -> None:
     accounts.remove_group(open_database(), address, actor=CONSOLE)
     click.echo(f"group removed: {address}")

@@ -8,7 +8,13 @@ import click
 
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
-from services.cli.params import SIZE, read_password, with_password
+from services.cli.params import (
+    SIZE,
+    checked_address,
+    checked_domain,
+    read_password,
+    with_password,
+)
 from shared import accounts
 from shared.accounts.records import mailbox_record, pick
 from shared.accounts.views import CONSOLE
@@ -36,7 +42,7 @@ def mailbox_add(address: str, password: str | None, password_stdin: bool, quota:
 
 
 @mailbox.command("list")
-@click.argument("domain_name", required=False, metavar="[DOMAIN]")
+@click.argument("domain_name", required=False, metavar="[DOMAIN]", callback=checked_domain)
 @json_option
 def mailbox_list(domain_name: str | None, as_json: bool) -> None:
     database = open_database(hosting=domain_name)
@@ -45,7 +51,7 @@ def mailbox_list(domain_name: str | None, as_json: bool) -> None:
 
 
 @mailbox.command("passwd")
-@click.argument("address")
+@click.argument("address", callback=checked_address)
 @with_password
 def mailbox_passwd(address: str, password: str | None, password_stdin: bool) -> None:
     accounts.set_password(open_database(), address, read_password(password, password_stdin), actor=CONSOLE)
@@ -53,7 +59,7 @@ def mailbox_passwd(address: str, password: str | None, password_stdin: bool) -> 
 
 
 @mailbox.command("remove")
-@click.argument("address")
+@click.argument("address", callback=checked_address)
 def mailbox_remove(address: str) -> None:
     """Remove a mailbox and its stored mail."""
     accounts.remove_mailbox(open_database(), address, actor=CONSOLE)
@@ -61,12 +67,12 @@ def mailbox_remove(address: str) -> None:
 
 
 def _role_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    command = click.option("--domain", "domain_name", default=None, help="Manager of this domain.")(command)
+    command = click.option("--domain", "domain_name", default=None, help="Manager of this domain.", callback=checked_domain)(command)
     return click.option("--global", "global_admin", is_flag=True, help="Global admin.")(command)
 
 
 @mailbox.command("grant")
-@click.argument("address")
+@click.argument("address", callback=checked_address)
 @_role_options
 def mailbox_grant(address: str, global_admin: bool, domain_name: str | None) -> None:
     """Give a portal role."""
@@ -75,7 +81,7 @@ def mailbox_grant(address: str, global_admin: bool, domain_name: str | None) -> 
 
 
 @mailbox.command("revoke")
-@click.argument("address")
+@click.argument("address", callback=checked_address)
 @_role_options
 def mailbox_revoke(address: str, global_admin: bool, domain_name: str | None) -> None:
     """Take a portal role away."""

@@ -64,4 +64,4 @@ def _describe(exc: Exception) -> tuple[str, int]:
         return str(exc), EXIT_STARTUP
     if isinstance(exc, BeaconError):
         return str(exc), EXIT_FAILURE
-    return f"database error: {str(exc.orig or exc).splitlines()[0]}", EXIT_STARTUP
+    return f"database error: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}", EXIT_STARTUP

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from shared.config import parse_size
+from shared.mail.addresses import normalise_domain, parse_address, parse_alias_source
 
 
 class Size(click.ParamType):
@@ -58,3 +59,22 @@ def read_admin_password(address: str) -> str:
     if not line:
         raise click.UsageError("--admin: give the password on the first line of standard input")
     return line
+
+
+
+def _checked_by(parse: Callable[[str], object]) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A parameter callback that refuses a malformed value with its own error ("invalid
+    address: ..."), rather than the use case's "unknown ...": to the use cases a malformed
+    name is one that does not exist, so a changed id in the portal's URLs tells nothing."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is not None:
+            parse(value)
+        return value
+
+    return check
+
+
+checked_address = _checked_by(parse_address)
+checked_domain = _checked_by(normalise_domain)
+checked_alias_source = _checked_by(parse_alias_source)

@@ -7,6 +7,7 @@ import click
 
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
+from services.cli.params import checked_address
 from shared import accounts
 from shared.accounts import tokens as api_tokens
 from shared.accounts.records import token_record
@@ -40,7 +41,7 @@ def token_create(owner: str, scope: str, domains: tuple[str, ...], name: str, ex
 
 
 @token.command("list")
-@click.option("--user", "owner", default=None, metavar="ADDRESS", help="Only the tokens of this mailbox.")
+@click.option("--user", "owner", default=None, metavar="ADDRESS", help="Only the tokens of this mailbox.", callback=checked_address)
 @json_option
 def token_list(owner: str | None, as_json: bool) -> None:
     database = open_database()

@@ -273,3 +273,33 @@ def test_a_token_made_by_the_console_script_works_against_the_api(settings: Sett
     token_id = json.loads(script("token", "list", "--json"))[0]["id"]
     script("token", "revoke", str(token_id))
     assert api.get("/api/v1/domains", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("mailbox", "remove", "bad"), "invalid address: 'bad'"),
+        (("mailbox", "passwd", "bad", "--password", "x"), "invalid address: 'bad'"),
+        (("mailbox", "grant", "bad", "--global"), "invalid address: 'bad'"),
+        (("mailbox", "revoke", "a@b.example", "--domain", "bad..x"), "invalid domain: 'bad..x'"),
+        (("mailbox", "list", "bad..x"), "invalid domain: 'bad..x'"),
+        (("domain", "remove", "bad..x"), "invalid domain: 'bad..x'"),
+        (("domain", "alias-add", "bad..x", "unknown.example"), "invalid domain: 'bad..x'"),
+        (("alias", "remove", "bad"), "invalid address: 'bad'"),
+        (("group", "remove", "bad"), "invalid address: 'bad'"),
+        (("token", "list", "--user", "bad"), "invalid address: 'bad'"),
+    ],
+)
+def test_a_malformed_name_is_called_invalid_not_unknown(initialised, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+    """The use cases answer "unknown" for anything malformed (the portal's URLs must not tell
+    the two apart); at the console the operator is told what is wrong with what they typed."""
+    result = initialised(*args)
+    assert result.code == 1
+    assert fails(result) == f"beaconmail: {message}"
+
+
+def test_an_unusable_database_url_is_one_line(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("BEACONMAIL_DATABASE_URL", "nonsense://")
+    result = run("domain", "list")
+    assert result.code == 2
+    assert fails(result).startswith("beaconmail: database error: ")
