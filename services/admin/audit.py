@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from services.admin.access import current_scope, manager_required
+from services.admin.access import current_actor, manager_required
 from services.admin.forms import AuditFilterForm
 from services.admin.mailboxes import domain_choices
 from services.admin.portal import db
 from shared import accounts
-from shared.accounts.permissions import domain_in_scope
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -25,17 +24,15 @@ def page_number() -> int:
 @bp.get("/")
 @manager_required
 def index() -> str:
-    scope = current_scope()
     form = AuditFilterForm(request.args)
     form.domain.choices = domain_choices(with_all=True)
-    wanted = form.domain.data or ""
-    domains = [domain_in_scope(scope, wanted)] if wanted else scope.domain_filter()
     number = page_number()
     # One row more than a page tells whether an older page exists, without counting the log.
     entries = accounts.list_audit(
         db(),
-        domains=domains,
-        actor=(form.actor.data or "").strip().lower() or None,
+        actor=current_actor(),
+        domain=form.domain.data or None,
+        by=(form.actor.data or "").strip().lower() or None,
         action=(form.action.data or "").strip() or None,
         text=(form.text.data or "").strip() or None,
         limit=ENTRIES_PER_PAGE + 1,

@@ -21,11 +21,10 @@ def index() -> Response | str:
     scope = current_scope()
     if not scope.is_manager:
         return redirect(url_for("account.index"))
-    names = scope.domain_filter()
     return render_template(
         "dashboard/index.html",
-        totals=reports.totals(db(), domains=names),
+        totals=reports.totals(db(), actor=current_actor()),
         domains=accounts.list_domains(db(), actor=current_actor()),
-        near_quota=reports.mailboxes_near_quota(db(), domains=names),
-        recent=accounts.list_audit(db(), domains=names, limit=RECENT_CHANGES),
+        near_quota=reports.mailboxes_near_quota(db(), actor=current_actor()),
+        recent=accounts.list_audit(db(), actor=current_actor(), limit=RECENT_CHANGES),
     )

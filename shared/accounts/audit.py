@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from shared.accounts.permissions import domain_in_scope, require_manager
 from shared.accounts.views import Actor, AuditView
 from shared.storage.db import Database
 from shared.storage.models import AuditEntry
@@ -25,22 +26,25 @@ def record(s: Session, actor: Actor, action: str, target: str, domain: str = "",
 def list_audit(
     db: Database,
     *,
-    domains: list[str] | None = None,
-    actor: str | None = None,
+    actor: Actor,
+    domain: str | None = None,
+    by: str | None = None,
     action: str | None = None,
     text: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[AuditView]:
-    """Newest first. `domains` narrows to those domains (a manager's view); None means all."""
-    filters = [actor or "", action or "", text or "", *(domains or [])]
+    """Newest first, of the actor's domains or of `domain`, one of them; `by` is who made the change."""
+    require_manager(actor.scope)
+    domains = [domain_in_scope(actor.scope, domain)] if domain else actor.scope.domain_filter()
+    filters = [by or "", action or "", text or "", *(domains or [])]
     if any("\x00" in value for value in filters):
         return []  # no stored value holds a NUL, and PostgreSQL refuses one as a parameter
     query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     if domains is not None:
         query = query.where(AuditEntry.domain.in_(domains))
-    if actor:
-        query = query.where(AuditEntry.actor == actor)
+    if by:
+        query = query.where(AuditEntry.actor == by)
     if action:
         query = query.where(AuditEntry.action == action)
     if text:

@@ -8,7 +8,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
-from shared.accounts.views import MailboxView
+from shared.accounts.permissions import require_manager
+from shared.accounts.views import Actor, MailboxView
 from shared.storage.db import Database
 from shared.storage.models import Alias, Domain, GroupMailbox, Mailbox
 
@@ -33,8 +34,10 @@ def _in_domains(query: Select[Unpack[Row]], column: InstrumentedAttribute[int], 
     return query.where(column.in_(select(Domain.id).where(Domain.name.in_(domains))))
 
 
-def totals(db: Database, *, domains: list[str] | None = None) -> Totals:
-    """Counts and storage over every domain, or over `domains` (a manager's view)."""
+def totals(db: Database, *, actor: Actor) -> Totals:
+    """Counts and storage over the domains the actor manages (all of them for a global admin)."""
+    require_manager(actor.scope)
+    domains = actor.scope.domain_filter()
     mailbox_query = _in_domains(
         select(
             func.count(Mailbox.id),
@@ -56,10 +59,10 @@ def totals(db: Database, *, domains: list[str] | None = None) -> Totals:
     return Totals(domain_count, active_domains, mailboxes, active_mailboxes, aliases, groups, int(used), int(messages))
 
 
-def mailboxes_near_quota(
-    db: Database, *, domains: list[str] | None = None, threshold: float = 0.9, limit: int = 10
-) -> list[MailboxView]:
-    """Mailboxes with a quota that are at least `threshold` full, fullest first."""
+def mailboxes_near_quota(db: Database, *, actor: Actor, threshold: float = 0.9, limit: int = 10) -> list[MailboxView]:
+    """Mailboxes of the actor's domains with a quota that are at least `threshold` full, fullest first."""
+    require_manager(actor.scope)
+    domains = actor.scope.domain_filter()
     fill = Mailbox.used_bytes * 1.0 / Mailbox.quota_bytes
     query = _in_domains(
         select(Mailbox).where(Mailbox.quota_bytes > 0, Mailbox.used_bytes >= Mailbox.quota_bytes * threshold),

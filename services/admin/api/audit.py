@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from services.admin.api.access import api_scope
+from services.admin.api.access import api_actor
 from services.admin.api.payload import MAX_PAGE, query_int, query_text
 from services.admin.portal import db
 from shared import accounts
-from shared.accounts.permissions import domain_in_scope
 from shared.accounts.records import audit_record
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -15,13 +14,12 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 @bp.get("")
 def list_audit() -> Response:
-    scope = api_scope()
-    wanted = query_text("domain")
     offset, limit = query_int("offset", 0, 10**9), query_int("limit", 100, MAX_PAGE)
     entries = accounts.list_audit(
         db(),
-        domains=[domain_in_scope(scope, wanted)] if wanted else scope.domain_filter(),
-        actor=(query_text("actor") or "").lower() or None,
+        actor=api_actor(),
+        domain=query_text("domain"),
+        by=(query_text("actor") or "").lower() or None,
         action=query_text("action"),
         text=query_text("text"),
         limit=limit,

@@ -94,7 +94,7 @@ def test_invalid_destinations_and_unknown_mailbox(hosted: Database) -> None:
 
 def test_audited_and_removed_with_the_mailbox(hosted: Database) -> None:
     set_forwarding(hosted, "alice@example.com", ["bob@example.com"], keep_copy=False, actor=Actor(Scope("admin@example.com", is_global_admin=True)))
-    (entry,) = [e for e in list_audit(hosted) if e.action == "mailbox.forwarding"]
+    (entry,) = [e for e in list_audit(hosted, actor=CONSOLE) if e.action == "mailbox.forwarding"]
     assert (entry.actor, entry.target, entry.detail) == ("admin@example.com", "alice@example.com", "keep_copy=False bob@example.com")
     remove_mailbox(hosted, "alice@example.com", actor=CONSOLE)
     assert resolve_recipient(hosted, "alice@example.com").refusal is Refusal.NO_SUCH_USER

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared import accounts
+from shared.accounts import reports
 from shared.accounts.permissions import Scope
 from shared.accounts.views import CONSOLE, Actor
 from shared.errors import NotFound, PermissionDenied
@@ -90,7 +91,7 @@ def test_nobody_disables_deletes_or_demotes_themselves(hosted: Database) -> None
 def test_a_role_change_is_one_transaction_and_one_audit_trail(hosted: Database) -> None:
     changed = accounts.update_mailbox(hosted, STAFF, name="Staff", managed_domains=["alpha.example"], actor=MANAGER)
     assert changed.managed_domains == ("alpha.example",) and changed.name == "Staff"
-    entries = accounts.list_audit(hosted, actor=BOSS)
+    entries = accounts.list_audit(hosted, actor=CONSOLE, by=BOSS)
     assert [(e.action, e.detail, e.ip) for e in entries] == [
         ("role.grant", "manager:alpha.example", "192.0.2.9"),
         ("mailbox.update", "name=Staff", "192.0.2.9"),
@@ -106,3 +107,21 @@ def test_a_read_only_scope_changes_nothing(hosted: Database) -> None:
     with pytest.raises(PermissionDenied, match="^this token may only read$"):
         accounts.create_alias(hosted, "info@alpha.example", [STAFF], actor=reader)
     assert accounts.list_aliases(hosted, actor=reader) == []
+
+
+def test_a_manager_reads_the_audit_log_and_totals_of_their_own_domains_only(hosted: Database) -> None:
+    accounts.update_mailbox(hosted, OTHER, name="Changed", actor=CONSOLE)
+    accounts.update_mailbox(hosted, STAFF, name="Changed", actor=CONSOLE)
+    assert {entry.domain for entry in accounts.list_audit(hosted, actor=MANAGER)} == {"alpha.example"}
+    with pytest.raises(NotFound, match="^unknown domain: beta.example$"):
+        accounts.list_audit(hosted, actor=MANAGER, domain="beta.example")
+    assert reports.totals(hosted, actor=MANAGER).mailboxes == 3
+    assert reports.totals(hosted, actor=ADMIN).mailboxes == 4
+    staff = Actor(Scope(STAFF))
+    for read in (
+        lambda: accounts.list_audit(hosted, actor=staff),
+        lambda: reports.totals(hosted, actor=staff),
+        lambda: reports.mailboxes_near_quota(hosted, actor=staff),
+    ):
+        with pytest.raises(PermissionDenied):
+            read()
