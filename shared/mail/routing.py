@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from shared.errors import InvalidAddress
+from shared.mail import quota
 from shared.mail.addresses import Address, parse_address
 from shared.storage import rawsql
 from shared.storage.db import Database
@@ -52,13 +53,11 @@ class LocalMailbox:
     used_bytes: int
 
     def has_room(self, size: int) -> bool:
-        return self.quota_bytes == 0 or self.used_bytes + size <= self.quota_bytes
+        return quota.has_room(self.quota_bytes, self.used_bytes, size)
 
     def has_spare_room(self, size: int) -> bool:
-        """Room for `size` more bytes with a tenth of the quota to spare. Used bytes kept in a
-        cache may be some seconds old: only a mailbox this far from full is answered from them,
-        so a RCPT to a mailbox that filled up meanwhile still gets its 452 from fresh figures."""
-        return self.quota_bytes == 0 or (self.used_bytes + size) * 10 <= self.quota_bytes * 9
+        """See shared.mail.quota.has_spare_room: what a cached answer may promise."""
+        return quota.has_spare_room(self.quota_bytes, self.used_bytes, size)
 
 
 @dataclass(frozen=True)
