@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from services.pop3.replies import END_OF_MULTILINE
-from shared.mail.delivery import BARE_LF
+from shared.mail.lineends import BARE_LF
 
 CRLF = b"\r\n"
 # A bare LF, or a line that starts with a dot: one scan finds both (5.6 µs per 10 KB, against

@@ -27,7 +27,7 @@ from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
 from shared.mail import mailflow, ratelimit
 from shared.mail.addresses import Address, normalise_domain, parse_address
-from shared.mail.delivery import BARE_LF
+from shared.mail.lineends import BARE_LF
 from shared.mail.routing import (
     DeliveryPlan,
     LocalMailbox,

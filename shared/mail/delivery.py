@@ -9,7 +9,6 @@ message that is not counted, never a quota overrun), which `quota recalc` repair
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,25 +17,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared.errors import TemporaryFailure
 from shared.mail import quota
+from shared.mail.lineends import to_crlf
 from shared.storage import maildirs
 from shared.storage.db import Database
 
 log = logging.getLogger(__name__)
-# A LF not after a CR. Written LF-first, the regular expression engine jumps from LF to LF
-# (7 µs for 10 KB); the usual look-behind-first form tests every byte (250 µs).
-BARE_LF = re.compile(rb"\n(?<!\r\n)")
 
 
 @dataclass(frozen=True)
 class DeliveryReport:
     delivered: tuple[int, ...]
     over_quota: tuple[int, ...]
-
-
-def to_crlf(message: bytes) -> bytes:
-    """CRLF line ends throughout and at the end, so POP3 can stream the file as it is."""
-    normalised = BARE_LF.sub(b"\r\n", message)  # the same object when there is none
-    return normalised if normalised.endswith(b"\r\n") or not normalised else normalised + b"\r\n"
 
 
 def with_return_path(message: bytes, return_path: str | None) -> bytes:
