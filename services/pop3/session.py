@@ -315,7 +315,7 @@ class Pop3Session:
             source = open_message(self._db, self._maildrop, action.uid)
         except SHARED_FAILURES as error:
             return Refused(reply_for_error(error))
-        streaming = None  # the source goes to the stream, or is closed here (an ExitStack cost 2 µs)
+        streaming = None  # the source goes to the stream, or is closed here (an ExitStack costs more, per RETR)
         try:
             encoder = MessageEncoder(action.lines)
             size = self._maildrop.message(action.uid).size

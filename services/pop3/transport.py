@@ -100,8 +100,8 @@ class Channel(asyncio.Protocol):
         other than None, and return that; None at the end of input.
 
         While this waits, `on_arrival` runs inside data_received: a command that can be answered
-        at once (RETR of a small message) costs no wake-up of the task (RETR of 10 KB: 110 -> 100 µs
-        of CPU). What arrives once it has returned is kept for the next call."""
+        at once (RETR of a small message) costs no wake-up of the task, and so less CPU. What
+        arrives once it has returned is kept for the next call."""
         if self._inbox:
             data = bytes(self._inbox)
             self._inbox.clear()
