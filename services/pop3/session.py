@@ -19,10 +19,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import BinaryIO, Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.pop3.channel import Channel
 from services.pop3.events import (
     DONE,
     NEED_DATA,
@@ -61,9 +62,6 @@ from shared.mail.maildrop import (
 )
 from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database
-
-if TYPE_CHECKING:
-    from services.pop3.transport import Channel
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +313,7 @@ class Pop3Session:
             source = open_message(self._db, self._maildrop, action.uid)
         except SHARED_FAILURES as error:
             return Refused(reply_for_error(error))
-        streaming = None  # the source goes to the stream, or is closed here (an ExitStack cost 2 µs)
+        streaming = None  # the source goes to the stream, or is closed here (an ExitStack costs more, per RETR)
         try:
             encoder = MessageEncoder(action.lines)
             size = self._maildrop.message(action.uid).size

@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 
 from services.pop3.replies import END_OF_MULTILINE
-from shared.mail.delivery import BARE_LF
+from shared.mail.lineends import BARE_LF
 
 CRLF = b"\r\n"
-# A bare LF, or a line that starts with a dot: one scan finds both (5.6 µs per 10 KB, against
-# 8.6 for two), and a chunk with neither, most of them, goes out as it is.
+# A bare LF, or a line that starts with a dot: one scan finds both, cheaper than two scans,
+# and a chunk with neither, most of them, goes out as it is.
 _NEEDS_REWRITE = re.compile(rb"\n(?:(?<!\r\n)|\.)")
 
 

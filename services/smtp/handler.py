@@ -27,7 +27,7 @@ from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
 from shared.mail import mailflow, ratelimit
 from shared.mail.addresses import Address, normalise_domain, parse_address
-from shared.mail.delivery import BARE_LF
+from shared.mail.lineends import BARE_LF
 from shared.mail.routing import (
     DeliveryPlan,
     LocalMailbox,
@@ -92,10 +92,10 @@ class SmtpHandler:
         return await asyncio.get_running_loop().run_in_executor(self.blocking, functools.partial(function, *args, **kwargs))
 
     async def _read(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
-        """Run a `shared` call that only reads the account database. On SQLite that is a read of
-        a local file that in WAL mode waits for no lock (a recipient: about 40 µs), so it runs
-        in the event loop: the hand-off to a thread and back cost more CPU than the read (SMTP
-        at 10 sessions: 1.40 -> 1.29 ms of CPU per message). On PostgreSQL it is a round trip."""
+        """Run a `shared` call that only reads the account database. On SQLite that is a short
+        read of a local file that in WAL mode waits for no lock, so it runs in the event loop:
+        the hand-off to a thread and back cost more CPU than the read. On PostgreSQL it is a
+        round trip."""
         if self._reads_inline:
             return function(*args, **kwargs)
         return await self._call(function, *args, **kwargs)

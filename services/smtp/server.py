@@ -32,10 +32,9 @@ from shared.storage.directory_cache import DirectoryCache
 
 log = logging.getLogger(__name__)
 
-# Threads for the handler's blocking calls (database, fsync), per process. Measured at 50
-# sessions (bench/RESULTS.md): 3, 6, 12, 64 threads gave 316, 410, 344, 278 msgs/s on SQLite
-# and 237, 314, 281, 194 on PostgreSQL: a few threads already overlap the fsync waits; more
-# only contend for the GIL and the database's locks, and cost CPU per message.
+# Threads for the handler's blocking calls (database, fsync), per process: a few threads already
+# overlap the fsync waits; more only contend for the GIL and the database's locks, and cost CPU
+# per message. Six did best on both databases (bench/RESULTS.md).
 BLOCKING_THREADS = 6
 # aiosmtpd holds a whole DATA body in memory: bound how many sessions may do so at once.
 DATA_MEMORY_BUDGET = 512 * 1024**2

@@ -39,8 +39,8 @@ def tls_comment(tls: ssl.SSLObject) -> str:
     return f"(using {tls.version()} with cipher {cipher} ({bits}/{bits} bits))"
 
 
-# Both caches: the same client address and second recur across messages, and together these
-# two conversions were a twentieth of the CPU of receiving a message.
+# Both caches: the same client address and second recur across messages, and these two
+# conversions were a noticeable share of the CPU of receiving a message.
 @functools.lru_cache(maxsize=1024)
 def address_literal(ip: str) -> str:
     try:

@@ -45,7 +45,7 @@ from shared.errors import (
     TemporaryFailure,
 )
 from shared.mail.addresses import parse_address
-from shared.mail.delivery import release_domain_bytes
+from shared.mail.quota import check_mailbox_quota, give_back_to_domain
 from shared.storage.db import Database
 from shared.storage.lookups import (
     count_in_domain,
@@ -55,7 +55,7 @@ from shared.storage.lookups import (
     mailbox_by_address,
 )
 from shared.storage.maildirs import create_maildir, maildir_relative_path
-from shared.storage.models import Domain, Mailbox
+from shared.storage.models import Mailbox
 from shared.storage.models.mailbox import SEARCH_TABLE
 
 SERVICES = ("smtp", "pop3", "portal")
@@ -84,13 +84,6 @@ def display_name(text: str) -> str:
     return text.strip()
 
 
-def _check_quota(quota_bytes: int, domain: Domain) -> None:
-    if quota_bytes < 0:
-        raise InvalidValue("the quota must not be negative")
-    if domain.quota_bytes and quota_bytes > domain.quota_bytes:
-        raise LimitExceeded(f"the quota must not exceed the domain's total of {domain.quota_bytes} bytes")
-
-
 def create_mailbox(
     db: Database,
     address: str,
@@ -117,7 +110,7 @@ def create_mailbox(
         if domain.max_mailboxes and count_in_domain(s, Mailbox.domain_id, domain.id) >= domain.max_mailboxes:
             raise LimitExceeded(f"{domain.name} already has its maximum of {domain.max_mailboxes} mailboxes")
         quota = domain.default_mailbox_quota if quota_bytes is None else quota_bytes
-        _check_quota(quota, domain)
+        check_mailbox_quota(quota, domain)
         ensure_address_free(s, str(parsed))
         relative = maildir_relative_path(parsed.domain, parsed.local)
         mailbox = Mailbox(
@@ -312,7 +305,7 @@ def update_mailbox(
         if name is not None:
             changes["name"] = display_name(name)
         if quota_bytes is not None:
-            _check_quota(quota_bytes, mailbox.domain)
+            check_mailbox_quota(quota_bytes, mailbox.domain)
         for field, value in changes.items():
             setattr(mailbox, field, value)
         detail = ", ".join(f"{field}={value}" for field, value in changes.items())
@@ -375,7 +368,7 @@ def remove_mailbox(db: Database, address: str, *, actor: Actor) -> None:
         if mailbox.address == actor.address:
             raise PermissionDenied("you cannot delete your own mailbox")
         s.refresh(mailbox, with_for_update=True)  # no delivery may add bytes between counting and deleting
-        release_domain_bytes(s, mailbox.id, mailbox.used_bytes)
+        give_back_to_domain(s, mailbox.id, mailbox.used_bytes)
         maildir = db.settings.mail_root / mailbox.maildir
         audit.record(s, actor, "mailbox.remove", mailbox.address, mailbox.domain.name)
         s.delete(mailbox)

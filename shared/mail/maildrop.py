@@ -16,8 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.errors import MaildropLocked, NotFound, TemporaryFailure
+from shared.mail import quota
 from shared.mail.addresses import parse_address
-from shared.mail.delivery import account_removal, release_domain_bytes
 from shared.storage import maildirs
 from shared.storage.db import Database
 from shared.storage.maildirs import StoredMessage
@@ -112,8 +112,7 @@ def commit_deletes(db: Database, maildrop: Maildrop, holder: str, uids: list[str
     removed = [path for path in paths if path.exists()]
     freed = maildirs.remove_messages(removed)
     with db.session.begin() as s:
-        account_removal(s, maildrop.mailbox_id, freed, len(removed))
-        release_domain_bytes(s, maildrop.mailbox_id, freed)
+        quota.give_back(s, maildrop.mailbox_id, freed, len(removed))
         _release(s, maildrop.mailbox_id, holder)
 
 

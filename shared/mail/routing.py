@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from shared.errors import InvalidAddress
+from shared.mail import quota
 from shared.mail.addresses import Address, parse_address
 from shared.storage import rawsql
 from shared.storage.db import Database
@@ -34,6 +35,9 @@ from shared.storage.rawsql import RawStatement
 RECIPIENT_DELIMITER = "+"
 # What an address can be: a mailbox, an alias, a group, or a computed list of addresses (postmaster).
 Entry = Mailbox | Alias | GroupMailbox | tuple[str, ...]
+# An address waiting in an expansion: the recipient, parsed at the edge, or an address as stored
+# in an alias, group, forward or postmaster list, parsed when its level is expanded.
+_Pending = Address | str
 
 
 class Refusal(enum.Enum):
@@ -52,13 +56,11 @@ class LocalMailbox:
     used_bytes: int
 
     def has_room(self, size: int) -> bool:
-        return self.quota_bytes == 0 or self.used_bytes + size <= self.quota_bytes
+        return quota.has_room(self.quota_bytes, self.used_bytes, size)
 
     def has_spare_room(self, size: int) -> bool:
-        """Room for `size` more bytes with a tenth of the quota to spare. Used bytes kept in a
-        cache may be some seconds old: only a mailbox this far from full is answered from them,
-        so a RCPT to a mailbox that filled up meanwhile still gets its 452 from fresh figures."""
-        return self.quota_bytes == 0 or (self.used_bytes + size) * 10 <= self.quota_bytes * 9
+        """See shared.mail.quota.has_spare_room: what a cached answer may promise."""
+        return quota.has_spare_room(self.quota_bytes, self.used_bytes, size)
 
 
 @dataclass(frozen=True)
@@ -91,19 +93,17 @@ class _Walk:
     domains: dict[str, Domain | None] = field(default_factory=dict)
 
 
-_mailbox = Mailbox.__table__
-_domain = Domain.__table__
 # Most recipients are an active mailbox of an active domain that forwards nowhere: one
-# prebuilt statement answers them. Addresses are unique across mailboxes, aliases and
-# groups, so no other entry could take precedence over an exact mailbox.
-_PLAIN_MAILBOX = RawStatement(
-    select(_mailbox.c.id, _mailbox.c.address, _mailbox.c.quota_bytes, _mailbox.c.used_bytes)
-    .join(_domain, _domain.c.id == _mailbox.c.domain_id)
+# statement, prebuilt for the DBAPI cursor, answers them. Addresses are unique across
+# mailboxes, aliases and groups, so no other entry could take precedence over an exact mailbox.
+_PLAIN_MAILBOX_QUERY = RawStatement(
+    select(Mailbox.id, Mailbox.address, Mailbox.quota_bytes, Mailbox.used_bytes)
+    .join(Domain, Domain.id == Mailbox.domain_id)
     .where(
-        _mailbox.c.address == bindparam("address"),
-        _mailbox.c.active,
-        _domain.c.active,
-        ~exists().where(MailboxForward.__table__.c.mailbox_id == _mailbox.c.id),
+        Mailbox.address == bindparam("address"),
+        Mailbox.active,
+        Domain.active,
+        ~exists().where(MailboxForward.mailbox_id == Mailbox.id),
     )
 )
 
@@ -117,7 +117,7 @@ def resolve_recipient(
     generation = cache.generation if cache is not None else 0
     # The common case on the DBAPI cursor: an ORM session costs more CPU than the query.
     with rawsql.cursor(db, transaction=False) as cursor:
-        plain = _PLAIN_MAILBOX.execute(cursor, {"address": str(target)}).fetchone()
+        plain = _PLAIN_MAILBOX_QUERY.execute(cursor, {"address": str(target)}).fetchone()
     if plain is not None:
         mailbox = LocalMailbox(*plain)
         if cache is not None and mailbox.has_spare_room(0):
@@ -150,15 +150,16 @@ def _sender_address(sender: str | None) -> Address | None:
 
 def plan_for(s: Session, target: Address, sender: Address | None, depth_limit: int, use_catch_all: bool = True) -> DeliveryPlan:
     walk = _Walk(sender=sender, use_catch_all=use_catch_all)
-    domain = _domain(s, walk, target.domain)
+    domain = _hosted_domain_in_walk(s, walk, target.domain)
     if domain is None:
         return DeliveryPlan(str(target), refusal=Refusal.NOT_HOSTED)
     if not domain.active:
         return DeliveryPlan(str(target), refusal=Refusal.DISABLED)
-    canonical = f"{target.local}@{domain.name}"
+    recipient = Address(target.local, domain.name)
+    canonical = str(recipient)
     if s.scalar(select(Mailbox.active).where(Mailbox.address == canonical)) is False:
         return DeliveryPlan(canonical, refusal=Refusal.DISABLED)
-    _walk(s, walk, [canonical], depth_limit)
+    _walk(s, walk, [recipient], depth_limit)
     plan = DeliveryPlan(canonical, tuple(walk.mailboxes.values()), tuple(walk.forwards), owners=frozenset(walk.owners))
     if plan.deliverable:
         return plan
@@ -167,20 +168,22 @@ def plan_for(s: Session, target: Address, sender: Address | None, depth_limit: i
     return DeliveryPlan(canonical, refusal=Refusal.LOOP if walk.looped else Refusal.NO_SUCH_USER)
 
 
-def _domain(s: Session, walk: _Walk, name: str) -> Domain | None:
+def _hosted_domain_in_walk(s: Session, walk: _Walk, name: str) -> Domain | None:
+    """hosted_domain, asked once per domain in one expansion."""
     if name not in walk.domains:
         walk.domains[name] = hosted_domain(s, name)
     return walk.domains[name]
 
 
-def _walk(s: Session, walk: _Walk, level: list[str], depth_limit: int) -> None:
+def _walk(s: Session, walk: _Walk, level: list[_Pending], depth_limit: int) -> None:
     for _depth in range(depth_limit + 1):
-        pending: list[str] = []
+        pending: list[_Pending] = []
         for address in level:
-            if address in walk.seen:
+            key = str(address)
+            if key in walk.seen:
                 walk.looped = True
             else:
-                walk.seen.add(address)
+                walk.seen.add(key)
                 pending.append(address)
         if not pending:
             return
@@ -189,19 +192,19 @@ def _walk(s: Session, walk: _Walk, level: list[str], depth_limit: int) -> None:
         walk.looped = True
 
 
-def _expand_level(s: Session, walk: _Walk, addresses: list[str]) -> list[str]:
+def _expand_level(s: Session, walk: _Walk, addresses: list[_Pending]) -> list[_Pending]:
     """Deliver what is final at this level; return the addresses the next level must expand."""
     local: list[Address] = []
-    for text in addresses:
-        address = parse_address(text)
-        domain = _domain(s, walk, address.domain)
+    for pending in addresses:
+        address = pending if isinstance(pending, Address) else parse_address(pending)
+        domain = _hosted_domain_in_walk(s, walk, address.domain)
         if domain is None:
-            walk.forwards.append(text)
+            walk.forwards.append(str(pending))  # as stored: only a hosted recipient comes parsed
         elif domain.active:
             local.append(Address(address.local, domain.name))
     found = _lookup(s, [str(a) for a in local])
     found.update(_fallbacks(s, walk, [a for a in local if str(a) not in found]))
-    following: list[str] = []
+    following: list[_Pending] = []
     for address in local:
         following.extend(_deliver_entry(walk, found.get(str(address))))
     return following
@@ -316,7 +319,7 @@ def forwards_in_loop(s: Session, source: str, depth_limit: int) -> bool:
     level, seen = [source], set()
     for _depth in range(depth_limit + 1):
         found = _lookup(s, level)
-        following = []
+        following: list[str] = []
         for address in level:
             entry = found.get(address)
             if isinstance(entry, GroupMailbox):

@@ -137,9 +137,7 @@ def _begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def open_database(settings: Settings, migrate: bool = False) -> Database:
-    if migrate:
-        from shared.storage.migrations import upgrade_to_head
-
-        upgrade_to_head(settings)
+def open_database(settings: Settings) -> Database:
+    """The service's database; its schema is brought up to date by shared.storage.migrations
+    (`beaconmail init`), which builds on this module and not the other way round."""
     return Database(settings)

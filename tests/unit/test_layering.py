@@ -197,3 +197,83 @@ def test_services_leave_sessions_engines_and_mail_files_to_shared() -> None:
 
 def test_shared_imports_run_one_way_between_its_parts() -> None:
     assert offenders("shared", upward_imports) == {}
+
+
+def imported_module_edges(path: Path, known: set[str]) -> set[str]:
+    """The modules of `known` that `path` imports, at any depth of the file (functions and
+    `if TYPE_CHECKING:` too). `from package import name` is an edge to the submodule when `name`
+    is one, else to the package; the parent packages Python imports on the way are not edges."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    edges: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            edges.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & known
+            edges.update(submodules or {base})
+    return edges & known
+
+
+def import_cycles(folders: tuple[str, ...]) -> list[list[str]]:
+    """The groups of modules in `folders` that import each other in a circle (Tarjan's strongly
+    connected components of the import graph), each sorted; a module importing itself is one too."""
+    paths = {module_name(path): path for folder in folders for path in python_files(folder)}
+    graph = {module: imported_module_edges(path, set(paths)) for module, path in paths.items()}
+    index: dict[str, int] = {}
+    lowlink: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = lowlink[module] = len(index)
+        stack.append(module)
+        for target in sorted(graph[module]):
+            if target not in index:
+                visit(target)
+                lowlink[module] = min(lowlink[module], lowlink[target])
+            elif target in stack:
+                lowlink[module] = min(lowlink[module], index[target])
+        if lowlink[module] == index[module]:
+            component = []
+            while not component or component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1 or module in graph[module]:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(cycles)
+
+
+def test_the_cycle_check_finds_a_made_up_cycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    (tmp_path / "services" / "probe").mkdir(parents=True)
+    (tmp_path / "shared" / "storage").mkdir(parents=True)
+    (tmp_path / "services" / "probe" / "__init__.py").write_text("from services.probe.first import run\n")
+    (tmp_path / "services" / "probe" / "first.py").write_text(
+        "from shared.storage import db\n\ndef run() -> None:\n    from . import second\n"
+    )
+    (tmp_path / "services" / "probe" / "second.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from services.probe.first import run\n"
+    )
+    (tmp_path / "shared" / "storage" / "db.py").write_text("import os\n")
+    (tmp_path / "shared" / "storage" / "migrations.py").write_text("from shared.storage.db import open_database\n")
+    assert import_cycles(("services", "shared")) == [["services.probe.first", "services.probe.second"]]
+    (tmp_path / "shared" / "storage" / "db.py").write_text(
+        "def open_database() -> None:\n    from shared.storage.migrations import upgrade\n"
+    )
+    assert import_cycles(("services", "shared")) == [
+        ["services.probe.first", "services.probe.second"],
+        ["shared.storage.db", "shared.storage.migrations"],
+    ]
+
+
+def test_no_import_cycles_in_shared_or_services() -> None:
+    assert import_cycles(("shared", "services")) == []

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from shared.accounts import create_domain, create_mailbox, get_domain, get_mailbox
 from shared.accounts.views import CONSOLE, MailboxView
 from shared.errors import TemporaryFailure
-from shared.mail import delivery
+from shared.mail import quota
 from shared.mail.delivery import deliver
 from shared.mail.maildrop import commit_deletes, open_maildrop
 from shared.mail.quota import recalc_quota
@@ -157,10 +157,10 @@ def test_io_failure_delivers_nothing_anywhere(
 def test_database_failure_delivers_nothing(db: Database, boxes: tuple[MailboxView, MailboxView], monkeypatch: pytest.MonkeyPatch) -> None:
     alice, bob = boxes
 
-    def broken(*_args: object) -> list[int]:
+    def broken(*_args: object) -> dict[int, str]:
         raise OperationalError("UPDATE mailbox", {}, Exception("connection lost"))
 
-    monkeypatch.setattr(delivery, "_reserve", broken)
+    monkeypatch.setattr(quota, "reserve", broken)
     with pytest.raises(TemporaryFailure):
         deliver(db, MESSAGE, [alice.id, bob.id])
     for box in boxes:
