@@ -128,5 +128,5 @@ class Acceptor:
             await self._loop.connect_accepted_socket(
                 self._factory, conn, ssl=self._tls, ssl_handshake_timeout=self._handshake_timeout if self._tls else None
             )
-        except (OSError, ssl.SSLError, asyncio.TimeoutError) as error:  # the transport closed the socket
+        except (OSError, ssl.SSLError, TimeoutError) as error:  # the transport closed the socket
             log.info("connection on port %d dropped before it began: %s", self.port, error)
