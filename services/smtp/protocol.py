@@ -57,7 +57,7 @@ IDLE_TIMEOUT = 300.0
 # Postfix's smtpd_hard_error_limit closes such sessions for the same reason.
 REFUSED_RECIPIENT_LIMIT = 100
 # `<dot-atom@domain>` and its parameters, the shape nearly every MAIL and RCPT has: a regular
-# expression answers it as the email package's parser would, at a fiftieth of the CPU. Anything
+# expression answers it as the email package's parser would, for a small part of its CPU. Anything
 # else (quoted local parts, comments, source routes, odd spacing) still goes to the parser.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _SIMPLE_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?: +([^ (].*)?)?")
