@@ -189,8 +189,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         smtp_port=_value(env, "smtp_port", _port, 2525),
         # A process runs Python on one core at a time. pop3: one per core. smtp: two per core, so
         # that while one worker's threads wait (an fsync, the GIL passing between the event loop
-        # and a delivery) another uses the core: 10 sessions, 1,080-1,150 -> 1,220-1,380 msgs/s
-        # on SQLite and 825-865 -> 835-995 on PostgreSQL with two cores (bench/RESULTS.md).
+        # and a delivery) another uses the core. Measured faster than one per core on SQLite and
+        # no slower on PostgreSQL; more than two did worse (bench/RESULTS.md).
         smtp_processes=_value(env, "smtp_processes", _at_least_one, 2 * _available_cpus()),
         submission_port=_value(env, "submission_port", _port, 2587),
         submissions_port=_value(env, "submissions_port", _port, 2465),

@@ -27,7 +27,6 @@ from services.pop3.channel import Channel
 from services.pop3.events import (
     DONE,
     NEED_DATA,
-    Action,
     Authenticate,
     Authenticated,
     Close,
@@ -117,7 +116,8 @@ class _Waiting(enum.Enum):
 
 WRITE_BLOCKED = _Waiting.WRITE_BLOCKED
 # What the session's task waits on or carries out, once the event loop could go no further alone.
-_Step = Action | _Streaming | _Waiting
+_Effect = Authenticate | OpenMaildrop | CommitDeletes | StartTLS
+_Step = _Effect | Close | _Streaming | _Waiting
 
 
 class _StreamBroken(Exception):
@@ -190,9 +190,11 @@ class Pop3Session:
 
     async def _converse(self) -> None:
         while True:
-            step = self._answer_at_once()
-            if step is NEED_DATA:
-                step = await self._channel.answer_input(self._on_input)
+            answered = self._answer_at_once()
+            if answered is NEED_DATA:
+                step: _Step | None = await self._channel.answer_input(self._on_input)
+            else:
+                step = answered
             if step is None or isinstance(step, Close):
                 return
             if step is WRITE_BLOCKED:
@@ -243,7 +245,7 @@ class Pop3Session:
         await self._channel.write(data)
         self._idle_timer.touch()
 
-    async def _perform(self, action: Authenticate | OpenMaildrop | CommitDeletes | StartTLS) -> Result:
+    async def _perform(self, action: _Effect) -> Result:
         match action:
             case Authenticate():
                 return await self._authenticate(action)

@@ -106,6 +106,7 @@ def is_valid_helo(hostname: str | None) -> bool:
 
 class BeaconSMTP(SMTP):
     command_size_limit = COMMAND_LIMIT
+    data_size_limit: int  # aiosmtpd allows None (no limit); ours is always settings.max_message_size
 
     def __init__(self, handler: object, *, listener: Listener, context: ServerContext) -> None:
         # Before super().__init__, which clear()s it: one limits table per connection.
@@ -195,7 +196,7 @@ class BeaconSMTP(SMTP):
         if isinstance(error, TLSSetupException):  # a client that gave up the handshake; aiosmtpd closes
             log.info("TLS handshake with %s failed: %s", self.peer_ip(), error.__cause__)
             return str(replies.S454_TLS_UNAVAILABLE)
-        self._set_rset_state()
+        self._set_rset_state()  # type: ignore[no-untyped-call]  # aiosmtpd leaves its state methods unannotated
         return await super().handle_exception(error)
 
     # -- greeting commands -----------------------------------------------------------
@@ -219,7 +220,7 @@ class BeaconSMTP(SMTP):
         await self.push(b"250 " + lines[-1].encode("ascii", "replace"))
 
     def _greet(self, hostname: str, *, extended: bool) -> None:
-        self._set_rset_state()
+        self._set_rset_state()  # type: ignore[no-untyped-call]
         assert self.session is not None
         self.session.extended_smtp = extended
         self.session.host_name = hostname
@@ -262,7 +263,7 @@ class BeaconSMTP(SMTP):
         outcome = await self.login_checker.verify(credentials, self.peer_ip())
         if outcome.mailbox is not None:
             self.session.authenticated = True
-            self.session.auth_data = outcome.mailbox
+            self.session.auth_data = outcome.mailbox  # type: ignore[assignment]  # aiosmtpd's Session infers None
         await self.push(outcome.reply)
         if outcome.close and self.transport is not None:
             self.transport.close()
@@ -362,7 +363,7 @@ class BeaconSMTP(SMTP):
         else:
             self.envelope.content = self.envelope.original_content = unstuff(body)
             reply = await self._call_handler_hook("DATA")
-        self._set_post_data_state()
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(reply)
 
     async def _read_data(self) -> bytes | None:

@@ -38,7 +38,7 @@ class StrictLineReader(asyncio.StreamReader):
         self._draining = True
         return await super().read(n)
 
-    async def readuntil(self, separator: bytes = COMMAND_SEPARATOR) -> bytes:
+    async def readuntil(self, separator: bytes = COMMAND_SEPARATOR) -> bytes:  # type: ignore[override]  # aiosmtpd passes bytes only
         line = await super().readuntil(separator)
         draining, self._draining = self._draining, False
         if separator == COMMAND_SEPARATOR and not draining and (not line.endswith(b"\r\n") or b"\r" in line[:-2]):
@@ -64,7 +64,7 @@ class StrictLineReader(asyncio.StreamReader):
                 raise asyncio.IncompleteReadError(bytes(body), None)
             body += chunk
         # Commands pipelined after the end-of-data line belong to the command reader.
-        self._buffer[0:0] = body[end + len(END_OF_DATA) :]
+        self._buffer[0:0] = body[end + len(END_OF_DATA) :]  # type: ignore[attr-defined]  # asyncio has no public unread
         size = discarded + end
         if size_limit and size > size_limit:
             return None

@@ -41,7 +41,7 @@ class OutboundWorker:
             if not claimed:
                 try:
                     await asyncio.wait_for(stop.wait(), self.poll_interval)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     async def run_once(self) -> int:

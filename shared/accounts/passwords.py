@@ -34,7 +34,8 @@ DUMMY_HASH = CONTEXT.hash("beaconmail-dummy-password")
 
 
 def hash_password(password: str) -> str:
-    return CONTEXT.hash(password)
+    hashed: str = CONTEXT.hash(password)
+    return hashed
 
 
 def strip_scheme(stored: str) -> str:

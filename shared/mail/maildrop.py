@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, Update, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,11 @@ class Maildrop:
             raise NotFound(f"no message {uid}") from None
 
 
+def _updated_rows(s: Session, statement: Update) -> int:
+    """Rows an UPDATE changed (Session.execute is typed as returning a plain Result)."""
+    return cast("CursorResult[Any]", s.execute(statement)).rowcount
+
+
 def _lease_expiry(db: Database) -> datetime:
     return utcnow() + timedelta(seconds=db.settings.maildrop_lease_seconds)
 
@@ -55,7 +60,8 @@ def open_maildrop(db: Database, address: str, holder: str) -> Maildrop:
             if found is None:
                 raise NotFound(f"unknown mailbox: {key}")
             mailbox_id, maildir_name = found
-            taken = s.execute(
+            taken = _updated_rows(
+                s,
                 update(Mailbox)
                 .where(
                     Mailbox.id == mailbox_id,
@@ -64,8 +70,8 @@ def open_maildrop(db: Database, address: str, holder: str) -> Maildrop:
                 .values(lease_holder=holder, lease_expires_at=_lease_expiry(db))
                 # Only columns were read: no object to synchronize. The database decides (the
                 # criteria evaluated in Python would compare SQLite's naive datetime with an aware one).
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .execution_options(synchronize_session=False),
+            )
             if not taken:
                 raise MaildropLocked(f"{key} is open in another session")
             maildir = db.settings.mail_root / maildir_name
@@ -80,11 +86,12 @@ def renew_maildrop(db: Database, maildrop: Maildrop, holder: str) -> bool:
     """Extend the lease; False when it was lost (expired and taken by someone else)."""
     with db.session.begin() as s:
         return bool(
-            s.execute(
+            _updated_rows(
+                s,
                 update(Mailbox)
                 .where(Mailbox.id == maildrop.mailbox_id, Mailbox.lease_holder == holder)
-                .values(lease_expires_at=_lease_expiry(db))
-            ).rowcount
+                .values(lease_expires_at=_lease_expiry(db)),
+            )
         )
 
 

@@ -2,8 +2,8 @@
 the connections are shared out evenly too.
 
 asyncio's own server accepts up to 100 connections each time the socket turns readable, and
-the first worker to wake takes a whole burst: 10 POP3 or SMTP clients arriving together were,
-in most runs, served by one process while the other idled (bench/RESULTS.md). An `Acceptor`
+the first worker to wake takes a whole burst: POP3 or SMTP clients arriving together were, in
+most benchmark runs, served by one process while the other idled (bench/RESULTS.md). An `Acceptor`
 takes one connection per turn of its event loop, and only a worker that holds no more
 connections than any other takes it at once; a busier one first leaves the least loaded
 ACCEPT_GRACE to take it, so a connection never waits for long on a worker that is asleep.
@@ -128,5 +128,5 @@ class Acceptor:
             await self._loop.connect_accepted_socket(
                 self._factory, conn, ssl=self._tls, ssl_handshake_timeout=self._handshake_timeout if self._tls else None
             )
-        except (OSError, ssl.SSLError, asyncio.TimeoutError) as error:  # the transport closed the socket
+        except (OSError, ssl.SSLError, TimeoutError) as error:  # the transport closed the socket
             log.info("connection on port %d dropped before it began: %s", self.port, error)

@@ -1,8 +1,8 @@
 """The event loop every Beacon service runs on: uvloop, asyncio's loop rebuilt on libuv.
 
-Measured side by side with asyncio's own loop (bench/RESULTS.md, fifth session): POP3 RETR-all
-for one user 0.82-0.94x -> 1.06-1.19x Dovecot, since each command's wake-up, read and write
-costs less in C; SMTP (most of its CPU is aiosmtpd's Python and the disk) moved within noise.
+Measured side by side with asyncio's own loop (bench/RESULTS.md, fifth session): POP3, a
+stream of small commands, gained most, since each command's wake-up, read and write costs
+less in C; SMTP (most of its CPU is aiosmtpd's Python and the disk) moved within noise.
 Tests start their servers on the same loop, so what they check is what runs.
 """
 

@@ -1,6 +1,6 @@
 """One service in several processes that share its listening sockets (pre-fork), so it uses
-every core: a Python process runs Python on one core at a time, and at about 2 ms of CPU
-per message one smtp process is CPU-bound long before the disk is (bench/RESULTS.md).
+every core: a Python process runs Python on one core at a time, and one smtp process runs
+out of CPU long before the disk is busy (bench/RESULTS.md).
 
 The parent binds the sockets (so a taken port fails at once, in one place), forks the
 workers, starts a new one when one dies, and on SIGTERM or SIGINT stops them all and
@@ -34,7 +34,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
     # and accepted sockets inherit it. Without it Nagle held every second reply of a
-    # pipelined command group until the client's delayed ACK: 43 ms per RCPT.
+    # pipelined command group until the client's delayed ACK, a stall on every RCPT.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

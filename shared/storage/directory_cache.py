@@ -18,7 +18,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import psycopg
 
@@ -32,7 +32,7 @@ ENTRY_SECONDS = 5.0
 MAX_ENTRIES = 10_000
 RECONNECT_SECONDS = (1.0, 30.0)
 # A dead LISTEN connection is noticed within about a minute (libpq's parameters).
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
 def listen_conninfo(db: Database) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from shared.errors import Conflict, NotFound
 from shared.storage.models import Alias, AliasDomain, Domain, GroupMailbox, Mailbox
@@ -46,5 +46,5 @@ def ensure_address_free(s: Session, address: str) -> None:
             raise Conflict(f"{address} is already {kind}")
 
 
-def count_in_domain(s: Session, column: object, domain_id: int) -> int:
+def count_in_domain(s: Session, column: InstrumentedAttribute[int], domain_id: int) -> int:
     return s.scalar(select(func.count()).where(column == domain_id)) or 0

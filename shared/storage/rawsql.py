@@ -11,17 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import Executable
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from shared.storage.db import Database
 
 
 class RawStatement:
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
@@ -29,7 +30,7 @@ class RawStatement:
         """The SQL text, the parameter names in order (positional paramstyles only) and the
         values of the literals the statement carries (SQLAlchemy binds `quota == 0` too)."""
         if dialect.name not in self._compiled:
-            compiled = self.statement.compile(dialect=dialect)
+            compiled = cast(SQLCompiler, self.statement.compile(dialect=dialect))
             if compiled._bind_processors:  # type conversion would be skipped here
                 raise TypeError(f"needs bind processors, run it through SQLAlchemy: {compiled.string}")
             names = tuple(compiled.positiontup or ()) if compiled.positional else None
@@ -80,6 +81,7 @@ def _cursor(db: Database, transaction: bool) -> Iterator[RawCursor]:
     autocommit = not transaction and not db.is_sqlite
     try:
         if autocommit:
+            assert pooled.driver_connection is not None  # a connection just checked out of the pool
             pooled.driver_connection.autocommit = True
         dbapi_cursor = pooled.cursor()
         if transaction and db.is_sqlite:
@@ -100,7 +102,7 @@ def _cursor(db: Database, transaction: bool) -> Iterator[RawCursor]:
         pooled.close()
 
 
-def _wrapped(error: Exception, dialect: Dialect, disconnected: bool) -> DBAPIError:
+def _wrapped(error: Exception, dialect: Dialect, disconnected: bool) -> StatementError:
     return DBAPIError.instance(
         None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=disconnected, dialect=dialect
     )

@@ -110,7 +110,7 @@ class ComposeTopology:
             spec.check_ports_are_configured()
         self.root, self.database_url, self.processes = root, database_url, processes
         published = sorted({port for spec in self.specs.values() for port in spec.published})
-        self.port_map = dict(zip(published, free_ports(len(published))))
+        self.port_map = dict(zip(published, free_ports(len(published)), strict=True))
         self.started: dict[str, Started] = {}
 
     def container_root(self, spec: ServiceSpec) -> Path:

@@ -105,7 +105,7 @@ def _curl(port: int, account: Account, ca_file: Path, path: str) -> bytes:
 
 def curl_list(port: int, account: Account, ca_file: Path) -> list[tuple[int, int]]:
     lines = _curl(port, account, ca_file, "").decode().split()
-    return [(int(number), int(size)) for number, size in zip(lines[::2], lines[1::2])]
+    return [(int(number), int(size)) for number, size in zip(lines[::2], lines[1::2], strict=False)]
 
 
 def curl_retrieve(port: int, account: Account, ca_file: Path, number: int) -> bytes:

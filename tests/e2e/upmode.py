@@ -63,7 +63,7 @@ def start_up(
 ) -> RunningUp:
     """Run `beaconmail up` in `folder` and wait for its endpoints banner."""
     folder.mkdir(parents=True, exist_ok=True)
-    ports = dict(zip(PORT_VARIABLES, free_ports(len(PORT_VARIABLES))))
+    ports = dict(zip(PORT_VARIABLES, free_ports(len(PORT_VARIABLES)), strict=True))
     # HOME too: gunicorn puts a control socket there, which parallel tests must not share.
     settings = {f"BEACONMAIL_{variable}_PORT": str(port) for variable, port in ports.items()} | {"HOME": str(folder)}
     if relay_port is not None:

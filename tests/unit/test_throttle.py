@@ -135,7 +135,7 @@ def test_keys_that_went_quiet_are_forgotten(tmp_path: Path, clock: Clock) -> Non
     for n in range(3 * SWEEP_EVERY):
         throttle.record_failure(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}", f"user{n}@example.com")
     clock.now += 301  # past the window and the lockout
-    for n in range(SWEEP_EVERY):
+    for _ in range(SWEEP_EVERY):
         throttle.record_failure("192.0.2.1", "target@example.com")
     # Only the two keys of the last round remain (white-box: the sweep has no other effect to observe).
     assert set(throttle._failures) == {"ip:192.0.2.1", "account:target@example.com"}

@@ -152,7 +152,7 @@ class RawClient:
         self.sock.settimeout(wait)
         try:
             return self.sock.recv(65536)
-        except (socket.timeout, ssl.SSLWantReadError):
+        except (TimeoutError, ssl.SSLWantReadError):
             return b""
         finally:
             self.sock.settimeout(10)

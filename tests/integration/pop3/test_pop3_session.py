@@ -317,7 +317,7 @@ def test_internationalised_address_logs_in_and_retrieves(db: Database, start_pop
 
     create_domain(db, "bücher.example", actor=CONSOLE)
     mailbox = create_mailbox(db, "jürgen@bücher.example", "pässwort", actor=CONSOLE)
-    deliver_to(db, mailbox.id, "Subject: =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\n\r\nhallo\r\n".encode())
+    deliver_to(db, mailbox.id, b"Subject: =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\n\r\nhallo\r\n")
     server = start_pop3()
     raw = RawClient(server.tls_port, client_context(server.settings))
     assert raw.command("USER jürgen@bücher.example".encode()).startswith(b"-ERR send UTF8 before")

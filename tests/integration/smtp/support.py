@@ -173,7 +173,7 @@ class RawSmtp:
         self.sock.settimeout(wait)
         try:
             return self.sock.recv(65536)
-        except (socket.timeout, ssl.SSLWantReadError):
+        except (TimeoutError, ssl.SSLWantReadError):
             return b""
         finally:
             self.sock.settimeout(10)
