@@ -10,8 +10,8 @@ from shared.config import Settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 M_MMAP_THRESHOLD = -3  # glibc <malloc.h>
-# Far below argon2's 19 MiB, above asyncio's 256 KiB receive buffers: at 128 KiB every recv was an
-# mmap, mremap and munmap, +25 % CPU per POP3 RETR; at 1 MiB idle sessions cost as little.
+# Far below argon2's work area, above asyncio's 256 KiB receive buffers: lower, every recv became
+# an mmap, mremap and munmap of its own; at 1 MiB idle sessions cost as little (bench/RESULTS.md).
 MMAP_THRESHOLD = 1024 * 1024
 
 
@@ -35,8 +35,8 @@ def return_big_blocks_to_the_system() -> None:
 
     Each password check allocates argon2's 19 MiB work area. By default glibc raises its mmap
     threshold past a block that size once it is freed, so the next ones come from the heap
-    arenas of the worker threads, which keep the memory: 90-149 KB per idle POP3 session
-    instead of 13 KB (bench/RESULTS.md). A fixed threshold also stops that adjustment. Other C
+    arenas of the worker threads, which keep the memory: several times what an idle POP3 session
+    needs (bench/RESULTS.md). A fixed threshold also stops that adjustment. Other C
     libraries do not have this option: there it does nothing.
     """
     if platform.libc_ver()[0] == "glibc":

@@ -5,9 +5,8 @@ Imported Dovecot hashes carry a scheme prefix (`{SHA512-CRYPT}$6$…`, `{BLF-CRY
 
 passlib (with argon2-cffi) makes every hash and decides when one needs replacing; libsodium
 (PyNaCl), the library Dovecot uses, checks the argon2id hashes it can compute (parallelism 1:
-ours and most imported ones). It does so in 10-14 ms of CPU where argon2-cffi took 30 in the
-services (bench/RESULTS.md, fifth session): a login's largest cost, and each POP3 or SMTP AUTH
-login pays it.
+ours and most imported ones), in well under half of argon2-cffi's CPU: the check is a login's
+largest cost, and each POP3 or SMTP AUTH login pays it (figures in bench/RESULTS.md).
 """
 from __future__ import annotations
 
