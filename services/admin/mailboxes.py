@@ -21,7 +21,7 @@ from services.admin.forwarding import save_forwarding, saved_forwarding_form
 from services.admin.pagination import PAGE_SIZE, PageLinks, requested_position
 from services.admin.portal import db
 from shared import accounts
-from shared.accounts.mailboxes import search_mailboxes
+from shared.accounts.mailbox_search import search_mailboxes
 from shared.accounts.views import MailboxView
 from shared.errors import InvalidAddress, PermissionDenied
 from shared.mail.addresses import normalise_domain

@@ -29,13 +29,12 @@ from shared.accounts.domains import (
     remove_domain,
     update_domain,
 )
+from shared.accounts.mailbox_search import count_mailboxes, list_mailboxes
 from shared.accounts.mailboxes import (
     authenticate,
-    count_mailboxes,
     create_mailbox,
     get_mailbox,
     grant_role,
-    list_mailboxes,
     remove_mailbox,
     revoke_role,
     set_password,

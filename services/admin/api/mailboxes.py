@@ -19,7 +19,7 @@ from services.admin.mailboxes import generated_password
 from services.admin.portal import db
 from shared import accounts
 from shared.accounts import forwarding
-from shared.accounts.mailboxes import search_mailboxes
+from shared.accounts.mailbox_search import search_mailboxes
 from shared.accounts.records import forwarding_record
 
 bp = Blueprint("mailboxes", __name__, url_prefix="/mailboxes")

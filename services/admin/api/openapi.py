@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from shared.accounts.mailboxes import COUNT_LIMIT
+from shared.accounts.mailbox_search import COUNT_LIMIT
 
 Schema = dict[str, Any]
 

@@ -9,7 +9,7 @@ import pytest
 from services.admin import mailboxes as admin_mailboxes
 from services.admin import pagination
 from shared import accounts
-from shared.accounts import mailboxes
+from shared.accounts import mailbox_search
 from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
@@ -88,7 +88,7 @@ def test_mailbox_pages_keep_the_search_and_count_only_so_far(
 ) -> None:
     for number in range(12):
         accounts.create_mailbox(db, f"user{number:02d}@alpha.example", password_hash, password_is_hash=True, actor=CONSOLE)
-    monkeypatch.setattr(mailboxes, "COUNT_LIMIT", 10)
+    monkeypatch.setattr(mailbox_search, "COUNT_LIMIT", 10)
     monkeypatch.setattr(pagination, "PAGE_SIZE", 5)
     monkeypatch.setattr(admin_mailboxes, "PAGE_SIZE", 5)
     first = text_of(as_manager.get("/mailboxes/?q=user&domain=alpha.example"))

@@ -9,12 +9,12 @@ from sqlalchemy import text
 from shared.accounts import (
     create_domain,
     create_mailbox,
-    mailboxes,
+    mailbox_search,
     remove_domain,
     remove_mailbox,
     update_mailbox,
 )
-from shared.accounts.mailboxes import search_mailboxes
+from shared.accounts.mailbox_search import search_mailboxes
 from shared.accounts.permissions import Scope
 from shared.accounts.views import CONSOLE, Actor
 from shared.errors import NotFound
@@ -93,9 +93,9 @@ def test_many_matches_give_the_same_rows_along_the_addresses(people: Database, m
         return [found(people, term, after=cursor or None, limit=2) for term, cursor in asked]
 
     expected = pages()
-    monkeypatch.setattr(mailboxes, "COUNT_LIMIT", 0)  # every search has "many" matches
+    monkeypatch.setattr(mailbox_search, "COUNT_LIMIT", 0)  # every search has "many" matches
     assert pages() == expected
-    monkeypatch.setattr(mailboxes, "WALK_LIMIT", 1)  # too short a walk to fill a page
+    monkeypatch.setattr(mailbox_search, "WALK_LIMIT", 1)  # too short a walk to fill a page
     assert pages() == expected
 
 
@@ -147,7 +147,7 @@ def test_pages_go_forwards_and_backwards_from_an_address(people: Database) -> No
 def test_matches_are_counted_up_to_a_limit(people: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     page = search_mailboxes(people, limit=2, actor=CONSOLE)
     assert (page.total, page.total_is_exact) == (len(PEOPLE), True)
-    monkeypatch.setattr(mailboxes, "COUNT_LIMIT", 5)
+    monkeypatch.setattr(mailbox_search, "COUNT_LIMIT", 5)
     page = search_mailboxes(people, limit=2, actor=CONSOLE)
     assert (page.total, page.total_is_exact, len(page.mailboxes)) == (5, False, 2)
     page = search_mailboxes(people, "example.com", limit=2, actor=CONSOLE)

@@ -21,7 +21,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from shared.accounts import create_domain, create_mailbox
-from shared.accounts.mailboxes import search_mailboxes
+from shared.accounts.mailbox_search import search_mailboxes
 from shared.accounts.views import CONSOLE
 from shared.config import Settings
 from shared.storage.db import Database, make_engine

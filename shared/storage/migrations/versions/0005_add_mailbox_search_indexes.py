@@ -1,6 +1,6 @@
 """add mailbox search indexes
 
-Substring search over mailbox addresses and names (shared.accounts.mailboxes.search_mailboxes) without
+Substring search over mailbox addresses and names (shared.accounts.mailbox_search.search_mailboxes) without
 scanning the table. PostgreSQL: pg_trgm GIN indexes on address and lower(name), which serve
 LIKE '%term%'. SQLite: an FTS5 table with the trigram tokenizer (SQLite 3.34 or newer), kept
 in step with mailbox by triggers. Neither can be declared in the models for both databases;
