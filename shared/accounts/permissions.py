@@ -16,9 +16,10 @@ from sqlalchemy.orm import InstrumentedAttribute
 from shared.errors import InvalidAddress, NotFound, PermissionDenied
 from shared.mail.addresses import (
     Address,
+    domain_part,
     normalise_domain,
     parse_address,
-    parse_alias_source,
+    stored_alias_source,
 )
 from shared.storage.models import Domain
 
@@ -107,12 +108,10 @@ def is_own(scope: Scope, text: str) -> bool:
 def alias_source_in_scope(scope: Scope, text: str) -> str:
     """An alias source (`local@domain` or catch-all `@domain`) inside the scope, as stored."""
     try:
-        source = parse_alias_source(text)
+        stored = stored_alias_source(text)
     except InvalidAddress as exc:
         raise NotFound(f"unknown alias: {text}") from exc
-    domain = source.domain if isinstance(source, Address) else source
-    stored = str(source) if isinstance(source, Address) else f"@{source}"
-    if not scope.covers_domain(domain):
+    if not scope.covers_domain(domain_part(stored)):
         raise NotFound(f"unknown alias: {stored}")
     return stored
 
