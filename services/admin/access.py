@@ -64,27 +64,24 @@ def current_actor() -> Actor:
     return acting_as(current_scope())
 
 
-def manager_required(view: View) -> View:
-    """Global admins and domain managers only; staff users get 403."""
+def _guarded(view: View, allowed: Callable[[Scope], bool]) -> View:
+    """`view` behind the sign-in page, and 403 for a signed-in user whose scope is not `allowed`."""
 
     @wraps(view)
     @login_required
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        if not current_scope().is_manager:
+        if not allowed(current_scope()):
             abort(403)
         return view(*args, **kwargs)
 
     return cast(View, guarded)
+
+
+def manager_required(view: View) -> View:
+    """Global admins and domain managers only; staff users get 403."""
+    return _guarded(view, lambda scope: scope.is_manager)
 
 
 def admin_required(view: View) -> View:
     """Global admins only."""
-
-    @wraps(view)
-    @login_required
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        if not current_scope().is_global_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return cast(View, guarded)
+    return _guarded(view, lambda scope: scope.is_global_admin)

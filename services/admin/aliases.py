@@ -1,14 +1,14 @@
 """Aliases: forwards from one address (or a whole domain, catch-all) to local or external ones."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from services.admin.access import current_actor, manager_required
 from services.admin.feedback import Page, form_status, refusal_shown_on
 from services.admin.forms import AliasEditForm, AliasForm, lines_of
-from services.admin.mailboxes import domain_choices, selected_domain
+from services.admin.mailboxes import domain_choices, form_for_domain, selected_domain
 from services.admin.portal import db
 from shared import accounts
 
@@ -29,8 +29,7 @@ def index() -> str:
 @bp.route("/new", methods=["GET", "POST"])
 @manager_required
 def create() -> Page:
-    form = AliasForm(domain=request.args.get("domain"))
-    form.domain.choices = domain_choices()
+    form = form_for_domain(AliasForm)
     if form.validate_on_submit():
         domain = form.domain.data
         local = form.local.data.strip()

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import secrets
+from typing import TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
 from services.admin.access import current_actor, current_scope, manager_required
@@ -29,6 +31,7 @@ from shared.mail.addresses import normalise_domain
 bp = Blueprint("mailboxes", __name__, url_prefix="/mailboxes")
 
 GENERATED_PASSWORD_BYTES = 12
+CreateForm = TypeVar("CreateForm", bound=FlaskForm)
 
 
 def generated_password() -> str:
@@ -39,6 +42,13 @@ def domain_choices(with_all: bool = False) -> list[SelectChoice]:
     listed = accounts.list_domain_names(db(), actor=current_actor())
     choices = [SelectChoice(name, display_name) for name, display_name in listed]
     return [SelectChoice("", _("All domains")), *choices] if with_all else choices
+
+
+def form_for_domain(form_class: type[CreateForm]) -> CreateForm:
+    """A create form offering the user's domains, the one named by ?domain= preselected."""
+    form = form_class(domain=request.args.get("domain"))
+    form.domain.choices = domain_choices()
+    return form
 
 
 def selected_domain() -> str | None:
@@ -75,8 +85,7 @@ def index() -> str:
 @bp.route("/new", methods=["GET", "POST"])
 @manager_required
 def create() -> Page:
-    form = MailboxCreateForm(domain=request.args.get("domain"))
-    form.domain.choices = domain_choices()
+    form = form_for_domain(MailboxCreateForm)
     if form.validate_on_submit():
         password = generated_password() if form.generate_password.data else form.password.data
         address = f"{form.local.data.strip()}@{form.domain.data}"

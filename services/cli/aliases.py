@@ -5,7 +5,7 @@ import click
 
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
-from services.cli.params import checked_alias_source, checked_domain
+from services.cli.params import checked_alias_source, domain_filter
 from shared import accounts
 from shared.accounts.records import alias_record
 from shared.accounts.views import CONSOLE
@@ -25,7 +25,7 @@ def alias_add(source: str, destinations: tuple[str, ...]) -> None:
 
 
 @alias.command("list")
-@click.argument("domain_name", required=False, metavar="[DOMAIN]", callback=checked_domain)
+@domain_filter
 @json_option
 def alias_list(domain_name: str | None, as_json: bool) -> None:
     database = open_database(hosting=domain_name)

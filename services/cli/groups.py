@@ -5,7 +5,7 @@ import click
 
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
-from services.cli.params import checked_address, checked_domain
+from services.cli.params import checked_address, domain_filter
 from shared import accounts
 from shared.accounts.records import group_record
 from shared.accounts.views import CONSOLE
@@ -26,7 +26,7 @@ def group_add(address: str, members: tuple[str, ...], policy: str) -> None:
 
 
 @group.command("list")
-@click.argument("domain_name", required=False, metavar="[DOMAIN]", callback=checked_domain)
+@domain_filter
 @json_option
 def group_list(domain_name: str | None, as_json: bool) -> None:
     database = open_database(hosting=domain_name)

@@ -12,12 +12,13 @@ from services.cli.params import (
     SIZE,
     checked_address,
     checked_domain,
+    domain_filter,
     read_password,
     with_password,
 )
 from shared import accounts
 from shared.accounts.records import mailbox_record, pick
-from shared.accounts.views import CONSOLE
+from shared.accounts.views import CONSOLE, MailboxView
 
 # The roles as one list, not the API's is_global_admin and managed_domains.
 MAILBOX_FIELDS = (
@@ -42,7 +43,7 @@ def mailbox_add(address: str, password: str | None, password_stdin: bool, quota:
 
 
 @mailbox.command("list")
-@click.argument("domain_name", required=False, metavar="[DOMAIN]", callback=checked_domain)
+@domain_filter
 @json_option
 def mailbox_list(domain_name: str | None, as_json: bool) -> None:
     database = open_database(hosting=domain_name)
@@ -71,13 +72,17 @@ def _role_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--global", "global_admin", is_flag=True, help="Global admin.")(command)
 
 
+def _echo_roles(view: MailboxView) -> None:
+    click.echo(f"roles of {view.address}: {','.join(view.roles) or 'none'}")
+
+
 @mailbox.command("grant")
 @click.argument("address", callback=checked_address)
 @_role_options
 def mailbox_grant(address: str, global_admin: bool, domain_name: str | None) -> None:
     """Give a portal role."""
     view = accounts.grant_role(open_database(), address, global_admin=global_admin, domain=domain_name, actor=CONSOLE)
-    click.echo(f"roles of {view.address}: {','.join(view.roles) or 'none'}")
+    _echo_roles(view)
 
 
 @mailbox.command("revoke")
@@ -86,4 +91,4 @@ def mailbox_grant(address: str, global_admin: bool, domain_name: str | None) -> 
 def mailbox_revoke(address: str, global_admin: bool, domain_name: str | None) -> None:
     """Take a portal role away."""
     view = accounts.revoke_role(open_database(), address, global_admin=global_admin, domain=domain_name, actor=CONSOLE)
-    click.echo(f"roles of {view.address}: {','.join(view.roles) or 'none'}")
+    _echo_roles(view)

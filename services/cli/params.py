@@ -78,3 +78,6 @@ def _checked_by(parse: Callable[[str], object]) -> Callable[[click.Context, clic
 checked_address = _checked_by(parse_address)
 checked_domain = _checked_by(normalise_domain)
 checked_alias_source = _checked_by(parse_alias_source)
+
+# The optional DOMAIN of a list command; a malformed one is refused as invalid, like any other.
+domain_filter = click.argument("domain_name", required=False, metavar="[DOMAIN]", callback=checked_domain)

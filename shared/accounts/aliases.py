@@ -16,11 +16,7 @@ from shared.accounts.permissions import (
 )
 from shared.accounts.views import Actor, AliasView, GroupView
 from shared.errors import InvalidValue, LimitExceeded, NotFound
-from shared.mail.addresses import (
-    Address,
-    parse_address,
-    parse_alias_source,
-)
+from shared.mail.addresses import domain_part, parse_address, stored_alias_source
 from shared.mail.routing import forwards_in_loop
 from shared.storage.db import Database
 from shared.storage.lookups import count_in_domain, domain_by_name, ensure_address_free
@@ -57,9 +53,8 @@ def _claim_address(s: Session, domain_name: str, address: str) -> Domain:
 
 def create_alias(db: Database, source: str, destinations: Iterable[str], *, actor: Actor) -> AliasView:
     """`source` is an address or `@domain` (catch-all) of the actor's domains; destinations may be local or external."""
-    parsed = parse_alias_source(source)
-    key = str(parsed) if isinstance(parsed, Address) else f"@{parsed}"
-    domain_name = parsed.domain if isinstance(parsed, Address) else parsed
+    key = stored_alias_source(source)
+    domain_name = domain_part(key)
     with db.session.begin() as s:
         _require_change(actor.scope, alias_source_in_scope, key)
         targets = _normalised_targets(destinations, "destination")
@@ -83,7 +78,7 @@ def update_alias(db: Database, source: str, destinations: Iterable[str], *, acto
         s.flush()
         alias.destinations = [AliasDestination(position=i, address=t) for i, t in enumerate(targets)]
         _refuse_loop(db, s, key)
-        audit.record(s, actor, "alias.update", key, alias_domain_name(key), " ".join(targets))
+        audit.record(s, actor, "alias.update", key, domain_part(key), " ".join(targets))
         return AliasView.of(alias)
 
 
@@ -98,10 +93,6 @@ def _require_change(scope: Scope, in_scope: Callable[[Scope, str], object], text
     """The stored key of an alias or group the scope may change (NotFound outside its domains)."""
     require_write(scope)
     return str(in_scope(scope, text))
-
-
-def alias_domain_name(key: str) -> str:
-    return key.rpartition("@")[2]
 
 
 def _alias(s: Session, key: str) -> Alias:
@@ -128,7 +119,7 @@ def remove_alias(db: Database, source: str, *, actor: Actor) -> str:
     with db.session.begin() as s:
         key = _require_change(actor.scope, alias_source_in_scope, source)
         alias = _alias(s, key)
-        audit.record(s, actor, "alias.remove", key, alias_domain_name(key))
+        audit.record(s, actor, "alias.remove", key, domain_part(key))
         s.delete(alias)
     return key
 
@@ -187,7 +178,7 @@ def update_group(
         if sending is not None:
             group.policy = sending
         _refuse_loop(db, s, key)
-        audit.record(s, actor, "group.update", key, alias_domain_name(key), f"policy={group.policy.value}")
+        audit.record(s, actor, "group.update", key, domain_part(key), f"policy={group.policy.value}")
         return GroupView.of(group)
 
 
@@ -209,6 +200,6 @@ def remove_group(db: Database, address: str, *, actor: Actor) -> str:
     with db.session.begin() as s:
         key = _require_change(actor.scope, address_in_scope, address)
         group = _group(s, key)
-        audit.record(s, actor, "group.remove", key, alias_domain_name(key))
+        audit.record(s, actor, "group.remove", key, domain_part(key))
         s.delete(group)
     return key

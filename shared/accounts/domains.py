@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -24,10 +23,13 @@ from shared.storage.models import Alias, AliasDomain, Domain, GroupMailbox, Mail
 LIMIT_FIELDS = ("max_mailboxes", "max_aliases", "quota_bytes", "default_mailbox_quota")
 
 
-def _check_limits(limits: Mapping[str, int | None]) -> None:
+def _checked_limits(*values: int | None) -> dict[str, int | None]:
+    """The limits given in LIMIT_FIELDS order, by field name; None (no change) passes, a negative one is refused."""
+    limits = dict(zip(LIMIT_FIELDS, values, strict=True))
     for field, value in limits.items():
         if value is not None and value < 0:
             raise InvalidValue(f"{field} must not be negative")
+    return limits
 
 
 def _view(s: Session, domain: Domain) -> DomainView:
@@ -47,16 +49,10 @@ def create_domain(
     actor: Actor,
 ) -> DomainView:
     """Host a new domain: only global admins may."""
-    limits = dict(
-        max_mailboxes=max_mailboxes,
-        max_aliases=max_aliases,
-        quota_bytes=quota_bytes,
-        default_mailbox_quota=default_mailbox_quota,
-    )
     with db.session.begin() as s:
         _require_domain_admin(actor)
         ascii_name = normalise_domain(name)
-        _check_limits(limits)
+        limits = _checked_limits(max_mailboxes, max_aliases, quota_bytes, default_mailbox_quota)
         if hosted_domain(s, ascii_name) is not None:
             raise Conflict(f"domain already exists: {ascii_name}")
         domain = Domain(name=ascii_name, **limits)
@@ -78,15 +74,9 @@ def update_domain(
     actor: Actor,
 ) -> DomainView:
     """Change a domain's limits or switch it on or off: only global admins may."""
-    limits = dict(
-        max_mailboxes=max_mailboxes,
-        max_aliases=max_aliases,
-        quota_bytes=quota_bytes,
-        default_mailbox_quota=default_mailbox_quota,
-    )
     with db.session.begin() as s:
         domain = _administered_domain(s, actor, name)
-        _check_limits(limits)
+        limits = _checked_limits(max_mailboxes, max_aliases, quota_bytes, default_mailbox_quota)
         changes = {field: value for field, value in limits.items() if value is not None}
         if active is not None:
             changes["active"] = active

@@ -7,8 +7,9 @@ An API token narrows its owner's rights to some domains and possibly to reading.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -16,11 +17,14 @@ from sqlalchemy.orm import InstrumentedAttribute
 from shared.errors import InvalidAddress, NotFound, PermissionDenied
 from shared.mail.addresses import (
     Address,
+    domain_part,
     normalise_domain,
     parse_address,
-    parse_alias_source,
+    stored_alias_source,
 )
 from shared.storage.models import Domain
+
+Parsed = TypeVar("Parsed")
 
 
 @dataclass(frozen=True)
@@ -56,30 +60,28 @@ def scope_of(address: str, *, is_global_admin: bool, managed_domains: Iterable[s
     return Scope(address=address, is_global_admin=is_global_admin, domains=frozenset(managed_domains))
 
 
-def domain_not_found(name: str) -> NotFound:
-    return NotFound(f"unknown domain: {name}")
+def _known_in_scope(
+    scope: Scope, text: str, what: str, parse: Callable[[str], Parsed], domain_of: Callable[[Parsed], str]
+) -> Parsed:
+    """`text` parsed, if it lies in the scope's domains; else NotFound ("unknown <what>: ..."),
+    the same for a malformed `text` as for one outside the scope."""
+    try:
+        parsed = parse(text)
+    except InvalidAddress as exc:
+        raise NotFound(f"unknown {what}: {text}") from exc
+    if not scope.covers_domain(domain_of(parsed)):
+        raise NotFound(f"unknown {what}: {parsed}")
+    return parsed
 
 
 def domain_in_scope(scope: Scope, text: str) -> str:
     """The normalised domain name, or NotFound when it is outside the scope."""
-    try:
-        name = normalise_domain(text)
-    except InvalidAddress as exc:
-        raise domain_not_found(text) from exc
-    if not scope.covers_domain(name):
-        raise domain_not_found(name)
-    return name
+    return _known_in_scope(scope, text, "domain", normalise_domain, lambda name: name)
 
 
 def address_in_scope(scope: Scope, text: str) -> Address:
     """A managed address (mailbox, group or alias) inside the scope's domains, else NotFound."""
-    try:
-        address = parse_address(text)
-    except InvalidAddress as exc:
-        raise NotFound(f"unknown address: {text}") from exc
-    if not scope.covers_domain(address.domain):
-        raise NotFound(f"unknown address: {address}")
-    return address
+    return _known_in_scope(scope, text, "address", parse_address, lambda address: address.domain)
 
 
 def listed_domains(scope: Scope, domain_id: InstrumentedAttribute[int], domain: str | None) -> list[ColumnElement[bool]]:
@@ -106,15 +108,7 @@ def is_own(scope: Scope, text: str) -> bool:
 
 def alias_source_in_scope(scope: Scope, text: str) -> str:
     """An alias source (`local@domain` or catch-all `@domain`) inside the scope, as stored."""
-    try:
-        source = parse_alias_source(text)
-    except InvalidAddress as exc:
-        raise NotFound(f"unknown alias: {text}") from exc
-    domain = source.domain if isinstance(source, Address) else source
-    stored = str(source) if isinstance(source, Address) else f"@{source}"
-    if not scope.covers_domain(domain):
-        raise NotFound(f"unknown alias: {stored}")
-    return stored
+    return _known_in_scope(scope, text, "alias", stored_alias_source, domain_part)
 
 
 def require_manager(scope: Scope) -> None:

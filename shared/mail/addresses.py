@@ -86,3 +86,14 @@ def parse_alias_source(text: str) -> Address | str:
     if cleaned.startswith("@"):
         return normalise_domain(cleaned[1:])
     return parse_address(cleaned)
+
+
+def stored_alias_source(text: str) -> str:
+    """An alias source as stored: the normalised address, or `@domain` for a catch-all."""
+    source = parse_alias_source(text)
+    return str(source) if isinstance(source, Address) else f"@{source}"
+
+
+def domain_part(key: str) -> str:
+    """The domain of a stored address or alias source (`local@domain` or `@domain`)."""
+    return key.rpartition("@")[2]
