@@ -83,10 +83,18 @@ def outlook() -> Response:
     return xml_response(body)
 
 
+# A profile holds one mail account, so IMAP and POP3 are two downloads (IMAP is the default);
+# both carry the same identifier, so installing one replaces the other on the device.
+APPLE_ACCOUNT_TYPES = {"imap": "EmailTypeIMAP", "pop3": "EmailTypePOP"}
+
+
 @bp.get("/account/mail.mobileconfig")
 @login_required
 def mobileconfig() -> Response:
     """An unsigned Apple profile that sets up Mail for the signed-in user (password asked on install)."""
+    protocol = request.args.get("protocol", "imap")
+    if protocol not in APPLE_ACCOUNT_TYPES:
+        abort(404)
     mailbox = signed_in().mailbox
     settings = portal().settings
     endpoints = {(e.protocol, e.socket): e.port for e in dnsrecords.client_endpoints(settings)}
@@ -97,12 +105,12 @@ def mobileconfig() -> Response:
         "PayloadIdentifier": f"{identity}.mail",
         "PayloadUUID": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"mail.{identity}")).upper(),
         "PayloadDisplayName": mailbox.address,
-        "EmailAccountType": "EmailTypePOP",
+        "EmailAccountType": APPLE_ACCOUNT_TYPES[protocol],
         "EmailAccountDescription": mailbox.address,
         "EmailAccountName": mailbox.name or mailbox.address,
         "EmailAddress": mailbox.address,
         "IncomingMailServerHostName": settings.hostname,
-        "IncomingMailServerPortNumber": endpoints[("pop3", "SSL")],
+        "IncomingMailServerPortNumber": endpoints[(protocol, "SSL")],
         "IncomingMailServerUseSSL": True,
         "IncomingMailServerAuthentication": "EmailAuthPassword",
         "IncomingMailServerUsername": mailbox.address,

@@ -217,6 +217,19 @@ class MailboxForwardingForm(ForwardingForm):
     keep_copy = BooleanField(_l("Keep a copy in the mailbox"), default=True)
 
 
+def not_before_start(form: FlaskForm, field: Field) -> None:
+    if field.data is not None and form.starts_on.data is not None and field.data < form.starts_on.data:
+        raise ValidationError(_l("The last day must not come before the first."))
+
+
+class OutOfOfficeForm(FlaskForm):
+    enabled = BooleanField(_l("Reply automatically while I am away"))
+    subject = StringField(_l("Subject (empty = \"Auto:\" and the original subject)"), validators=[Length(max=255)])
+    text = TextAreaField(_l("Reply text"), validators=[Length(max=10_000)])
+    starts_on = DateField(_l("From (optional)"), validators=[Optional()])
+    ends_on = DateField(_l("Until, inclusive (optional)"), validators=[Optional(), not_before_start])
+
+
 class TokenForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     domains = CheckboxListField(_l("Domains (none ticked = all you manage)"), choices=[])

@@ -16,6 +16,7 @@ from shared.accounts.views import (
     GroupView,
     MailboxView,
 )
+from shared.mail.autoreply import Notice
 
 Record = dict[str, Any]
 
@@ -63,6 +64,17 @@ def mailbox_record(view: MailboxView) -> Record:
 
 def forwarding_record(view: ForwardingView) -> Record:
     return {"address": view.address, "destinations": list(view.destinations), "keep_copy": view.keep_copy}
+
+
+def out_of_office_record(view: Notice) -> Record:
+    """Dates as ISO days (UTC), null when open-ended."""
+    return {
+        "enabled": view.enabled,
+        "subject": view.subject,
+        "text": view.text,
+        "starts_on": view.starts_on.isoformat() if view.starts_on else None,
+        "ends_on": view.ends_on.isoformat() if view.ends_on else None,
+    }
 
 
 def alias_record(view: AliasView) -> Record:

@@ -1,7 +1,7 @@
 """The DNS records a hosted domain should publish, and the client settings they advertise.
 
-MX, SPF, DKIM, DMARC, RFC 6186/8314 SRV records for submission and POP3 (IMAP is
-explicitly "not offered"), and the names mail clients probe for autoconfiguration.
+MX, SPF, DKIM, DMARC, RFC 6186/8314 SRV records for submission, IMAP and POP3, and the
+names mail clients probe for autoconfiguration.
 """
 from __future__ import annotations
 
@@ -33,8 +33,10 @@ class ClientEndpoint:
 
 
 def client_endpoints(settings: Settings) -> tuple[ClientEndpoint, ...]:
-    """Best first within each protocol, as autoconfig documents list them."""
+    """Best first: IMAP before POP3 (it keeps every device in step), implicit TLS before STARTTLS."""
     return (
+        ClientEndpoint("imap", settings.imaps_port, "SSL"),
+        ClientEndpoint("imap", settings.imap_port, "STARTTLS"),
         ClientEndpoint("pop3", settings.pop3s_port, "SSL"),
         ClientEndpoint("pop3", settings.pop3_port, "STARTTLS"),
         ClientEndpoint("smtp", settings.submissions_port, "SSL"),
@@ -58,10 +60,11 @@ def records_for(settings: Settings, domain: str, dkim: tuple[str, str] | None = 
         DnsRecord(f"_dmarc.{zone}", "TXT", txt(f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"), "dmarc"),
         DnsRecord(f"_submissions._tcp.{zone}", "SRV", f"0 1 {settings.submissions_port} {host}", "srv"),
         DnsRecord(f"_submission._tcp.{zone}", "SRV", f"10 1 {settings.submission_port} {host}", "srv"),
-        DnsRecord(f"_pop3s._tcp.{zone}", "SRV", f"0 1 {settings.pop3s_port} {host}", "srv"),
-        DnsRecord(f"_pop3._tcp.{zone}", "SRV", f"10 1 {settings.pop3_port} {host}", "srv"),
-        DnsRecord(f"_imap._tcp.{zone}", "SRV", "0 0 0 .", "srv"),
-        DnsRecord(f"_imaps._tcp.{zone}", "SRV", "0 0 0 .", "srv"),
+        # One priority order across IMAP and POP3 says which a client should prefer (RFC 6186 §3.4).
+        DnsRecord(f"_imaps._tcp.{zone}", "SRV", f"0 1 {settings.imaps_port} {host}", "srv"),
+        DnsRecord(f"_imap._tcp.{zone}", "SRV", f"10 1 {settings.imap_port} {host}", "srv"),
+        DnsRecord(f"_pop3s._tcp.{zone}", "SRV", f"20 1 {settings.pop3s_port} {host}", "srv"),
+        DnsRecord(f"_pop3._tcp.{zone}", "SRV", f"30 1 {settings.pop3_port} {host}", "srv"),
         DnsRecord(f"autoconfig.{zone}", "CNAME", host, "autoconfig"),
         DnsRecord(f"autodiscover.{zone}", "CNAME", host, "autoconfig"),
     ]

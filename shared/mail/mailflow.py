@@ -4,7 +4,8 @@ bounced to their sender when delivery fails, queue attempts settled.
 `accept_message` is what stands behind an SMTP 250: remote copies are queued HELD first,
 then the local copies are delivered (shared.mail.delivery is itself all or nothing), and only
 then are the queued copies released to the workers. Any failure before that cancels the
-queued copies, so a 451 leaves nothing behind that anyone could see or receive.
+queued copies, so a 451 leaves nothing behind that anyone could see or receive. Bounces for
+full mailboxes and out-of-office replies (shared.mail.autoreply) follow, and never fail it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import outbound
+from shared.mail import autoreply, outbound
 from shared.mail.delivery import DeliveryReport, deliver
 from shared.mail.dsn import FailedRecipient, build_dsn
 from shared.mail.routing import Refusal, resolve_recipient
@@ -60,7 +61,19 @@ def accept_message(
         outbound.release(db, queued)
     if report.over_quota:
         _bounce_over_quota(db, return_path or "", report.over_quota, message)
+    if report.delivered and return_path:
+        _reply_automatically(db, message, return_path, report.delivered)
     return Acceptance(report.delivered, report.over_quota, queued)
+
+
+def _reply_automatically(db: Database, message: bytes, sender: str, mailbox_ids: Sequence[int]) -> None:
+    """Out-of-office replies, after the message is kept: like a bounce, a failure here must not
+    turn the 250 into a 451, so it is logged instead."""
+    try:
+        for reply in autoreply.due_replies(db, message, sender=sender, mailbox_ids=mailbox_ids):
+            send_generated(db, reply, recipient=sender, kind="automatic reply")
+    except (TemporaryFailure, SQLAlchemyError):
+        log.exception("could not send the automatic replies of mailboxes %s to %r", list(mailbox_ids), sender)
 
 
 def _bounce_over_quota(db: Database, sender: str, mailbox_ids: Sequence[int], message: bytes) -> None:
@@ -89,20 +102,28 @@ def send_bounce(
         arrival=arrival,
         now=outbound.now_utc(),
     )
+    send_generated(db, dsn, recipient=sender, kind="bounce")
+
+
+def send_generated(db: Database, message: bytes, *, recipient: str, kind: str) -> None:
+    """Send a message the mail system wrote (`kind`: a bounce, an automatic reply) from the null
+    sender <>: queued for a remote recipient, delivered at once to a hosted one (no round trip
+    through our own MX). The null sender means the recipient's own bounces and out-of-office
+    replies never answer it, so two mailboxes cannot reply to each other in a loop."""
     try:
-        plan = resolve_recipient(db, sender)
+        plan = resolve_recipient(db, recipient)
     except InvalidAddress:
-        log.warning("bounce for %r dropped: the sender address is not valid", sender)
+        log.warning("%s for %r dropped: the address is not valid", kind, recipient)
         return
     try:
         if plan.refusal is Refusal.NOT_HOSTED:
-            outbound.enqueue(db, dsn, sender="", recipients=[sender])
+            outbound.enqueue(db, message, sender="", recipients=[recipient])
         elif plan.deliverable:
-            accept_message(db, dsn, return_path="", mailbox_ids=[m.id for m in plan.mailboxes], remote=plan.forwards)
+            accept_message(db, message, return_path="", mailbox_ids=[m.id for m in plan.mailboxes], remote=plan.forwards)
         else:
-            log.warning("bounce for %s dropped: %s", sender, plan.refusal.value if plan.refusal else "no route")
+            log.warning("%s for %s dropped: %s", kind, recipient, plan.refusal.value if plan.refusal else "no route")
     except QuotaExceeded:
-        log.warning("bounce for %s dropped: mailbox full", sender)
+        log.warning("%s for %s dropped: mailbox full", kind, recipient)
 
 
 def settle(db: Database, delivery: outbound.Delivery, attempts: Sequence[outbound.Attempt]) -> None:

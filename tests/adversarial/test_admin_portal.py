@@ -23,8 +23,12 @@ from services.admin import create_app
 from shared import accounts
 from shared.accounts import tokens
 from shared.accounts.forwarding import get_forwarding
+from shared.accounts.out_of_office import get_out_of_office, set_out_of_office
 from shared.accounts.passwords import hash_password
-from shared.accounts.views import CONSOLE
+from shared.accounts.permissions import scope_of
+from shared.accounts.views import CONSOLE, Actor
+from shared.errors import NotFound, PermissionDenied
+from shared.mail.autoreply import Notice
 from shared.storage.db import Database
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -336,6 +340,30 @@ def test_display_names_cannot_carry_header_lines(app: Flask, db: Database, world
     profile = plistlib.loads(signed_in(app, world.staff).get("/account/mail.mobileconfig").data)
     sender_name = profile["PayloadContent"][0]["EmailAccountName"]
     assert "\r" not in sender_name and "\n" not in sender_name
+
+
+def test_out_of_office_subject_cannot_carry_header_lines(app: Flask, db: Database, world: World) -> None:
+    """Its subject becomes a header of mail we send: a line break would add headers (a Bcc to anyone)."""
+    admin = bearer(db, world.admin, read_only=False)
+    smuggled = {"enabled": True, "subject": SMUGGLED, "text": "away"}
+    refused = app.test_client().patch(f"/api/v1/mailboxes/{world.staff}", json={"out_of_office": smuggled}, headers=admin)
+    assert refused.status_code == 422
+    portal = signed_in(app, world.staff)
+    posted = portal.post("/account/out-of-office", {"enabled": "y", "subject": SMUGGLED, "text": "away"}, token_page="/account/")
+    assert posted.status_code == 422
+    assert get_out_of_office(db, world.staff, actor=CONSOLE).subject == ""
+
+
+def test_nobody_sets_another_users_out_of_office(app: Flask, db: Database, world: World) -> None:
+    api, away = app.test_client(), {"out_of_office": {"enabled": True, "subject": "Gone", "text": "I quit."}}
+    for actor, victim in ((world.manager, world.other), (world.manager, world.admin)):  # staff get no tokens
+        refused = api.patch(f"/api/v1/mailboxes/{victim}", json=away, headers=bearer(db, actor, read_only=False))
+        assert refused.status_code in (403, 404), (actor, victim)
+        assert not get_out_of_office(db, victim, actor=CONSOLE).enabled
+    staff = Actor(scope_of(world.staff, is_global_admin=False, managed_domains=()))
+    with pytest.raises((NotFound, PermissionDenied)):
+        set_out_of_office(db, world.manager, Notice(True, "Gone", "I quit."), actor=staff)
+    assert not get_out_of_office(db, world.manager, actor=CONSOLE).enabled
 
 
 # -- Cookie and response headers --------------------------------------------------------------

@@ -1,5 +1,8 @@
-"""/api/v1/mailboxes: search by pages (an ?after= cursor), create, read, change, password, forwarding, delete."""
+"""/api/v1/mailboxes: search by pages (an ?after= cursor), create, read, change (with the
+out-of-office reply), password, forwarding, delete."""
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, url_for
 
@@ -7,7 +10,9 @@ from services.admin.api.access import api_actor
 from services.admin.api.payload import (
     MAX_PAGE,
     count,
+    day,
     flag,
+    invalid,
     json_body,
     query_int,
     query_text,
@@ -18,14 +23,16 @@ from services.admin.api.serialise import mailbox_json
 from services.admin.mailboxes import generated_password
 from services.admin.portal import db
 from shared import accounts
-from shared.accounts import forwarding
+from shared.accounts import forwarding, out_of_office
 from shared.accounts.mailbox_search import search_mailboxes
-from shared.accounts.records import forwarding_record
+from shared.accounts.records import forwarding_record, out_of_office_record
+from shared.mail.autoreply import MAX_TEXT, Notice, checked_notice
 
 bp = Blueprint("mailboxes", __name__, url_prefix="/mailboxes")
 
 DEFAULT_PAGE = 50
 FIELDS = ("name", "quota_bytes", "active", "smtp_enabled", "pop3_enabled", "is_global_admin", "managed_domains")
+OUT_OF_OFFICE_FIELDS = ("enabled", "subject", "text", "starts_on", "ends_on")
 
 
 def refuse_early(address: str) -> None:
@@ -71,16 +78,41 @@ def create_mailbox() -> tuple[Response, int]:
     return jsonify(reply), 201
 
 
+def mailbox_detail(address: str) -> dict[str, Any]:
+    """One mailbox as GET and PATCH show it: the listed fields and its out-of-office reply."""
+    actor = api_actor()
+    notice = out_of_office.get_out_of_office(db(), address, actor=actor)
+    return mailbox_json(accounts.get_mailbox(db(), address, actor=actor)) | {"out_of_office": out_of_office_record(notice)}
+
+
+def out_of_office_payload(body: dict[str, Any]) -> Notice | None:
+    """The `out_of_office` object, which replaces the whole setting (omitted fields are empty)."""
+    given = body.get("out_of_office")
+    if given is None:
+        return None
+    if not isinstance(given, dict) or set(given) - set(OUT_OF_OFFICE_FIELDS):
+        raise invalid("out_of_office", f"must be an object with only {', '.join(OUT_OF_OFFICE_FIELDS)}")
+    return checked_notice(Notice(
+        enabled=bool(flag(given, "enabled")),
+        subject=text(given, "subject") or "",
+        text=text(given, "text", max_length=MAX_TEXT) or "",
+        starts_on=day(given, "starts_on"),
+        ends_on=day(given, "ends_on"),
+    ))
+
+
 @bp.get("/<address>")
 def get_mailbox(address: str) -> Response:
-    return jsonify(mailbox_json(accounts.get_mailbox(db(), address, actor=api_actor())))
+    return jsonify(mailbox_detail(address))
 
 
 @bp.patch("/<address>")
 def update_mailbox(address: str) -> Response:
+    """The mailbox fields and the out-of-office reply are checked before either is written."""
     refuse_early(address)
-    body = json_body(*FIELDS)
-    updated = accounts.update_mailbox(
+    body = json_body(*FIELDS, "out_of_office")
+    notice = out_of_office_payload(body)
+    accounts.update_mailbox(
         db(),
         address,
         actor=api_actor(),
@@ -92,7 +124,9 @@ def update_mailbox(address: str) -> Response:
         global_admin=flag(body, "is_global_admin"),
         managed_domains=strings(body, "managed_domains"),
     )
-    return jsonify(mailbox_json(updated))
+    if notice is not None:
+        out_of_office.set_out_of_office(db(), address, notice, actor=api_actor())
+    return jsonify(mailbox_detail(address))
 
 
 @bp.put("/<address>/password")

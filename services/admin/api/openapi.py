@@ -35,6 +35,16 @@ COUNT = {"type": "integer", "minimum": 0, "maximum": 2**62}
 STRINGS = {"type": "array", "items": {"type": "string", "maxLength": 1024}}
 ADDRESS = {"type": "string", "minLength": 3, "maxLength": 320}
 POLICY = {"type": "string", "enum": ["anyone", "domain", "members"]}
+DAY = {"type": ["string", "null"], "format": "date"}
+
+MAILBOX_PROPERTIES: dict[str, Schema] = {
+    "address": STRING, "domain": STRING, "name": STRING, "quota_bytes": COUNT,
+    "used_bytes": {"type": "integer"}, "messages": {"type": "integer"}, "active": BOOLEAN,
+    "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
+    "managed_domains": STRINGS,
+}
+MAILBOX_REQUIRED = ["address", "domain", "name", "quota_bytes", "used_bytes", "messages", "active",
+                    "smtp_enabled", "pop3_enabled", "is_global_admin", "managed_domains"]
 
 
 def items_of(name: str, **extra: Schema) -> Schema:
@@ -75,15 +85,9 @@ SCHEMAS: dict[str, Schema] = {
          "default_mailbox_quota": COUNT},
     ),
     "AliasDomainCreate": obj({"name": {"type": "string", "minLength": 1, "maxLength": 255}}, ["name"]),
-    "Mailbox": obj(
-        {
-            "address": STRING, "domain": STRING, "name": STRING, "quota_bytes": COUNT,
-            "used_bytes": {"type": "integer"}, "messages": {"type": "integer"}, "active": BOOLEAN,
-            "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
-            "managed_domains": STRINGS,
-        },
-        ["address", "domain", "name", "quota_bytes", "used_bytes", "messages", "active",
-         "smtp_enabled", "pop3_enabled", "is_global_admin", "managed_domains"],
+    "Mailbox": obj(MAILBOX_PROPERTIES, MAILBOX_REQUIRED),
+    "MailboxDetail": obj(
+        {**MAILBOX_PROPERTIES, "out_of_office": ref("OutOfOffice")}, [*MAILBOX_REQUIRED, "out_of_office"]
     ),
     "MailboxCreate": obj(
         {"address": ADDRESS, "password": {"type": "string", "minLength": 1, "maxLength": 1024},
@@ -96,8 +100,17 @@ SCHEMAS: dict[str, Schema] = {
     "MailboxUpdate": obj(
         {"name": {"type": "string", "maxLength": 255}, "quota_bytes": COUNT, "active": BOOLEAN,
          "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
-         "managed_domains": STRINGS},
+         "managed_domains": STRINGS, "out_of_office": ref("OutOfOffice")},
     ),
+    "OutOfOffice": {
+        **obj(
+            {"enabled": BOOLEAN, "subject": {"type": "string", "maxLength": 255, "pattern": "^[^\\r\\n]*$"},
+             "text": {"type": "string", "maxLength": 10000}, "starts_on": DAY, "ends_on": DAY},
+        ),
+        "description": "An automatic reply (RFC 3834), sent once per sender per 7 days from starts_on to ends_on "
+        "(inclusive, UTC days; null is open-ended). Sent as a whole, it replaces the setting: omitted fields "
+        "are empty. An empty subject replies with \"Auto: \" and the original subject.",
+    },
     "Forwarding": obj(
         {"address": STRING, "destinations": STRINGS, "keep_copy": BOOLEAN}, ["address", "destinations", "keep_copy"]
     ),
@@ -214,8 +227,9 @@ def paths() -> dict[str, Schema]:
         },
         "/mailboxes/{address}": {
             "parameters": address,
-            "get": operation("Read a mailbox", ("200", "Mailbox")),
-            "patch": operation("Change name, quota, switches or roles", ("200", "Mailbox"), "MailboxUpdate"),
+            "get": operation("Read a mailbox with its out-of-office reply", ("200", "MailboxDetail")),
+            "patch": operation("Change name, quota, switches, roles or the out-of-office reply",
+                               ("200", "MailboxDetail"), "MailboxUpdate"),
             "delete": operation("Delete a mailbox and its mail", ("204", None)),
         },
         "/mailboxes/{address}/password": {

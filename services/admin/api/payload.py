@@ -1,6 +1,7 @@
 """Reading JSON request bodies and query strings: typed values or a 422 naming the field."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import request
@@ -67,6 +68,19 @@ def strings(body: dict[str, Any], field: str, *, required: bool = False) -> list
     if not isinstance(value, list) or not all(isinstance(item, str) and len(item) <= MAX_TEXT for item in value):
         raise invalid(field, "must be a list of strings")
     return value
+
+
+def day(body: dict[str, Any], field: str) -> date | None:
+    """An ISO day (YYYY-MM-DD), or None for null or a missing field."""
+    value = body.get(field)
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise invalid(field, "must be a day as YYYY-MM-DD, or null") from None
 
 
 def query_int(name: str, default: int, maximum: int) -> int:

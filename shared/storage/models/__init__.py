@@ -1,6 +1,7 @@
 """The data model; import models from here."""
 from shared.storage.models.alias import Alias, AliasDestination
 from shared.storage.models.audit import AuditEntry
+from shared.storage.models.autoreply import AutoReplySent, OutOfOffice
 from shared.storage.models.base import Base, utcnow
 from shared.storage.models.domain import AliasDomain, Domain
 from shared.storage.models.group import GroupMailbox, GroupMember, SendingPolicy
@@ -19,6 +20,7 @@ __all__ = [
     "AliasDomain",
     "ApiToken",
     "AuditEntry",
+    "AutoReplySent",
     "Base",
     "DeliveryStatus",
     "Domain",
@@ -27,6 +29,7 @@ __all__ = [
     "Mailbox",
     "MailboxForward",
     "OutboundMessage",
+    "OutOfOffice",
     "OutboundRecipient",
     "SendingPolicy",
     "SubmissionWindow",

@@ -52,7 +52,8 @@ def test_dns_page_lists_the_records(as_manager: PortalClient) -> None:
         "_dmarc.alpha.example.",
         "_submissions._tcp.alpha.example.",
         "_pop3s._tcp.alpha.example.",
-        "_imap._tcp.alpha.example. 3600 IN SRV 0 0 0 .",
+        "_imaps._tcp.alpha.example. 3600 IN SRV 0 1 0 mx.test.example.",
+        "_imap._tcp.alpha.example. 3600 IN SRV 10 1 0 mx.test.example.",
         "autoconfig.alpha.example. 3600 IN CNAME mx.test.example.",
     ):
         assert record in page, record

@@ -137,6 +137,8 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> No
     upgrade_to_head(empty_settings)  # twice is harmless
     assert directory_triggers(empty_settings) == expected_directory_triggers(empty_settings)
     assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(HEAD).down_revision
+    assert tables(empty_settings) == MODEL_TABLES - {"out_of_office", "auto_reply_sent"}
+    assert downgrade(empty_settings, "0005") == "0005"
     assert directory_triggers(empty_settings) == set()
     assert downgrade(empty_settings, "0004") == "0004"
     assert search_objects(empty_settings) == set()
