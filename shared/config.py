@@ -40,6 +40,8 @@ class Settings:
     pop3_port: int
     pop3s_port: int
     pop3_processes: int
+    imap_port: int
+    imaps_port: int
     admin_port: int
     max_message_size: int
     max_recipients: int
@@ -197,6 +199,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pop3_port=_value(env, "pop3_port", _port, 1110),
         pop3s_port=_value(env, "pop3s_port", _port, 1995),
         pop3_processes=_value(env, "pop3_processes", _at_least_one, _available_cpus()),
+        imap_port=_value(env, "imap_port", _port, 1143),
+        imaps_port=_value(env, "imaps_port", _port, 1993),
         admin_port=_value(env, "admin_port", _port, 8080),
         max_message_size=_value(env, "max_message_size", parse_size, 25 * 1024**2),
         max_recipients=_value(env, "max_recipients", _positive_int, 500),

@@ -23,6 +23,7 @@ def test_embedded_defaults(tmp_path: Path) -> None:
     assert (settings.tls_cert, settings.tls_key, settings.relay_host) == (None, None, None)
     ports = (settings.smtp_port, settings.submission_port, settings.submissions_port)
     assert ports + (settings.pop3_port, settings.pop3s_port, settings.admin_port) == (2525, 2587, 2465, 1110, 1995, 8080)
+    assert (settings.imap_port, settings.imaps_port) == (1143, 1993)
     assert settings.max_message_size == 25 * 1024 * 1024
     assert settings.allow_plaintext_auth is True  # loopback only by default
     assert settings.maildrop_lease_seconds > 0 and settings.alias_depth_limit > 0
@@ -79,6 +80,8 @@ INVALID = [
     ("pop3_port", "1.5"),
     ("pop3s_port", "x"),
     ("admin_port", "80a"),
+    ("imap_port", "143x"),
+    ("imaps_port", "99999"),
     ("bind", "localhost"),
     ("bind", "300.1.1.1"),
     ("database_url", "beaconmail.db"),

@@ -25,7 +25,9 @@ from shared.accounts.records import forwarding_record
 bp = Blueprint("mailboxes", __name__, url_prefix="/mailboxes")
 
 DEFAULT_PAGE = 50
-FIELDS = ("name", "quota_bytes", "active", "smtp_enabled", "pop3_enabled", "is_global_admin", "managed_domains")
+FIELDS = (
+    "name", "quota_bytes", "active", "smtp_enabled", "pop3_enabled", "imap_enabled", "is_global_admin", "managed_domains"
+)
 
 
 def refuse_early(address: str) -> None:
@@ -89,6 +91,7 @@ def update_mailbox(address: str) -> Response:
         active=flag(body, "active"),
         smtp_enabled=flag(body, "smtp_enabled"),
         pop3_enabled=flag(body, "pop3_enabled"),
+        imap_enabled=flag(body, "imap_enabled"),
         global_admin=flag(body, "is_global_admin"),
         managed_domains=strings(body, "managed_domains"),
     )

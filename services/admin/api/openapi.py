@@ -79,11 +79,11 @@ SCHEMAS: dict[str, Schema] = {
         {
             "address": STRING, "domain": STRING, "name": STRING, "quota_bytes": COUNT,
             "used_bytes": {"type": "integer"}, "messages": {"type": "integer"}, "active": BOOLEAN,
-            "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
+            "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "imap_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
             "managed_domains": STRINGS,
         },
         ["address", "domain", "name", "quota_bytes", "used_bytes", "messages", "active",
-         "smtp_enabled", "pop3_enabled", "is_global_admin", "managed_domains"],
+         "smtp_enabled", "pop3_enabled", "imap_enabled", "is_global_admin", "managed_domains"],
     ),
     "MailboxCreate": obj(
         {"address": ADDRESS, "password": {"type": "string", "minLength": 1, "maxLength": 1024},
@@ -95,7 +95,7 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "MailboxUpdate": obj(
         {"name": {"type": "string", "maxLength": 255}, "quota_bytes": COUNT, "active": BOOLEAN,
-         "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
+         "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "imap_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
          "managed_domains": STRINGS},
     ),
     "Forwarding": obj(
