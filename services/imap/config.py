@@ -5,7 +5,9 @@ whether it runs as root) and writes the files. Written for Dovecot 2.3 (Debian 1
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,17 @@ def imap_folder(settings: Settings) -> Path:
     return settings.data_dir / "imap"
 
 
+def runtime_folder(settings: Settings) -> Path:
+    """Dovecot's sockets: under the data folder, or, when that path is too long for a unix
+    socket, in the temporary folder under a name drawn from the data folder's (still one per
+    installation: two never share one)."""
+    run = imap_folder(settings) / "run"
+    if len(str(run)) + SOCKET_ROOM <= MAX_SOCKET_PATH:
+        return run
+    digest = hashlib.sha256(str(settings.data_dir).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"beaconmail-imap-{digest}"
+
+
 def sql_file(settings: Settings) -> Path:
     return imap_folder(settings) / "dovecot-sql.conf.ext"
 
@@ -57,9 +70,7 @@ def render(settings: Settings, directory: ImapDirectory, host: Host) -> DovecotF
 
 def _main(settings: Settings, directory: ImapDirectory, host: Host) -> str:
     folder = imap_folder(settings)
-    run = folder / "run"
-    if len(str(run)) + SOCKET_ROOM > MAX_SOCKET_PATH:
-        raise ConfigError(f"BEACONMAIL_DATA_DIR: too long for Dovecot's sockets under {run} (at most {MAX_SOCKET_PATH - SOCKET_ROOM} characters)")
+    run = runtime_folder(settings)
     # Dovecot's indexes and uidlists stay out of the Maildir: POP3 and SMTP see what they always saw.
     index = _path(folder / "index", "BEACONMAIL_DATA_DIR") + "/%d/%n"
     lines = [

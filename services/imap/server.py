@@ -10,7 +10,7 @@ import os
 import pwd
 from pathlib import Path
 
-from services.imap.config import DovecotFiles, Host, imap_folder, render, sql_file
+from services.imap.config import DovecotFiles, Host, imap_folder, render, runtime_folder, sql_file
 from shared.accounts.imap_login import ImapDirectory, dovecot_driver, imap_directory
 from shared.config import Settings
 from shared.runtime.tls import ensure_tls_pair
@@ -65,7 +65,7 @@ def write_config(settings: Settings, directory: ImapDirectory, host: Host) -> Pa
     files: DovecotFiles = render(settings, directory, host)
     folder = imap_folder(settings)
     index = folder / "index"
-    for path in (folder, folder / "run", folder / "state", index):
+    for path in (folder, runtime_folder(settings), folder / "state", index):
         path.mkdir(parents=True, exist_ok=True)
     # The mail processes (the Maildirs' owner) create each mailbox's index folder.
     os.chown(index, directory.mail_uid, directory.mail_gid)

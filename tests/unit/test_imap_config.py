@@ -33,9 +33,11 @@ def test_without_root_the_login_processes_are_not_chrooted() -> None:
     assert "  chroot =" in render(base_settings(DATA), DIRECTORY, host).main
 
 
-def test_a_data_folder_too_long_for_sockets_is_one_clear_error() -> None:
-    with pytest.raises(ConfigError, match="BEACONMAIL_DATA_DIR: too long"):
-        render(base_settings(DATA / ("x" * 80)), DIRECTORY, ROOT)
+def test_a_data_folder_too_long_for_sockets_puts_them_in_a_folder_of_its_own() -> None:
+    long_one, other = render(base_settings(DATA / ("x" * 80)), DIRECTORY, ROOT), render(base_settings(DATA / ("y" * 80)), DIRECTORY, ROOT)
+    assert f"base_dir = {DATA}/imap/run" in render(base_settings(DATA), DIRECTORY, ROOT).main
+    base_dirs = {line for text in (long_one.main, other.main) for line in text.splitlines() if line.startswith("base_dir")}
+    assert len(base_dirs) == 2 and all(len(line) < 80 for line in base_dirs)
 
 
 def test_queries_follow_the_login_rule_and_keep_dovecot_variables(tmp_path: Path) -> None:
@@ -50,3 +52,13 @@ def test_queries_follow_the_login_rule_and_keep_dovecot_variables(tmp_path: Path
 def test_a_database_dovecot_cannot_read_is_one_clear_error(tmp_path: Path, url: str) -> None:
     with pytest.raises(ConfigError, match="BEACONMAIL_DATABASE_URL"):
         imap_directory(base_settings(tmp_path, database_url=url))
+
+
+def test_up_without_dovecot_leaves_imap_off_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.embedded import available_services
+
+    monkeypatch.setattr("services.imap.server.DOVECOT", DATA / "no-dovecot")
+    assert available_services(base_settings(DATA)) == ("smtp", "pop3", "admin")
+    assert "IMAP is off: IMAP needs Dovecot: dovecot-core not installed" in capsys.readouterr().err
