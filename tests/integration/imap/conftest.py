@@ -24,7 +24,7 @@ from tests.conftest import (
     base_settings,
 )
 
-from .support import Dovecot, free_port, require_dovecot, start_dovecot
+from .support import Dovecot, free_ports, require_dovecot, start_dovecot
 
 PASSWORD = "imap pw with spaces"
 
@@ -60,7 +60,8 @@ def imap_world(request: pytest.FixtureRequest) -> Iterator[ImapWorld]:
             pytest.skip(POSTGRES_UNAVAILABLE)
         url = _postgres_url(f"bm_imap_{uuid.uuid4().hex[:12]}")
         _create_postgres_database(str(make_url(url).database), request.getfixturevalue("migrated_postgres_template"))
-    settings = base_settings(data_dir, database_url=url, imap_port=free_port(), imaps_port=free_port())
+    imap_port, imaps_port = free_ports(2)
+    settings = base_settings(data_dir, database_url=url, imap_port=imap_port, imaps_port=imaps_port)
     require_dovecot(settings)
     db = Database(settings)
     create_domain(db, "imap.example", actor=CONSOLE)

@@ -19,6 +19,9 @@ from tests.integration.pop3.support import client_context
 
 IN_CI = os.environ.get("CI") == "true"
 READY_TIMEOUT = 15.0
+# Dovecot answers a failed login after a delay that grows with the client IP's recent failures
+# (up to 15 s, its auth penalty); every test client is 127.0.0.1.
+CLIENT_TIMEOUT = 30.0
 
 
 def require_dovecot(settings: Settings) -> None:
@@ -31,11 +34,17 @@ def require_dovecot(settings: Settings) -> None:
         pytest.skip(str(exc))
 
 
-def free_port() -> int:
-    """A port free now: Dovecot cannot listen on port 0 and tell us which port it got."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """Ports free now, all different (each held until all are chosen): Dovecot cannot listen on
+    port 0 and tell us which port it got."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def environment(settings: Settings) -> dict[str, str]:
@@ -78,11 +87,11 @@ def _accepting(port: int) -> bool:
 
 
 def imap_plain(settings: Settings) -> imaplib.IMAP4:
-    return imaplib.IMAP4("127.0.0.1", settings.imap_port, timeout=10)
+    return imaplib.IMAP4("127.0.0.1", settings.imap_port, timeout=CLIENT_TIMEOUT)
 
 
 def imap_tls(settings: Settings) -> imaplib.IMAP4_SSL:
-    return imaplib.IMAP4_SSL("127.0.0.1", settings.imaps_port, ssl_context=client_context(settings), timeout=10)
+    return imaplib.IMAP4_SSL("127.0.0.1", settings.imaps_port, ssl_context=client_context(settings), timeout=CLIENT_TIMEOUT)
 
 
 def login(settings: Settings, user: str, password: str) -> imaplib.IMAP4_SSL:
