@@ -20,7 +20,7 @@ from types import FrameType
 import click
 
 from services.launch import StartupError, claim_port, serve
-from services.probe import LISTENERS, SERVICES, is_accepting, probe_host
+from services.probe import LISTENERS, SERVICES, Listener, is_accepting, probe_host
 from shared.accounts import bootstrap
 from shared.accounts.views import CONSOLE
 from shared.config import ConfigError, Settings
@@ -63,10 +63,26 @@ def default_admin_address(hostname: str) -> str:
         return f"admin@{FALLBACK_ADMIN_DOMAIN}"
 
 
-def check_ports(settings: Settings) -> None:
+def available_services(settings: Settings) -> tuple[str, ...]:
+    """Every service, but imap only with Dovecot installed (else `up` says why it is off)."""
+    from services.imap.server import DovecotMissing, check_installed
+
+    try:
+        check_installed(settings)
+    except DovecotMissing as exc:
+        report(f"IMAP is off: {exc}")
+        return tuple(service for service in SERVICES if service != "imap")
+    return SERVICES
+
+
+def listeners_of(services: tuple[str, ...]) -> list[Listener]:
+    return [listener for listener in LISTENERS if listener.service in services]
+
+
+def check_ports(settings: Settings, services: tuple[str, ...]) -> None:
     """Fail before anything starts when a port is 0, used twice, or taken by another program."""
     seen: dict[int, str] = {}
-    for listener in LISTENERS:
+    for listener in listeners_of(services):
         port = listener.port(settings)
         if port == 0:
             raise ConfigError(f"{listener.variable}: beaconmail up needs a fixed port, not 0")
@@ -144,9 +160,9 @@ class Supervisor:
     Children are forked, not executed afresh: they inherit the modules this process has
     imported already, which halves the time until everything listens."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, services: tuple[str, ...]) -> None:
         self.settings = settings
-        self.children = [Child(service) for service in SERVICES]
+        self.children = [Child(service) for service in services]
 
     def start(self, child: Child) -> BaseProcess:
         sys.stdout.flush()
@@ -199,7 +215,7 @@ class StopRequest:
 def wait_until_ready(settings: Settings, supervisor: Supervisor, stop: StopRequest) -> bool:
     """True once every listener accepts connections; False when asked to stop first."""
     host = probe_host(settings.bind)
-    waiting = list(LISTENERS)
+    waiting = listeners_of(tuple(child.service for child in supervisor.children))
     deadline = time.monotonic() + READY_TIMEOUT
     while waiting and not stop.requested:
         if time.monotonic() > deadline:
@@ -212,7 +228,7 @@ def wait_until_ready(settings: Settings, supervisor: Supervisor, stop: StopReque
     return not stop.requested
 
 
-def print_endpoints(settings: Settings, admin: AdminLogin, elapsed: float) -> None:
+def print_endpoints(settings: Settings, services: tuple[str, ...], admin: AdminLogin, elapsed: float) -> None:
     shown = settings.hostname if probe_host(settings.bind) != settings.bind else settings.bind
     host = f"[{shown}]" if ":" in shown else shown
     lines = [
@@ -226,7 +242,10 @@ def print_endpoints(settings: Settings, admin: AdminLogin, elapsed: float) -> No
         lines.append("  Admin password:         the one given on standard input")
     else:
         lines.append("  Admin password:         unchanged (an admin existed already)")
-    lines += [f"  {listener.label + ':':<23} {host}:{listener.port(settings)}" for listener in LISTENERS[:-1]]
+    lines += [
+        f"  {listener.label + ':':<23} {host}:{listener.port(settings)}"
+        for listener in listeners_of(services) if listener.service != "admin"
+    ]
     lines += [f"  {'Data folder:':<23} {settings.data_dir}", "Press Ctrl-C to stop."]
     click.echo("\n".join(lines))
 
@@ -234,9 +253,10 @@ def print_endpoints(settings: Settings, admin: AdminLogin, elapsed: float) -> No
 def run_embedded(settings: Settings, admin_address: str | None, admin_password: str | None, started: float) -> None:
     """Prepare, start and supervise the suite until SIGINT or SIGTERM (`started`: time.monotonic())."""
     stop = StopRequest()
-    check_ports(settings)
+    services = available_services(settings)
+    check_ports(settings, services)
     prepared = prepare_folder(settings)
-    supervisor = Supervisor(prepared)
+    supervisor = Supervisor(prepared, services)
     for child in supervisor.children:
         if not stop.requested:
             report(f"{child.service} started (pid {supervisor.start(child).pid})")
@@ -245,7 +265,7 @@ def run_embedded(settings: Settings, admin_address: str | None, admin_password: 
         if admin_address and not admin.created:
             report(f"--admin {admin_address} ignored: a global admin exists already")
         if wait_until_ready(prepared, supervisor, stop):
-            print_endpoints(prepared, admin, time.monotonic() - started)
+            print_endpoints(prepared, services, admin, time.monotonic() - started)
         while not stop.requested:
             supervisor.tend()
             time.sleep(SUPERVISE_POLL)

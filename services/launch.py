@@ -1,4 +1,4 @@
-"""Running one service in the foreground: as `beaconmail smtp|pop3|admin`, and as a child of `up`."""
+"""Running one service in the foreground: as `beaconmail smtp|pop3|imap|admin`, and as a child of `up`."""
 from __future__ import annotations
 
 import ctypes
@@ -58,6 +58,13 @@ def serve(service: str, settings: Settings, *, admin_workers: int | None = None)
             from services.pop3.transport import serve_pop3
 
             serve_pop3(settings)
+        elif service == "imap":
+            from services.imap.server import DovecotMissing, run_imap
+
+            try:
+                run_imap(settings)
+            except DovecotMissing as exc:
+                raise StartupError(str(exc)) from exc
         else:
             from services.admin.server import run_admin
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from shared.config import PREFIX, ConfigError, Settings, load_settings
 
-SERVICES = ("smtp", "pop3", "admin")
+SERVICES = ("smtp", "pop3", "imap", "admin")
 PROBE_TIMEOUT = 3.0
 
 
@@ -39,6 +39,8 @@ LISTENERS = (
     Listener("smtp", "Submissions (TLS)", "submissions_port"),
     Listener("pop3", "POP3 (STLS)", "pop3_port"),
     Listener("pop3", "POP3S (TLS)", "pop3s_port"),
+    Listener("imap", "IMAP (STARTTLS)", "imap_port"),
+    Listener("imap", "IMAPS (TLS)", "imaps_port"),
     Listener("admin", "Admin portal", "admin_port"),
 )
 
@@ -59,12 +61,12 @@ def is_accepting(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _greeting(host: str, port: int, expected: bytes) -> str | None:
+def _greeting(host: str, port: int, expected: bytes, farewell: bytes = b"QUIT\r\n") -> str | None:
     with socket.create_connection((host, port), timeout=PROBE_TIMEOUT) as connection:
         line = connection.makefile("rb").readline(512)
         if not line.startswith(expected):
             return f"port {port} greeted with {line[:60]!r}, expected {expected.decode()}"
-        connection.sendall(b"QUIT\r\n")
+        connection.sendall(farewell)
     return None
 
 
@@ -86,6 +88,8 @@ def check_service(settings: Settings, service: str) -> str | None:
             problem = _greeting(host, settings.smtp_port, b"220")
         elif service == "pop3":
             problem = _greeting(host, settings.pop3_port, b"+OK")
+        elif service == "imap":
+            problem = _greeting(host, settings.imap_port, b"* OK", b"probe LOGOUT\r\n")
         else:
             problem = _admin_health(host, settings.admin_port)
     except (OSError, http.client.HTTPException) as exc:

@@ -47,7 +47,9 @@ def base_settings(data_dir: Path, **overrides: object) -> Settings:
             "BEACONMAIL_SECRET_KEY": "test-secret-key",
         }
     )
-    ports = dict(smtp_port=0, submission_port=0, submissions_port=0, pop3_port=0, pop3s_port=0, imap_port=0, imaps_port=0, admin_port=0)
+    ports = dict(
+        smtp_port=0, submission_port=0, submissions_port=0, pop3_port=0, pop3s_port=0, admin_port=0, imap_port=0, imaps_port=0
+    )
     # Every test client connects from 127.0.0.1, some tests with 50 sessions and more at once;
     # tests/adversarial/test_connection_floods.py sets a cap of its own.
     uncapped = dict(max_connections_per_ip=0)

@@ -139,6 +139,7 @@ class MailboxEditForm(FlaskForm):
     active = BooleanField(_l("Active"))
     smtp_enabled = BooleanField(_l("May send (SMTP)"))
     pop3_enabled = BooleanField(_l("May collect (POP3)"))
+    imap_enabled = BooleanField(_l("May read on every device (IMAP)"))
     is_global_admin = BooleanField(_l("Global admin"))
     managed_domains = CheckboxListField(_l("Manages these domains"), choices=[])
 

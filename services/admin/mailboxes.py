@@ -131,6 +131,7 @@ def save_mailbox(mailbox: MailboxView, form: MailboxEditForm) -> None:
         active=form.active.data,
         smtp_enabled=form.smtp_enabled.data,
         pop3_enabled=form.pop3_enabled.data,
+        imap_enabled=form.imap_enabled.data,
         global_admin=global_admin,
         managed_domains=form.managed_domains.data,
     )

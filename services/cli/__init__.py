@@ -28,7 +28,7 @@ def cli() -> None:
 
 for command in (
     launchers.init, domains.domain, mailboxes.mailbox, aliases.alias, groups.group, tokens.token, quota.quota,
-    launchers.smtp, launchers.pop3, launchers.admin, launchers.up,
+    launchers.smtp, launchers.pop3, launchers.imap, launchers.admin, launchers.up,
 ):
     cli.add_command(command)
 

@@ -1,4 +1,4 @@
-"""`beaconmail init`, `smtp`, `pop3`, `admin` and `up`: the schema, and the services in the foreground."""
+"""`beaconmail init`, `smtp`, `pop3`, `imap`, `admin` and `up`: the schema, and the services in the foreground."""
 from __future__ import annotations
 
 import time
@@ -47,6 +47,12 @@ def smtp() -> None:
 def pop3() -> None:
     """Run the POP3 service: STLS and implicit-TLS listeners."""
     _serve("pop3")
+
+
+@click.command()
+def imap() -> None:
+    """Run Dovecot for IMAP (STARTTLS and implicit TLS) on our accounts and Maildirs."""
+    _serve("imap")
 
 
 @click.command()

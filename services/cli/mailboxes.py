@@ -22,7 +22,8 @@ from shared.accounts.views import CONSOLE, MailboxView
 
 # The roles as one list, not the API's is_global_admin and managed_domains.
 MAILBOX_FIELDS = (
-    "address", "name", "quota_bytes", "used_bytes", "messages", "active", "roles", "smtp_enabled", "pop3_enabled"
+    "address", "name", "quota_bytes", "used_bytes", "messages", "active", "roles", "smtp_enabled", "pop3_enabled",
+    "imap_enabled",
 )
 
 

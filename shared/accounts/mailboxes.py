@@ -157,13 +157,17 @@ def update_mailbox(
     active: bool | None = None,
     smtp_enabled: bool | None = None,
     pop3_enabled: bool | None = None,
+    imap_enabled: bool | None = None,
     global_admin: bool | None = None,
     managed_domains: Iterable[str] | None = None,
 ) -> MailboxView:
     """Change a mailbox the actor may change, and its roles, in one transaction. Nobody disables
     their own mailbox or drops their own global admin role; `managed_domains` is the wanted set
     among the actor's own domains (others the mailbox manages stay)."""
-    changes = dict(name=name, quota_bytes=quota_bytes, active=active, smtp_enabled=smtp_enabled, pop3_enabled=pop3_enabled)
+    changes = dict(
+        name=name, quota_bytes=quota_bytes, active=active,
+        smtp_enabled=smtp_enabled, pop3_enabled=pop3_enabled, imap_enabled=imap_enabled,
+    )
     changes = {field: value for field, value in changes.items() if value is not None}
     with db.session.begin() as s:
         mailbox = administered_mailbox(s, actor.scope, address)

@@ -56,6 +56,7 @@ def mailbox_record(view: MailboxView) -> Record:
         "active": view.active,
         "smtp_enabled": view.smtp_enabled,
         "pop3_enabled": view.pop3_enabled,
+        "imap_enabled": view.imap_enabled,
         "is_global_admin": view.is_global_admin,
         "managed_domains": list(view.managed_domains),
         "roles": list(view.roles),

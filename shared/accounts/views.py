@@ -75,6 +75,7 @@ class MailboxView:
     domain_active: bool
     smtp_enabled: bool
     pop3_enabled: bool
+    imap_enabled: bool
     is_global_admin: bool
     managed_domains: tuple[str, ...]
 
@@ -98,6 +99,7 @@ class MailboxView:
             domain_active=mailbox.domain.active,
             smtp_enabled=mailbox.smtp_enabled,
             pop3_enabled=mailbox.pop3_enabled,
+            imap_enabled=mailbox.imap_enabled,
             is_global_admin=mailbox.is_global_admin,
             managed_domains=tuple(domain.name for domain in mailbox.managed_domains),
         )

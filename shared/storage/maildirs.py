@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import pwd
 import re
 import secrets
 import socket
@@ -28,6 +29,7 @@ _SIZE_IN_NAME = re.compile(r",S=(\d+)")
 # The host part is kept short and plain: the name (without `,S=`) is the POP3 UIDL, at most 70 characters.
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0])[:16] or "localhost"
 MAX_UID_LENGTH = 70
+_AS_ROOT = os.geteuid() == 0
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,28 @@ def maildir_relative_path(domain: str, local: str) -> str:
 
 
 def create_maildir(path: Path) -> None:
+    """Make the folders; run as root, each one made is handed to the owner of the folder above
+    it, so the Maildirs stay their owner's (Dovecot never reads mail as root)."""
     for sub in SUBDIRS:
-        (path / sub).mkdir(parents=True, exist_ok=True)
+        folder = path / sub
+        if not _AS_ROOT:
+            folder.mkdir(parents=True, exist_ok=True)
+            continue
+        missing = [parent for parent in (*reversed(folder.parents), folder) if not parent.exists()]
+        folder.mkdir(parents=True, exist_ok=True)
+        if missing:
+            owner = missing[0].parent.stat()
+            for made in missing:
+                os.chown(made, owner.st_uid, owner.st_gid)
+
+
+def hand_over(mail_root: Path, user: str) -> None:
+    """Give the mail root and everything in it to `user` (for a root-owned mail root, which
+    Dovecot will not serve: it never reads mail as root)."""
+    entry = pwd.getpwnam(user)
+    for folder, _subfolders, files in os.walk(mail_root):
+        for name in [folder, *(os.path.join(folder, file) for file in files)]:
+            os.chown(name, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
 def _unique_name(size: int) -> str:
@@ -90,6 +112,9 @@ def write_pending(maildir: str | Path, data: bytes) -> PendingMessage:
         create_maildir(Path(maildir))
         fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
+        if _AS_ROOT:  # the message is the Maildir's owner's, as create_maildir's folders are
+            owner = os.stat(maildir)
+            os.fchown(fd, owner.st_uid, owner.st_gid)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]

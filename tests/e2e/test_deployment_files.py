@@ -16,7 +16,7 @@ from shared.config import PREFIX, Settings, load_settings
 
 from .compose import COMPOSE_FILE, DOCKERFILE, REPO, filled_env_example, resolved_config
 
-LONG_RUNNING = {"smtp": {25, 587, 465}, "pop3": {110, 995}, "admin": {8080}}
+LONG_RUNNING = {"smtp": {25, 587, 465}, "pop3": {110, 995}, "imap": {143, 993}, "admin": {8080}}
 # Values .env.example shows as examples rather than as the defaults.
 EXAMPLE_VALUES = {"hostname", "secret_key", "relay_host", "relay_user", "relay_password", "tls_cert", "tls_key"}
 RUNTIME_FOLDERS = {"templates", "static", "translations"}
@@ -57,8 +57,11 @@ def test_compose_file_has_the_topology_of_issue_6(compose_config: dict[str, Any]
         assert {(int(p["published"]), int(p["target"])) for p in service["ports"]} == {(p, p) for p in ports}
         assert service["environment"]["BEACONMAIL_RELAY_HOST"] == "relay.test:2525"  # from .env
     mounts = {name: {v.split(":")[0] for v in compose_config[name]["volumes"]} for name in LONG_RUNNING}
-    assert {"mail"} <= mounts["smtp"] & mounts["pop3"] & mounts["admin"]
-    assert {"tls"} <= mounts["smtp"] & mounts["pop3"]
+    assert {"mail"} <= mounts["smtp"] & mounts["pop3"] & mounts["imap"] & mounts["admin"]
+    assert {"tls"} <= mounts["smtp"] & mounts["pop3"] & mounts["imap"]
+    imap = compose_config["imap"]
+    assert imap["user"] == "root"  # Dovecot drops to dovenull and the mail volume's owner itself
+    assert "postgresql+psycopg://" in imap["environment"]["BEACONMAIL_DATABASE_URL"]
     assert {"dkim"} <= mounts["smtp"] & mounts["admin"]  # the portal shows the key smtp signs with
 
 
@@ -95,7 +98,10 @@ def test_dockerfile_builds_a_slim_non_root_image_without_build_tools_or_secrets(
     user = re.findall(r"^USER (\S+)", final, re.MULTILINE)
     assert user and user[-1].split(":")[0] not in ("root", "0")
     assert "COPY --from=build" in final
-    assert not re.search(r"apt-get|gcc|build-essential|pip install", final)
+    assert not re.search(r"gcc|build-essential|pip install", final)
+    installed = [line.split("apt-get install", 1)[1].split() for line in final.splitlines() if "apt-get install" in line]
+    packages = [{word for word in words if word[0].isalpha()} for words in installed]
+    assert packages == [{"dovecot-imapd", "dovecot-pgsql"}]  # Debian's, for imap: nothing to build with
     assert not re.search(r"^(ENV|ARG)\b.*(SECRET|PASSWORD)", DOCKERFILE.read_text(), re.MULTILINE)
     ignored = [line for line in (REPO / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
     assert ignored[0] == "*" and not any(".env" in line for line in ignored if line.startswith("!"))

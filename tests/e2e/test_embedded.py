@@ -61,6 +61,7 @@ def test_up_from_an_empty_folder_is_ready_quickly_and_shows_the_admin_once(
     assert (data / "beaconmail.db").is_file() and (data / "mail").is_dir() and (data / "tls" / "key.pem").is_file()
     assert first.banner_value("Admin portal URL") == f"http://127.0.0.1:{first.ports['ADMIN']}/"
     assert first.banner_value("Submission (STARTTLS)") == f"127.0.0.1:{first.ports['SUBMISSION']}"
+    assert first.banner_value("IMAPS (TLS)") == f"127.0.0.1:{first.ports['IMAPS']}"  # Dovecot is installed here
     password = first.banner_value("Admin password").split()[0]
     admin = Account(first.banner_value("Admin address"), password)
     assert curl_list(first.ports["POP3"], admin, data / "tls" / "cert.pem") == []  # the printed password works

@@ -82,6 +82,8 @@ INVALID = [
     ("imap_port", "143.0"),
     ("imaps_port", "99999"),
     ("admin_port", "80a"),
+    ("imap_port", "143x"),
+    ("imaps_port", "99999"),
     ("bind", "localhost"),
     ("bind", "300.1.1.1"),
     ("database_url", "beaconmail.db"),

@@ -9,7 +9,7 @@ from shared.accounts.views import DomainView, MailboxView
 VIEW = MailboxView(
     id=7, address="ann@example.com", local="ann", domain="example.com", name="Ann", quota_bytes=10,
     used_bytes=3, messages=1, active=True, domain_active=True, smtp_enabled=False, pop3_enabled=True,
-    is_global_admin=True, managed_domains=("a.example", "b.example"),
+    imap_enabled=False, is_global_admin=True, managed_domains=("a.example", "b.example"),
 )
 
 

@@ -31,7 +31,9 @@ from shared.mail.autoreply import MAX_TEXT, Notice, checked_notice
 bp = Blueprint("mailboxes", __name__, url_prefix="/mailboxes")
 
 DEFAULT_PAGE = 50
-FIELDS = ("name", "quota_bytes", "active", "smtp_enabled", "pop3_enabled", "is_global_admin", "managed_domains")
+FIELDS = (
+    "name", "quota_bytes", "active", "smtp_enabled", "pop3_enabled", "imap_enabled", "is_global_admin", "managed_domains"
+)
 OUT_OF_OFFICE_FIELDS = ("enabled", "subject", "text", "starts_on", "ends_on")
 
 
@@ -121,6 +123,7 @@ def update_mailbox(address: str) -> Response:
         active=flag(body, "active"),
         smtp_enabled=flag(body, "smtp_enabled"),
         pop3_enabled=flag(body, "pop3_enabled"),
+        imap_enabled=flag(body, "imap_enabled"),
         global_admin=flag(body, "is_global_admin"),
         managed_domains=strings(body, "managed_domains"),
     )

@@ -40,11 +40,11 @@ DAY = {"type": ["string", "null"], "format": "date"}
 MAILBOX_PROPERTIES: dict[str, Schema] = {
     "address": STRING, "domain": STRING, "name": STRING, "quota_bytes": COUNT,
     "used_bytes": {"type": "integer"}, "messages": {"type": "integer"}, "active": BOOLEAN,
-    "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
+    "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "imap_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
     "managed_domains": STRINGS,
 }
 MAILBOX_REQUIRED = ["address", "domain", "name", "quota_bytes", "used_bytes", "messages", "active",
-                    "smtp_enabled", "pop3_enabled", "is_global_admin", "managed_domains"]
+                    "smtp_enabled", "pop3_enabled", "imap_enabled", "is_global_admin", "managed_domains"]
 
 
 def items_of(name: str, **extra: Schema) -> Schema:
@@ -99,7 +99,7 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "MailboxUpdate": obj(
         {"name": {"type": "string", "maxLength": 255}, "quota_bytes": COUNT, "active": BOOLEAN,
-         "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
+         "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "imap_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
          "managed_domains": STRINGS, "out_of_office": ref("OutOfOffice")},
     ),
     "OutOfOffice": {

@@ -47,6 +47,7 @@ class Mailbox(Timestamped, Base):
     active: Mapped[bool] = mapped_column(default=True)
     smtp_enabled: Mapped[bool] = mapped_column(default=True)
     pop3_enabled: Mapped[bool] = mapped_column(default=True)
+    imap_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
     # Indexed: mail to postmaster@ falls back to the global admins on every RCPT.
     is_global_admin: Mapped[bool] = mapped_column(default=False, index=True)
     maildir: Mapped[str] = mapped_column(String(512))

@@ -56,9 +56,10 @@ def test_global_token_crud(app: Flask, db: Database, world: World) -> None:
     accounts.update_domain(db, "gamma.example", active=True, actor=CONSOLE)
     assert accounts.authenticate(db, "ann@gamma.example", generated, service="pop3")
     assert api.put("/api/v1/mailboxes/ann@gamma.example/password", json={"password": "chosen-one"}, headers=auth).status_code == 204
-    patch = {"name": "Ann", "smtp_enabled": False, "managed_domains": ["gamma.example"]}
+    patch = {"name": "Ann", "smtp_enabled": False, "imap_enabled": False, "managed_domains": ["gamma.example"]}
     changed = api.patch("/api/v1/mailboxes/ann@gamma.example", json=patch, headers=auth).get_json()
     assert (changed["name"], changed["smtp_enabled"], changed["managed_domains"]) == ("Ann", False, ["gamma.example"])
+    assert (changed["imap_enabled"], changed["pop3_enabled"]) == (False, True)
     alias = api.post("/api/v1/aliases", json={"source": "@gamma.example", "destinations": ["ann@gamma.example"]}, headers=auth)
     assert alias.status_code == 201
     assert api.get("/api/v1/aliases/@gamma.example", headers=auth).get_json()["destinations"] == ["ann@gamma.example"]

@@ -106,10 +106,12 @@ def test_mailbox_life(as_manager: PortalClient, db: Database, world: World) -> N
     created = text_of(as_manager.post("/mailboxes/new", data, token_page="/"))
     password = re.search(r'id="generated-password">([^<]+)<', created).group(1)  # type: ignore[union-attr]
     assert accounts.authenticate(db, "newbie@alpha.example", password, service="pop3").quota_bytes == 50 * 1024**2
+    assert 'name="imap_enabled"' in text_of(as_manager.get("/mailboxes/newbie@alpha.example/edit"))
     edit = {"name": "Renamed", "quota": "200M", "active": "y", "pop3_enabled": "y"}
     assert as_manager.post("/mailboxes/newbie@alpha.example/edit", edit, token_page="/").status_code == 302
     mailbox = accounts.get_mailbox(db, "newbie@alpha.example", actor=CONSOLE)
     assert (mailbox.name, mailbox.quota_bytes, mailbox.smtp_enabled, mailbox.pop3_enabled) == ("Renamed", 200 * 1024**2, False, True)
+    assert mailbox.imap_enabled is False  # an unticked box: the form sends nothing for it
     assert "0 B / 200 MiB" in text_of(as_manager.get("/mailboxes/newbie@alpha.example/edit"))
     reset = as_manager.post("/mailboxes/newbie@alpha.example/password", {"password": "typed-password-1"}, token_page="/")
     assert "generated-password" not in text_of(reset)

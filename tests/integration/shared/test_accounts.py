@@ -222,8 +222,10 @@ def test_list_and_count_mailboxes(db: Database) -> None:
 def test_update_mailbox(db: Database) -> None:
     create_domain(db, "example.com", quota_bytes=5000, actor=CONSOLE)
     create_mailbox(db, "a@example.com", "pw", actor=CONSOLE)
+    assert create_mailbox(db, "reader@example.com", "pw", actor=CONSOLE).imap_enabled is True
     view = update_mailbox(db, "a@example.com", name=" Alice ", quota_bytes=4000, active=False, pop3_enabled=False, actor=CONSOLE)
     assert (view.name, view.quota_bytes, view.active, view.pop3_enabled, view.smtp_enabled) == ("Alice", 4000, False, False, True)
+    assert update_mailbox(db, "a@example.com", imap_enabled=False, actor=CONSOLE).imap_enabled is False
     with pytest.raises(LimitExceeded):
         update_mailbox(db, "a@example.com", quota_bytes=5001, actor=CONSOLE)
     with pytest.raises(InvalidValue):

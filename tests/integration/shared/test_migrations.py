@@ -126,6 +126,14 @@ def schema_names(settings: Settings, *, sqlite: str, postgresql: str) -> set[str
         engine.dispose()
 
 
+def mailbox_columns(settings: Settings) -> set[str]:
+    engine = make_engine(settings.database_url)
+    try:
+        return {column["name"] for column in inspect(engine).get_columns("mailbox")}
+    finally:
+        engine.dispose()
+
+
 def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> None:
     with pytest.raises(SchemaNotReady):
         check_head(empty_settings)
@@ -136,8 +144,12 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> No
     assert schema_drift(empty_settings) == []
     upgrade_to_head(empty_settings)  # twice is harmless
     assert directory_triggers(empty_settings) == expected_directory_triggers(empty_settings)
+    at_head = search_objects(empty_settings)
     assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(HEAD).down_revision
     assert tables(empty_settings) == MODEL_TABLES - {"out_of_office", "auto_reply_sent"}
+    assert downgrade(empty_settings, "-1") == "0006"
+    assert "imap_enabled" not in mailbox_columns(empty_settings)
+    assert search_objects(empty_settings) == at_head  # 0007 left the SQLite search triggers alone
     assert downgrade(empty_settings, "0005") == "0005"
     assert directory_triggers(empty_settings) == set()
     assert downgrade(empty_settings, "0004") == "0004"

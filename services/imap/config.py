@@ -1,0 +1,171 @@
+"""Dovecot's whole configuration, rendered from the settings: nothing in it is edited by hand.
+
+Pure: the caller passes what it found on the machine (the TLS pair, who owns the Maildirs,
+whether it runs as root) and writes the files. Written for Dovecot 2.3 (Debian 12).
+"""
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.accounts.imap_login import DEFAULT_PASS_SCHEME, ImapDirectory
+from shared.config import ConfigError, Settings
+
+# The folders every mailbox has from its first login, on disk Maildir++'s `.Sent` and so on.
+SPECIAL_FOLDERS = (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"), ("Junk", "\\Junk"))
+# Characters of a login name: an address's atext (RFC 5322) and `@`. No `/` (the index folder is
+# per address) and no `%` (Dovecot's variables); quotes are escaped by the SQL driver.
+USERNAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_@+!#$&'*=?^`{|}~"
+# Loopback clients may log in before TLS (the contract); TLS is required from anywhere else.
+LOOPBACK_NETWORKS = "127.0.0.0/8 ::1/128"
+# The longest socket Dovecot makes under base_dir ("token-login/imap-urlauth"), with room to
+# spare: a unix socket's path must fit in 107 bytes.
+SOCKET_ROOM = 32
+MAX_SOCKET_PATH = 107
+
+
+@dataclass(frozen=True)
+class Host:
+    """What `beaconmail imap` found on this machine."""
+
+    tls_cert: Path
+    tls_key: Path
+    as_root: bool
+    internal_user: str  # Dovecot's unprivileged processes (auth, stats, ...)
+    login_user: str  # the imap-login processes, which talk to the network before login
+
+
+@dataclass(frozen=True)
+class DovecotFiles:
+    main: str  # dovecot.conf
+    sql: str  # the passdb/userdb file it names (holds the database password)
+
+
+def imap_folder(settings: Settings) -> Path:
+    """Everything of Dovecot's under the data folder: config, sockets, state, indexes."""
+    return settings.data_dir / "imap"
+
+
+def runtime_folder(settings: Settings) -> Path:
+    """Dovecot's sockets: under the data folder, or, when that path is too long for a unix
+    socket, in the temporary folder under a name drawn from the data folder's (still one per
+    installation: two never share one)."""
+    run = imap_folder(settings) / "run"
+    if len(str(run)) + SOCKET_ROOM <= MAX_SOCKET_PATH:
+        return run
+    digest = hashlib.sha256(str(settings.data_dir).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"beaconmail-imap-{digest}"
+
+
+def sql_file(settings: Settings) -> Path:
+    return imap_folder(settings) / "dovecot-sql.conf.ext"
+
+
+def render(settings: Settings, directory: ImapDirectory, host: Host) -> DovecotFiles:
+    return DovecotFiles(_main(settings, directory, host), _sql(directory))
+
+
+def _main(settings: Settings, directory: ImapDirectory, host: Host) -> str:
+    folder = imap_folder(settings)
+    run = runtime_folder(settings)
+    # Dovecot's indexes and uidlists stay out of the Maildir: POP3 and SMTP see what they always saw.
+    index = _path(folder / "index", "BEACONMAIL_DATA_DIR") + "/%d/%n"
+    lines = [
+        "# Written by `beaconmail imap` from the BEACONMAIL_* environment at each start: edits are lost.",
+        "protocols = imap",
+        f"listen = {_listen(settings.bind)}",
+        f"base_dir = {run}",
+        f"state_dir = {folder / 'state'}",
+        "log_path = /dev/stderr",
+        f"hostname = {_quoted(settings.hostname)}",
+        "ssl = yes",
+        f"ssl_cert = <{host.tls_cert}",
+        f"ssl_key = <{host.tls_key}",
+        "ssl_min_protocol = TLSv1.2",
+        "disable_plaintext_auth = yes",
+        f"login_trusted_networks = {LOOPBACK_NETWORKS}",
+        "auth_mechanisms = plain login",
+        "auth_username_format = %Lu",
+        f"auth_username_chars = {_quoted(USERNAME_CHARS)}",
+        # No cache: a disabled mailbox or a changed password is refused at the next login.
+        "auth_cache_size = 0",
+        *_users(directory, host),
+        f"mail_location = maildir:~:INDEX={index}:CONTROL={index}",
+        "mail_plugins = $mail_plugins quota",
+        "protocol imap {",
+        "  mail_plugins = $mail_plugins imap_quota",
+        "}",
+        "plugin {",
+        "  quota = count:User quota",
+        "  quota_vsizes = yes",
+        "}",
+        "namespace inbox {",
+        "  inbox = yes",
+        "  separator = /",
+        *(line for name, flag in SPECIAL_FOLDERS for line in _special_folder(name, flag)),
+        "}",
+        "service imap-login {",
+        f"  inet_listener imap {{\n    port = {settings.imap_port}\n  }}",
+        f"  inet_listener imaps {{\n    port = {settings.imaps_port}\n    ssl = yes\n  }}",
+        *_login_chroot(host),
+        "}",
+        f"passdb {{\n  driver = sql\n  args = {sql_file(settings)}\n}}",
+        f"userdb {{\n  driver = sql\n  args = {sql_file(settings)}\n}}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _sql(directory: ImapDirectory) -> str:
+    return "\n".join([
+        f"driver = {directory.driver}",
+        f"connect = {_quoted(directory.connect)}",
+        f"default_pass_scheme = {DEFAULT_PASS_SCHEME}",
+        f"password_query = {directory.password_query}",
+        f"user_query = {directory.user_query}",
+    ]) + "\n"
+
+
+def _users(directory: ImapDirectory, host: Host) -> list[str]:
+    """Mail processes run as the Maildirs' owner, whoever that is (root included, in a
+    sandbox): first_valid_uid/gid let exactly that one through."""
+    return [
+        f"default_internal_user = {host.internal_user}",
+        f"default_login_user = {host.login_user}",
+        f"mail_uid = {directory.mail_uid}",
+        f"mail_gid = {directory.mail_gid}",
+        f"first_valid_uid = {directory.mail_uid}",
+        f"last_valid_uid = {directory.mail_uid}",
+        f"first_valid_gid = {directory.mail_gid}",
+        f"last_valid_gid = {directory.mail_gid}",
+    ]
+
+
+def _login_chroot(host: Host) -> list[str]:
+    """Without root, Dovecot can neither chroot its login processes nor change their user."""
+    return [] if host.as_root else ["  chroot ="]
+
+
+def _special_folder(name: str, flag: str) -> list[str]:
+    return [f"  mailbox {name} {{", f"    special_use = {flag}", "    auto = subscribe", "  }"]
+
+
+def _listen(bind: str) -> str:
+    address = ipaddress.ip_address(bind)
+    if address.is_unspecified:
+        return "*" if address.version == 4 else "*, ::"
+    return bind
+
+
+def _path(path: Path, variable: str) -> str:
+    """A folder inside mail_location, where `:` separates the parts."""
+    if ":" in str(path):
+        raise ConfigError(f"{variable}: Dovecot cannot use a folder with ':' in its name: {path}")
+    return str(path)
+
+
+def _quoted(value: str) -> str:
+    """A Dovecot config string: double quotes, backslash escapes (keeps `#` and spaces)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,85 @@
+"""`beaconmail imap`: Dovecot in the foreground, on a configuration written from the settings.
+
+This process writes the files under DATA_DIR/imap and then becomes `dovecot -F`: signals,
+exit codes and Dovecot's log on stderr are Dovecot's own, and `beaconmail up` supervises it
+like any other child.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+from pathlib import Path
+
+from services.imap.config import DovecotFiles, Host, imap_folder, render, runtime_folder, sql_file
+from shared.accounts.imap_login import ImapDirectory, dovecot_driver, imap_directory
+from shared.config import Settings
+from shared.runtime.tls import ensure_tls_pair
+
+DOVECOT = Path("/usr/sbin/dovecot")
+DOVECOT_LIBEXEC = Path("/usr/lib/dovecot")
+# What each Debian package brings that we use: a file to look for.
+IMAP_PACKAGE = ("dovecot-imapd", DOVECOT_LIBEXEC / "imap-login")
+SQL_PACKAGES = {
+    "sqlite": ("dovecot-sqlite", DOVECOT_LIBEXEC / "modules" / "auth" / "libdriver_sqlite.so"),
+    "pgsql": ("dovecot-pgsql", DOVECOT_LIBEXEC / "modules" / "auth" / "libdriver_pgsql.so"),
+}
+# Debian's dovecot-core creates these users; a run without root uses its own user for both.
+INTERNAL_USER, LOGIN_USER = "dovecot", "dovenull"
+
+
+class DovecotMissing(Exception):
+    """Dovecot or a package of it is not installed; the message is one line naming what to install."""
+
+
+def check_installed(settings: Settings) -> None:
+    """Raise DovecotMissing unless Dovecot, its IMAP server and the database's SQL driver are here."""
+    sql_package = SQL_PACKAGES[dovecot_driver(settings.database_url)]
+    wanted = [("dovecot-core", DOVECOT), IMAP_PACKAGE, sql_package]
+    missing = [package for package, path in wanted if not path.exists()]
+    if missing:
+        everything = " ".join(package for package, _path in wanted[1:])
+        raise DovecotMissing(
+            f"IMAP needs Dovecot: {', '.join(missing)} not installed (apt-get install {everything})"
+        )
+
+
+def run_imap(settings: Settings) -> None:
+    """Write Dovecot's configuration and exec Dovecot; returns only by raising."""
+    check_installed(settings)
+    directory = imap_directory(settings)
+    config = write_config(settings, directory, machine_host(settings))
+    os.execv(DOVECOT, [str(DOVECOT), "-F", "-c", str(config)])
+
+
+def machine_host(settings: Settings) -> Host:
+    cert, key = ensure_tls_pair(settings)
+    if os.geteuid() == 0:
+        return Host(cert, key, as_root=True, internal_user=INTERNAL_USER, login_user=LOGIN_USER)
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    return Host(cert, key, as_root=False, internal_user=me, login_user=me)
+
+
+def write_config(settings: Settings, directory: ImapDirectory, host: Host) -> Path:
+    """Write both files (the SQL one readable by Dovecot's auth process only) and make the
+    folders Dovecot's processes write to; returns dovecot.conf's path."""
+    files: DovecotFiles = render(settings, directory, host)
+    folder = imap_folder(settings)
+    index = folder / "index"
+    for path in (folder, runtime_folder(settings), folder / "state", index):
+        path.mkdir(parents=True, exist_ok=True)
+    # The mail processes (the Maildirs' owner) create each mailbox's index folder.
+    os.chown(index, directory.mail_uid, directory.mail_gid)
+    _write_private(sql_file(settings), files.sql, pwd.getpwnam(host.internal_user).pw_uid)
+    config = folder / "dovecot.conf"
+    _write_private(config, files.main, os.geteuid())
+    return config
+
+
+def _write_private(path: Path, text: str, owner: int) -> None:
+    """Replace `path` by a new file readable by `owner` alone."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chown(partial, owner, -1)
+    os.replace(partial, path)

@@ -1,0 +1,126 @@
+"""Who may log in over IMAP, as the SQL that Dovecot's passdb and userdb run on our tables.
+
+Dovecot checks the passwords itself (`beaconmail imap`), so the login rule of
+`mailboxes.authenticate` is written here once more as a query: an active mailbox of an
+active domain with its IMAP switch on, found by its full address in lower case. The queries
+are built from the models, so a renamed column breaks the tests, not the logins.
+
+Hashes: passlib's argon2 hashes carry no scheme prefix; Dovecot's ARGON2ID scheme (libsodium,
+as in `passwords.matches`) reads them. Imported hashes keep their `{SCHEME}` prefix until a
+login elsewhere replaces them, and Dovecot understands those prefixes itself. Any other hash
+(`$6$`, `$5$`, `$2b$`) goes to the default scheme CRYPT: glibc's crypt(3) reads them all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, Select, String, case, cast, literal, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Dialect, make_url
+
+from shared.config import ConfigError, Settings
+from shared.storage.maildirs import hand_over
+from shared.storage.models import Domain, Mailbox
+
+DEFAULT_PASS_SCHEME = "CRYPT"
+# Dovecot never reads mail as root. A mail root that root owns (beaconmail run as root, as in a
+# sandbox) goes to Debian's `mail` user, the traditional owner of mail spools; our processes,
+# still root, hand each Maildir and message they make to it (shared.storage.maildirs).
+ROOTLESS_MAIL_OWNER = "mail"
+# Dovecot's variable for the login name, lower-cased (auth_username_format lower-cases it too).
+LOGIN_NAME = "%Lu"
+# Stands for LOGIN_NAME while SQLAlchemy renders the query: Dovecot expands every `%` in a
+# query, so the rendered text's own `%` (LIKE patterns) are doubled before LOGIN_NAME goes in.
+_LOGIN_SENTINEL = "'\x00login\x00'"
+# Named parameters: the pyformat dialects would double each `%` of a literal themselves.
+# (PostgreSQL's dialect class has no annotated __init__.)
+DIALECTS: dict[str, Dialect] = {
+    "sqlite": sqlite.dialect(paramstyle="named"),
+    "pgsql": postgresql.dialect(paramstyle="named"),  # type: ignore[no-untyped-call]
+}
+
+
+@dataclass(frozen=True)
+class ImapDirectory:
+    """What Dovecot needs to find our accounts and their Maildirs."""
+
+    driver: str  # Dovecot's SQL driver: sqlite or pgsql
+    connect: str  # its connect string: a file name, or libpq's key='value' pairs
+    password_query: str
+    user_query: str
+    mail_uid: int  # the owner of the mail root, whose the Maildirs are
+    mail_gid: int
+
+
+def imap_directory(settings: Settings) -> ImapDirectory:
+    """The queries and connection for the settings' database, and the Maildirs' owner (a
+    root-owned mail root is handed over first). Raises ConfigError for a database Dovecot
+    cannot read (neither SQLite nor PostgreSQL, or SQLite in memory)."""
+    url = make_url(settings.database_url)
+    driver = dovecot_driver(settings.database_url)
+    settings.mail_root.mkdir(parents=True, exist_ok=True)
+    if settings.mail_root.stat().st_uid == 0:
+        hand_over(settings.mail_root, ROOTLESS_MAIL_OWNER)
+    owner = settings.mail_root.stat()
+    dialect = DIALECTS[driver]
+    return ImapDirectory(
+        driver=driver,
+        connect=_connect_string(url, driver),
+        password_query=_render(_password_select(), dialect),
+        user_query=_render(_user_select(settings.mail_root), dialect),
+        mail_uid=owner.st_uid,
+        mail_gid=owner.st_gid,
+    )
+
+
+def dovecot_driver(database_url: str) -> str:
+    """Dovecot's SQL driver for the database (which Debian package it needs)."""
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            raise ConfigError(f"BEACONMAIL_DATABASE_URL: IMAP needs an SQLite file, not {url.database or 'memory'}")
+        return "sqlite"
+    if backend == "postgresql":
+        return "pgsql"
+    raise ConfigError(f"BEACONMAIL_DATABASE_URL: IMAP (Dovecot) reads SQLite or PostgreSQL, not {backend}")
+
+
+def _connect_string(url: URL, driver: str) -> str:
+    if driver == "sqlite":
+        return str(Path(str(url.database)).absolute())
+    # libpq's conninfo: values in single quotes, with backslash escapes; the URL's query
+    # parameters (sslmode, a socket folder as host) are libpq's keywords already.
+    pairs = {"host": url.host, "port": url.port, "dbname": url.database, "user": url.username, "password": url.password}
+    pairs |= {key: value if isinstance(value, str) else value[-1] for key, value in url.query.items()}
+    return " ".join(f"{key}='{_libpq_quote(str(value))}'" for key, value in pairs.items() if value not in (None, ""))
+
+
+def _libpq_quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _login_rule() -> tuple[ColumnElement[bool], ...]:
+    login: ColumnElement[str] = literal_column(_LOGIN_SENTINEL)
+    return Mailbox.address == login, Mailbox.active.is_(True), Domain.active.is_(True), Mailbox.imap_enabled.is_(True)
+
+
+def _password_select() -> Select[str, str]:
+    password = case(
+        (Mailbox.password_hash.startswith("$argon2id$"), literal("{ARGON2ID}") + Mailbox.password_hash),
+        else_=Mailbox.password_hash,
+    )
+    return select(Mailbox.address.label("user"), password.label("password")).join(Domain).where(*_login_rule())
+
+
+def _user_select(mail_root: Path) -> Select[str, str]:
+    """`home` is the Maildir; `quota_rule` the mailbox's quota (0: none, for Dovecot too)."""
+    home = literal(f"{mail_root}/") + Mailbox.maildir
+    quota_rule = literal("*:storage=") + cast(Mailbox.quota_bytes, String) + literal("B")
+    return select(home.label("home"), quota_rule.label("quota_rule")).join(Domain).where(*_login_rule())
+
+
+def _render(statement: Select[str, str], dialect: Dialect) -> str:
+    text = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    return text.replace("\n", " ").replace("%", "%%").replace(_LOGIN_SENTINEL, f"'{LOGIN_NAME}'")

@@ -1,0 +1,118 @@
+"""Dovecot for the tests: `beaconmail imap` on free loopback ports, and IMAP clients for it."""
+from __future__ import annotations
+
+import imaplib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from services.imap.server import DovecotMissing, check_installed
+from shared.config import Settings
+from tests.integration.pop3.support import client_context
+
+IN_CI = os.environ.get("CI") == "true"
+READY_TIMEOUT = 15.0
+# Dovecot answers a failed login after a delay that grows with the client IP's recent failures
+# (up to 15 s, its auth penalty); every test client is 127.0.0.1.
+CLIENT_TIMEOUT = 30.0
+
+
+def require_dovecot(settings: Settings) -> None:
+    """Skip without Dovecot (fail under CI=true, where .ci/run installs it)."""
+    try:
+        check_installed(settings)
+    except DovecotMissing as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true requires Dovecot: {exc}")
+        pytest.skip(str(exc))
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free now, all different (each held until all are chosen): Dovecot cannot listen on
+    port 0 and tell us which port it got."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The BEACONMAIL_* variables that make `load_settings` give `settings`' values here."""
+    names = ("database_url", "data_dir", "mail_root", "hostname", "bind", "secret_key", "imap_port", "imaps_port")
+    return {**os.environ, **{f"BEACONMAIL_{name.upper()}": str(getattr(settings, name)) for name in names}}
+
+
+@dataclass
+class Dovecot:
+    settings: Settings
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=15)
+
+
+def start_dovecot(settings: Settings) -> Dovecot:
+    log = settings.data_dir / "dovecot.log"
+    command = [sys.executable, "-m", "services.cli", "imap"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=environment(settings), stdout=output, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not all(_accepting(port) for port in (settings.imap_port, settings.imaps_port)):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"beaconmail imap did not start: {log.read_text()}")
+        time.sleep(0.05)
+    return Dovecot(settings, process, log)
+
+
+def _accepting(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def imap_plain(settings: Settings) -> imaplib.IMAP4:
+    return imaplib.IMAP4("127.0.0.1", settings.imap_port, timeout=CLIENT_TIMEOUT)
+
+
+def imap_tls(settings: Settings) -> imaplib.IMAP4_SSL:
+    return imaplib.IMAP4_SSL("127.0.0.1", settings.imaps_port, ssl_context=client_context(settings), timeout=CLIENT_TIMEOUT)
+
+
+def login(settings: Settings, user: str, password: str) -> imaplib.IMAP4_SSL:
+    client = imap_tls(settings)
+    client.login(user, password)
+    return client
+
+
+def can_login(settings: Settings, user: str, password: str) -> bool:
+    with imap_tls(settings) as client:
+        try:
+            client.login(user, password)
+        except imaplib.IMAP4.error:
+            return False
+        return True
+
+
+def curl() -> str:
+    path = shutil.which("curl")
+    if path is None:
+        if IN_CI:
+            pytest.fail("CI=true requires curl")
+        pytest.skip("curl is not installed (apt install curl)")
+    return path
