@@ -3,6 +3,7 @@
 maildrops, and find their processes for CPU and memory figures."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -92,14 +93,40 @@ def _wait_gone(pid: int | None, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+def free_ports(count: int) -> list[int]:
+    """Ports free now, all different, for servers that cannot listen on port 0 and say which
+    port they got (Dovecot): each is held until all are chosen."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 @contextmanager
 def running_dovecot(peers: Peers) -> Iterator[int]:
     """Dovecot in the foreground as the bench user (setpriv execs it: no PAM session resetting
     the file-descriptor limit, no intermediate process); yields the master's pid."""
     command = ["setpriv", f"--reuid={peers.uid}", f"--regid={peers.gid}", "--init-groups"]
-    process = subprocess.Popen([*command, "dovecot", "-F", "-c", str(peers.dovecot_config)])
+    with running_server([*command, "dovecot", "-F", "-c", str(peers.dovecot_config)], [peers.dovecot_port]) as pid:
+        yield pid
+
+
+@contextmanager
+def running_server(
+    command: list[str], ports: list[int], env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[int]:
+    """`command` (a server in the foreground) until it accepts on every port; yields its pid and
+    terminates it afterwards. Its output goes to `log` when given."""
+    with contextlib.ExitStack() as files:
+        output = files.enter_context(log.open("ab")) if log else None
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT if log else None)
     try:
-        wait_for_port(peers.dovecot_port)
+        for port in ports:
+            wait_for_port(port)
         yield process.pid
     finally:
         process.terminate()

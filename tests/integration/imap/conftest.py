@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from bench.peers import free_ports
 from shared.accounts import create_domain, create_mailbox
 from shared.accounts.views import CONSOLE
 from shared.config import Settings
@@ -24,7 +25,7 @@ from tests.conftest import (
     base_settings,
 )
 
-from .support import Dovecot, free_ports, require_dovecot, start_dovecot
+from .support import Dovecot, require_dovecot, start_dovecot
 
 PASSWORD = "imap pw with spaces"
 

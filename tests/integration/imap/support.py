@@ -34,19 +34,6 @@ def require_dovecot(settings: Settings) -> None:
         pytest.skip(str(exc))
 
 
-def free_ports(count: int) -> list[int]:
-    """Ports free now, all different (each held until all are chosen): Dovecot cannot listen on
-    port 0 and tell us which port it got."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
-
-
 def environment(settings: Settings) -> dict[str, str]:
     """The BEACONMAIL_* variables that make `load_settings` give `settings`' values here."""
     names = ("database_url", "data_dir", "mail_root", "hostname", "bind", "secret_key", "imap_port", "imaps_port")
