@@ -1,11 +1,13 @@
-"""Lean asyncio SMTP and POP3 clients that drive Beacon and the peers identically.
+"""Lean asyncio SMTP, POP3 and IMAP clients that drive Beacon and the peers identically.
 
 They keep Python work per message small (pipelined MAIL/RCPT/DATA as RFC 2920 allows, one
-`readuntil` per POP3 message) so that the servers, not the client, set the pace.
+`readuntil` per POP3 message, one `readexactly` per IMAP literal) so that the servers, not the
+client, set the pace.
 """
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 
 READ_LIMIT = 4 * 1024 * 1024
@@ -103,3 +105,57 @@ async def pop3_download(port: int, user: str, password: str) -> Download:
         octets += len(response)
     await pop3_quit(reader, writer)
     return Download(count, octets)
+
+
+async def _imap_tagged(reader: asyncio.StreamReader, tag: bytes) -> None:
+    """Read (and drop) untagged lines up to the tagged reply, which must be OK."""
+    while True:
+        line = await reader.readline()
+        if line.startswith(tag + b" "):
+            if not line.startswith(tag + b" OK"):
+                raise ProtocolError(f"expected {tag.decode()} OK, got {line!r}")
+            return
+        if not line:
+            raise ProtocolError("the IMAP server closed the connection")
+
+
+async def imap_login(
+    port: int, context: ssl.SSLContext, server_name: str, user: str, password: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """An IMAP session over implicit TLS, greeted and logged in (LOGIN)."""
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=context, server_hostname=server_name, limit=READ_LIMIT
+    )
+    greeting = await reader.readline()
+    if not greeting.startswith(b"* OK"):
+        raise ProtocolError(f"expected an IMAP greeting, got {greeting!r}")
+    writer.write(f'a LOGIN "{user}" "{password}"\r\n'.encode())
+    await _imap_tagged(reader, b"a")
+    return reader, writer
+
+
+async def imap_logout(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"z LOGOUT\r\n")
+    await _imap_tagged(reader, b"z")
+    writer.close()
+    await writer.wait_closed()
+
+
+async def imap_fetch_inbox(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Download:
+    """SELECT INBOX and UID FETCH 1:* BODY.PEEK[] (nothing marked seen), reading each literal whole."""
+    writer.write(b"s SELECT INBOX\r\n")
+    await _imap_tagged(reader, b"s")
+    writer.write(b"f UID FETCH 1:* BODY.PEEK[]\r\n")
+    messages = octets = 0
+    while True:
+        line = await reader.readline()
+        if line.endswith(b"}\r\n") and line.startswith(b"* "):
+            size = int(line[line.rindex(b"{") + 1 : -3])
+            await reader.readexactly(size)
+            messages, octets = messages + 1, octets + size
+        elif line.startswith(b"f "):
+            if not line.startswith(b"f OK"):
+                raise ProtocolError(f"UID FETCH: {line!r}")
+            return Download(messages, octets)
+        elif not line:
+            raise ProtocolError("the IMAP server closed the connection during FETCH")

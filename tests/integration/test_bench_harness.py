@@ -4,11 +4,14 @@ benchmarks are not tests, but a harness that broke silently would measure nothin
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from bench import beacon, clients, common, pop3_load, smtp_load
+from bench import beacon, clients, common, imap_load, pop3_load, smtp_load
+from services.imap.server import DovecotMissing, check_installed
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +30,28 @@ def test_the_pop3_benchmark_downloads_every_message(tmp_path: Path) -> None:
         downloads = [asyncio.run(clients.pop3_download(target.port, beacon.address(n), beacon.PASSWORD)) for n in range(2)]
     assert [download.messages for download in downloads] == [5, 5]
     assert all(download.octets >= 5 * common.MESSAGE_SIZE for download in downloads)
+
+
+def test_the_imap_benchmark_logs_in_and_fetches_on_both_sides() -> None:
+    # Not under pytest's folder (0700): Dovecot's unprivileged users must reach the files.
+    work_dir = Path(tempfile.mkdtemp(prefix="bm-imapbench-"))
+    work_dir.chmod(0o755)
+    try:
+        _log_in_and_fetch_on_both_sides(work_dir)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _log_in_and_fetch_on_both_sides(work_dir: Path) -> None:
+    with beacon.beacon_instance(work_dir, "sqlite") as instance:
+        try:
+            check_installed(instance.settings)
+        except DovecotMissing as exc:
+            pytest.skip(str(exc))
+        imap_load.fill_beacon(instance, users=2, messages=5)
+        with imap_load.reference_target(instance, users=2) as reference, imap_load.beacon_target(instance) as ours:
+            for target in (reference, ours):
+                assert imap_load.run_logins(target, logins=4, users=2).count == 4
+                fetched = imap_load.run_fetch(target)
+                assert fetched.count == 5
+                assert fetched.octets >= 5 * common.MESSAGE_SIZE
