@@ -3,10 +3,12 @@
 A message becomes visible only by rename(2) from tmp/ into new/, after its bytes are
 fsynced, and the directory is fsynced after the rename, so a crash at any moment leaves
 either no message or a whole one. Unique names sort by delivery time and end in
-`,S=<size>` (as Dovecot does) so listing needs no stat.
+`,S=<size>` (as Dovecot does) so listing needs no stat. A message's POP3 UIDL is its
+name's, and is also kept on its inode (UIDL_ATTRIBUTE) for when Dovecot gives it another name.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import os
@@ -15,6 +17,7 @@ import re
 import secrets
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -30,6 +33,13 @@ _SIZE_IN_NAME = re.compile(r",S=(\d+)")
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0])[:16] or "localhost"
 MAX_UID_LENGTH = 70
 _AS_ROOT = os.geteuid() == 0
+# The UIDL a message got when it was stored, kept on its inode. Dovecot's MOVE and COPY hard-link
+# the file under a name of its own, and a link shares the inode and so this attribute: the UIDL
+# survives an IMAP client moving the message to another folder and back.
+UIDL_ATTRIBUTE = "user.beaconmail.uidl"
+# A filesystem without user attributes, or a process that may not set them: the message keeps
+# the UIDL of its name, as every message did before the attribute.
+_NO_ATTRIBUTES = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM})
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,15 @@ def hand_over(mail_root: Path, user: str) -> None:
             os.chown(name, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
+def is_delivery_name(filename: str) -> bool:
+    """Whether the name has the shape _unique_name gives (`<secs>.M<usecs>P<pid>Q<n>R<hex>.<host>`),
+    whose UIDL is the name's, so that listing it needs no system call. The test is a Q in the second
+    part: Dovecot's own names (`<secs>.M<usecs>P<pid>.<host>`) never have one, and another
+    program's name that has one is listed by its name's UIDL, as every name was before the
+    attribute. A string search, not a regular expression: every POP3 login asks for each message."""
+    return filename.find("Q", 11, filename.find(".", 11)) > 0
+
+
 def _unique_name(size: int) -> str:
     now = time.time()
     seconds, micros = int(now), int((now % 1) * 1_000_000)
@@ -118,6 +137,7 @@ def write_pending(maildir: str | Path, data: bytes) -> PendingMessage:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
+        keep_uidl(fd, uid_of(name))  # before the fsync, which makes the attribute durable too
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -148,14 +168,44 @@ def discard(path: str | Path) -> None:
 
 
 def uid_of(filename: str) -> str:
-    """The POP3 UIDL: the unique name without the `:2,flags` info and `,S=` size parts.
+    """The POP3 UIDL a name gives: the unique name without the `:2,flags` info and `,S=` size parts.
 
     Names from elsewhere (imported Maildirs) that would exceed RFC 1939's 70 characters
     are replaced by a stable digest of the name."""
     uid = filename.split(":", 1)[0].split(",", 1)[0]
-    if len(uid) <= MAX_UID_LENGTH and uid.isascii() and uid.isprintable() and " " not in uid:  # 0x21-0x7E
+    if is_valid_uid(uid):
         return uid
     return hashlib.sha1(uid.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def is_valid_uid(uid: str) -> bool:
+    """RFC 1939: at most 70 characters, each 0x21-0x7E."""
+    return len(uid) <= MAX_UID_LENGTH and uid.isascii() and uid.isprintable() and " " not in uid
+
+
+def keep_uidl(file: int | str, uid: str) -> None:
+    """Keep `uid` on the file's inode (an open fd or a path); a no-op where attributes are not kept."""
+    try:
+        os.setxattr(file, UIDL_ATTRIBUTE, uid.encode("ascii"))
+    except OSError as exc:
+        if exc.errno not in _NO_ATTRIBUTES:
+            raise
+
+
+def _kept_uidl(path: str, uid: str) -> str | None:
+    """The valid UIDL kept on the file, or None. A file that has none (an IMAP APPEND, or stored
+    before the attribute) is given `uid`, the UIDL of its name, so a later move and back keeps it."""
+    try:
+        kept = os.getxattr(path, UIDL_ATTRIBUTE).decode("ascii", "replace")
+    except OSError as exc:
+        if exc.errno != errno.ENODATA:
+            return None  # no attributes here, or the file is gone: its name decides, as before
+        try:
+            keep_uidl(path, uid)
+        except OSError:  # e.g. a file this process may not write: it is listed all the same
+            return None
+        return uid
+    return kept if kept and is_valid_uid(kept) else None
 
 
 def _size_of(entry: os.DirEntry[str]) -> int:
@@ -163,9 +213,8 @@ def _size_of(entry: os.DirEntry[str]) -> int:
     return int(match.group(1)) if match else entry.stat().st_size
 
 
-def list_messages(maildir: Path) -> list[StoredMessage]:
-    """Every message in new/ and cur/, oldest first."""
-    found: list[StoredMessage] = []
+def _entries(maildir: Path) -> Iterator[os.DirEntry[str]]:
+    """The message files of new/ and cur/."""
     for sub in ("new", "cur"):
         try:
             entries = list(os.scandir(maildir / sub))
@@ -173,9 +222,48 @@ def list_messages(maildir: Path) -> list[StoredMessage]:
             continue
         for entry in entries:
             if entry.is_file() and not entry.name.startswith("."):
-                found.append(StoredMessage(uid_of(entry.name), _size_of(entry), entry.path))
+                yield entry
+
+
+def list_messages(maildir: Path) -> list[StoredMessage]:
+    """Every message in new/ and cur/, oldest first, with its POP3 UIDL: for a name our delivery
+    gave, the name's; for any other, the UIDL kept on the file (see UIDL_ATTRIBUTE)."""
+    found: list[StoredMessage] = []
+    foreign: list[StoredMessage] = []  # named by Dovecot or another program: uid is the name's
+    for entry in _entries(maildir):
+        message = StoredMessage(uid_of(entry.name), _size_of(entry), entry.path)
+        if is_delivery_name(entry.name):
+            found.append(message)
+        else:
+            foreign.append(message)
+    if foreign:
+        found.extend(_with_kept_uidls(foreign, {message.uid for message in found}))
     found.sort(key=lambda message: message.uid)
     return found
+
+
+def _with_kept_uidls(foreign: list[StoredMessage], taken: set[str]) -> list[StoredMessage]:
+    """The messages with the UIDLs kept on them, unique among themselves and `taken`.
+
+    Hard links share one attribute (an IMAP COPY within the folder is a second link): the link
+    whose name gave that UIDL keeps it, else the first by name; every other link gets the UIDL
+    of its own name. Links share their bytes, so whichever has it, a UIDL names the same message."""
+    ordered = sorted(foreign, key=lambda message: message.uid)  # which link a missing attribute goes to
+    kept = [(message, _kept_uidl(message.location, message.uid)) for message in ordered]
+    claims = sorted(kept, key=lambda pair: (pair[1] != pair[0].uid, pair[0].uid))
+    listed: list[StoredMessage] = []
+    for message, uid in claims:
+        if uid is None or uid in taken:
+            uid = message.uid if message.uid not in taken else _last_resort_uid(message.uid)
+        taken.add(uid)
+        listed.append(StoredMessage(uid, message.size, message.location))
+    return listed
+
+
+def _last_resort_uid(uid: str) -> str:
+    """For a name whose UIDL another message's kept attribute took: stable, and unlike any name's
+    UIDL (uid_of's digests are of strings without a `:`)."""
+    return hashlib.sha1(b"kept:" + uid.encode("ascii")).hexdigest()
 
 
 def remove_stale_tmp(maildir: Path) -> int:
@@ -203,8 +291,8 @@ def remove_stale_tmp(maildir: Path) -> int:
 
 def disk_usage(maildir: Path) -> tuple[int, int]:
     """(bytes, messages) actually on disk, for repairing counters."""
-    messages = list_messages(maildir)
-    return sum(os.stat(message.location).st_size for message in messages), len(messages)
+    entries = list(_entries(maildir))  # no UIDLs needed: no attribute is read
+    return sum(entry.stat().st_size for entry in entries), len(entries)
 
 
 def remove_messages(paths: list[Path]) -> int:

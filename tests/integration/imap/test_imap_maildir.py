@@ -42,10 +42,23 @@ def imap_messages(client: imaplib.IMAP4, folder: str = "INBOX") -> list[bytes]:
     return [part[1] for part in data if isinstance(part, tuple)]
 
 
-def test_inbox_is_what_pop3_serves_and_uidls_survive_reading_and_flags(imap_world: ImapWorld, pop3: RunningServer) -> None:
+def delivered(imap_world: ImapWorld, pop3: RunningServer) -> tuple[str, dict[str, bytes]]:
+    """A new mailbox with MESSAGES delivered by our delivery: its address and what POP3 serves."""
     address, mailbox_id = imap_world.new_mailbox()
     deliver_to(imap_world.db, mailbox_id, *MESSAGES)
-    before = pop3_messages(pop3, address)
+    return address, pop3_messages(pop3, address)
+
+
+def move_to_junk_and_back(client: imaplib.IMAP4, uids: str) -> None:
+    """Dovecot hard-links the files into .Junk, then back into INBOX under names of its own."""
+    client.select("INBOX")
+    client.uid("MOVE", uids, "Junk")
+    client.select("Junk")
+    client.uid("MOVE", "1:*", "INBOX")
+
+
+def test_inbox_is_what_pop3_serves_and_uidls_survive_reading_and_flags(imap_world: ImapWorld, pop3: RunningServer) -> None:
+    address, before = delivered(imap_world, pop3)
     with login(imap_world.settings, address, PASSWORD) as client:
         assert sorted(imap_messages(client)) == sorted(before.values())
         client.uid("FETCH", "1:*", "(BODY[])")  # read: Dovecot moves them to cur/ with :2,S
@@ -53,21 +66,34 @@ def test_inbox_is_what_pop3_serves_and_uidls_survive_reading_and_flags(imap_worl
     assert pop3_messages(pop3, address) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Dovecot's Maildir MOVE hard-links the message under a new name of its own (no option keeps "
-    "the name) and our UIDL is the file name: the moved-back message gets a new UIDL",
-)
 def test_uidls_survive_a_move_and_back(imap_world: ImapWorld, pop3: RunningServer) -> None:
-    address, mailbox_id = imap_world.new_mailbox()
-    deliver_to(imap_world.db, mailbox_id, *MESSAGES)
-    before = pop3_messages(pop3, address)
+    address, before = delivered(imap_world, pop3)
+    with login(imap_world.settings, address, PASSWORD) as client:
+        move_to_junk_and_back(client, "1")
+        assert len(imap_messages(client)) == 3
+    assert pop3_messages(pop3, address) == before
+
+
+def test_a_copy_within_inbox_gets_a_uidl_of_its_own(imap_world: ImapWorld, pop3: RunningServer) -> None:
+    address, before = delivered(imap_world, pop3)
     with login(imap_world.settings, address, PASSWORD) as client:
         client.select("INBOX")
-        client.uid("MOVE", "1", "Junk")
-        client.select("Junk")
-        client.uid("MOVE", "1:*", "INBOX")  # and back
-        assert len(imap_messages(client)) == 3
+        client.uid("COPY", "1", "INBOX")  # a second hard link, with the first one's attribute
+        assert len(imap_messages(client)) == 4
+    after = pop3_messages(pop3, address)
+    assert len(after) == 4 and after.items() >= before.items()
+    (copy_uid,) = after.keys() - before.keys()
+    assert after[copy_uid] in before.values()
+    assert pop3_messages(pop3, address) == after  # and it keeps it
+
+
+def test_an_appended_message_keeps_its_uidl_through_a_move_and_back(imap_world: ImapWorld, pop3: RunningServer) -> None:
+    address, _mailbox_id = imap_world.new_mailbox()
+    with login(imap_world.settings, address, PASSWORD) as client:
+        client.append("INBOX", None, None, MESSAGES[0])
+    before = pop3_messages(pop3, address)  # the first listing keeps the UIDL on the file
+    with login(imap_world.settings, address, PASSWORD) as client:
+        move_to_junk_and_back(client, "1")
     assert pop3_messages(pop3, address) == before
 
 
