@@ -51,6 +51,15 @@ def test_recalc_repairs_mailboxes_and_domain_totals(populated: Database) -> None
     assert get_domain(populated, "example.net", actor=CONSOLE).used_bytes == 2 * len(MESSAGE) + 50
 
 
+def test_recalc_counts_every_folder(populated: Database) -> None:
+    """An IMAP client files mail in Maildir++ folders; it is on disk and counts like INBOX's."""
+    bob = populated.settings.mail_root / "example.com" / "bob"
+    maildirs.publish(maildirs.write_pending(bob / ".Sent", b"z" * 70))
+    (repair,) = recalc_quota(populated, "bob@example.com")
+    assert (repair.used_bytes, repair.messages) == (len(MESSAGE) + 70, 2)
+    assert get_domain(populated, "example.com", actor=CONSOLE).used_bytes == 4 * len(MESSAGE) + 70
+
+
 def test_recalc_of_one_mailbox(populated: Database) -> None:
     for path in (m.path for m in maildirs.list_messages(populated.settings.mail_root / "example.com" / "bob")):
         path.unlink()
