@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from shared.accounts import create_domain, create_mailbox, get_domain, get_mailbox
 from shared.accounts.views import CONSOLE
@@ -83,3 +84,22 @@ def test_recalc_of_a_missing_maildir_counts_zero(populated: Database) -> None:
         (folder / sub).rmdir()
     (repair,) = recalc_quota(populated, "bob@example.com")
     assert (repair.used_bytes, repair.messages) == (0, 0)
+
+
+# What Dovecot 2.3's SQL dict runs for each quota_clone write, on SQLite and PostgreSQL alike
+# (src/lib-dict-backend/dict-sql.c, sql_dict_set_query), with named parameters for its `?`.
+DOVECOT_CLONE_WRITE = (
+    "INSERT INTO imap_usage (used_bytes,messages,address) VALUES (:bytes,:messages,:address)"
+    " ON CONFLICT (address) DO UPDATE SET used_bytes=:bytes,messages=:messages"
+)
+
+
+def test_dovecots_totals_become_the_counters_and_move_the_domain(populated: Database) -> None:
+    """Migration 0009's triggers, for the first write (INSERT) and each later one (UPDATE)."""
+    for total, count in ((5 * len(MESSAGE), 5), (len(MESSAGE) + 7, 2)):
+        with populated.engine.begin() as connection:
+            connection.execute(text(DOVECOT_CLONE_WRITE), {"bytes": total, "messages": count, "address": "alice@example.com"})
+        alice = get_mailbox(populated, "alice@example.com", actor=CONSOLE)
+        assert (alice.used_bytes, alice.messages) == (total, count)
+        assert get_domain(populated, "example.com", actor=CONSOLE).used_bytes == total + len(MESSAGE)  # bob's
+        assert get_domain(populated, "example.net", actor=CONSOLE).used_bytes == 2 * len(MESSAGE)
