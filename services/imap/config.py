@@ -42,6 +42,7 @@ class Host:
 class DovecotFiles:
     main: str  # dovecot.conf
     sql: str  # the passdb/userdb file it names (holds the database password)
+    quota_dict: str  # the SQL dict quota_clone writes through (holds it too)
 
 
 def imap_folder(settings: Settings) -> Path:
@@ -64,8 +65,18 @@ def sql_file(settings: Settings) -> Path:
     return imap_folder(settings) / "dovecot-sql.conf.ext"
 
 
+def quota_dict_file(settings: Settings) -> Path:
+    return imap_folder(settings) / "dovecot-dict-sql.conf.ext"
+
+
+def dict_user(directory: ImapDirectory, host: Host) -> str:
+    """Who runs the dict service: for SQLite the database file's owner (it writes the file and
+    its journal beside it), else Dovecot's internal user."""
+    return directory.database_owner or host.internal_user
+
+
 def render(settings: Settings, directory: ImapDirectory, host: Host) -> DovecotFiles:
-    return DovecotFiles(_main(settings, directory, host), _sql(directory))
+    return DovecotFiles(_main(settings, directory, host), _sql(directory), _quota_dict(directory))
 
 
 def _main(settings: Settings, directory: ImapDirectory, host: Host) -> str:
@@ -94,14 +105,7 @@ def _main(settings: Settings, directory: ImapDirectory, host: Host) -> str:
         "auth_cache_size = 0",
         *_users(directory, host),
         f"mail_location = maildir:~:INDEX={index}:CONTROL={index}",
-        "mail_plugins = $mail_plugins quota",
-        "protocol imap {",
-        "  mail_plugins = $mail_plugins imap_quota",
-        "}",
-        "plugin {",
-        "  quota = count:User quota",
-        "  quota_vsizes = yes",
-        "}",
+        *_quota(settings, directory, host),
         "namespace inbox {",
         "  inbox = yes",
         "  separator = /",
@@ -126,6 +130,40 @@ def _sql(directory: ImapDirectory) -> str:
         f"password_query = {directory.password_query}",
         f"user_query = {directory.user_query}",
     ]) + "\n"
+
+
+def _quota(settings: Settings, directory: ImapDirectory, host: Host) -> list[str]:
+    """Dovecot enforces the userdb's quota_rule on what it counts in every folder and quota_clone
+    hands the totals to our counters through the dict service (see shared.accounts.imap_login).
+    The count backend counts sizes with CRLF line ends; Dovecot stores what it saves with CRLF,
+    as we store everything, so its counts are the bytes on disk (and POP3 can stream a message
+    an IMAP client moved into INBOX as it is)."""
+    return [
+        "mail_save_crlf = yes",
+        "mail_plugins = $mail_plugins quota quota_clone",
+        "protocol imap {",
+        "  mail_plugins = $mail_plugins imap_quota",
+        "}",
+        "plugin {",
+        "  quota = count:User quota",
+        "  quota_vsizes = yes",
+        "  quota_clone_dict = proxy::quota_clone",
+        "}",
+        "dict {",
+        f"  quota_clone = {directory.driver}:{quota_dict_file(settings)}",
+        "}",
+        "service dict {",
+        f"  user = {dict_user(directory, host)}",
+        "  unix_listener dict {",
+        "    mode = 0600",
+        f"    user = {directory.mail_user}",
+        "  }",
+        "}",
+    ]
+
+
+def _quota_dict(directory: ImapDirectory) -> str:
+    return f"connect = {_quoted(directory.connect)}\n" + directory.quota_maps
 
 
 def _users(directory: ImapDirectory, host: Host) -> list[str]:

@@ -10,7 +10,16 @@ import os
 import pwd
 from pathlib import Path
 
-from services.imap.config import DovecotFiles, Host, imap_folder, render, runtime_folder, sql_file
+from services.imap.config import (
+    DovecotFiles,
+    Host,
+    dict_user,
+    imap_folder,
+    quota_dict_file,
+    render,
+    runtime_folder,
+    sql_file,
+)
 from shared.accounts.imap_login import ImapDirectory, dovecot_driver, imap_directory
 from shared.config import Settings
 from shared.runtime.tls import ensure_tls_pair
@@ -70,6 +79,7 @@ def write_config(settings: Settings, directory: ImapDirectory, host: Host) -> Pa
     # The mail processes (the Maildirs' owner) create each mailbox's index folder.
     os.chown(index, directory.mail_uid, directory.mail_gid)
     _write_private(sql_file(settings), files.sql, pwd.getpwnam(host.internal_user).pw_uid)
+    _write_private(quota_dict_file(settings), files.quota_dict, pwd.getpwnam(dict_user(directory, host)).pw_uid)
     config = folder / "dovecot.conf"
     _write_private(config, files.main, os.geteuid())
     return config

@@ -5,6 +5,13 @@ Dovecot checks the passwords itself (`beaconmail imap`), so the login rule of
 active domain with its IMAP switch on, found by its full address in lower case. The queries
 are built from the models, so a renamed column breaks the tests, not the logins.
 
+Quota: Dovecot counts each mailbox's bytes and messages over all its folders (the `count`
+backend) and its `quota_clone` plugin writes the totals through the SQL dict into
+`imap_usage`, whose triggers (migration 0009) make them our counters. The other choice, the
+`dict` backend adding each change to our columns, counts a message POP3 deleted twice: Dovecot
+frees the bytes of every expunge it notices at its next sync, and POP3 gave them back already.
+Totals cannot drift that way; a delivery our SMTP wrote meanwhile is in them.
+
 Hashes: passlib's argon2 hashes carry no scheme prefix; Dovecot's ARGON2ID scheme (libsodium,
 as in `passwords.matches`) reads them. Imported hashes keep their `{SCHEME}` prefix until a
 login elsewhere replaces them, and Dovecot understands those prefixes itself. Any other hash
@@ -12,6 +19,7 @@ login elsewhere replaces them, and Dovecot understands those prefixes itself. An
 """
 from __future__ import annotations
 
+import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +28,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Dialect, make_url
 
 from shared.config import ConfigError, Settings
+from shared.storage.db import sqlite_file
 from shared.storage.maildirs import hand_over
-from shared.storage.models import Domain, Mailbox
+from shared.storage.models import Domain, ImapUsage, Mailbox
 
 DEFAULT_PASS_SCHEME = "CRYPT"
 # Dovecot never reads mail as root. A mail root that root owns (beaconmail run as root, as in a
@@ -51,6 +60,9 @@ class ImapDirectory:
     user_query: str
     mail_uid: int  # the owner of the mail root, whose the Maildirs are
     mail_gid: int
+    mail_user: str  # its name
+    quota_maps: str  # the SQL dict's maps of quota_clone's keys onto imap_usage
+    database_owner: str | None  # who owns the SQLite file (the dict writes it); None for PostgreSQL
 
 
 def imap_directory(settings: Settings) -> ImapDirectory:
@@ -71,7 +83,15 @@ def imap_directory(settings: Settings) -> ImapDirectory:
         user_query=_render(_user_select(settings.mail_root), dialect),
         mail_uid=owner.st_uid,
         mail_gid=owner.st_gid,
+        mail_user=pwd.getpwuid(owner.st_uid).pw_name,
+        quota_maps=quota_clone_maps(),
+        database_owner=_database_owner(settings.database_url),
     )
+
+
+def _database_owner(database_url: str) -> str | None:
+    path = sqlite_file(database_url)
+    return None if path is None else pwd.getpwuid(path.stat().st_uid).pw_name
 
 
 def dovecot_driver(database_url: str) -> str:
@@ -119,6 +139,21 @@ def _user_select(mail_root: Path) -> Select[str, str]:
     home = literal(f"{mail_root}/") + Mailbox.maildir
     quota_rule = literal("*:storage=") + cast(Mailbox.quota_bytes, String) + literal("B")
     return select(home.label("home"), quota_rule.label("quota_rule")).join(Domain).where(*_login_rule())
+
+
+# quota_clone's keys (private to the user) and the imap_usage column each one goes to.
+QUOTA_CLONE_KEYS = (("priv/quota/storage", ImapUsage.used_bytes), ("priv/quota/messages", ImapUsage.messages))
+
+
+def quota_clone_maps() -> str:
+    """The `map` blocks of Dovecot's SQL dict for quota_clone, from the model. Both keys map to
+    one table and user, so the dict writes them in one statement (and the triggers fire once)."""
+    blocks = [
+        f"map {{\n  pattern = {key}\n  table = {ImapUsage.__tablename__}\n"
+        f"  username_field = {ImapUsage.address.key}\n  value_field = {column.key}\n  value_type = uint\n}}"
+        for key, column in QUOTA_CLONE_KEYS
+    ]
+    return "\n".join(blocks) + "\n"
 
 
 def _render(statement: Select[str, str], dialect: Dialect) -> str:

@@ -289,9 +289,20 @@ def remove_stale_tmp(maildir: Path) -> int:
     return removed
 
 
+def folders(maildir: Path) -> list[Path]:
+    """The Maildir itself (INBOX) and each Maildir++ folder in it (`.Sent`, `.Junk`, `.a.b`):
+    IMAP clients file mail there, and it counts against the mailbox's quota like INBOX's."""
+    try:
+        entries = list(os.scandir(maildir))
+    except FileNotFoundError:
+        return [maildir]
+    subfolders = [Path(e.path) for e in entries if e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+    return [maildir, *sorted(subfolders)]
+
+
 def disk_usage(maildir: Path) -> tuple[int, int]:
-    """(bytes, messages) actually on disk, for repairing counters."""
-    entries = list(_entries(maildir))  # no UIDLs needed: no attribute is read
+    """(bytes, messages) actually on disk in every folder, for repairing counters."""
+    entries = [entry for folder in folders(maildir) for entry in _entries(folder)]  # no UIDLs: no attribute is read
     return sum(entry.stat().st_size for entry in entries), len(entries)
 
 

@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 
 from services.imap.config import Host, render
-from shared.accounts.imap_login import ImapDirectory, imap_directory
+from shared.accounts.imap_login import ImapDirectory, imap_directory, quota_clone_maps
 from shared.config import ConfigError
 from tests.conftest import base_settings
 
-DIRECTORY = ImapDirectory("sqlite", "/d/beaconmail.db", "SELECT 1", "SELECT 2", mail_uid=8, mail_gid=8)
+DIRECTORY = ImapDirectory(
+    "sqlite", "/d/beaconmail.db", "SELECT 1", "SELECT 2", mail_uid=8, mail_gid=8, mail_user="mail",
+    quota_maps=quota_clone_maps(), database_owner="beacon",
+)
 # render() reads no file; a short data folder leaves room for Dovecot's socket paths.
 DATA = Path("/srv/beaconmail")
 ROOT = Host(Path("/t/cert.pem"), Path("/t/key.pem"), as_root=True, internal_user="dovecot", login_user="dovenull")

@@ -94,6 +94,16 @@ def test_size_without_name_hint_comes_from_the_file(maildir: Path) -> None:
     assert [m.size for m in maildirs.list_messages(maildir)] == [5]
 
 
+def test_disk_usage_counts_inbox_and_every_maildirplus_folder(maildir: Path) -> None:
+    maildirs.publish(maildirs.write_pending(maildir, b"inbox\r\n"))
+    for folder in (".Sent", ".Archive.2024"):
+        maildirs.publish(maildirs.write_pending(maildir / folder, b"filed\r\n"))
+    (maildir / ".Drafts" / "cur").mkdir(parents=True)  # an empty folder
+    (maildir / ".not-a-folder").write_bytes(b"a file, as Dovecot's own state files are")
+    assert maildirs.disk_usage(maildir) == (len(b"inbox\r\n") + 2 * len(b"filed\r\n"), 3)
+    assert len(maildirs.list_messages(maildir)) == 1  # POP3's view stays INBOX
+
+
 def test_list_of_missing_maildir_is_empty(tmp_path: Path) -> None:
     assert maildirs.list_messages(tmp_path / "nowhere") == []
     assert maildirs.disk_usage(tmp_path / "nowhere") == (0, 0)

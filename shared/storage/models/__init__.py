@@ -5,6 +5,7 @@ from shared.storage.models.autoreply import AutoReplySent, OutOfOffice
 from shared.storage.models.base import Base, utcnow
 from shared.storage.models.domain import AliasDomain, Domain
 from shared.storage.models.group import GroupMailbox, GroupMember, SendingPolicy
+from shared.storage.models.imap import ImapUsage
 from shared.storage.models.mailbox import Mailbox, MailboxForward, domain_manager
 from shared.storage.models.queue import (
     DeliveryStatus,
@@ -26,6 +27,7 @@ __all__ = [
     "Domain",
     "GroupMailbox",
     "GroupMember",
+    "ImapUsage",
     "Mailbox",
     "MailboxForward",
     "OutboundMessage",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from shared.accounts import create_domain, create_mailbox, get_domain, get_mailbox
 from shared.accounts.views import CONSOLE
@@ -51,6 +52,15 @@ def test_recalc_repairs_mailboxes_and_domain_totals(populated: Database) -> None
     assert get_domain(populated, "example.net", actor=CONSOLE).used_bytes == 2 * len(MESSAGE) + 50
 
 
+def test_recalc_counts_every_folder(populated: Database) -> None:
+    """An IMAP client files mail in Maildir++ folders; it is on disk and counts like INBOX's."""
+    bob = populated.settings.mail_root / "example.com" / "bob"
+    maildirs.publish(maildirs.write_pending(bob / ".Sent", b"z" * 70))
+    (repair,) = recalc_quota(populated, "bob@example.com")
+    assert (repair.used_bytes, repair.messages) == (len(MESSAGE) + 70, 2)
+    assert get_domain(populated, "example.com", actor=CONSOLE).used_bytes == 4 * len(MESSAGE) + 70
+
+
 def test_recalc_of_one_mailbox(populated: Database) -> None:
     for path in (m.path for m in maildirs.list_messages(populated.settings.mail_root / "example.com" / "bob")):
         path.unlink()
@@ -74,3 +84,22 @@ def test_recalc_of_a_missing_maildir_counts_zero(populated: Database) -> None:
         (folder / sub).rmdir()
     (repair,) = recalc_quota(populated, "bob@example.com")
     assert (repair.used_bytes, repair.messages) == (0, 0)
+
+
+# What Dovecot 2.3's SQL dict runs for each quota_clone write, on SQLite and PostgreSQL alike
+# (src/lib-dict-backend/dict-sql.c, sql_dict_set_query), with named parameters for its `?`.
+DOVECOT_CLONE_WRITE = (
+    "INSERT INTO imap_usage (used_bytes,messages,address) VALUES (:bytes,:messages,:address)"
+    " ON CONFLICT (address) DO UPDATE SET used_bytes=:bytes,messages=:messages"
+)
+
+
+def test_dovecots_totals_become_the_counters_and_move_the_domain(populated: Database) -> None:
+    """Migration 0009's triggers, for the first write (INSERT) and each later one (UPDATE)."""
+    for total, count in ((5 * len(MESSAGE), 5), (len(MESSAGE) + 7, 2)):
+        with populated.engine.begin() as connection:
+            connection.execute(text(DOVECOT_CLONE_WRITE), {"bytes": total, "messages": count, "address": "alice@example.com"})
+        alice = get_mailbox(populated, "alice@example.com", actor=CONSOLE)
+        assert (alice.used_bytes, alice.messages) == (total, count)
+        assert get_domain(populated, "example.com", actor=CONSOLE).used_bytes == total + len(MESSAGE)  # bob's
+        assert get_domain(populated, "example.net", actor=CONSOLE).used_bytes == 2 * len(MESSAGE)
