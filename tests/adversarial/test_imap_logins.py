@@ -7,8 +7,8 @@ import pytest
 from shared.accounts import update_domain, update_mailbox
 from shared.accounts.views import CONSOLE
 from tests.integration.imap import conftest as imap_fixtures
-from tests.integration.imap.conftest import PASSWORD, ImapWorld
-from tests.integration.imap.support import can_login
+from tests.integration.imap.conftest import ImapWorld
+from tests.integration.imap.support import PASSWORD, can_login
 
 imap_world = imap_fixtures.imap_world  # one Dovecot for this module too
 pytestmark = pytest.mark.integration

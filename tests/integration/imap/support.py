@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import imaplib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,9 +14,12 @@ import pytest
 
 from services.imap.server import DovecotMissing, check_installed
 from shared.config import Settings
-from tests.integration.pop3.support import client_context
+from tests.conftest import require_programs
+from tests.integration.pop3.support import RunningServer, client_context
+from tests.integration.pop3.support import login as pop3_login
 
 IN_CI = os.environ.get("CI") == "true"
+PASSWORD = "imap pw with spaces"
 READY_TIMEOUT = 15.0
 # Dovecot answers a failed login after a delay that grows with the client IP's recent failures
 # (up to 15 s, its auth penalty); every test client is 127.0.0.1.
@@ -97,9 +99,21 @@ def can_login(settings: Settings, user: str, password: str) -> bool:
 
 
 def curl() -> str:
-    path = shutil.which("curl")
-    if path is None:
-        if IN_CI:
-            pytest.fail("CI=true requires curl")
-        pytest.skip("curl is not installed (apt install curl)")
-    return path
+    require_programs("curl", install_hint="apt install curl")
+    return "curl"
+
+
+def pop3_messages(server: RunningServer, address: str) -> dict[str, bytes]:
+    """UIDL -> the message's bytes, as POP3 serves them."""
+    client = pop3_login(server, address, PASSWORD)
+    try:
+        uids = dict(line.decode().split() for line in client.uidl()[1])
+        return {uid: b"\r\n".join(client.retr(int(n))[1]) + b"\r\n" for n, uid in uids.items()}
+    finally:
+        client.quit()
+
+
+def imap_messages(client: imaplib.IMAP4, folder: str = "INBOX") -> list[bytes]:
+    client.select(folder)
+    _typ, data = client.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    return [part[1] for part in data if isinstance(part, tuple)]

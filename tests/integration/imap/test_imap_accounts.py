@@ -12,8 +12,8 @@ from shared.accounts import remove_domain, remove_mailbox, set_password, update_
 from shared.accounts.passwords import CONTEXT
 from shared.accounts.views import CONSOLE
 
-from .conftest import PASSWORD, ImapWorld
-from .support import can_login, client_context, curl, imap_plain, login
+from .conftest import ImapWorld
+from .support import PASSWORD, can_login, client_context, curl, imap_plain, login
 
 CAPABILITIES = {"IMAP4REV1", "IDLE", "UIDPLUS", "MOVE", "SPECIAL-USE", "QUOTA", "CONDSTORE", "NAMESPACE", "ENABLE"}
 pytestmark = pytest.mark.integration

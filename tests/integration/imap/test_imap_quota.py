@@ -19,8 +19,8 @@ from shared.storage.maildirs import disk_usage
 from tests.integration.pop3.support import deliver_to
 from tests.integration.smtp.support import RunningSmtp
 
-from .conftest import PASSWORD, ImapWorld
-from .support import login
+from .conftest import ImapWorld
+from .support import PASSWORD, login
 
 pytestmark = pytest.mark.integration
 # The contract: counters equal the disk this long after a change.
