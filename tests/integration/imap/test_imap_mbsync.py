@@ -146,7 +146,7 @@ def test_local_flags_and_expunges_reach_the_server_and_pop3_agrees(
     assert messages_in(inbox) == kept
     assert on_server == sorted(as_crlf(without_tuid(message)) for message in kept)
     with login(imap_world.settings, address, PASSWORD) as client:
-        assert imap_messages(client) == on_server
+        assert sorted(imap_messages(client)) == on_server
         flags = client.uid("FETCH", "1:*", "(FLAGS)")[1]
     assert flags == [b"1 (UID 1 FLAGS (\\Seen))", b"2 (UID 3 FLAGS ())"]
     assert sorted(pop3_messages(pop3, address).values()) == on_server
