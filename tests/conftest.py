@@ -21,6 +21,17 @@ POSTGRES_ADMIN_URL = os.environ.get("BEACONMAIL_TEST_POSTGRES", "postgresql://po
 IN_CI = os.environ.get("CI") == "true"
 
 
+def require_programs(*names: str, install_hint: str) -> None:
+    """Skip a test whose programs are missing, naming them; fail it under CI=true, where
+    .ci/run installs them, so a CI machine without them cannot pass by skipping."""
+    missing = [name for name in names if shutil.which(name) is None]
+    if missing:
+        reason = f"not installed: {', '.join(missing)} ({install_hint})"
+        if IN_CI:
+            pytest.fail(f"CI=true requires them: {reason}")
+        pytest.skip(reason)
+
+
 def _postgres_reason() -> str | None:
     """Why PostgreSQL tests cannot run here, or None when the server answers."""
     try:

@@ -2,8 +2,11 @@
 
 Dovecot checks the passwords itself (`beaconmail imap`), so the login rule of
 `mailboxes.authenticate` is written here once more as a query: an active mailbox of an
-active domain with its IMAP switch on, found by its full address in lower case. The queries
-are built from the models, so a renamed column breaks the tests, not the logins.
+active domain with its IMAP switch on, found by its full address in lower case, or as
+local@alias-domain for local@the-domain (`lookups.hosted_domain`). The password query names the
+mailbox's own address as Dovecot's user, so a login at an alias domain gets the same Maildir,
+indexes and quota totals. The queries are built from the models, so a renamed column breaks the
+tests, not the logins.
 
 Quota: Dovecot counts each mailbox's bytes and messages over all its folders (the `count`
 backend) and its `quota_clone` plugin writes the totals through the SQL dict into
@@ -23,25 +26,28 @@ import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Select, String, case, cast, literal, literal_column, select
+from sqlalchemy import ColumnElement, Select, String, case, cast, func, literal, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.orm import aliased
 
 from shared.config import ConfigError, Settings
 from shared.storage.db import sqlite_file
 from shared.storage.maildirs import hand_over
-from shared.storage.models import Domain, ImapUsage, Mailbox
+from shared.storage.models import AliasDomain, Domain, ImapUsage, Mailbox
 
 DEFAULT_PASS_SCHEME = "CRYPT"
 # Dovecot never reads mail as root. A mail root that root owns (beaconmail run as root, as in a
 # sandbox) goes to Debian's `mail` user, the traditional owner of mail spools; our processes,
 # still root, hand each Maildir and message they make to it (shared.storage.maildirs).
 ROOTLESS_MAIL_OWNER = "mail"
-# Dovecot's variable for the login name, lower-cased (auth_username_format lower-cases it too).
-LOGIN_NAME = "%Lu"
-# Stands for LOGIN_NAME while SQLAlchemy renders the query: Dovecot expands every `%` in a
-# query, so the rendered text's own `%` (LIKE patterns) are doubled before LOGIN_NAME goes in.
-_LOGIN_SENTINEL = "'\x00login\x00'"
+# Dovecot's variables for the login name and its parts before and after the first `@`, lower-cased
+# (auth_username_format lower-cases it too). Dovecot escapes what it puts in an SQL query.
+LOGIN_NAME, LOGIN_LOCAL, LOGIN_DOMAIN = "%Lu", "%Ln", "%Ld"
+# Each stands for its variable while SQLAlchemy renders the query: Dovecot expands every `%` in a
+# query, so the rendered text's own `%` (LIKE patterns) are doubled before the variables go in.
+_SENTINELS = {f"'\x00{n}\x00'": variable for n, variable in enumerate((LOGIN_NAME, LOGIN_LOCAL, LOGIN_DOMAIN))}
+_LOGIN, _LOGIN_LOCAL, _LOGIN_DOMAIN = _SENTINELS
 # Named parameters: the pyformat dialects would double each `%` of a literal themselves.
 # (PostgreSQL's dialect class has no annotated __init__.)
 DIALECTS: dict[str, Dialect] = {
@@ -122,8 +128,27 @@ def _libpq_quote(value: str) -> str:
 
 
 def _login_rule() -> tuple[ColumnElement[bool], ...]:
-    login: ColumnElement[str] = literal_column(_LOGIN_SENTINEL)
-    return Mailbox.address == login, Mailbox.active.is_(True), Domain.active.is_(True), Mailbox.imap_enabled.is_(True)
+    return (
+        Mailbox.address == _login_address(),
+        Mailbox.active.is_(True),
+        Domain.active.is_(True),
+        Mailbox.imap_enabled.is_(True),
+    )
+
+
+def _login_address() -> ColumnElement[str]:
+    """The mailbox address a login names: local@target for local@alias-domain, else the login
+    itself (a domain's name is never also an alias domain's: `create_domain` and `add_alias_domain`
+    refuse it). One value, uncorrelated, so each database finds the row by mailbox.address's
+    unique index as before; a scan matching local parts against alias names would not."""
+    target = aliased(Domain)  # not the outer query's domain, which SQLAlchemy would correlate
+    on_alias = (
+        select(literal_column(_LOGIN_LOCAL) + literal("@") + target.name)
+        .join(AliasDomain, AliasDomain.domain_id == target.id)
+        .where(AliasDomain.name == literal_column(_LOGIN_DOMAIN))
+        .scalar_subquery()
+    )
+    return func.coalesce(on_alias, literal_column(_LOGIN))
 
 
 def _password_select() -> Select[str, str]:
@@ -158,4 +183,7 @@ def quota_clone_maps() -> str:
 
 def _render(statement: Select[str, str], dialect: Dialect) -> str:
     text = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-    return text.replace("\n", " ").replace("%", "%%").replace(_LOGIN_SENTINEL, f"'{LOGIN_NAME}'")
+    text = text.replace("\n", " ").replace("%", "%%")
+    for sentinel, variable in _SENTINELS.items():
+        text = text.replace(sentinel, f"'{variable}'")
+    return text

@@ -3,18 +3,16 @@ reason shown, except under CI=true where they fail it), a loopback smarthost, an
 that stops every process a test starts."""
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_programs
+
 from .mailclients import CLIENTS
 from .processes import ProcessTracker
 from .smarthost import Collector, Smarthost
-
-IN_CI = os.environ.get("CI") == "true"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -22,15 +20,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
-
-
-def require_programs(*names: str, install_hint: str) -> None:
-    missing = [name for name in names if shutil.which(name) is None]
-    if missing:
-        reason = f"not installed: {', '.join(missing)} ({install_hint})"
-        if IN_CI:
-            pytest.fail(f"CI=true requires them: {reason}")
-        pytest.skip(reason)
 
 
 @pytest.fixture

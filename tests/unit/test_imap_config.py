@@ -46,7 +46,10 @@ def test_a_data_folder_too_long_for_sockets_puts_them_in_a_folder_of_its_own() -
 def test_queries_follow_the_login_rule_and_keep_dovecot_variables(tmp_path: Path) -> None:
     directory = imap_directory(base_settings(tmp_path, database_url="postgresql+psycopg://u:p'w@db/bm?sslmode=require"))
     assert directory.driver == "pgsql" and directory.connect == "host='db' dbname='bm' user='u' password='p\\'w' sslmode='require'"
-    assert "mailbox.address = '%Lu'" in directory.password_query
+    # The login itself, or local@target for local@alias-domain: one value for the unique index.
+    for query in (directory.password_query, directory.user_query):
+        assert "mailbox.address = coalesce((SELECT '%Ln' || '@' || domain_1.name" in query
+        assert "WHERE alias_domain.name = '%Ld'), '%Lu')" in query
     assert "mailbox.imap_enabled" in directory.password_query and "domain.active" in directory.password_query
     assert "LIKE '$argon2id$' || '%%'" in directory.password_query  # a literal % for Dovecot
 

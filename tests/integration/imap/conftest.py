@@ -2,6 +2,7 @@
 makes mailboxes of its own, so the tests of a module share it."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import uuid
@@ -24,10 +25,9 @@ from tests.conftest import (
     _postgres_url,
     base_settings,
 )
+from tests.integration.pop3.support import FAST, RunningServer
 
-from .support import Dovecot, require_dovecot, start_dovecot
-
-PASSWORD = "imap pw with spaces"
+from .support import PASSWORD, Dovecot, require_dovecot, start_dovecot
 
 
 @dataclass
@@ -73,3 +73,11 @@ def imap_world(request: pytest.FixtureRequest) -> Iterator[ImapWorld]:
     if request.param == "postgresql":
         _drop_postgres_database(str(make_url(url).database))
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pop3(imap_world: ImapWorld) -> Iterator[RunningServer]:
+    """Our POP3 server on the module's mailboxes, to compare what it serves with IMAP's view."""
+    server = RunningServer(dataclasses.replace(imap_world.settings, **FAST))  # type: ignore[arg-type]
+    yield server
+    server.stop()

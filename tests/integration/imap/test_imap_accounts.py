@@ -3,20 +3,42 @@ from __future__ import annotations
 
 import imaplib
 import subprocess
+import uuid
 
 import pytest
 from passlib.hash import bcrypt, sha512_crypt
 
 from services.cli import main
-from shared.accounts import remove_domain, remove_mailbox, set_password, update_domain, update_mailbox
+from shared.accounts import (
+    add_alias_domain,
+    get_mailbox,
+    remove_alias_domain,
+    remove_domain,
+    remove_mailbox,
+    set_password,
+    update_domain,
+    update_mailbox,
+)
 from shared.accounts.passwords import CONTEXT
 from shared.accounts.views import CONSOLE
+from tests.integration.pop3.support import deliver_to
 
-from .conftest import PASSWORD, ImapWorld
-from .support import can_login, client_context, curl, imap_plain, login
+from .conftest import ImapWorld
+from .support import (
+    PASSWORD,
+    can_login,
+    client_context,
+    curl,
+    imap_messages,
+    imap_plain,
+    login,
+    login_refused_afresh,
+    within_contract,
+)
 
 CAPABILITIES = {"IMAP4REV1", "IDLE", "UIDPLUS", "MOVE", "SPECIAL-USE", "QUOTA", "CONDSTORE", "NAMESPACE", "ENABLE"}
 pytestmark = pytest.mark.integration
+MESSAGE = b"Subject: to the alias domain\r\nFrom: a@remote.example\r\n\r\nhello\r\n"
 
 
 def test_login_over_starttls_and_implicit_tls_gives_the_capabilities(imap_world: ImapWorld) -> None:
@@ -80,6 +102,28 @@ def test_a_disabled_domain_refuses_its_mailboxes(imap_world: ImapWorld) -> None:
     update_domain(imap_world.db, "off.example", active=False, actor=CONSOLE)
     assert not can_login(imap_world.settings, "ann@off.example", PASSWORD)
     remove_domain(imap_world.db, "off.example", actor=CONSOLE)
+
+
+def test_a_login_at_an_alias_domain_is_the_target_domains_mailbox(imap_world: ImapWorld) -> None:
+    """As `mailboxes.authenticate` (SMTP, POP3): local@alias logs in to local@domain; Dovecot is
+    told the canonical address, so the Maildir, the indexes and the quota totals are that one's."""
+    db, settings = imap_world.db, imap_world.settings
+    alias = f"alias-{uuid.uuid4().hex[:8]}.example"
+    add_alias_domain(db, alias, imap_world.domain, actor=CONSOLE)
+    address, mailbox_id = imap_world.new_mailbox()
+    at_alias = f"{address.split('@')[0]}@{alias.upper()}"  # the domain in any case, as the address's
+    deliver_to(db, mailbox_id, MESSAGE)
+    with login(settings, address, PASSWORD) as client:
+        delivered = imap_messages(client)
+    with login(settings, at_alias, PASSWORD) as client:
+        assert imap_messages(client) == delivered and len(delivered) == 1
+        assert client.append("Sent", None, None, MESSAGE)[0] == "OK"
+    with login(settings, address, PASSWORD) as client:
+        assert imap_messages(client, "Sent") == [MESSAGE]
+    # quota_clone wrote its totals under the user Dovecot was given: the mailbox's counters count both.
+    assert within_contract(lambda: get_mailbox(db, address, actor=CONSOLE).messages == 2)
+    remove_alias_domain(db, alias, actor=CONSOLE)
+    assert login_refused_afresh(settings, at_alias, PASSWORD)
 
 
 def test_special_folders_exist_at_first_login_and_quota_is_the_mailboxes(imap_world: ImapWorld) -> None:

@@ -2,44 +2,19 @@
 POP3's UIDLs untouched by what an IMAP client does; new mail reaches an IDLEing client at once."""
 from __future__ import annotations
 
-import dataclasses
 import imaplib
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.pop3.support import FAST, RunningServer, deliver_to
+from tests.integration.pop3.support import RunningServer, deliver_to
 from tests.integration.pop3.support import login as pop3_login
 
-from .conftest import PASSWORD, ImapWorld
-from .support import login
+from .conftest import ImapWorld
+from .support import PASSWORD, imap_messages, login, pop3_messages
 
 pytestmark = pytest.mark.integration
 MESSAGES = [f"Subject: message {n}\r\nFrom: a@remote.example\r\n\r\nbody {n}\r\n".encode() for n in range(3)]
-
-
-@pytest.fixture(scope="module")
-def pop3(imap_world: ImapWorld) -> Iterator[RunningServer]:
-    server = RunningServer(dataclasses.replace(imap_world.settings, **FAST))  # type: ignore[arg-type]
-    yield server
-    server.stop()
-
-
-def pop3_messages(server: RunningServer, address: str) -> dict[str, bytes]:
-    """UIDL -> the message's bytes, as POP3 serves them."""
-    client = pop3_login(server, address, PASSWORD)
-    try:
-        uids = dict(line.decode().split() for line in client.uidl()[1])  # type: ignore[misc]
-        return {uid: b"\r\n".join(client.retr(int(n))[1]) + b"\r\n" for n, uid in uids.items()}
-    finally:
-        client.quit()
-
-
-def imap_messages(client: imaplib.IMAP4, folder: str = "INBOX") -> list[bytes]:
-    client.select(folder)
-    _typ, data = client.uid("FETCH", "1:*", "(BODY.PEEK[])")
-    return [part[1] for part in data if isinstance(part, tuple)]
 
 
 def delivered(imap_world: ImapWorld, pop3: RunningServer) -> tuple[str, dict[str, bytes]]:

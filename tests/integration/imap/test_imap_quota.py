@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import imaplib
 import smtplib
-import time
 import uuid
 from collections.abc import Callable
 
@@ -19,12 +18,10 @@ from shared.storage.maildirs import disk_usage
 from tests.integration.pop3.support import deliver_to
 from tests.integration.smtp.support import RunningSmtp
 
-from .conftest import PASSWORD, ImapWorld
-from .support import login
+from .conftest import ImapWorld
+from .support import PASSWORD, login, within_contract
 
 pytestmark = pytest.mark.integration
-# The contract: counters equal the disk this long after a change.
-CONTRACT_SECONDS = 5.0
 MESSAGE = b"Subject: filed\r\nFrom: a@remote.example\r\n\r\n" + (b"x" * 98 + b"\r\n") * 10
 
 
@@ -49,15 +46,6 @@ def on_disk(world: ImapWorld, address: str) -> tuple[int, int, int]:
 
 def counters_match_disk(world: ImapWorld, address: str) -> Callable[[], bool]:
     return lambda: counters(world, address) == on_disk(world, address)
-
-
-def within_contract(check: Callable[[], bool]) -> bool:
-    deadline = time.monotonic() + CONTRACT_SECONDS
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def status(reply: tuple[str, list[object]]) -> str:

@@ -98,9 +98,12 @@ def login_when_free(server: RunningServer, within: float = 5.0) -> poplib.POP3:
 class RawClient:
     """A socket that sends exact bytes and reads replies (PROTOCOL-CHECKLIST §0)."""
 
-    def __init__(self, port: int, context: ssl.SSLContext | None = None, *, source_ip: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int, context: ssl.SSLContext | None = None, *, source_ip: str = "127.0.0.1", timeout: float = 10
+    ) -> None:
         """`source_ip`: any 127/8 address is loopback on Linux, so tests can be "another client"."""
-        self.sock: socket.socket = socket.create_connection(("127.0.0.1", port), timeout=10,
+        self.timeout = timeout
+        self.sock: socket.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout,
                                                             source_address=(source_ip, 0))
         self._buffer = bytearray()
         if context:
@@ -155,7 +158,7 @@ class RawClient:
         except (TimeoutError, ssl.SSLWantReadError):
             return b""
         finally:
-            self.sock.settimeout(10)
+            self.sock.settimeout(self.timeout)
 
     def close(self) -> None:
         self.sock.close()
