@@ -12,6 +12,7 @@ from shared.config import load_settings
 from shared.mail.addresses import parse_address
 from shared.storage.db import Database
 from shared.storage.migrations import ensure_at_head, upgrade_to_head
+from shared.storage.uidl_stamping import keep_uidls_of_old_messages
 
 
 @click.command()
@@ -21,6 +22,10 @@ def init() -> None:
     settings.mail_root.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(settings)
     click.echo(f"database ready: {settings.database_url.split('@')[-1]}")
+    # Once per mail root, at the upgrade that brought the UIDL attribute; silent when there was nothing to do.
+    kept = keep_uidls_of_old_messages(settings.mail_root)
+    if kept:
+        click.echo(f"uidls kept on {kept} messages")
 
 
 def _serve(service: str, admin_workers: int | None = None) -> None:

@@ -208,6 +208,32 @@ def _kept_uidl(path: str, uid: str) -> str | None:
     return kept if kept and is_valid_uid(kept) else None
 
 
+def stamp_uidls(folder: Path) -> int | None:
+    """Keep on each message file of one folder (new/ and cur/) that has no UIDL attribute the UIDL
+    of its name, which is the one POP3 lists for it; returns how many were given one, or None when
+    this filesystem or process keeps no attributes (then nothing more can be done here).
+
+    For messages stored before the attribute: without it, a move away and back over IMAP gives
+    such a message a new name and so a new UIDL. Delivery names go first, then the rest by UIDL,
+    so a hard link shared with a delivery name, or with another name, gets the UIDL that
+    _with_kept_uidls already lists it by; XATTR_CREATE never replaces a UIDL already kept."""
+    entries = sorted(_entries(folder), key=lambda entry: (not is_delivery_name(entry.name), uid_of(entry.name)))
+    stamped = 0
+    for entry in entries:
+        try:
+            os.setxattr(entry.path, UIDL_ATTRIBUTE, uid_of(entry.name).encode("ascii"), os.XATTR_CREATE)
+        except (FileExistsError, FileNotFoundError):  # kept already, or moved or deleted since the scandir
+            continue
+        except OSError as exc:
+            # EACCES too: a process that may not write the files (init run as another user) stops
+            # rather than failing the upgrade; a later run with the rights does it.
+            if exc.errno in _NO_ATTRIBUTES or exc.errno == errno.EACCES:
+                return None
+            raise
+        stamped += 1
+    return stamped
+
+
 def _size_of(entry: os.DirEntry[str]) -> int:
     match = _SIZE_IN_NAME.search(entry.name)
     return int(match.group(1)) if match else entry.stat().st_size

@@ -75,6 +75,21 @@ def test_init_is_repeatable_and_commands_need_it(run) -> None:  # type: ignore[n
     assert ok(run("domain", "list")) == ""
 
 
+def test_init_keeps_uidls_of_messages_stored_before_the_attribute_once(run, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """The upgrade's init says what it stamped; every init after it prints what init always printed."""
+    old = settings.mail_root / "example.com" / "alice" / "cur" / "1700000000.M1P1Q1R0.mx,S=5"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"12345")
+    try:
+        os.setxattr(old, "user.probe", b"1")
+    except OSError as exc:
+        pytest.skip(f"no user attributes on {settings.mail_root}: {exc}")
+    first = ok(run("init")).splitlines()
+    assert first[1:] == ["uidls kept on 1 messages"]
+    assert os.getxattr(old, "user.beaconmail.uidl") == b"1700000000.M1P1Q1R0.mx"
+    assert len(ok(run("init")).splitlines()) == 1
+
+
 def test_domain_add_list_remove(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
     ok(run("domain", "add", "bücher.example", "--default-mailbox-quota", "1K"))

@@ -3,10 +3,13 @@ POP3's UIDLs untouched by what an IMAP client does; new mail reaches an IDLEing 
 from __future__ import annotations
 
 import imaplib
+import os
 import time
 
 import pytest
 
+from shared.storage import maildirs
+from shared.storage.uidl_stamping import STAMPED_MARKER, keep_uidls_of_old_messages
 from tests.integration.pop3.support import RunningServer, deliver_to
 from tests.integration.pop3.support import login as pop3_login
 
@@ -45,6 +48,22 @@ def test_uidls_survive_a_move_and_back(imap_world: ImapWorld, pop3: RunningServe
     address, before = delivered(imap_world, pop3)
     with login(imap_world.settings, address, PASSWORD) as client:
         move_to_junk_and_back(client, "1")
+        assert len(imap_messages(client)) == 3
+    assert pop3_messages(pop3, address) == before
+
+
+def test_a_message_stored_before_the_attribute_keeps_its_uidl_after_init(imap_world: ImapWorld, pop3: RunningServer) -> None:
+    """Delivered before the UIDL attribute existed (so none on the files), then the upgrade's
+    `beaconmail init` runs its stamping pass: a move and back then keeps what POP3 listed."""
+    address, before = delivered(imap_world, pop3)
+    maildir = imap_world.settings.mail_root / maildirs.maildir_relative_path(*address.split("@")[::-1])
+    for message in maildirs.list_messages(maildir):
+        os.removexattr(message.path, maildirs.UIDL_ATTRIBUTE)
+    assert pop3_messages(pop3, address) == before  # our names: listed by name, no attribute written
+    (imap_world.settings.mail_root / STAMPED_MARKER).unlink(missing_ok=True)  # as at the upgrade
+    assert keep_uidls_of_old_messages(imap_world.settings.mail_root) >= len(MESSAGES)
+    with login(imap_world.settings, address, PASSWORD) as client:
+        move_to_junk_and_back(client, "1:*")
         assert len(imap_messages(client)) == 3
     assert pop3_messages(pop3, address) == before
 
