@@ -32,6 +32,19 @@ def require_programs(*names: str, install_hint: str) -> None:
         pytest.skip(reason)
 
 
+def require_user_attributes(folder: Path) -> None:
+    """Skip a test that needs user extended attributes (POP3 UIDLs kept on the inode) where
+    `folder`'s filesystem keeps none."""
+    probe = folder / ".xattr-probe"
+    probe.touch()
+    try:
+        os.setxattr(probe, "user.probe", b"1")
+    except OSError as exc:
+        pytest.skip(f"no user attributes on {folder}: {exc}")
+    finally:
+        probe.unlink()
+
+
 def _postgres_reason() -> str | None:
     """Why PostgreSQL tests cannot run here, or None when the server answers."""
     try:

@@ -17,6 +17,7 @@ from shared import accounts
 from shared.accounts.views import CONSOLE
 from shared.config import Settings
 from shared.storage.db import Database
+from tests.conftest import require_user_attributes
 
 BEACONMAIL = str(Path(sys.executable).with_name("beaconmail"))
 
@@ -80,10 +81,7 @@ def test_init_keeps_uidls_of_messages_stored_before_the_attribute_once(run, sett
     old = settings.mail_root / "example.com" / "alice" / "cur" / "1700000000.M1P1Q1R0.mx,S=5"
     old.parent.mkdir(parents=True)
     old.write_bytes(b"12345")
-    try:
-        os.setxattr(old, "user.probe", b"1")
-    except OSError as exc:
-        pytest.skip(f"no user attributes on {settings.mail_root}: {exc}")
+    require_user_attributes(old.parent)
     first = ok(run("init")).splitlines()
     assert first[1:] == ["uidls kept on 1 messages"]
     assert os.getxattr(old, "user.beaconmail.uidl") == b"1700000000.M1P1Q1R0.mx"

@@ -10,6 +10,7 @@ from unittest import mock
 import pytest
 
 from shared.storage import maildirs
+from tests.conftest import require_user_attributes
 
 # Names Dovecot 2.3 gave in a real MOVE-and-back and an APPEND (tests/integration/imap).
 DOVECOT_NAME = "1796564345.M757064P6840.vm,S=55,W=55:2,"
@@ -20,13 +21,7 @@ APPENDED_NAME = "1796564345.M760570P6840.vm,S=14,W=17:2,S"
 def maildir(tmp_path: Path) -> Path:
     path = tmp_path / "example.com" / "alice"
     maildirs.create_maildir(path)
-    probe = path / "tmp" / "probe"
-    probe.touch()
-    try:
-        os.setxattr(probe, "user.probe", b"1")
-    except OSError as exc:
-        pytest.skip(f"no user attributes on {tmp_path}: {exc}")
-    probe.unlink()
+    require_user_attributes(path / "tmp")
     return path
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from shared.storage import maildirs, uidl_stamping
 from shared.storage.uidl_stamping import STAMPED_MARKER, keep_uidls_of_old_messages
+from tests.conftest import require_user_attributes
 
 OLD_DELIVERY = "1700000000.M000001P42Q1Rdeadbeef.mx,S=5"  # our delivery's name shape, before the attribute
 DOVECOT_NAME = "1796564345.M757064P6840.vm,S=55,W=55:2,"  # an IMAP APPEND, never listed by POP3
@@ -17,13 +18,7 @@ DOVECOT_NAME = "1796564345.M757064P6840.vm,S=55,W=55:2,"  # an IMAP APPEND, neve
 
 @pytest.fixture
 def mail_root(tmp_path: Path) -> Path:
-    probe = tmp_path / "probe"
-    probe.touch()
-    try:
-        os.setxattr(probe, "user.probe", b"1")
-    except OSError as exc:
-        pytest.skip(f"no user attributes on {tmp_path}: {exc}")
-    probe.unlink()
+    require_user_attributes(tmp_path)
     return tmp_path / "mail"
 
 
