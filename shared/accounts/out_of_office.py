@@ -13,7 +13,7 @@ from shared.storage.models import Mailbox, OutOfOffice
 
 def get_out_of_office(db: Database, address: str, *, actor: Actor) -> Notice:
     """The out-of-office reply of the actor's own mailbox or of one of its domains."""
-    with db.session.begin() as s:
+    with db.read_session.begin() as s:
         return _notice(s, visible_mailbox(s, actor.scope, address, own=True))
 
 
