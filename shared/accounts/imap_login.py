@@ -32,7 +32,7 @@ from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.orm import aliased
 
 from shared.config import ConfigError, Settings
-from shared.storage.db import sqlite_file
+from shared.storage.db import libpq_conninfo, sqlite_file
 from shared.storage.maildirs import hand_over
 from shared.storage.models import AliasDomain, Domain, ImapUsage, Mailbox
 
@@ -116,15 +116,7 @@ def dovecot_driver(database_url: str) -> str:
 def _connect_string(url: URL, driver: str) -> str:
     if driver == "sqlite":
         return str(Path(str(url.database)).absolute())
-    # libpq's conninfo: values in single quotes, with backslash escapes; the URL's query
-    # parameters (sslmode, a socket folder as host) are libpq's keywords already.
-    pairs = {"host": url.host, "port": url.port, "dbname": url.database, "user": url.username, "password": url.password}
-    pairs |= {key: value if isinstance(value, str) else value[-1] for key, value in url.query.items()}
-    return " ".join(f"{key}='{_libpq_quote(str(value))}'" for key, value in pairs.items() if value not in (None, ""))
-
-
-def _libpq_quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
+    return libpq_conninfo(url.render_as_string(hide_password=False))
 
 
 def _login_rule() -> tuple[ColumnElement[bool], ...]:

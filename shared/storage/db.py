@@ -90,6 +90,24 @@ class SqliteWriterLock:
         return self._fd
 
 
+def libpq_conninfo(url: str) -> str:
+    """A PostgreSQL URL as libpq's key='value' connection string, for connections made outside
+    SQLAlchemy (the directory cache's LISTEN, Dovecot's SQL driver): values are quoted, so no
+    URL encoding is needed, and the URL's query parameters (sslmode, a socket folder as host)
+    are libpq's keywords already."""
+    parsed = make_url(url)
+    pairs: dict[str, object] = {
+        "host": parsed.host, "port": parsed.port, "dbname": parsed.database,
+        "user": parsed.username, "password": parsed.password,
+    }
+    pairs |= {key: value if isinstance(value, str) else value[-1] for key, value in parsed.query.items()}
+    return " ".join(f"{key}='{_libpq_quoted(str(value))}'" for key, value in pairs.items() if value not in (None, ""))
+
+
+def _libpq_quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 import psycopg
 
-from shared.storage.db import Database
+from shared.storage.db import Database, libpq_conninfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,7 +37,7 @@ KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 30, "keepalive
 
 def listen_conninfo(db: Database) -> str:
     """The database's URL for libpq: a connection of its own, outside SQLAlchemy's pool."""
-    return db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return libpq_conninfo(db.engine.url.render_as_string(hide_password=False))
 
 
 class DirectoryCache(Generic[T]):
