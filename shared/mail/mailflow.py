@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,16 +41,27 @@ class Acceptance:
 
 
 def accept_message(
-    db: Database, message: bytes, *, return_path: str | None, mailbox_ids: Sequence[int], remote: Sequence[str]
+    db: Database,
+    message: bytes,
+    *,
+    return_path: str | None,
+    mailbox_ids: Sequence[int],
+    remote: Sequence[str],
+    junk_ids: Collection[int] = (),
 ) -> Acceptance:
-    """Deliver to `mailbox_ids` and queue for `remote`. `return_path` "" is the null sender <>.
+    """Deliver to `mailbox_ids` (into the Junk folder for those of `junk_ids`) and queue for
+    `remote`. `return_path` "" is the null sender <>. Junk gets no out-of-office reply.
 
     Raises QuotaExceeded when no copy at all could be kept, TemporaryFailure when nothing was kept.
     Mailboxes that were full while others got the message are reported to the sender in a DSN.
     """
     queued = outbound.enqueue(db, message, sender=return_path or "", recipients=remote, held=True) if remote else None
     try:
-        report = deliver(db, message, mailbox_ids, return_path=return_path) if mailbox_ids else NOTHING_DELIVERED
+        report = (
+            deliver(db, message, mailbox_ids, return_path=return_path, junk_ids=junk_ids)
+            if mailbox_ids
+            else NOTHING_DELIVERED
+        )
     except BaseException:
         if queued is not None:
             outbound.cancel(db, queued)
@@ -61,8 +72,9 @@ def accept_message(
         outbound.release(db, queued)
     if report.over_quota:
         _bounce_over_quota(db, return_path or "", report.over_quota, message)
-    if report.delivered and return_path:
-        _reply_automatically(db, message, return_path, report.delivered)
+    in_inbox = [mailbox_id for mailbox_id in report.delivered if mailbox_id not in junk_ids]
+    if in_inbox and return_path:
+        _reply_automatically(db, message, return_path, in_inbox)
     return Acceptance(report.delivered, report.over_quota, queued)
 
 

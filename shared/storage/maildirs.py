@@ -40,6 +40,8 @@ UIDL_ATTRIBUTE = "user.beaconmail.uidl"
 # A filesystem without user attributes, or a process that may not set them: the message keeps
 # the UIDL of its name, as every message did before the attribute.
 _NO_ATTRIBUTES = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM})
+# Where spam goes: the Maildir++ folder Dovecot serves as IMAP's `Junk` (SPECIAL-USE \Junk).
+JUNK_FOLDER = ".Junk"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ def maildir_relative_path(domain: str, local: str) -> str:
     if safe_local.startswith("."):
         safe_local = "%2E" + safe_local[1:]
     return f"{domain}/{safe_local}"
+
+
+def junk_folder(maildir: str) -> str:
+    """The Maildir++ folder `.Junk` of a Maildir (relative or not): IMAP's Junk, which POP3 never lists."""
+    return f"{maildir}/{JUNK_FOLDER}"
 
 
 def create_maildir(path: Path) -> None:
