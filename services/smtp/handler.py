@@ -27,6 +27,7 @@ from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
 from shared.mail import mailflow, ratelimit
 from shared.mail.addresses import Address, normalise_domain, parse_address
+from shared.mail.authentication.inbound import InboundDecision, check_inbound
 from shared.mail.lineends import BARE_LF
 from shared.mail.routing import (
     DeliveryPlan,
@@ -46,6 +47,8 @@ T = TypeVar("T")
 BARE_CR = re.compile(rb"\r(?!\n)")
 _SIZE_PARAMETER = re.compile(r"SIZE=([0-9]{1,20})")
 POSTMASTER = "postmaster"
+# SPF, DKIM, DMARC and ARC together: each lookup has its own shorter limit, this bounds them all.
+MX_CHECK_TIME_LIMIT = 30.0
 # What a lookup in `shared` raises while the database is unreachable.
 LOOKUP_FAILURES = (TemporaryFailure, SQLAlchemyError)
 
@@ -234,7 +237,13 @@ class SmtpHandler:
         user = authenticated_mailbox(session)
         if user is not None and not await self._call(ratelimit.consume_submission, self.db, user):
             return replies.S451_RATE_LIMITED
-        message = received_header(self._trace(server, session, envelope), datetime.now(timezone.utc)) + content
+        above, junk_ids = b"", frozenset[int]()
+        if not server.listener.submission:
+            decision = await self._inbound_decision(server, session, envelope, content)
+            if isinstance(decision, Reply):
+                return decision
+            above, content, junk_ids = decision.headers, decision.message, decision.junk_ids
+        message = above + received_header(self._trace(server, session, envelope), datetime.now(timezone.utc)) + content
         try:
             await self._call(
                 mailflow.accept_message,
@@ -243,12 +252,40 @@ class SmtpHandler:
                 return_path=envelope.return_path,
                 mailbox_ids=tuple(envelope.mailboxes),
                 remote=tuple(envelope.remote),
+                junk_ids=junk_ids,
             )
         except QuotaExceeded:
             return replies.S552_MAILBOX_FULL
         except TemporaryFailure as error:
             return replies.S452_STORAGE_FULL if is_disk_full(error) else replies.S451_LOCAL_ERROR
         return replies.S250_MESSAGE_ACCEPTED
+
+    async def _inbound_decision(
+        self, server: BeaconSMTP, session: Session, envelope: MailTransaction, content: bytes
+    ) -> InboundDecision | Reply:
+        """SPF, DKIM, DMARC and ARC at the MX (shared.mail.authentication.inbound): the header
+        fields to add, the Junk copies, or the refusal."""
+        checks = self._call(
+            check_inbound,
+            self.db,
+            content,
+            ip=server.peer_ip(),
+            helo=session.host_name or "",
+            return_path=envelope.return_path or "",
+            mailbox_ids=tuple(envelope.mailboxes),
+        )
+        try:
+            decision = await asyncio.wait_for(checks, MX_CHECK_TIME_LIMIT)
+        except TimeoutError:
+            log.warning("sender authentication of a message from %s took too long", server.peer_ip())
+            return replies.S451_SENDER_UNVERIFIED
+        except LOOKUP_FAILURES as error:
+            log.error("sender authentication failed: %s", error)
+            return replies.S451_LOCAL_ERROR
+        if decision.refusal is not None:
+            log.info("message from %s refused: %s", server.peer_ip(), decision.refusal.value)
+            return replies.VERDICT_REPLIES[decision.refusal]
+        return decision
 
     def _trace(self, server: BeaconSMTP, session: Session, envelope: MailTransaction) -> TraceInfo:
         return TraceInfo(

@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from shared.mail.authentication.inbound import Verdict
 from shared.mail.routing import Refusal
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ S421_TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections from your 
 S421_TOO_MANY_REFUSED_RECIPIENTS = Reply(421, "4.7.0", "Too many refused recipients, closing connection")
 S451_LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing, try again later")
 S451_RATE_LIMITED = Reply(451, "4.7.1", "Submission rate limit exceeded, try again later")
+S451_SENDER_UNVERIFIED = Reply(451, "4.4.3", "Sender authentication could not finish (DNS), try again later")
 S452_STORAGE_FULL = Reply(452, "4.3.1", "Insufficient system storage, try again later")
 S452_MAILBOX_FULL = Reply(452, "4.2.2", "Mailbox full")
 S452_TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
@@ -90,6 +92,10 @@ S550_LOOP = Reply(550, "5.4.6", "Routing loop detected")
 S550_SENDER_NOT_ALLOWED = Reply(550, "5.7.1", "Sender may not write to this group")
 S550_BARE_NEWLINE = Reply(550, "5.6.0", "Message contains bare CR or LF; lines must end with CRLF")
 S550_UTF8_SENDER = Reply(550, "5.6.7", "Non-ASCII address requires the SMTPUTF8 parameter")
+S550_DMARC_REJECT = Reply(550, "5.7.1", "Message refused: DMARC policy of the From domain is reject and it failed")
+S550_SPF_FAIL = Reply(550, "5.7.23", "SPF validation failed for the envelope sender")
+S550_FORGED_SENDER = Reply(550, "5.7.1", "Sender address in a hosted domain failed authentication (SPF, DKIM)")
+S550_AMBIGUOUS_AUTHOR = Reply(550, "5.7.1", "Message must have one From: address (DMARC, RFC 7489 6.6.1)")
 S552_MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
 S552_MAILBOX_FULL = Reply(552, "5.2.2", "Mailbox full")
 S553_BAD_ADDRESS = Reply(553, "5.1.3", "Malformed address")
@@ -107,6 +113,14 @@ REFUSAL_REPLIES: dict[Refusal, Reply] = {
     Refusal.DISABLED: S550_MAILBOX_DISABLED,
     Refusal.SENDER_NOT_ALLOWED: S550_SENDER_NOT_ALLOWED,
     Refusal.LOOP: S550_LOOP,
+}
+
+VERDICT_REPLIES: dict[Verdict, Reply] = {
+    Verdict.DMARC_REJECT: S550_DMARC_REJECT,
+    Verdict.SPF_FAIL: S550_SPF_FAIL,
+    Verdict.FORGED_SENDER: S550_FORGED_SENDER,
+    Verdict.AMBIGUOUS_AUTHOR: S550_AMBIGUOUS_AUTHOR,
+    Verdict.UNVERIFIED_SENDER: S451_SENDER_UNVERIFIED,
 }
 
 # Every reply text aiosmtpd 1.4.6 can still push once our overrides are in place.

@@ -58,9 +58,11 @@ def test_submission_trace_headers_name_tls_and_the_authenticated_user(shared_smt
 def test_mx_trace_and_null_return_path(shared_smtp: RunningSmtp) -> None:
     smtp = shared_smtp
     with mx_client(smtp) as client:
-        client.sendmail("", [ALICE], MESSAGE)
+        client.sendmail("", [ALICE], MESSAGE.replace(b"alice@hosted.example", REMOTE.encode()))
     stored = newest_message(smtp.settings, ALICE)
-    assert stored.startswith(b"Return-Path: <>\r\nReceived: from [127.0.0.1] ([127.0.0.1])\r\n\tby mx.hosted.example")
+    assert stored.startswith(b"Return-Path: <>\r\nAuthentication-Results: mx.hosted.example; spf=")
+    received = stored.split(b"\r\n", 2)[2]
+    assert received.startswith(b"Received: from [127.0.0.1] ([127.0.0.1])\r\n\tby mx.hosted.example")
     assert b" with ESMTP id " in stored
 
 

@@ -1,5 +1,6 @@
 """Out-of-office replies through our MX: one per sender per 7 days, none to automatic mail,
-RFC 3834 headers; remote senders get theirs through the queue, local ones in their mailbox."""
+RFC 3834 headers; remote senders get theirs through the queue, local ones in their mailbox.
+Local senders write through submission: at the MX, our own domain must authenticate."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -16,11 +17,12 @@ from shared.mail.autoreply import Notice
 from shared.storage.db import Database
 from shared.storage.models import OutboundMessage, OutboundRecipient
 
-from .support import ALICE, BOB, REMOTE, RunningSmtp, maildir_messages, mx_client
+from .support import ALICE, ALICE_PW, BOB, BOB_PW, REMOTE, RunningSmtp, maildir_messages, mx_client, submit
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
-ORIGINAL = "From: <{sender}>\r\nTo: <alice@hosted.example>\r\nSubject: Lunch?\r\nMessage-ID: <{n}@remote.example>\r\n{extra}\r\nHi\r\n"
+PASSWORDS = {ALICE: ALICE_PW, BOB: BOB_PW}
+ORIGINAL = "From: <{author}>\r\nTo: <alice@hosted.example>\r\nSubject: Lunch?\r\nMessage-ID: <{n}@remote.example>\r\n{extra}\r\nHi\r\n"
 
 
 class Clock:
@@ -39,8 +41,10 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 def send(smtp: RunningSmtp, sender: str, n: int, extra: str = "") -> None:
-    with mx_client(smtp) as client:
-        client.sendmail(sender, [ALICE], ORIGINAL.format(sender=sender, n=n, extra=extra).encode())
+    """From a hosted sender through submission, else through the MX (a bounce's From: is a daemon's)."""
+    content = ORIGINAL.format(author=sender or "mailer-daemon@remote.example", n=n, extra=extra).encode()
+    with submit(smtp, sender, PASSWORDS[sender]) if sender in PASSWORDS else mx_client(smtp) as client:
+        client.sendmail(sender, [ALICE], content)
 
 
 def queued_replies(db: Database) -> list[tuple[str, str, bytes]]:

@@ -1,0 +1,25 @@
+"""The TXT lookup dkimpy calls for DKIM keys and ARC seals, answered by the suite's resolver."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shared.mail.resolver import DnsFailure, Resolver
+
+KEY_LOOKUP_TIME = 5.0
+
+
+class KeyLookupFailed(Exception):
+    """The key could not be looked up (DNS trouble): a temporary error, not a bad signature."""
+
+
+def key_lookup(resolver: Resolver) -> Callable[..., bytes | None]:
+    """A dkimpy `dnsfunc`: the key record's text, None when there is none."""
+
+    def lookup(name: bytes, timeout: float = KEY_LOOKUP_TIME) -> bytes | None:
+        try:
+            records = resolver.txt(name.decode("ascii", "replace"), lifetime=min(timeout, KEY_LOOKUP_TIME))
+        except DnsFailure as failure:
+            raise KeyLookupFailed(str(failure)) from None
+        return records[0].encode("utf-8") if records else None
+
+    return lookup
