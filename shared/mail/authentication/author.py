@@ -13,11 +13,12 @@ from email.headerregistry import HeaderRegistry
 
 from shared.errors import InvalidAddress
 from shared.mail.addresses import normalise_domain
-from shared.mail.authentication.fields import header_fields
+from shared.mail.authentication.fields import header_fields, without_comments
 
 _FROM_FIELD = re.compile(rb"from[ \t]*:", re.IGNORECASE)
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
 _PARSE = HeaderRegistry()
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,21 @@ def author_of(message: bytes) -> Author:
         return Author("")
     if len(values) > 1:
         return Author("", ambiguous=True)
-    text = _FOLD.sub(b"", values[0]).strip().decode("utf-8", "surrogateescape")
+    text = _FOLD.sub(b"", values[0]).strip().decode("utf-8", "replace")
+    if _at_signs(text) != 1:
+        # Python's parser reads `e@evil.example <alice@hosted.example>` as the first address,
+        # a mail reader shows the second: any second address, however odd, makes it ambiguous.
+        return Author("", ambiguous=True)
     parsed = _PARSE("from", text)
     addresses = parsed.addresses  # type: ignore[attr-defined]
-    if parsed.defects or len(addresses) != 1:
+    if len(addresses) != 1:
         return Author("", ambiguous=True)
     try:
         return Author(normalise_domain(addresses[0].domain))
     except InvalidAddress:
         return Author("", ambiguous=True)
+
+
+def _at_signs(text: str) -> int:
+    """How many `@` the field has outside quoted strings and comments (display names may hold any)."""
+    return without_comments(_QUOTED.sub("", text)).count("@")

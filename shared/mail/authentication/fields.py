@@ -1,6 +1,10 @@
 """The header section of a message as raw fields, for checks that must see it byte for byte."""
 from __future__ import annotations
 
+import re
+
+_COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
+
 
 def header_section(message: bytes) -> bytes:
     """Everything before the empty line that ends the header section, with the last CRLF."""
@@ -17,3 +21,13 @@ def header_fields(message: bytes) -> list[bytes]:
         else:
             fields.append(line)
     return fields
+
+
+def without_comments(text: str) -> str:
+    """`text` with its RFC 5322 comments replaced by a space; comments nest, so the innermost
+    go first until none is left."""
+    while True:
+        stripped = _COMMENT.sub(" ", text)
+        if stripped == text:
+            return text
+        text = stripped

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-from shared.mail.authentication.fields import header_fields, header_section
+from shared.mail.authentication.fields import header_fields, header_section, without_comments
 from shared.mail.authentication.results import NONE, AuthReport
 
 FIELD_NAME = b"Authentication-Results"
 _FIELD = re.compile(rb"authentication-results[ \t]*:", re.IGNORECASE)
-_COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
 _TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]+")
 # RFC 5322 §2.1.1: a line may hold 998 characters; past that the field is folded between results.
 _MAX_LINE = 998
@@ -50,12 +49,7 @@ def results_header(authserv_id: str, report: AuthReport) -> bytes:
 
 def authserv_id_of(field: bytes) -> str:
     """The authserv-id a field names: its first word once comments and folding are gone."""
-    value = re.sub(r"\r?\n", "", field[field.index(b":") + 1 :].decode("utf-8", "replace"))
-    while True:  # comments nest (RFC 5322 §3.2.2): remove the innermost until none is left
-        stripped = _COMMENT.sub(" ", value)
-        if stripped == value:
-            break
-        value = stripped
+    value = without_comments(re.sub(r"\r?\n", "", field[field.index(b":") + 1 :].decode("utf-8", "replace")))
     words = value.split(";", 1)[0].split()
     return words[0] if words else ""
 
