@@ -9,7 +9,8 @@ import dkim  # type: ignore[import-untyped]
 
 from shared.mail.authentication.fields import header_fields
 from shared.mail.authentication.keys import KeyLookupFailed, key_lookup
-from shared.mail.authentication.results import FAIL, NONE, PASS, TEMPERROR
+from shared.mail.authentication.results import FAIL, NONE, PASS, PERMERROR, TEMPERROR
+from shared.mail.authentication.signatures import MALFORMED
 from shared.mail.resolver import Resolver
 
 _ARC_FIELD = re.compile(rb"arc-(seal|message-signature|authentication-results)[ \t]*:", re.IGNORECASE)
@@ -27,5 +28,7 @@ def verify_chain(resolver: Resolver, message: bytes) -> str | None:
         status, _instances, _reason = dkim.arc_verify(message, dnsfunc=key_lookup(resolver))
     except KeyLookupFailed:
         return TEMPERROR
+    except MALFORMED:
+        return PERMERROR
     # None: an earlier sealer reported the chain broken (RFC 8617 §5.2 step 2).
     return _STATUS.get(status, FAIL)

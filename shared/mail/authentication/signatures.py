@@ -18,6 +18,9 @@ from shared.mail.resolver import Resolver
 # looked at (a message with a hundred signatures is not worth a hundred lookups).
 MAX_SIGNATURES = 5
 _DKIM_SIGNATURE = re.compile(rb"dkim-signature[ \t]*:", re.IGNORECASE)
+# What dkimpy raises besides its own errors when a message or signature is malformed (its
+# header parser indexes and decodes without checks): a bad signature, never a 451.
+MALFORMED = (dkim.DKIMException, IndexError, KeyError, TypeError, ValueError)
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 
@@ -31,7 +34,10 @@ def verify_signatures(resolver: Resolver, message: bytes) -> tuple[DkimResult, .
 
 
 def _verify(resolver: Resolver, message: bytes, index: int) -> DkimResult:
-    verifier = dkim.DKIM(message, minkey=1024)
+    try:
+        verifier = dkim.DKIM(message, minkey=1024)
+    except MALFORMED:
+        return DkimResult(PERMERROR, "", "")
     try:
         valid = verifier.verify(idx=index, dnsfunc=key_lookup(resolver))
         result = _result(verifier, bool(valid))
@@ -39,7 +45,7 @@ def _verify(resolver: Resolver, message: bytes, index: int) -> DkimResult:
         result = TEMPERROR
     except dkim.ValidationError:
         result = FAIL
-    except dkim.DKIMException:
+    except MALFORMED:
         result = PERMERROR
     return DkimResult(result, _tag(verifier.domain), _tag(verifier.selector))
 

@@ -36,7 +36,19 @@ from .senders import (
     signed,
     zone,
 )
-from .support import ALICE, ALICE_PW, BOB, DOMAIN, RunningSmtp, maildir_messages, newest_message, submit
+from .support import (
+    ALICE,
+    ALICE_PW,
+    BOB,
+    DOMAIN,
+    RunningSmtp,
+    corpus_dir,
+    maildir_messages,
+    message_count,
+    newest_message,
+    submit,
+)
+from .test_smtp_clients import _BARE_LF, REFUSED, stored_body
 
 pytestmark = pytest.mark.integration
 HOSTNAME = "mx.hosted.example"
@@ -50,6 +62,10 @@ class Mx:
     @property
     def db(self) -> Database:
         return self.server.db
+
+
+# RFC 7489 §6.6.1: a From: with two addresses is refused at the MX (submission takes them).
+TWO_AUTHORS = {"003-encoded-words-utf8-qp.eml", "006-chinese-gbk-quoted-printable.eml"}
 
 
 @pytest.fixture
@@ -225,3 +241,30 @@ def test_domains_with_checks_off_receive_what_enforcing_ones_refuse_or_junk(mx: 
     (junked,) = junk_messages(mx.db.settings.mail_root, ALICE)
     assert b"X-Spam-Reasons: DMARC reject" in junked
     assert len(maildir_messages(mx.db.settings, lax)) == 2
+
+
+def test_every_corpus_message_arrives_through_the_mx_byte_identical_below_our_header(mx: Mx) -> None:
+    """Our Authentication-Results goes above Received; everything below stays as sent."""
+    mismatched, wrongly_refused = [], []
+    with mx_from(mx.server, LEGIT_IP) as client:
+        client.ehlo()
+        for path in sorted(corpus_dir().glob("*.eml")):
+            sent = _BARE_LF.sub(b"\r\n", path.read_bytes())
+            client.mail(f"a@{NO_DMARC_DOMAIN}")
+            client.rcpt(BOB)
+            code, text = client.data(sent)
+            if path.name in REFUSED or path.name in TWO_AUTHORS:
+                expected_code = REFUSED.get(path.name, (550, b"5.7.1"))
+                assert (code, text[:5]) == expected_code, path.name
+                continue
+            if code != 250:
+                wrongly_refused.append((path.name, code, text))
+                continue
+            return_path, header, rest = newest_message(mx.db.settings, BOB).split(b"\r\n", 2)
+            assert header.startswith(f"Authentication-Results: {HOSTNAME}; spf=pass".encode()), path.name
+            expected = sent if sent.endswith(b"\r\n") else sent + b"\r\n"
+            if stored_body(return_path + b"\r\n" + rest) != expected:
+                mismatched.append(path.name)
+    assert wrongly_refused == [] and mismatched == []
+    expected_count = len(list(corpus_dir().glob("*.eml"))) - len(REFUSED) - len(TWO_AUTHORS)
+    assert message_count(mx.db.settings, BOB) == expected_count
