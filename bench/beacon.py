@@ -154,12 +154,15 @@ class ServiceProcess:
 
 
 @contextmanager
-def running_service(instance: BeaconInstance, service: str) -> Iterator[ServiceProcess]:
-    """`service` ("smtp" or "pop3") in a child process; yields once it listens."""
+def running_service(
+    instance: BeaconInstance, service: str, variables: dict[str, str] | None = None
+) -> Iterator[ServiceProcess]:
+    """`service` (see bench/serve_beacon.py) in a child process, with extra BEACONMAIL_* `variables`;
+    yields once it listens."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.serve_beacon", service],
         cwd=REPO_ROOT,
-        env=instance.environment(),
+        env=instance.environment() | {f"BEACONMAIL_{key}": value for key, value in (variables or {}).items()},
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -1,11 +1,13 @@
 """Run one Beacon service on an ephemeral port for a benchmark, configured by BEACONMAIL_*
 variables; prints {"port": N} once listening and runs until SIGTERM.
 
-    python -m bench.serve_beacon smtp|pop3
+    python -m bench.serve_beacon smtp|smtp-unchecked|pop3
 
 Each runs as `beaconmail smtp|pop3` does (the malloc setting of services/launch.py, worker
 processes on shared sockets: BEACONMAIL_SMTP_PROCESSES, BEACONMAIL_POP3_PROCESSES), except
 that SMTP runs without the outbound worker (benchmarks deliver locally only).
+`smtp-unchecked` is the MX without sender authentication (no SPF, DKIM, DMARC, ARC lookups,
+no Authentication-Results): the baseline of bench/mx_checks.py.
 """
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ import sys
 
 from services.launch import return_big_blocks_to_the_system
 from services.pop3.transport import Pop3Server
+from services.smtp.handler import SmtpHandler
 from services.smtp.server import listeners_for, start_listeners
 from shared.config import Settings, load_settings
+from shared.mail.authentication.inbound import InboundDecision
 from shared.runtime import eventloop
 from shared.runtime.accepting import WorkerLoads
 from shared.runtime.prefork import listening_socket, run_workers
@@ -54,6 +58,14 @@ async def _smtp_worker(settings: Settings, sockets: dict[str, socket.socket], lo
         db.dispose()
 
 
+def serve_smtp_unchecked() -> None:
+    async def no_checks(self: SmtpHandler, server: object, session: object, envelope: object, content: bytes) -> object:
+        return InboundDecision(b"", content, None, frozenset())
+
+    SmtpHandler._inbound_decision = no_checks  # type: ignore[method-assign,assignment]
+    serve_smtp()
+
+
 def serve_pop3() -> None:
     settings = load_settings()
     sockets = (listening_socket(settings.bind, settings.pop3_port), listening_socket(settings.bind, settings.pop3s_port))
@@ -72,4 +84,4 @@ async def _pop3_worker(settings: Settings, sockets: tuple[socket.socket, socket.
 
 if __name__ == "__main__":
     return_big_blocks_to_the_system()
-    {"smtp": serve_smtp, "pop3": serve_pop3}[sys.argv[1]]()
+    {"smtp": serve_smtp, "smtp-unchecked": serve_smtp_unchecked, "pop3": serve_pop3}[sys.argv[1]]()

@@ -65,7 +65,7 @@ def _owner(maildir: Path) -> tuple[int, int]:
     return info.st_uid, info.st_gid
 
 
-def _wait_delivered(target: Target, expected: int) -> float:
+def wait_delivered(target: Target, expected: int) -> float:
     deadline = time.monotonic() + DELIVERY_TIMEOUT
     while count_new(target.maildirs) < expected:
         if time.monotonic() > deadline:
@@ -101,7 +101,7 @@ def run_once(target: Target, client: str, messages: int, sessions: int) -> Outco
         asyncio.run(_asyncio_load(target, messages, sessions))
     else:
         _smtp_source_load(target, messages, sessions)
-    finished = _wait_delivered(target, messages)
+    finished = wait_delivered(target, messages)
     cpu = procstat.cpu_seconds(target.pids()) - cpu_before
     return Outcome(messages / (finished - start), 1000 * cpu / messages)
 

@@ -272,7 +272,7 @@ class SmtpHandler:
             ip=server.peer_ip(),
             helo=session.host_name or "",
             return_path=envelope.return_path or "",
-            mailbox_ids=tuple(envelope.mailboxes),
+            mailboxes={number: mailbox.address for number, mailbox in envelope.mailboxes.items()},
         )
         try:
             decision = await asyncio.wait_for(checks, MX_CHECK_TIME_LIMIT)

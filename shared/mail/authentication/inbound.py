@@ -19,10 +19,11 @@ inbox). Remote forwards follow the local recipients' decision.
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 
 from shared.mail.authentication import dmarc
 from shared.mail.authentication.author import Author
@@ -31,9 +32,9 @@ from shared.mail.authentication.header import results_header, without_our_result
 from shared.mail.authentication.results import FAIL, PASS, TEMPERROR, AuthReport
 from shared.mail.authentication.sender_policy import checked_domain
 from shared.mail.resolver import DnsFailure, resolver_for
+from shared.storage import rawsql
 from shared.storage.db import Database
-from shared.storage.lookups import hosted_domain
-from shared.storage.models import Domain, Mailbox
+from shared.storage.models import AliasDomain, Domain
 
 
 class Verdict(enum.Enum):
@@ -59,6 +60,15 @@ class InboundDecision:
     junk_ids: frozenset[int]
 
 
+# Run for every MX message: prebuilt for the DBAPI cursor (shared.storage.rawsql), one row each.
+_CHECKS_ON = rawsql.RawStatement(select(Domain.inbound_checks).where(Domain.name == bindparam("name")))
+_IS_HOSTED = rawsql.RawStatement(
+    select(
+        exists().where(Domain.name == bindparam("name")) | exists().where(AliasDomain.name == bindparam("alias"))
+    )
+)
+
+
 @dataclass(frozen=True)
 class Recipients:
     """What the policy needs to know of the recipients and senders, read in one transaction."""
@@ -68,33 +78,36 @@ class Recipients:
 
 
 def check_inbound(
-    db: Database, content: bytes, *, ip: str, helo: str, return_path: str, mailbox_ids: Collection[int]
+    db: Database, content: bytes, *, ip: str, helo: str, return_path: str, mailboxes: Mapping[int, str]
 ) -> InboundDecision:
+    """`mailboxes`: the local recipients, id to address, as the RCPT checks found them."""
     resolver = resolver_for(db.settings)
     report, author = authenticate(resolver, content, ip=ip, helo=helo, return_path=return_path)
     envelope_domain = checked_domain(return_path, helo)[0] if return_path else ""
-    recipients = read_recipients(db, mailbox_ids, {envelope_domain, author.domain} - {""})
+    recipients = read_recipients(db, mailboxes, {envelope_domain, author.domain} - {""})
     verdict = judge(report, author, recipients.hosted_senders)
     if verdict is Verdict.SPF_FAIL and _publishes_dmarc(db, report.spf.domain):
         verdict = None
-    refusal, junk_ids = apply(verdict, set(mailbox_ids), recipients.enforcing)
+    refusal, junk_ids = apply(verdict, set(mailboxes), recipients.enforcing)
     headers = results_header(db.settings.hostname, report)
     if junk_ids and verdict is not None:
         headers = f"X-Spam: Yes\r\nX-Spam-Reasons: {verdict.value}\r\n".encode() + headers
     return InboundDecision(headers, without_our_results(content, db.settings.hostname), refusal, junk_ids)
 
 
-def read_recipients(db: Database, mailbox_ids: Collection[int], sender_domains: Collection[str]) -> Recipients:
-    with db.read_session.begin() as s:
-        enforcing: list[int] = []
-        if mailbox_ids:
-            enforcing += s.scalars(
-                select(Mailbox.id)
-                .join(Domain, Domain.id == Mailbox.domain_id)
-                .where(Mailbox.id.in_(mailbox_ids), Domain.inbound_checks)
-            )
-        hosted = [name for name in sender_domains if hosted_domain(s, name) is not None]
-        return Recipients(frozenset(enforcing), frozenset(hosted))
+def read_recipients(db: Database, mailboxes: Mapping[int, str], sender_domains: Collection[str]) -> Recipients:
+    """One row per recipient domain and per sender domain (most messages: one of each)."""
+    domains = {address.rpartition("@")[2] for address in mailboxes.values()}
+    with rawsql.cursor(db, transaction=False) as cursor:
+        checks_on = {name for name in domains if _row(_CHECKS_ON.execute(cursor, {"name": name}))}
+        hosted = {name for name in sender_domains if _row(_IS_HOSTED.execute(cursor, {"name": name, "alias": name}))}
+    enforcing = {number for number, address in mailboxes.items() if address.rpartition("@")[2] in checks_on}
+    return Recipients(frozenset(enforcing), frozenset(hosted))
+
+
+def _row(result: Any) -> bool:
+    row = result.fetchone()
+    return row is not None and bool(row[0])
 
 
 def is_authenticated_for(report: AuthReport, domain: str) -> bool:
