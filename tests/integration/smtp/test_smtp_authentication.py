@@ -149,12 +149,16 @@ def test_spf_fail_without_dmarc_is_refused_with_5_7_23(mx: Mx) -> None:
     assert (code, text[:7]) == (550, b"5.7.23 ")
 
 
-def test_a_dns_server_that_is_down_gives_temperror_and_the_message_is_accepted(
-    start_smtp: StartSmtp, tmp_path: Path
-) -> None:
+@pytest.fixture
+def server_without_dns(start_smtp: StartSmtp, tmp_path: Path) -> RunningSmtp:
+    """An MX whose DNS server has stopped: every lookup times out."""
     with DnsServer(zone(), tmp_path / "dns", zones=EXTRA_ZONES) as dns:
         address = dns.address
-    server = start_smtp(dns_resolver=(address,))
+    return start_smtp(dns_resolver=(address,))
+
+
+def test_a_dns_server_that_is_down_gives_temperror_and_the_message_is_accepted(server_without_dns: RunningSmtp) -> None:
+    server = server_without_dns
     deliver_from(server, FORGER_IP, f"x@{REJECT_DOMAIN}", message(f"ceo@{REJECT_DOMAIN}"))
     (header,) = results_of(newest_message(server.db.settings, ALICE))
     assert header == (
@@ -163,13 +167,8 @@ def test_a_dns_server_that_is_down_gives_temperror_and_the_message_is_accepted(
     ).encode()
 
 
-def test_a_hosted_sender_that_cannot_be_verified_is_deferred_not_refused(
-    start_smtp: StartSmtp, tmp_path: Path
-) -> None:
-    with DnsServer(zone(), tmp_path / "dns", zones=EXTRA_ZONES) as dns:
-        address = dns.address
-    server = start_smtp(dns_resolver=(address,))
-    code, text = refusal(server, FORGER_IP, ALICE, message(ALICE))
+def test_a_hosted_sender_that_cannot_be_verified_is_deferred_not_refused(server_without_dns: RunningSmtp) -> None:
+    code, text = refusal(server_without_dns, FORGER_IP, ALICE, message(ALICE))
     assert (code, text[:6]) == (451, b"4.4.3 ")
 
 
