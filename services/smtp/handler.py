@@ -227,6 +227,7 @@ class SmtpHandler:
             return
         envelope.mailboxes.update((mailbox.id, mailbox) for mailbox in plan.mailboxes)
         envelope.remote.update(dict.fromkeys(plan.forwards))
+        envelope.sender_vouched |= plan.sender_vouched
 
     # -- DATA --------------------------------------------------------------------------
 
@@ -273,6 +274,7 @@ class SmtpHandler:
             helo=session.host_name or "",
             return_path=envelope.return_path or "",
             mailboxes={number: mailbox.address for number, mailbox in envelope.mailboxes.items()},
+            sender_vouched=envelope.sender_vouched,
         )
         try:
             decision = await asyncio.wait_for(checks, MX_CHECK_TIME_LIMIT)

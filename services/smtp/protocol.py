@@ -94,6 +94,7 @@ class MailTransaction(Envelope):
         self.declared_size = 0
         self.mailboxes: dict[int, LocalMailbox] = {}
         self.remote: dict[str, None] = {}  # ordered set of addresses for the outbound queue
+        self.sender_vouched = False  # a group admitted the sender by address (DeliveryPlan.sender_vouched)
 
 
 def is_valid_helo(hostname: str | None) -> bool:

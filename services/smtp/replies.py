@@ -121,6 +121,8 @@ VERDICT_REPLIES: dict[Verdict, Reply] = {
     Verdict.FORGED_SENDER: S550_FORGED_SENDER,
     Verdict.AMBIGUOUS_AUTHOR: S550_AMBIGUOUS_AUTHOR,
     Verdict.UNVERIFIED_SENDER: S451_SENDER_UNVERIFIED,
+    Verdict.GROUP_OUTSIDER: S550_SENDER_NOT_ALLOWED,
+    Verdict.UNVERIFIED_GROUP_SENDER: S451_SENDER_UNVERIFIED,
 }
 
 # Every reply text aiosmtpd 1.4.6 can still push once our overrides are in place.

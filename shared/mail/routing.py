@@ -72,6 +72,9 @@ class DeliveryPlan:
     # Ids of the active mailboxes the address leads to, also those that forward all their
     # mail on and keep no copy: who may send as the address (may_send_as).
     owners: frozenset[int] = frozenset()
+    # A group let the sender in by who it is (policy `domain` or `members`): at the MX that
+    # holds only if the message then authenticates for the sender's domain.
+    sender_vouched: bool = False
 
     @property
     def deliverable(self) -> bool:
@@ -90,6 +93,7 @@ class _Walk:
     forwards: list[str] = field(default_factory=list)
     looped: bool = False
     refused_sender: bool = False
+    sender_vouched: bool = False
     domains: dict[str, Domain | None] = field(default_factory=dict)
 
 
@@ -160,7 +164,13 @@ def plan_for(s: Session, target: Address, sender: Address | None, depth_limit: i
     if s.scalar(select(Mailbox.active).where(Mailbox.address == canonical)) is False:
         return DeliveryPlan(canonical, refusal=Refusal.DISABLED)
     _walk(s, walk, [recipient], depth_limit)
-    plan = DeliveryPlan(canonical, tuple(walk.mailboxes.values()), tuple(walk.forwards), owners=frozenset(walk.owners))
+    plan = DeliveryPlan(
+        canonical,
+        tuple(walk.mailboxes.values()),
+        tuple(walk.forwards),
+        owners=frozenset(walk.owners),
+        sender_vouched=walk.sender_vouched,
+    )
     if plan.deliverable:
         return plan
     if walk.refused_sender:
@@ -269,6 +279,7 @@ def _deliver_entry(walk: _Walk, entry: Entry | None) -> list[str]:
         if not _sender_may_write(entry, walk.sender):
             walk.refused_sender = True
             return []
+        walk.sender_vouched |= entry.policy is not SendingPolicy.ANYONE
         return [member.address for member in entry.members]
     return [destination.address for destination in entry.destinations]
 

@@ -8,6 +8,9 @@ The policy (each recipient domain's `inbound_checks`, on by default):
   for it (SPF pass or a passing DKIM signature, aligned as DMARC's relaxed mode) or the message
   is refused: no one outside may write as us;
 - a From: with several addresses, or several From: fields, is refused (RFC 7489 §6.6.1);
+- a group with the sending policy `domain` or `members` that let the envelope sender in takes
+  the message only if it authenticates for the sender's domain; this is the group's own rule,
+  so it holds whatever the recipient domains' switch says;
 - DNS trouble never refuses for good: a check that could not finish is `temperror`, the message
   is accepted, except a hosted sender that could not be verified, which is deferred (451 4.4.3).
 
@@ -46,6 +49,8 @@ class Verdict(enum.Enum):
     FORGED_SENDER = "forged hosted sender"
     AMBIGUOUS_AUTHOR = "several From addresses"
     UNVERIFIED_SENDER = "hosted sender not verifiable"
+    GROUP_OUTSIDER = "not authenticated as a group's member"
+    UNVERIFIED_GROUP_SENDER = "group sender not verifiable"
 
     @property
     def refuses(self) -> bool:
@@ -78,12 +83,23 @@ class Recipients:
 
 
 def check_inbound(
-    db: Database, content: bytes, *, ip: str, helo: str, return_path: str, mailboxes: Mapping[int, str]
+    db: Database,
+    content: bytes,
+    *,
+    ip: str,
+    helo: str,
+    return_path: str,
+    mailboxes: Mapping[int, str],
+    sender_vouched: bool = False,
 ) -> InboundDecision:
-    """`mailboxes`: the local recipients, id to address, as the RCPT checks found them."""
+    """`mailboxes`: the local recipients, id to address, as the RCPT checks found them;
+    `sender_vouched`: a group admitted the envelope sender by address (DeliveryPlan)."""
     resolver = resolver_for(db.settings)
     report, author = authenticate(resolver, content, ip=ip, helo=helo, return_path=return_path)
     envelope_domain = checked_domain(return_path, helo)[0] if return_path else ""
+    if sender_vouched and not is_authenticated_for(report, envelope_domain):
+        outsider = Verdict.UNVERIFIED_GROUP_SENDER if report.dns_failed else Verdict.GROUP_OUTSIDER
+        return InboundDecision(b"", content, outsider, frozenset())
     recipients = read_recipients(db, mailboxes, {envelope_domain, author.domain} - {""})
     verdict = judge(report, author, recipients.hosted_senders)
     if verdict is Verdict.SPF_FAIL and _publishes_dmarc(db, report.spf.domain):

@@ -267,3 +267,23 @@ def test_every_corpus_message_arrives_through_the_mx_byte_identical_below_our_he
     assert wrongly_refused == [] and mismatched == []
     expected_count = len(list(corpus_dir().glob("*.eml"))) - len(REFUSED) - len(TWO_AUTHORS)
     assert message_count(mx.db.settings, BOB) == expected_count
+
+
+def test_a_members_only_group_takes_an_outside_member_only_when_authenticated(mx: Mx) -> None:
+    member = f"news@{PASS_DOMAIN}"
+    create_group(mx.db, f"partners@{DOMAIN}", [ALICE, member], policy="members", actor=CONSOLE)
+    content = signed(message(member, "from a partner"), PASS_DOMAIN)
+    deliver_from(mx.server, LEGIT_IP, member, content, to=f"partners@{DOMAIN}")
+    assert newest_message(mx.db.settings, ALICE).endswith(content)
+    code, text = refusal(mx.server, FORGER_IP, member, message(member, "forged partner"), to=f"partners@{DOMAIN}")
+    assert (code, text[:6]) == (550, b"5.7.1 ") and b"group" in text
+
+
+def test_the_group_rule_holds_when_the_domain_switched_its_checks_off(mx: Mx) -> None:
+    create_group(mx.db, f"council@{DOMAIN}", [ALICE, BOB], policy="members", actor=CONSOLE)
+    with mx.db.session.begin() as s:
+        s.execute(update(Domain).where(Domain.name == DOMAIN).values(inbound_checks=False))
+    code, text = refusal(mx.server, FORGER_IP, BOB, message(BOB, "forged member"), to=f"council@{DOMAIN}")
+    assert (code, text[:6]) == (550, b"5.7.1 ") and b"group" in text
+    deliver_from(mx.server, FORGER_IP, f"x@{FORGER_DOMAIN}", message(BOB, "checks off"))  # no group: delivered
+    assert b"Subject: checks off" in newest_message(mx.db.settings, ALICE)
