@@ -76,7 +76,7 @@ _IS_HOSTED = rawsql.RawStatement(
 
 @dataclass(frozen=True)
 class Recipients:
-    """What the policy needs to know of the recipients and senders, read in one transaction."""
+    """What the policy needs to know of the recipients and senders, read together."""
 
     enforcing: frozenset[int]  # local recipients whose domain has inbound checks on
     hosted_senders: frozenset[str]  # the envelope and author domains that are hosted here
