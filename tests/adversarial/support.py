@@ -45,9 +45,17 @@ def service_environment(settings: Settings) -> dict[str, str]:
         value = getattr(settings, field.name)
         if value is None:
             continue
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        variables[f"BEACONMAIL_{field.name.upper()}"] = text
+        variables[f"BEACONMAIL_{field.name.upper()}"] = _variable_text(value)
     return environment_without_beaconmail(**variables)
+
+
+def _variable_text(value: object) -> str:
+    """A setting as its variable spells it: lists comma-separated, `host:port` pairs (BEACONMAIL_DNS_RESOLVER)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(":".join(map(str, item)) if isinstance(item, tuple) else str(item) for item in value)
+    return str(value)
 
 
 class ServiceProcess:
