@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.accounts.forwarding import ForwardingView
+from shared.accounts.sender_lists import SenderView
 from shared.accounts.tokens import TokenView, as_utc
 from shared.accounts.views import (
     AliasView,
@@ -33,6 +34,7 @@ def domain_record(view: DomainView) -> Record:
         "name": view.name,
         "display_name": view.display_name,
         "active": view.active,
+        "inbound_checks": view.inbound_checks,
         "max_mailboxes": view.max_mailboxes,
         "max_aliases": view.max_aliases,
         "quota_bytes": view.quota_bytes,
@@ -99,6 +101,10 @@ def token_record(view: TokenView) -> Record:
         "last_used_at": _to_second(view.last_used_at),
         "created_at": _to_second(view.created_at),
     }
+
+
+def sender_record(view: SenderView) -> Record:
+    return {"sender": view.sender, "listing": view.listing, "created": _to_second(as_utc(view.created_at))}
 
 
 def _to_second(moment: datetime | None) -> str | None:

@@ -51,6 +51,7 @@ class Targets:
     group: str
     alias_domain: str
     token_id: int
+    sender: str
 
     def for_rule(self, rule: Rule) -> dict[str, Any]:
         values = {
@@ -59,6 +60,7 @@ class Targets:
             "source": self.alias,
             "alias_name": self.alias_domain,
             "token_id": self.token_id,
+            "sender": self.sender,
         }
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a target for {sorted(missing)}"
@@ -85,6 +87,7 @@ def world(db: Database, password_hash: str) -> World:
     for domain, member in ((people.alpha, people.staff), (people.beta, people.other)):
         accounts.create_alias(db, f"info@{domain}", [member], actor=CONSOLE)
         accounts.create_group(db, f"team@{domain}", [member], actor=CONSOLE)
+        accounts.block_sender(db, domain, f"spam.{domain}", actor=CONSOLE)
     return people
 
 
@@ -100,7 +103,7 @@ def admin_token(db: Database, world: World) -> int:
 
 def targets_in(domain: str, token_id: int) -> Targets:
     mailbox = {World.alpha: World.staff, World.beta: World.other}[domain]
-    return Targets(domain, mailbox, f"info@{domain}", f"team@{domain}", f"alias-{domain}", token_id)
+    return Targets(domain, mailbox, f"info@{domain}", f"team@{domain}", f"alias-{domain}", token_id, f"spam.{domain}")
 
 
 def rules(app: Flask, *, api: bool) -> Iterator[Rule]:
@@ -132,6 +135,7 @@ def state_of(db: Database, domain: str, mailbox: str) -> tuple[object, ...]:
         accounts.list_aliases(db, domain, actor=CONSOLE),
         accounts.list_groups(db, domain, actor=CONSOLE),
         get_forwarding(db, mailbox, actor=CONSOLE),
+        accounts.list_senders(db, domain, actor=CONSOLE),
         [(t.id, t.owner, t.name, t.domains, t.read_only, t.expires_at) for t in tokens.list_tokens(db, actor=CONSOLE)],
     )
 
@@ -158,6 +162,8 @@ def forms(targets: Targets) -> dict[str, dict[str, str]]:
         "domains.create": domain_limits | {"name": "forged.example"},
         "domains.delete": {"confirmation": targets.domain},
         "domains.edit": domain_limits,
+        "domains.list_sender": {"sender": "forged@remote.example", "listing": "allow"},
+        "domains.unlist_sender": {"sender": targets.sender},
         "groups.create": creates | {"members": World.manager, "policy": "anyone"},
         "groups.edit": {"members": World.manager, "policy": "anyone"},
         "imports.apply": {"csv_text": f"address,password\nforged@{targets.domain},{INTRUDER}\n"},
@@ -198,7 +204,8 @@ API_BODIES: dict[str, dict[str, Any]] = {
     "api.aliases.replace_alias": {"destinations": [World.manager]},
     "api.domains.add_alias_domain": {"name": "taken-over.example"},
     "api.domains.create_domain": {"name": "gamma.example"},
-    "api.domains.update_domain": {"max_mailboxes": 1000},
+    "api.domains.list_sender": {"sender": "forged@remote.example", "listing": "allow"},
+    "api.domains.update_domain": {"max_mailboxes": 1000, "inbound_checks": False},
     "api.groups.create_group": {"address": "new-team@beta.example", "members": [World.manager]},
     "api.groups.update_group": {"members": [World.manager]},
     "api.mailboxes.create_mailbox": {"address": "new@beta.example", "password": INTRUDER},
@@ -209,7 +216,7 @@ API_BODIES: dict[str, dict[str, Any]] = {
 # Pages that create something in the domain named by a form field rather than the URL.
 CREATED_IN_A_FIELD = {"aliases.create", "domains.create", "groups.create", "imports.apply", "mailboxes.create", "tokens.create"}
 # What only someone who sees beta.example could get back from a list.
-BETA_OBJECTS = (World.other, "info@beta.example", "team@beta.example", "alias-beta.example")
+BETA_OBJECTS = (World.other, "info@beta.example", "team@beta.example", "alias-beta.example", "spam.beta.example")
 
 
 def test_pages_never_reach_another_domain(app: Flask, db: Database, world: World, admin_token: int) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from shared.accounts.mailbox_search import COUNT_LIMIT
+from shared.mail.sender_lists import MAX_SENDER_CHARS
 
 Schema = dict[str, Any]
 
@@ -36,6 +37,12 @@ STRINGS = {"type": "array", "items": {"type": "string", "maxLength": 1024}}
 ADDRESS = {"type": "string", "minLength": 3, "maxLength": 320}
 POLICY = {"type": "string", "enum": ["anyone", "domain", "members"]}
 DAY = {"type": ["string", "null"], "format": "date"}
+INBOUND_CHECKS = BOOLEAN | {
+    "description": "Whether mail arriving on the MX for the domain is checked (SPF, DKIM, DMARC, blocklists, content)"
+}
+LISTING = {"type": "string", "enum": ["allow", "block"],
+           "description": "allow: skips the content filter's junk verdict; block: refused with 550 5.7.1"}
+SENDER = {"type": "string", "minLength": 1, "maxLength": MAX_SENDER_CHARS}
 
 MAILBOX_PROPERTIES: dict[str, Schema] = {
     "address": STRING, "domain": STRING, "name": STRING, "quota_bytes": COUNT,
@@ -67,12 +74,12 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "Domain": obj(
         {
-            "name": STRING, "display_name": STRING, "active": BOOLEAN, "max_mailboxes": COUNT,
-            "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT,
+            "name": STRING, "display_name": STRING, "active": BOOLEAN, "inbound_checks": INBOUND_CHECKS,
+            "max_mailboxes": COUNT, "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT,
             "used_bytes": {"type": "integer"}, "mailboxes": COUNT, "aliases": COUNT,
             "alias_domains": STRINGS,
         },
-        ["name", "display_name", "active", "max_mailboxes", "max_aliases", "quota_bytes",
+        ["name", "display_name", "active", "inbound_checks", "max_mailboxes", "max_aliases", "quota_bytes",
          "default_mailbox_quota", "used_bytes", "mailboxes", "aliases", "alias_domains"],
     ),
     "DomainCreate": obj(
@@ -81,10 +88,20 @@ SCHEMAS: dict[str, Schema] = {
         ["name"],
     ),
     "DomainUpdate": obj(
-        {"active": BOOLEAN, "max_mailboxes": COUNT, "max_aliases": COUNT, "quota_bytes": COUNT,
-         "default_mailbox_quota": COUNT},
+        {"active": BOOLEAN, "inbound_checks": INBOUND_CHECKS, "max_mailboxes": COUNT, "max_aliases": COUNT,
+         "quota_bytes": COUNT, "default_mailbox_quota": COUNT},
     ),
     "AliasDomainCreate": obj({"name": {"type": "string", "minLength": 1, "maxLength": 255}}, ["name"]),
+    "Sender": obj(
+        {"sender": STRING, "listing": LISTING, "created": {"type": "string", "format": "date-time"}},
+        ["sender", "listing", "created"],
+    ),
+    "SenderCreate": {
+        **obj({"sender": SENDER, "listing": LISTING}, ["sender", "listing"]),
+        "description": "A whole address (local@domain) or a whole domain (example.com or @example.com); "
+        "no wildcards. Listing a sender again replaces its listing.",
+    },
+    "SenderList": items_of("Sender"),
     "Mailbox": obj(MAILBOX_PROPERTIES, MAILBOX_REQUIRED),
     "MailboxDetail": obj(
         {**MAILBOX_PROPERTIES, "out_of_office": ref("OutOfOffice")}, [*MAILBOX_REQUIRED, "out_of_office"]
@@ -205,7 +222,8 @@ def paths() -> dict[str, Schema]:
         "/domains/{name}": {
             "parameters": name,
             "get": operation("Read a domain", ("200", "Domain")),
-            "patch": operation("Change limits or enable/disable (global admin)", ("200", "Domain"), "DomainUpdate"),
+            "patch": operation("Change limits, enable/disable or switch inbound checks (global admin)",
+                               ("200", "Domain"), "DomainUpdate"),
             "delete": operation("Delete a domain with its mailboxes and mail (global admin)", ("204", None)),
         },
         "/domains/{name}/alias-domains": {
@@ -215,6 +233,15 @@ def paths() -> dict[str, Schema]:
         "/domains/{name}/alias-domains/{alias_name}": {
             "parameters": [*name, path_param("alias_name")],
             "delete": operation("Remove an alias domain (global admin)", ("204", None)),
+        },
+        "/domains/{name}/senders": {
+            "parameters": name,
+            "get": operation("The domain's allowed and blocked senders", ("200", "SenderList")),
+            "post": operation("Allow or block a sender (the domain's managers)", ("201", "Sender"), "SenderCreate"),
+        },
+        "/domains/{name}/senders/{sender}": {
+            "parameters": [*name, {**path_param("sender"), "schema": {"type": "string", "minLength": 1}}],
+            "delete": operation("Take a sender off the allow or block list", ("204", None)),
         },
         "/mailboxes": {
             "get": operation(
@@ -280,7 +307,7 @@ def build_document(server_url: str) -> Schema:
         "info": {
             "title": "Beacon Mail admin API",
             "version": "1.0.0",
-            "description": "Domains, mailboxes, aliases and groups. Every error is JSON with a stable `code`.",
+            "description": "Domains, mailboxes, aliases and groups, sender lists. Every error is JSON with a stable `code`.",
         },
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}],
