@@ -4,20 +4,17 @@ in the sender's mailbox, and a shared queue worked by two smtp processes."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from email import message_from_bytes
 
 import dkim
 import pytest
 from sqlalchemy import select
 
-from services.smtp.worker import OutboundWorker
 from shared.accounts import create_alias
 from shared.accounts.views import CONSOLE
 from shared.mail import dkimkeys, outbound, srs
@@ -36,6 +33,7 @@ from .support import (
     mx_client,
     start_smarthost,
     submit,
+    work_queue,
 )
 
 pytestmark = pytest.mark.integration
@@ -45,19 +43,8 @@ MESSAGE = (
 
 
 @pytest.fixture
-def smarthost(settings) -> Iterator[StockSmtp]:  # type: ignore[no-untyped-def]
-    host = start_smarthost(settings)
-    yield host
-    host.stop()
-
-
-@pytest.fixture
 def relaying(start_smtp, smarthost: StockSmtp) -> RunningSmtp:  # type: ignore[no-untyped-def]
     return start_smtp(relay_host=f"127.0.0.1:{smarthost.port}", queue_retry_base=0.05)
-
-
-def work_queue(db: Database) -> int:
-    return asyncio.run(OutboundWorker(db).run_once())
 
 
 def queue_rows(db: Database) -> list[tuple[str, str, int]]:
