@@ -63,15 +63,23 @@ def arc_result(db: Database, content: bytes) -> bytes:
     return result  # type: ignore[no-any-return]
 
 
+def forward_through_alias(server: RunningSmtp, smarthost: StockSmtp, sender: str) -> tuple[str, bytes]:
+    """Send MESSAGE from `sender` to an alias that forwards to OUTSIDE; what the next hop got:
+    the envelope sender and the content."""
+    create_alias(server.db, f"team@{DOMAIN}", [OUTSIDE], actor=CONSOLE)
+    with mx_client(server) as client:
+        assert client.sendmail(sender, [f"team@{DOMAIN}"], MESSAGE) == {}
+    assert work_queue(server.db) == 1
+    [(relayed_sender, recipients, content)] = smarthost.received
+    assert recipients == [OUTSIDE]
+    return relayed_sender, content
+
+
 def test_an_alias_forward_leaves_with_an_srs_sender_and_a_valid_arc_seal(
     relaying: RunningSmtp, smarthost: StockSmtp
 ) -> None:
-    create_alias(relaying.db, f"team@{DOMAIN}", [OUTSIDE], actor=CONSOLE)
-    with mx_client(relaying) as client:
-        assert client.sendmail(ORIGIN, [f"team@{DOMAIN}"], MESSAGE) == {}
-    assert work_queue(relaying.db) == 1
-    [(sender, recipients, content)] = smarthost.received
-    assert sender == mint_srs0(relaying.settings, DOMAIN, ORIGIN) and recipients == [OUTSIDE]
+    sender, content = forward_through_alias(relaying, smarthost, ORIGIN)
+    assert sender == mint_srs0(relaying.settings, DOMAIN, ORIGIN)
     assert content.startswith(b"ARC-Seal: i=1; cv=none; a=rsa-sha256; d=hosted.example; s=beacon;")
     assert f"ARC-Authentication-Results: i=1; {HOSTNAME};".encode() in content
     assert content.endswith(MESSAGE)
@@ -81,11 +89,7 @@ def test_an_alias_forward_leaves_with_an_srs_sender_and_a_valid_arc_seal(
 def test_a_bounce_to_the_srs_address_reaches_the_original_sender(relaying: RunningSmtp, smarthost: StockSmtp) -> None:
     # A sender whose SRS local part is longer than 64 octets, as SRS local parts often are.
     origin = "bounces-0123456789abcdef@notifications.long-company-name.example.org"
-    create_alias(relaying.db, f"team@{DOMAIN}", [OUTSIDE], actor=CONSOLE)
-    with mx_client(relaying) as client:
-        client.sendmail(origin, [f"team@{DOMAIN}"], MESSAGE)
-    work_queue(relaying.db)
-    [(srs_sender, _recipients, _content)] = smarthost.received
+    srs_sender, _content = forward_through_alias(relaying, smarthost, origin)
     assert len(srs_sender.rpartition("@")[0]) > 64
     bounce = b"From: MAILER-DAEMON@remote.example\r\nSubject: Undelivered Mail\r\n\r\nno such user\r\n"
     with mx_client(relaying) as client:
@@ -140,11 +144,7 @@ def test_an_srs_sender_is_rewritten_again_as_srs1_and_bounces_go_to_the_first_ho
     relaying: RunningSmtp, smarthost: StockSmtp
 ) -> None:
     first_hop = "SRS0=AbCd=AB=example.org=origin@first-hop.example"
-    create_alias(relaying.db, f"team@{DOMAIN}", [OUTSIDE], actor=CONSOLE)
-    with mx_client(relaying) as client:
-        client.sendmail(first_hop, [f"team@{DOMAIN}"], MESSAGE)
-    work_queue(relaying.db)
-    [(sender, _recipients, _content)] = smarthost.received
+    sender, _content = forward_through_alias(relaying, smarthost, first_hop)
     assert sender.startswith("SRS1=") and sender.endswith("=first-hop.example==AbCd=AB=example.org=origin@hosted.example")
     assert srs.original_address(relaying.settings, sender, DOMAIN) == first_hop
     with mx_client(relaying) as client:
