@@ -68,9 +68,10 @@ def forwarding_sender(db: Database, sender: str, forwarding_domain: str) -> str:
     if not sender:
         return sender
     local, _at, domain = sender.rpartition("@")
-    if is_hosted_domain(db, normalise_domain(domain)):
+    domain = normalise_domain(domain)
+    if is_hosted_domain(db, domain):
         return sender
-    rewritten: str = _scheme(db.settings, forwarding_domain).forward(f"{local}@{normalise_domain(domain)}", forwarding_domain)
+    rewritten: str = _scheme(db.settings, forwarding_domain).forward(f"{local}@{domain}", forwarding_domain)
     if len(rewritten.encode()) > MAX_ADDRESS_OCTETS:
         log.warning("forward from %r not rewritten: its SRS address would be too long", sender)
         return sender
