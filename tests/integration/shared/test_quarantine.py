@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -13,23 +12,15 @@ from shared.accounts.permissions import Scope
 from shared.accounts.quarantine import delete_junk_message, list_junk_messages, release_junk_message
 from shared.accounts.views import CONSOLE, Actor
 from shared.errors import InvalidValue, NotFound, PermissionDenied
-from shared.mail.quota import recalc_quota
-from shared.storage import maildirs
 from shared.storage.db import Database
 from shared.storage.maildirs import UIDL_ATTRIBUTE, disk_usage, list_messages
 from tests.conftest import require_user_attributes
+from tests.junkmail import MOVED_BY_IMAP, SPAM, dovecot_seen, junk_file, maildir_of
+from tests.junkmail import put_in_junk as junk
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.net"
-SPAM = (
-    b"Date: Tue, 1 Dec 2026 10:00:00 +0100\r\nFrom: Prize Desk <win@lottery.example>\r\n"
-    b"Subject: =?utf-8?q?You_have_w=C3=B6n?=\r\nX-Spam-Score: 12.5\r\nX-Spam: Yes\r\n"
-    b"X-Spam-Reasons: BAYES_SPAM, DMARC quarantine,MISSING_MID\r\n\r\nClaim it now.\r\n"
-)
-MOVED_BY_IMAP = b"From: colleague@example.com\r\nSubject: lunch?\r\n\r\nat noon\r\n"
-
-
 def actor(address: str, *, admin: bool = False, domains: tuple[str, ...] = ()) -> Actor:
     return Actor(Scope(address, is_global_admin=admin, domains=frozenset(domains)))
 
@@ -45,25 +36,6 @@ def hosted(db: Database) -> Database:
     return db
 
 
-def maildir_of(db: Database, address: str) -> Path:
-    local, domain = address.split("@")
-    return db.settings.mail_root / maildirs.maildir_relative_path(domain, local)
-
-
-def junk(db: Database, address: str, data: bytes) -> str:
-    """Store `data` in the mailbox's Junk as delivery does (counters included); returns its UIDL."""
-    published = maildirs.publish(maildirs.write_pending(maildir_of(db, address) / ".Junk", data))
-    recalc_quota(db, address)
-    return maildirs.uid_of(published.name)
-
-
-def dovecot_seen(path: Path) -> Path:
-    """What Dovecot does when an IMAP client reads a new message: into cur/ with the Seen flag."""
-    target = path.parent.parent / "cur" / f"{path.name}:2,S"
-    os.rename(path, target)
-    return target
-
-
 def counters(db: Database, address: str) -> tuple[int, int]:
     mailbox = get_mailbox(db, address, actor=CONSOLE)
     return mailbox.used_bytes, mailbox.messages
@@ -72,7 +44,7 @@ def counters(db: Database, address: str) -> tuple[int, int]:
 def test_listing_shows_the_verdict_and_messages_without_one(hosted: Database) -> None:
     spam = junk(hosted, ALICE, SPAM)
     moved = junk(hosted, ALICE, MOVED_BY_IMAP)
-    dovecot_seen(next((maildir_of(hosted, ALICE) / ".Junk" / "new").glob(f"{moved}*")))
+    dovecot_seen(junk_file(hosted, ALICE, moved))
     listing = list_junk_messages(hosted, ALICE, actor=actor(ALICE))
     assert listing.address == ALICE and listing.total == 2
     by_id = {message.id: message for message in listing.messages}
@@ -94,7 +66,7 @@ def test_empty_and_missing_junk_folders_list_nothing(hosted: Database) -> None:
 def test_release_moves_into_the_inbox_with_its_uidl_and_quota(hosted: Database) -> None:
     require_user_attributes(maildir_of(hosted, ALICE) / "tmp")
     uid = junk(hosted, ALICE, SPAM)
-    seen = dovecot_seen(next((maildir_of(hosted, ALICE) / ".Junk" / "new").iterdir()))
+    seen = dovecot_seen(junk_file(hosted, ALICE, uid))
     inode, before = seen.stat().st_ino, counters(hosted, ALICE)
     release_junk_message(hosted, ALICE, uid, actor=actor(ALICE))
     inbox = list_messages(maildir_of(hosted, ALICE))
