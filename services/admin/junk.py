@@ -7,14 +7,13 @@ from typing import Protocol
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
-from werkzeug.wrappers import Response
 
 from services.admin.access import current_actor, manager_required, signed_in
-from services.admin.feedback import explain
+from services.admin.feedback import Page, explain
 from services.admin.portal import db
 from shared.accounts import quarantine
 from shared.accounts.views import Actor
-from shared.errors import BeaconError
+from shared.errors import Conflict, InvalidValue, NotFound
 from shared.storage.db import Database
 
 bp = Blueprint("junk", __name__)
@@ -30,14 +29,20 @@ def junk_page(address: str, *, own: bool) -> str:
     return render_template("junk/index.html", listing=listing, own=own)
 
 
-def change_junk(change: JunkChange, address: str, message_id: str, done: str) -> None:
-    """Run a release or delete; what shared refuses (a malformed or vanished id) is flashed."""
+# A message id that names nothing in this Junk folder (deleted meanwhile, or made up), a malformed
+# one, a name taken in the inbox: the page comes back with the reason, and that status.
+REFUSALS: tuple[tuple[type[Exception], int], ...] = ((NotFound, 404), (InvalidValue, 400), (Conflict, 409))
+
+
+def change_junk(change: JunkChange, address: str, message_id: str, done: str, *, own: bool) -> Page:
+    """Run a release or delete, then back to the page with what happened."""
     try:
         change(db(), address, message_id, actor=current_actor())
-    except BeaconError as error:
+    except (NotFound, InvalidValue, Conflict) as error:
         flash(explain(error), "error")
-    else:
-        flash(done, "success")
+        return junk_page(address, own=own), next(status for kind, status in REFUSALS if isinstance(error, kind))
+    flash(done, "success")
+    return redirect(url_for("junk.own") if own else url_for("junk.managed", address=address))
 
 
 @bp.get("/account/junk")
@@ -48,16 +53,16 @@ def own() -> str:
 
 @bp.post("/account/junk/<message_id>/release")
 @login_required
-def release_own(message_id: str) -> Response:
-    change_junk(quarantine.release_junk_message, signed_in().address, message_id, _("The message was moved to your inbox."))
-    return redirect(url_for("junk.own"))
+def release_own(message_id: str) -> Page:
+    done = _("The message was moved to your inbox.")
+    return change_junk(quarantine.release_junk_message, signed_in().address, message_id, done, own=True)
 
 
 @bp.post("/account/junk/<message_id>/delete")
 @login_required
-def delete_own(message_id: str) -> Response:
-    change_junk(quarantine.delete_junk_message, signed_in().address, message_id, _("The message was deleted."))
-    return redirect(url_for("junk.own"))
+def delete_own(message_id: str) -> Page:
+    done = _("The message was deleted.")
+    return change_junk(quarantine.delete_junk_message, signed_in().address, message_id, done, own=True)
 
 
 @bp.get("/mailboxes/<address>/junk")
@@ -68,13 +73,13 @@ def managed(address: str) -> str:
 
 @bp.post("/mailboxes/<address>/junk/<message_id>/release")
 @manager_required
-def release(address: str, message_id: str) -> Response:
-    change_junk(quarantine.release_junk_message, address, message_id, _("The message was moved to the inbox."))
-    return redirect(url_for("junk.managed", address=address))
+def release(address: str, message_id: str) -> Page:
+    done = _("The message was moved to the inbox.")
+    return change_junk(quarantine.release_junk_message, address, message_id, done, own=False)
 
 
 @bp.post("/mailboxes/<address>/junk/<message_id>/delete")
 @manager_required
-def delete(address: str, message_id: str) -> Response:
-    change_junk(quarantine.delete_junk_message, address, message_id, _("The message was deleted."))
-    return redirect(url_for("junk.managed", address=address))
+def delete(address: str, message_id: str) -> Page:
+    done = _("The message was deleted.")
+    return change_junk(quarantine.delete_junk_message, address, message_id, done, own=False)
