@@ -19,7 +19,6 @@ from shared.storage.db import Database
 bp = Blueprint("junk", __name__)
 
 
-
 class JunkChange(Protocol):
     def __call__(self, db: Database, address: str, message_id: str, *, actor: Actor) -> None: ...
 

@@ -19,7 +19,6 @@ from shared.mail.summaries import summarise
 from shared.storage.db import Database
 from shared.storage.junk_folder import (
     JunkFile,
-    count_junk,
     find_junk,
     is_junk_id,
     list_junk,
@@ -62,8 +61,8 @@ def list_junk_messages(db: Database, address: str, *, actor: Actor, limit: int =
     with db.read_session.begin() as s:
         mailbox = visible_mailbox(s, actor.scope, address, own=True)
         owner, maildir = mailbox.address, db.settings.mail_root / mailbox.maildir
-    listed = tuple(_junk_message(found) for found in list_junk(maildir, min(limit, MAX_LISTED)))
-    return JunkListing(owner, listed, max(count_junk(maildir), len(listed)))
+    found, total = list_junk(maildir, min(limit, MAX_LISTED))
+    return JunkListing(owner, tuple(_junk_message(file) for file in found), total)
 
 
 def _junk_message(found: JunkFile) -> JunkMessage:

@@ -51,13 +51,10 @@ def junk_folder(maildir: Path) -> Path:
     return maildir / JUNK_FOLDER
 
 
-def count_junk(maildir: Path) -> int:
-    return sum(1 for _entry in message_files(junk_folder(maildir)))
-
-
-def list_junk(maildir: Path, limit: int) -> list[JunkFile]:
+def list_junk(maildir: Path, limit: int) -> tuple[list[JunkFile], int]:
     """The newest `limit` messages of the Junk folder, newest first (names start with the
-    delivery time in seconds, ours and Dovecot's alike). Only their heads are read."""
+    delivery time in seconds, ours and Dovecot's alike), and how many it holds. Only the heads
+    of the listed ones are read."""
     entries = sorted(message_files(junk_folder(maildir)), key=lambda entry: junk_id(entry.name), reverse=True)
     found = []
     for entry in entries[:limit]:
@@ -65,7 +62,7 @@ def list_junk(maildir: Path, limit: int) -> list[JunkFile]:
             found.append(_read_junk_file(entry.name, entry.path))
         except FileNotFoundError:  # released, deleted or renamed by Dovecot since the scandir
             continue
-    return found
+    return found, len(entries)
 
 
 def _read_junk_file(name: str, location: str) -> JunkFile:

@@ -15,8 +15,8 @@ from shared import accounts
 from shared.accounts.passwords import hash_password
 from shared.accounts.quarantine import delete_junk_message, release_junk_message
 from shared.accounts.views import CONSOLE
-from shared.storage import maildirs
 from shared.errors import InvalidValue, NotFound
+from shared.storage import maildirs
 from shared.storage.db import Database
 from tests.junkmail import SPAM, maildir_of, put_in_junk
 
