@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.accounts.forwarding import ForwardingView
+from shared.accounts.quarantine import JunkMessage
 from shared.accounts.sender_lists import SenderView
 from shared.accounts.tokens import TokenView, as_utc
 from shared.accounts.views import (
@@ -77,6 +78,19 @@ def out_of_office_record(view: Notice) -> Record:
         "text": view.text,
         "starts_on": view.starts_on.isoformat() if view.starts_on else None,
         "ends_on": view.ends_on.isoformat() if view.ends_on else None,
+    }
+
+
+def junk_record(view: JunkMessage) -> Record:
+    """`date` in UTC to the second; `score` is null for a message the spam filter did not score."""
+    return {
+        "id": view.id,
+        "date": view.date.isoformat(timespec="seconds"),
+        "sender": view.sender,
+        "subject": view.subject,
+        "score": view.score,
+        "reasons": list(view.reasons),
+        "size": view.size,
     }
 
 

@@ -26,10 +26,12 @@ from shared.accounts.forwarding import get_forwarding
 from shared.accounts.out_of_office import get_out_of_office, set_out_of_office
 from shared.accounts.passwords import hash_password
 from shared.accounts.permissions import scope_of
+from shared.accounts.quarantine import list_junk_messages
 from shared.accounts.views import CONSOLE, Actor
 from shared.errors import NotFound, PermissionDenied
 from shared.mail.autoreply import Notice
 from shared.storage.db import Database
+from tests.junkmail import put_in_junk
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Outlook's autodiscover is a POST that only reads (and Outlook sends no CSRF token).
@@ -52,6 +54,7 @@ class Targets:
     alias_domain: str
     token_id: int
     sender: str
+    junk_id: str
 
     def for_rule(self, rule: Rule) -> dict[str, Any]:
         values = {
@@ -61,6 +64,7 @@ class Targets:
             "alias_name": self.alias_domain,
             "token_id": self.token_id,
             "sender": self.sender,
+            "message_id": self.junk_id,
         }
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a target for {sorted(missing)}"
@@ -88,6 +92,7 @@ def world(db: Database, password_hash: str) -> World:
         accounts.create_alias(db, f"info@{domain}", [member], actor=CONSOLE)
         accounts.create_group(db, f"team@{domain}", [member], actor=CONSOLE)
         accounts.block_sender(db, domain, f"spam.{domain}", actor=CONSOLE)
+        put_in_junk(db, member)
     return people
 
 
@@ -101,9 +106,12 @@ def admin_token(db: Database, world: World) -> int:
     return tokens.create_token(db, world.admin, name="admin's", read_only=False, actor=CONSOLE).token.id
 
 
-def targets_in(domain: str, token_id: int) -> Targets:
+def targets_in(domain: str, token_id: int, db: Database) -> Targets:
     mailbox = {World.alpha: World.staff, World.beta: World.other}[domain]
-    return Targets(domain, mailbox, f"info@{domain}", f"team@{domain}", f"alias-{domain}", token_id, f"spam.{domain}")
+    [junk] = list_junk_messages(db, mailbox, actor=CONSOLE).messages
+    return Targets(
+        domain, mailbox, f"info@{domain}", f"team@{domain}", f"alias-{domain}", token_id, f"spam.{domain}", junk.id
+    )
 
 
 def rules(app: Flask, *, api: bool) -> Iterator[Rule]:
@@ -136,6 +144,7 @@ def state_of(db: Database, domain: str, mailbox: str) -> tuple[object, ...]:
         accounts.list_groups(db, domain, actor=CONSOLE),
         get_forwarding(db, mailbox, actor=CONSOLE),
         accounts.list_senders(db, domain, actor=CONSOLE),
+        list_junk_messages(db, mailbox, actor=CONSOLE),
         [(t.id, t.owner, t.name, t.domains, t.read_only, t.expires_at) for t in tokens.list_tokens(db, actor=CONSOLE)],
     )
 
@@ -179,7 +188,7 @@ def forms(targets: Targets) -> dict[str, dict[str, str]]:
 
 def test_every_state_changing_page_refuses_a_forged_form(app: Flask, db: Database, world: World, admin_token: int) -> None:
     admin = signed_in(app, world.admin)
-    targets = targets_in(world.alpha, admin_token)
+    targets = targets_in(world.alpha, admin_token, db)
     before = state_of(db, world.alpha, world.staff)
     walked: set[str] = set()
     for rule in rules(app, api=False):
@@ -208,6 +217,7 @@ API_BODIES: dict[str, dict[str, Any]] = {
     "api.domains.update_domain": {"max_mailboxes": 1000, "inbound_checks": False},
     "api.groups.create_group": {"address": "new-team@beta.example", "members": [World.manager]},
     "api.groups.update_group": {"members": [World.manager]},
+    "api.junk.release_junk": {},
     "api.mailboxes.create_mailbox": {"address": "new@beta.example", "password": INTRUDER},
     "api.mailboxes.set_forwarding": {"destinations": [World.manager], "keep_copy": False},
     "api.mailboxes.set_password": {"password": INTRUDER},
@@ -223,7 +233,7 @@ def test_pages_never_reach_another_domain(app: Flask, db: Database, world: World
     """A manager of alpha.example names beta.example's objects in every URL and form of the portal."""
     manager = signed_in(app, world.manager)
     admin = signed_in(app, world.admin)
-    targets = targets_in(world.beta, admin_token)
+    targets = targets_in(world.beta, admin_token, db)
     before = state_of(db, world.beta, world.other)
     for rule in rules(app, api=False):
         address = url(app, rule, targets)
@@ -247,7 +257,7 @@ def test_api_never_reaches_another_domain(app: Flask, db: Database, world: World
     api = app.test_client()
     manager = bearer(db, world.manager, read_only=False)
     admin = bearer(db, world.admin)
-    targets = targets_in(world.beta, admin_token)
+    targets = targets_in(world.beta, admin_token, db)
     before = state_of(db, world.beta, world.other)
     for rule in rules(app, api=True):
         address = url(app, rule, targets)
@@ -405,7 +415,7 @@ def test_session_cookie_flags(app: Flask, world: World) -> None:
 
 def test_every_response_carries_the_security_headers(app: Flask, db: Database, world: World, admin_token: int) -> None:
     admin = signed_in(app, world.admin)
-    targets = targets_in(world.alpha, admin_token)
+    targets = targets_in(world.alpha, admin_token, db)
     responses = [admin.get(url(app, rule, targets)) for rule in rules(app, api=False) if "GET" in methods(rule)]
     responses += [admin.get("/no-such-page"), admin.client.post("/logout"), PortalClient(app.test_client()).get("/")]
     for response in responses:

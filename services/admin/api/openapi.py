@@ -6,6 +6,7 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from shared.accounts.mailbox_search import COUNT_LIMIT
+from shared.accounts.quarantine import MAX_LISTED
 from shared.mail.sender_lists import MAX_SENDER_CHARS
 
 Schema = dict[str, Any]
@@ -141,6 +142,22 @@ SCHEMAS: dict[str, Schema] = {
         limit=COUNT,
         next={"type": ["string", "null"], "description": "Path and query of the next page (an `after` cursor), or null"},
     ),
+    "JunkMessage": obj(
+        {"id": {"type": "string", "pattern": "^[A-Za-z0-9_=+\\\\-][A-Za-z0-9._=+\\\\-]{0,69}$",
+                "description": "Stable while the message is in Junk (Dovecot's renames keep it); "
+                "after a release it is the message's POP3 UIDL"},
+         "date": {"type": "string", "format": "date-time", "description": "Date: in UTC, or when it was stored"},
+         "sender": STRING, "subject": STRING,
+         "score": {"type": ["number", "null"], "description": "X-Spam-Score; null when the message was not scored"},
+         "reasons": STRINGS | {"description": "X-Spam-Reasons: rspamd symbols, or e.g. \"DMARC quarantine\""},
+         "size": COUNT},
+        ["id", "date", "sender", "subject", "score", "reasons", "size"],
+    ),
+    "JunkList": items_of(
+        "JunkMessage",
+        address=STRING,
+        total=COUNT | {"description": "Messages in Junk; the newest `limit` are listed"},
+    ),
     "DomainList": items_of("Domain"),
     "Alias": obj({"source": STRING, "destinations": STRINGS}, ["source", "destinations"]),
     "AliasCreate": obj({"source": ADDRESS, "destinations": STRINGS}, ["source", "destinations"]),
@@ -268,6 +285,22 @@ def paths() -> dict[str, Schema]:
             "get": operation("Read where the mailbox forwards its mail", ("200", "Forwarding")),
             "put": operation("Replace the forwarding addresses (empty = off); keep_copy defaults to true",
                              ("200", "Forwarding"), "ForwardingUpdate"),
+        },
+        "/mailboxes/{address}/junk": {
+            "parameters": address,
+            "get": operation("List the mailbox's Junk messages, newest first, with the spam verdict",
+                             ("200", "JunkList"), params=[query_param("limit", {"type": "integer", "minimum": 0,
+                                                                               "maximum": MAX_LISTED})]),
+        },
+        "/mailboxes/{address}/junk/{id}/release": {
+            "parameters": [*address, path_param("id")],
+            "post": operation("Move a Junk message into the inbox, unread, with its POP3 UIDL (400 for a malformed id)",
+                              ("204", None)),
+        },
+        "/mailboxes/{address}/junk/{id}": {
+            "parameters": [*address, path_param("id")],
+            "delete": operation("Delete a Junk message and give its bytes back to the quota (400 for a malformed id)",
+                                ("204", None)),
         },
         "/aliases": {
             "get": operation("List aliases", ("200", "AliasList"), params=[DOMAIN_FILTER]),
