@@ -25,7 +25,7 @@ from services.smtp.protocol import BeaconSMTP, MailTransaction, authenticated_ma
 from services.smtp.replies import Reply
 from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import mailflow, ratelimit
+from shared.mail import dnsbl, mailflow, ratelimit
 from shared.mail.addresses import Address, normalise_domain, parse_address
 from shared.mail.lineends import BARE_LF
 from shared.mail.routing import (
@@ -153,7 +153,7 @@ class SmtpHandler:
         self, server: BeaconSMTP, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
     ) -> Reply:
         try:
-            reply = await self._rcpt_reply(session, envelope, address, rcpt_options)
+            reply = await self._rcpt_reply(server, session, envelope, address, rcpt_options)
         except LOOKUP_FAILURES as error:
             # RFC 5321 §3.3: a 4xx to RCPT refuses this recipient only; the transaction goes on.
             log.error("recipient lookup failed: %s", error)
@@ -163,13 +163,15 @@ class SmtpHandler:
         return reply
 
     async def _rcpt_reply(
-        self, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
+        self, server: BeaconSMTP, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
     ) -> Reply:
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return replies.S452_TOO_MANY_RECIPIENTS
         target = await self._recipient(address, envelope.smtp_utf8)
         if isinstance(target, Reply):
             return target
+        if not server.listener.submission and await self._is_blocklisted(server, target):
+            return replies.s554_blocklisted(server.blocklisted_by or "")
         plan = self._cached_plan(target, expected_size(envelope)) or await self._read(
             resolve_recipient, self.db, target, sender=envelope.return_path or None, cache=self.recipients
         )
@@ -179,6 +181,26 @@ class SmtpHandler:
             envelope.rcpt_tos.append(address)
             envelope.rcpt_options.extend(rcpt_options)
         return reply
+
+    async def _is_blocklisted(self, server: BeaconSMTP, target: Address) -> bool:
+        """Whether a BEACONMAIL_DNSBL zone lists the client, for a RCPT on the MX. RFC 5321 §4.5.1:
+        the postmaster of a hosted domain is always reachable, so a listed sender can ask why."""
+        if not self.settings.dnsbl:
+            return False
+        if target.local.lower() == POSTMASTER and await self._read(is_hosted_domain, self.db, target.domain):
+            return False
+        if server.blocklisted_by is None:
+            server.blocklisted_by = await self._listing_zone(server.peer_ip())
+        return bool(server.blocklisted_by)
+
+    async def _listing_zone(self, ip: str) -> str:
+        """The first zone that lists `ip` ("" for none): every zone asked at once, in threads."""
+        zones = self.settings.dnsbl
+        found = await asyncio.gather(*(self._call(dnsbl.is_listed, self.settings, ip, zone) for zone in zones))
+        listing = next((zone for zone, listed in zip(zones, found, strict=True) if listed), "")
+        if listing:
+            log.info("RCPT refused for %s: listed by %s", ip, listing)
+        return listing
 
     def _cached_plan(self, target: Address, size: int) -> DeliveryPlan | None:
         return cached_plan(self.recipients, target, size) if self.recipients is not None else None

@@ -101,6 +101,14 @@ S554_INSECURE = Reply(554, "5.7.0", "Command refused due to lack of security")
 S555_MAIL_PARAMETERS = Reply(555, "5.5.4", "MAIL FROM parameters not recognized or not implemented")
 S555_RCPT_PARAMETERS = Reply(555, "5.5.4", "RCPT TO parameters not recognized or not implemented")
 
+
+
+def s554_blocklisted(zone: str) -> Reply:
+    """554 naming the blocklist (a zone from the settings, validated there): the client's
+    operator needs it to ask for delisting."""
+    return Reply(554, "5.7.1", f"Client address is listed by {zone}")
+
+
 REFUSAL_REPLIES: dict[Refusal, Reply] = {
     Refusal.NOT_HOSTED: S554_RELAY_DENIED,
     Refusal.NO_SUCH_USER: S550_NO_SUCH_USER,
