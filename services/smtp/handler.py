@@ -25,7 +25,7 @@ from services.smtp.protocol import BeaconSMTP, MailTransaction, authenticated_ma
 from services.smtp.replies import Reply
 from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import dnsbl, mailflow, ratelimit
+from shared.mail import dnsbl, mailflow, ratelimit, rspamd, screening
 from shared.mail.addresses import Address, normalise_domain, parse_address
 from shared.mail.lineends import BARE_LF
 from shared.mail.routing import (
@@ -37,6 +37,7 @@ from shared.mail.routing import (
     may_send_as,
     resolve_recipient,
 )
+from shared.mail.screening import Screening
 from shared.storage.db import Database
 from shared.storage.directory_cache import DirectoryCache
 
@@ -256,7 +257,15 @@ class SmtpHandler:
         user = authenticated_mailbox(session)
         if user is not None and not await self._call(ratelimit.consume_submission, self.db, user):
             return replies.S451_RATE_LIMITED
-        message = received_header(self._trace(server, session, envelope), datetime.now(timezone.utc)) + content
+        trace = self._trace(server, session, envelope)
+        message = received_header(trace, datetime.now(timezone.utc)) + content
+        junk_ids: frozenset[int] = frozenset()
+        if not server.listener.submission:
+            screened = await self._screen(envelope, trace, message)
+            if isinstance(screened, Reply):
+                return screened
+            message = screened.headers + message
+            junk_ids = screened.junk_ids
         try:
             await self._call(
                 mailflow.accept_message,
@@ -265,12 +274,32 @@ class SmtpHandler:
                 return_path=envelope.return_path,
                 mailbox_ids=tuple(envelope.mailboxes),
                 remote=tuple(envelope.remote),
+                junk_ids=junk_ids,
             )
         except QuotaExceeded:
             return replies.S552_MAILBOX_FULL
         except TemporaryFailure as error:
             return replies.S452_STORAGE_FULL if is_disk_full(error) else replies.S451_LOCAL_ERROR
         return replies.S250_MESSAGE_ACCEPTED
+
+    async def _screen(self, envelope: MailTransaction, trace: TraceInfo, message: bytes) -> Screening | Reply:
+        """Sender lists and rspamd (shared.mail.screening), for a message that came in on the MX."""
+        transaction = rspamd.Transaction(
+            ip=trace.ip,
+            helo=trace.helo,
+            sender=envelope.return_path or "",
+            recipients=tuple(envelope.rcpt_tos),
+            queue_id=trace.transaction_id,
+        )
+        try:
+            screened = await self._call(screening.screen, self.db, message, transaction, mailbox_ids=tuple(envelope.mailboxes))
+        except LOOKUP_FAILURES as error:
+            log.error("end-of-DATA screening failed: %s", error)
+            return replies.S451_LOCAL_ERROR
+        if screened.refusal is not None:
+            log.info("message %s from %s refused: %s", trace.transaction_id, trace.ip, screened.refusal.value)
+            return replies.SCREENING_REPLIES[screened.refusal]
+        return screened
 
     def _trace(self, server: BeaconSMTP, session: Session, envelope: MailTransaction) -> TraceInfo:
         return TraceInfo(
