@@ -5,6 +5,7 @@ every scanned message carries X-Spam-Score; rspamd down loses nothing and is cou
 from __future__ import annotations
 
 import functools
+import json
 import smtplib
 import socket
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from shared.storage.db import Database
 from shared.storage.maildirs import JUNK_FOLDER, list_messages
 from shared.storage.models import Domain, SenderListing, SenderRule
 from tests.dnsserver import DnsServer
+from tests.rspamd.stub import RspamdStub
 
 from .conftest import StartSmtp
 from .support import ALICE, RunningSmtp, maildir_messages, submit
@@ -175,3 +177,13 @@ def test_another_domain_allowing_the_sender_does_not_spare_this_one(start_mx: St
     assert send(server, message(ADD_HEADER, subject="elsewhere"))[0] == 250
     assert len(junk(server)) == 1
 
+
+
+@pytest.mark.parametrize("action", ["soft reject", "greylist"])
+def test_deferring_actions_are_451(start_mx: StartSmtp, action: str) -> None:
+    """A real rspamd greylists only with redis; a stub says it here."""
+    with RspamdStub(json.dumps({"action": action, "score": 5.0, "symbols": {}}).encode()) as stub:
+        server = start_mx(rspamd_url=stub.url)
+        before = inbox(server)
+        assert send(server, message("later"))[:2] == (451, b"4.7.1 Message deferred by the spam filter, try again later")
+    assert inbox(server) == before
