@@ -44,18 +44,21 @@ def mx_session(server: RunningSmtp, source_ip: str) -> RawSmtp:
     return client
 
 
-def test_listed_client_is_refused_at_rcpt_with_the_list_named(mx: RunningSmtp) -> None:
-    client = mx_session(mx, LISTED)
-    reply = client.command(b"RCPT TO:<alice@hosted.example>")
-    assert reply.startswith(b"554 5.7.1 ") and b"bl.test" in reply
+@pytest.mark.parametrize(
+    ("source_ip", "recipient", "zone"),
+    [
+        (LISTED, b"alice@hosted.example", b"bl.test"),
+        (LISTED_ELSEWHERE, b"alice@hosted.example", b"other-bl.test"),
+        # the postmaster of a domain we do not host gets no exemption
+        (LISTED, b"postmaster@remote.example", b"bl.test"),
+    ],
+)
+def test_listed_client_is_refused_at_rcpt_with_the_list_named(
+    mx: RunningSmtp, source_ip: str, recipient: bytes, zone: bytes
+) -> None:
+    client = mx_session(mx, source_ip)
+    assert client.command(b"RCPT TO:<" + recipient + b">") == b"554 5.7.1 Client address is listed by " + zone + b"\r\n"
     assert client.command(b"DATA").startswith(b"503")
-    client.close()
-
-
-def test_the_list_that_lists_the_client_is_the_one_named(mx: RunningSmtp) -> None:
-    client = mx_session(mx, LISTED_ELSEWHERE)
-    reply = client.command(b"RCPT TO:<alice@hosted.example>")
-    assert reply.startswith(b"554 5.7.1 ") and b"other-bl.test" in reply
     client.close()
 
 
@@ -77,13 +80,6 @@ def test_listed_client_still_reaches_the_postmaster(mx: RunningSmtp) -> None:
     # alice manages hosted.example, so she is its postmaster; both recipients are one copy.
     assert message_count(mx.settings, ALICE) == before + 1
     assert newest_message(mx.settings, ALICE).endswith(b"why am I listed?\r\n")
-
-
-def test_postmaster_of_a_domain_not_hosted_gets_no_exemption(mx: RunningSmtp) -> None:
-    client = mx_session(mx, LISTED)
-    reply = client.command(b"RCPT TO:<postmaster@remote.example>")
-    assert reply.startswith(b"554 5.7.1 ") and b"bl.test" in reply
-    client.close()
 
 
 def test_authenticated_submission_is_never_checked(mx: RunningSmtp) -> None:
