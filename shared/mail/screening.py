@@ -73,7 +73,7 @@ def senders(envelope_sender: str, message: bytes) -> list[Address]:
     for text in (envelope_sender, *_from_addresses(message)):
         try:
             found.append(parse_address(text))
-        except InvalidAddress:
+        except (InvalidAddress, UnicodeError):  # a header's undecodable bytes arrive as surrogates
             continue
     return found
 
