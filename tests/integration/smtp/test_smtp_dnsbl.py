@@ -6,6 +6,7 @@ and clients connect from different 127/8 source addresses to be listed or not.""
 from __future__ import annotations
 
 import smtplib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,3 +97,19 @@ def test_a_list_that_cannot_be_asked_lists_no_one(start_smtp: StartSmtp, dns: Dn
     client = mx_session(server, LISTED)
     assert client.command(b"RCPT TO:<alice@hosted.example>").startswith(b"250 2.1.5")
     client.close()
+
+
+def test_a_session_asks_the_lists_once(start_smtp: StartSmtp, tmp_path: Path) -> None:
+    """The first RCPT's answer holds for the whole session: with the list's DNS server gone and
+    the answer past its TTL, the same session is still refused, while a new one (whose lookup
+    now fails) is not."""
+    with DnsServer(BLOCKLIST_RECORDS, tmp_path / "dns", ttl=1) as dns:
+        server = start_smtp(dnsbl=("bl.test",), dns_resolver=(dns.address,))
+        first = mx_session(server, LISTED)
+        assert first.command(b"RCPT TO:<alice@hosted.example>").startswith(b"554 5.7.1")
+    time.sleep(1.5)  # the resolver's cache forgets the answer after its 1 s TTL
+    assert first.command(b"RCPT TO:<bob@hosted.example>").startswith(b"554 5.7.1")
+    second = mx_session(server, LISTED)
+    assert second.command(b"RCPT TO:<alice@hosted.example>").startswith(b"250 2.1.5")
+    first.close()
+    second.close()
