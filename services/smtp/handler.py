@@ -171,8 +171,9 @@ class SmtpHandler:
         target = await self._recipient(address, envelope.smtp_utf8)
         if isinstance(target, Reply):
             return target
-        if not server.listener.submission and await self._is_blocklisted(server, target):
-            return replies.s554_blocklisted(server.blocklisted_by or "")
+        zone = "" if server.listener.submission else await self._blocklisting(server, target)
+        if zone:
+            return replies.s554_blocklisted(zone)
         plan = self._cached_plan(target, expected_size(envelope)) or await self._read(
             resolve_recipient, self.db, target, sender=envelope.return_path or None, cache=self.recipients
         )
@@ -183,16 +184,17 @@ class SmtpHandler:
             envelope.rcpt_options.extend(rcpt_options)
         return reply
 
-    async def _is_blocklisted(self, server: BeaconSMTP, target: Address) -> bool:
-        """Whether a BEACONMAIL_DNSBL zone lists the client, for a RCPT on the MX. RFC 5321 §4.5.1:
-        the postmaster of a hosted domain is always reachable, so a listed sender can ask why."""
+    async def _blocklisting(self, server: BeaconSMTP, target: Address) -> str:
+        """The BEACONMAIL_DNSBL zone that lists the client ("" for none), for a RCPT on the MX.
+        RFC 5321 §4.5.1: the postmaster of a hosted domain is always reachable, so a listed
+        sender can ask why."""
         if not self.settings.dnsbl:
-            return False
+            return ""
         if target.local.lower() == POSTMASTER and await self._read(is_hosted_domain, self.db, target.domain):
-            return False
+            return ""
         if server.blocklisted_by is None:
             server.blocklisted_by = await self._listing_zone(server.peer_ip())
-        return bool(server.blocklisted_by)
+        return server.blocklisted_by
 
     async def _listing_zone(self, ip: str) -> str:
         """The first zone that lists `ip` ("" for none): every zone asked at once, in threads."""
