@@ -43,11 +43,18 @@ def service_environment(settings: Settings) -> dict[str, str]:
     variables = {}
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
-        if value is None:
+        if value is None or value == ():
             continue
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        text = ("true" if value else "false") if isinstance(value, bool) else _setting_text(value)
         variables[f"BEACONMAIL_{field.name.upper()}"] = text
     return environment_without_beaconmail(**variables)
+
+
+def _setting_text(value: object) -> str:
+    """A value as its variable spells it: lists comma-separated, a DNS server as HOST:PORT."""
+    if isinstance(value, tuple):
+        return ",".join(f"{item[0]}:{item[1]}" if isinstance(item, tuple) else str(item) for item in value)
+    return str(value)
 
 
 class ServiceProcess:
