@@ -154,12 +154,15 @@ class ServiceProcess:
 
 
 @contextmanager
-def running_service(instance: BeaconInstance, service: str) -> Iterator[ServiceProcess]:
-    """`service` ("smtp" or "pop3") in a child process; yields once it listens."""
+def running_service(
+    instance: BeaconInstance, service: str, settings: dict[str, str] | None = None
+) -> Iterator[ServiceProcess]:
+    """`service` ("smtp" or "pop3") in a child process; yields once it listens. `settings`: more
+    BEACONMAIL_* variables for it."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.serve_beacon", service],
         cwd=REPO_ROOT,
-        env=instance.environment(),
+        env={**instance.environment(), **(settings or {})},
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -25,7 +25,7 @@ from services.smtp.protocol import BeaconSMTP, MailTransaction, authenticated_ma
 from services.smtp.replies import Reply
 from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import mailflow, ratelimit, srs
+from shared.mail import dnsbl, mailflow, ratelimit, rspamd, screening, srs
 from shared.mail.addresses import Address, normalise_domain, parse_address
 from shared.mail.lineends import BARE_LF
 from shared.mail.routing import (
@@ -37,6 +37,7 @@ from shared.mail.routing import (
     may_send_as,
     resolve_recipient,
 )
+from shared.mail.screening import Screening
 from shared.storage.db import Database
 from shared.storage.directory_cache import DirectoryCache
 
@@ -153,7 +154,7 @@ class SmtpHandler:
         self, server: BeaconSMTP, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
     ) -> Reply:
         try:
-            reply = await self._rcpt_reply(session, envelope, address, rcpt_options)
+            reply = await self._rcpt_reply(server, session, envelope, address, rcpt_options)
         except LOOKUP_FAILURES as error:
             # RFC 5321 §3.3: a 4xx to RCPT refuses this recipient only; the transaction goes on.
             log.error("recipient lookup failed: %s", error)
@@ -163,7 +164,7 @@ class SmtpHandler:
         return reply
 
     async def _rcpt_reply(
-        self, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
+        self, server: BeaconSMTP, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
     ) -> Reply:
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return replies.S452_TOO_MANY_RECIPIENTS
@@ -171,6 +172,9 @@ class SmtpHandler:
             return replies.S553_BAD_ADDRESS
         if not address.isascii() and not envelope.smtp_utf8:
             return replies.S553_UTF8_RECIPIENT
+        zone = "" if server.listener.submission else await self._blocklisting(server, address)
+        if zone:
+            return replies.s554_blocklisted(zone)
         # An SRS local part may be longer than parse_address allows: asked before parsing, and
         # only for SRS addresses, so others pay no extra hand-off to a thread.
         plan = await self._read(srs.bounce_plan, self.db, address) if srs.is_srs_address(address) else None
@@ -187,6 +191,37 @@ class SmtpHandler:
             envelope.rcpt_tos.append(address)
             envelope.rcpt_options.extend(rcpt_options)
         return reply
+
+    async def _blocklisting(self, server: BeaconSMTP, address: str) -> str:
+        """The BEACONMAIL_DNSBL zone that lists the client ("" for none), for a RCPT on the MX.
+        RFC 5321 §4.5.1: the postmaster of a hosted domain is always reachable, so a listed
+        sender can ask why."""
+        if not self.settings.dnsbl or await self._is_hosted_postmaster(address):
+            return ""
+        if server.blocklisted_by is None:
+            server.blocklisted_by = await self._listing_zone(server.peer_ip())
+        return server.blocklisted_by
+
+    async def _is_hosted_postmaster(self, address: str) -> bool:
+        """`<postmaster>` (this host's) or postmaster@ a hosted domain."""
+        local, at, domain = address.rpartition("@")
+        if not at:
+            return address.lower() == POSTMASTER
+        if local.lower() != POSTMASTER:
+            return False
+        try:
+            return await self._read(is_hosted_domain, self.db, normalise_domain(domain))
+        except InvalidAddress:
+            return False
+
+    async def _listing_zone(self, ip: str) -> str:
+        """The first zone that lists `ip` ("" for none): every zone asked at once, in threads."""
+        zones = self.settings.dnsbl
+        found = await asyncio.gather(*(self._call(dnsbl.is_listed, self.settings, ip, zone) for zone in zones))
+        listing = next((zone for zone, listed in zip(zones, found, strict=True) if listed), "")
+        if listing:
+            log.info("RCPT refused for %s: listed by %s", ip, listing)
+        return listing
 
     def _cached_plan(self, target: Address, size: int) -> DeliveryPlan | None:
         return cached_plan(self.recipients, target, size) if self.recipients is not None else None
@@ -239,7 +274,15 @@ class SmtpHandler:
         user = authenticated_mailbox(session)
         if user is not None and not await self._call(ratelimit.consume_submission, self.db, user):
             return replies.S451_RATE_LIMITED
-        message = received_header(self._trace(server, session, envelope), datetime.now(timezone.utc)) + content
+        trace = self._trace(server, session, envelope)
+        message = received_header(trace, datetime.now(timezone.utc)) + content
+        junk_ids: frozenset[int] = frozenset()
+        if not server.listener.submission:
+            screened = await self._screen(envelope, trace, message)
+            if isinstance(screened, Reply):
+                return screened
+            message = screened.headers + message
+            junk_ids = screened.junk_ids
         try:
             await self._call(
                 mailflow.accept_message,
@@ -248,12 +291,32 @@ class SmtpHandler:
                 return_path=envelope.return_path,
                 mailbox_ids=tuple(envelope.mailboxes),
                 remote=envelope.remote,
+                junk_ids=junk_ids,
             )
         except QuotaExceeded:
             return replies.S552_MAILBOX_FULL
         except TemporaryFailure as error:
             return replies.S452_STORAGE_FULL if is_disk_full(error) else replies.S451_LOCAL_ERROR
         return replies.S250_MESSAGE_ACCEPTED
+
+    async def _screen(self, envelope: MailTransaction, trace: TraceInfo, message: bytes) -> Screening | Reply:
+        """Sender lists and rspamd (shared.mail.screening), for a message that came in on the MX."""
+        transaction = rspamd.Transaction(
+            ip=trace.ip,
+            helo=trace.helo,
+            sender=envelope.return_path or "",
+            recipients=tuple(envelope.rcpt_tos),
+            queue_id=trace.transaction_id,
+        )
+        try:
+            screened = await self._call(screening.screen, self.db, message, transaction, mailbox_ids=tuple(envelope.mailboxes))
+        except LOOKUP_FAILURES as error:
+            log.error("end-of-DATA screening failed: %s", error)
+            return replies.S451_LOCAL_ERROR
+        if screened.refusal is not None:
+            log.info("message %s from %s refused: %s", trace.transaction_id, trace.ip, screened.refusal.value)
+            return replies.SCREENING_REPLIES[screened.refusal]
+        return screened
 
     def _trace(self, server: BeaconSMTP, session: Session, envelope: MailTransaction) -> TraceInfo:
         return TraceInfo(

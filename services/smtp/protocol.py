@@ -139,6 +139,8 @@ class BeaconSMTP(SMTP):
         self._greeting = f"220 {self.hostname} {IDENT}"
         self._receiving_data = False
         self.refused_recipients = 0  # counted by the handler, for the whole connection
+        # The blocklist zone that lists the client ("" for none), looked up at its first RCPT.
+        self.blocklisted_by: str | None = None
         self.connections = context.connections
         self._counted_ip: str | None = None  # set once admitted under the per-IP cap
 
