@@ -2,21 +2,18 @@
 `beaconmail admin` (gunicorn), whose resolver is a dnsmasq serving a zone with one wrong record."""
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from shared import accounts
-from shared.accounts.views import CONSOLE
 from shared.config import Settings
 from shared.storage.db import Database
 from tests.dnsserver import DnsServer, Record
 
-from .processes import ProcessTracker, wait_for
-from .test_admin_browser import ADMIN, CHROMIUM, CHROMIUM_ARGS, LISTENING, PASSWORD, environment, snap, submit
+from . import test_admin_browser
+from .test_admin_browser import ADMIN, PASSWORD, environment, running_portal, snap, submit
 
 DOMAIN = "portal.example"
 ZONE = [
@@ -30,33 +27,18 @@ ZONE = [
 
 @pytest.fixture
 def portal_url(settings: Settings, db: Database, tmp_path: Path) -> Iterator[str]:
-    """`beaconmail admin` asking the test's DNS server, with one global admin of DOMAIN."""
-    accounts.create_domain(db, DOMAIN, actor=CONSOLE)
-    accounts.create_mailbox(db, ADMIN, PASSWORD, actor=CONSOLE)
-    accounts.grant_role(db, ADMIN, global_admin=True, actor=CONSOLE)
-    tracker = ProcessTracker(tmp_path / "processes")
+    """`beaconmail admin` asking the test's DNS server."""
     with DnsServer(ZONE, tmp_path / "dns") as dns:
         env = environment(settings) | {"BEACONMAIL_DNS_RESOLVER": dns.setting}
-        command = [sys.executable, "-m", "services.cli", "admin", "--workers", "1"]
-        server = tracker.start("admin", command, env=env, cwd=Path(__file__).resolve().parents[2])
-        try:
-            wait_for(lambda: LISTENING.search(server.errors()) is not None, 30, f"gunicorn to listen\n{server.describe()}")
-            yield f"http://127.0.0.1:{LISTENING.search(server.errors()).group(1)}"  # type: ignore[union-attr]
-        finally:
-            tracker.stop_all()
+        with running_portal(settings, db, tmp_path / "processes", env) as url:
+            yield url
 
 
-@pytest.fixture
-def page() -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_context(locale="en-GB").new_page()
-        browser.close()
+browser = test_admin_browser.browser  # the same fixture: Debian's chromium, closed after the test
 
 
-def test_the_domain_page_shows_which_records_do_not_match(portal_url: str, page: Page, settings: Settings) -> None:
+def test_the_domain_page_shows_which_records_do_not_match(portal_url: str, browser: Browser, settings: Settings) -> None:
+    page = browser.new_context(locale="en-GB").new_page()
     page.goto(f"{portal_url}/login")
     page.get_by_label("Address").fill(ADMIN)
     page.get_by_label("Password").fill(PASSWORD)
