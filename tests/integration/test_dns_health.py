@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from shared import accounts
-from shared.accounts.views import CONSOLE
+from shared.accounts.permissions import scope_of
+from shared.accounts.views import CONSOLE, Actor
 from shared.config import Settings
+from shared.errors import NotFound
 from shared.mail import dkimkeys
 from shared.storage.db import Database
 from tests.dnsserver import DnsServer, Record
@@ -124,3 +126,10 @@ def test_a_domain_that_is_not_ours_is_a_usage_error(hosted: Database, settings: 
         done = check(settings, "127.0.0.1:9", name, "--json")
         assert (done.returncode, done.stdout) == (2, "")
         assert len(done.stderr.splitlines()) == 1 and reason in done.stderr
+
+
+def test_a_manager_checks_only_their_own_domains(hosted: Database) -> None:
+    """Before any lookup: whether the domain exists for them is not theirs to learn either."""
+    manager = Actor(scope_of("boss@other.example", is_global_admin=False, managed_domains=("other.example",)))
+    with pytest.raises(NotFound, match="unknown domain"):
+        accounts.check_domain_dns(hosted, DOMAIN, actor=manager)
