@@ -171,8 +171,13 @@ def judge_srv(record: DnsRecord, found: Found, us: OurHost) -> DnsCheck:
 
 
 def judge_autoconfig(record: DnsRecord, found: Found, us: OurHost) -> DnsCheck:
-    """A client only needs the name to reach an address (a CNAME to us, or its own A/AAAA)."""
-    return _check("AUTOCONFIG", record, found, any(not value.startswith("CNAME ") for value in found.values))
+    """The name resolves: a CNAME to our host (whose addresses are the MX check's business), or
+    addresses of its own, directly or through a CNAME elsewhere."""
+    ok = any(
+        is_same_name(value.removeprefix("CNAME "), us.hostname) if value.startswith("CNAME ") else True
+        for value in found.values
+    )
+    return _check("AUTOCONFIG", record, found, ok)
 
 
 def _check(kind: str, record: DnsRecord, found: Found, ok: bool) -> DnsCheck:

@@ -74,10 +74,12 @@ def test_srv_needs_our_host_and_port() -> None:
     assert not judge_srv(SRV, Found(("0 1 993 imap.elsewhere.example.",)), US).ok
 
 
-def test_autoconfig_names_must_reach_an_address() -> None:
-    assert judge_autoconfig(AUTOCONFIG, Found(("CNAME mx.test.example.", "192.0.2.25")), US).ok
-    assert judge_autoconfig(AUTOCONFIG, Found(("192.0.2.99",)), US).ok
-    assert not judge_autoconfig(AUTOCONFIG, Found(("CNAME mx.test.example.",)), US).ok
+def test_autoconfig_names_must_lead_to_us_or_to_an_address() -> None:
+    assert judge_autoconfig(AUTOCONFIG, Found(("CNAME MX.test.example.",)), US).ok
+    assert judge_autoconfig(AUTOCONFIG, Found(("CNAME web.elsewhere.example.", "192.0.2.99")), US).ok
+    assert judge_autoconfig(AUTOCONFIG, Found(("2001:db8::99",)), US).ok
+    assert not judge_autoconfig(AUTOCONFIG, Found(("CNAME web.elsewhere.example.",)), US).ok
+    assert not judge_autoconfig(AUTOCONFIG, Found(), US).ok
 
 
 def test_a_failed_lookup_is_never_ok_and_says_why() -> None:
