@@ -107,7 +107,8 @@ def spf_records(values: tuple[str, ...]) -> list[str]:
 def authorises(spf: str, domain: str, us: OurHost) -> bool:
     """Whether the record passes mail from our host without evaluating includes or redirects:
     a pass-qualified `mx` of the domain (the MX check sees that it is us), `a:` our host name,
-    or an `ip4:`/`ip6:` network holding one of our host's addresses; terms after `all` never match."""
+    or an `ip4:`/`ip6:` network holding one of our host's addresses. Terms after `all` never match,
+    and `+all` does not count: a record that lets everyone send protects nothing."""
     for term in spf.split()[1:]:
         qualifier, mechanism = (term[0], term[1:]) if term[:1] in "+-~?" else ("+", term)
         kind, _, argument = mechanism.partition(":")

@@ -47,6 +47,7 @@ def test_spf_authorisation_follows_order_and_qualifiers() -> None:
     assert authorises("v=spf1 ip6:2001:db8::/32 -all", domain, US)
     assert not authorises("v=spf1 -mx ~all", domain, US)
     assert not authorises("v=spf1 -all mx", domain, US)  # nothing after `all` is read
+    assert not authorises("v=spf1 +all", domain, US)
     assert not authorises("v=spf1 mx:elsewhere.example ip4:198.51.100.0/24 ip4:bogus -all", domain, US)
     assert not authorises("v=spf1 include:_spf.provider.example -all", domain, US)  # not followed
 
