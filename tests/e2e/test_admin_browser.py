@@ -83,6 +83,14 @@ def snap(page: Page, name: str, database: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{database}-{name}.png"), full_page=True)
 
 
+def sign_in(page: Page, portal_url: str) -> None:
+    """As the global admin, in English."""
+    page.goto(f"{portal_url}/login")
+    page.get_by_label("Address").fill(ADMIN)
+    page.get_by_label("Password").fill(PASSWORD)
+    submit(page, "Sign in")
+
+
 def submit(page: Page, label: str) -> None:
     page.get_by_role("button", name=label).click()
     page.wait_for_load_state()

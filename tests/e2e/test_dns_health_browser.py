@@ -12,8 +12,9 @@ from shared.config import Settings
 from shared.storage.db import Database
 from tests.dnsserver import DnsServer, Record
 
-from . import test_admin_browser
-from .test_admin_browser import ADMIN, PASSWORD, environment, running_portal, snap, submit
+from .test_admin_browser import browser, environment, running_portal, sign_in, snap
+
+__all__ = ["browser"]  # the fixture this test shares with the portal's own
 
 DOMAIN = "portal.example"
 ZONE = [
@@ -34,15 +35,9 @@ def portal_url(settings: Settings, db: Database, tmp_path: Path) -> Iterator[str
             yield url
 
 
-browser = test_admin_browser.browser  # the same fixture: Debian's chromium, closed after the test
-
-
 def test_the_domain_page_shows_which_records_do_not_match(portal_url: str, browser: Browser, settings: Settings) -> None:
     page = browser.new_context(locale="en-GB").new_page()
-    page.goto(f"{portal_url}/login")
-    page.get_by_label("Address").fill(ADMIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    submit(page, "Sign in")
+    sign_in(page, portal_url)
     page.goto(f"{portal_url}/domains/{DOMAIN}")
 
     panel = page.locator("#dns-health")
