@@ -65,13 +65,16 @@ def show(name: str) -> str:
 def domain_page(
     domain: DomainView, alias_form: AliasDomainForm | None = None, sender_form: SenderListingForm | None = None
 ) -> str:
-    """The domain's page; a form that came back refused is shown with its errors."""
+    """The domain's page; a form that came back refused is shown with its errors. The DNS health
+    is looked up at each view, so a changed record shows at once; the lookups run side by side
+    with a short timeout (shared.mail.dnshealth)."""
     return render_template(
         "domains/show.html",
         domain=domain,
         alias_form=alias_form or AliasDomainForm(formdata=None),
         sender_form=sender_form or SenderListingForm(formdata=None),
         senders=accounts.list_senders(db(), domain.name, actor=current_actor()),
+        dns_checks=accounts.check_domain_dns(db(), domain.name, actor=current_actor()),
     )
 
 

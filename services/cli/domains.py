@@ -7,8 +7,9 @@ from services.cli.database import open_database
 from services.cli.output import json_option, print_records
 from services.cli.params import SIZE, checked_domain, checked_sender
 from shared import accounts
-from shared.accounts.records import domain_record, sender_record
+from shared.accounts.records import dns_check_record, domain_record, sender_record
 from shared.accounts.views import CONSOLE
+from shared.errors import InvalidAddress, NotFound
 
 
 @click.group()
@@ -109,3 +110,20 @@ def domain_senders(name: str, as_json: bool) -> None:
     """The domain's allowed and blocked senders."""
     records = [sender_record(s) for s in accounts.list_senders(open_database(), name, actor=CONSOLE)]
     print_records(records, ["sender", "listing", "created"], as_json)
+
+
+@domain.command("check")
+@click.argument("name")
+@json_option
+def domain_check(name: str, as_json: bool) -> None:
+    """Compare the DNS records of NAME with what the resolver returns: the records, then exit 0
+    when all match, or one line on stderr and exit 1 when some do not."""
+    try:
+        checks = accounts.check_domain_dns(open_database(), name, actor=CONSOLE)
+    except (InvalidAddress, NotFound) as exc:
+        # Exit 1 means a record is wrong; a name that is not a hosted domain is a usage error (2).
+        raise click.BadParameter(str(exc), param_hint="'NAME'") from None
+    print_records([dns_check_record(check) for check in checks], ["ok", "type", "name", "expected", "found"], as_json)
+    wrong = sum(not check.ok for check in checks)
+    if wrong:
+        raise click.ClickException(f"{wrong} of {len(checks)} DNS records of {name} do not match")

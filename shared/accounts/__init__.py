@@ -21,6 +21,7 @@ from shared.accounts.aliases import (
 from shared.accounts.audit import list_audit
 from shared.accounts.domains import (
     add_alias_domain,
+    check_domain_dns,
     create_domain,
     get_domain,
     list_domain_names,
@@ -71,6 +72,7 @@ __all__ = [
     "allow_sender",
     "authenticate",
     "block_sender",
+    "check_domain_dns",
     "count_mailboxes",
     "create_alias",
     "create_domain",

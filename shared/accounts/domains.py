@@ -15,6 +15,7 @@ from shared.accounts.permissions import (
 from shared.accounts.tokens import revoke_tokens_of_domain
 from shared.accounts.views import Actor, DomainView
 from shared.errors import Conflict, InvalidValue, NotFound
+from shared.mail import dkimkeys, dnshealth
 from shared.mail.addresses import domain_to_unicode, normalise_domain
 from shared.storage.db import Database
 from shared.storage.lookups import count_in_domain, domain_by_name, hosted_domain
@@ -117,6 +118,14 @@ def get_domain(db: Database, name: str, *, actor: Actor) -> DomainView:
     """One of the actor's domains (any, for a global admin)."""
     with db.session.begin() as s:
         return _view(s, domain_by_name(s, domain_in_scope(actor.scope, name)))
+
+
+def check_domain_dns(db: Database, name: str, *, actor: Actor) -> list[dnshealth.DnsCheck]:
+    """One of the actor's domains: each record it should publish against what the resolver returns.
+    The lookups run outside the transaction, which only says whether the actor sees the domain."""
+    with db.session.begin() as s:
+        domain = domain_by_name(s, domain_in_scope(actor.scope, name)).name
+    return dnshealth.check_domain(db.settings, domain, dkimkeys.dns_record(db.settings, domain))
 
 
 def _visible(actor: Actor) -> Select[Domain]:

@@ -19,6 +19,7 @@ from shared.accounts.views import (
     MailboxView,
 )
 from shared.mail.autoreply import Notice
+from shared.mail.dnshealth import DnsCheck
 
 Record = dict[str, Any]
 
@@ -26,6 +27,10 @@ Record = dict[str, Any]
 def pick(record: Record, keys: Iterable[str]) -> Record:
     """The named keys of `record`, in the order named."""
     return {key: record[key] for key in keys}
+
+
+def dns_check_record(check: DnsCheck) -> Record:
+    return {"type": check.type, "name": check.name, "expected": check.expected, "found": check.found, "ok": check.ok}
 
 
 def domain_record(view: DomainView) -> Record:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,20 +56,26 @@ def environment(settings: Settings) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def portal_url(settings: Settings, db: Database, tmp_path: Path) -> Iterator[str]:
-    """`beaconmail admin` on a free port (gunicorn reports it), with one global admin."""
+@contextmanager
+def running_portal(settings: Settings, db: Database, folder: Path, env: dict[str, str]) -> Iterator[str]:
+    """`beaconmail admin` on a free port (gunicorn reports it), with one global admin of portal.example."""
     accounts.create_domain(db, "portal.example", actor=CONSOLE)
     accounts.create_mailbox(db, ADMIN, PASSWORD, actor=CONSOLE)
     accounts.grant_role(db, ADMIN, global_admin=True, actor=CONSOLE)
-    tracker = ProcessTracker(tmp_path / "processes")
+    tracker = ProcessTracker(folder)
     command = [sys.executable, "-m", "services.cli", "admin", "--workers", "1"]
-    server = tracker.start("admin", command, env=environment(settings), cwd=Path(__file__).resolve().parents[2])
+    server = tracker.start("admin", command, env=env, cwd=Path(__file__).resolve().parents[2])
     try:
         wait_for(lambda: LISTENING.search(server.errors()) is not None, 30, f"gunicorn to listen\n{server.describe()}")
         yield f"http://127.0.0.1:{LISTENING.search(server.errors()).group(1)}"  # type: ignore[union-attr]
     finally:
         tracker.stop_all()
+
+
+@pytest.fixture
+def portal_url(settings: Settings, db: Database, tmp_path: Path) -> Iterator[str]:
+    with running_portal(settings, db, tmp_path / "processes", environment(settings)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -84,6 +91,14 @@ def browser() -> Iterator[Browser]:
 def snap(page: Page, name: str, database: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{database}-{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, portal_url: str) -> None:
+    """As the global admin, in English."""
+    page.goto(f"{portal_url}/login")
+    page.get_by_label("Address").fill(ADMIN)
+    page.get_by_label("Password").fill(PASSWORD)
+    submit(page, "Sign in")
 
 
 def submit(page: Page, label: str) -> None:

@@ -11,7 +11,7 @@ from shared import accounts
 from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
-from .test_admin_browser import ADMIN, PASSWORD, browser, portal_url, submit
+from .test_admin_browser import browser, portal_url, sign_in, submit
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser", "portal_url"]  # the fixtures this test shares with the portal's own
@@ -19,10 +19,7 @@ __all__ = ["browser", "portal_url"]  # the fixtures this test shares with the po
 
 def test_a_listing_is_added_and_removed_in_a_real_browser(portal_url: str, browser: Browser, db: Database) -> None:
     page = browser.new_context(locale="en-GB").new_page()
-    page.goto(f"{portal_url}/login")
-    page.get_by_label("Address").fill(ADMIN)
-    page.get_by_label("Password").fill(PASSWORD)
-    submit(page, "Sign in")
+    sign_in(page, portal_url)
     page.goto(f"{portal_url}/domains/portal.example")
 
     page.get_by_label("Sender (address or whole domain)").fill("*@spam.example")
