@@ -69,3 +69,13 @@ def test_up_without_dovecot_leaves_imap_off_and_says_why(
     monkeypatch.setattr("services.imap.server.DOVECOT", DATA / "no-dovecot")
     assert available_services(base_settings(DATA)) == ("smtp", "pop3", "admin")
     assert "IMAP is off: IMAP needs Dovecot: dovecot-core not installed" in capsys.readouterr().err
+
+
+def test_each_command_that_stores_or_removes_is_posted_with_its_user() -> None:
+    main = render(base_settings(DATA), DIRECTORY, ROOT, CHANGES).main
+    assert f"transport = http-post\n  transport_args = {CHANGES}\n" in main
+    assert "exporter = beaconmail_changes\n" in main and "  fields = user\n" in main
+    (filter_line,) = [line for line in main.splitlines() if line.strip().startswith("filter = ")]
+    assert filter_line.strip().startswith("filter = event=imap_command_finished AND (")
+    for command in ("APPEND", "COPY", "UID COPY", "MOVE", "UID MOVE", "EXPUNGE", "UID EXPUNGE", "CLOSE"):
+        assert f'cmd_name="{command}"' in filter_line
