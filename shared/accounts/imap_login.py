@@ -13,7 +13,11 @@ backend) and its `quota_clone` plugin writes the totals through the SQL dict int
 `imap_usage`, whose triggers (migration 0009) make them our counters. The other choice, the
 `dict` backend adding each change to our columns, counts a message POP3 deleted twice: Dovecot
 frees the bytes of every expunge it notices at its next sync, and POP3 gave them back already.
-Totals cannot drift that way; a delivery our SMTP wrote meanwhile is in them.
+Totals cannot drift that way; a delivery our SMTP wrote meanwhile is in them. quota_clone
+writes when a session ends, or ten seconds after a change while it stays open (a constant
+in Dovecot 2.3), so Dovecot also reports each finished APPEND, COPY, MOVE, EXPUNGE or CLOSE
+to `beaconmail imap` at once, which recounts that Maildir on disk into the same row
+(services.imap.changes, quota.recount_after_imap): totals again, from the same disk.
 
 Hashes: passlib's argon2 hashes carry no scheme prefix; Dovecot's ARGON2ID scheme (libsodium,
 as in `passwords.matches`) reads them. Imported hashes keep their `{SCHEME}` prefix until a

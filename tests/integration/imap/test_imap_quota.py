@@ -76,8 +76,8 @@ def test_append_and_copy_past_the_quota_are_refused(imap_world: ImapWorld) -> No
 
 
 def test_counters_equal_the_disk_after_append_copy_move_expunge(imap_world: ImapWorld) -> None:
-    """Each change in a session of its own: Dovecot hands its totals over when the session ends
-    (and ten seconds after a change in a session that stays open, see the xfail below)."""
+    """Each change in a session of its own, which ends with quota_clone's write as well as our
+    recount (the next test keeps one session open)."""
     address, mailbox_id = new_domain_mailbox(imap_world)
     deliver_to(imap_world.db, mailbox_id, MESSAGE, MESSAGE)
     steps: list[Callable[[imaplib.IMAP4], object]] = [
