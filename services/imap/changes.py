@@ -52,7 +52,8 @@ def changed_user(body: bytes) -> str | None:
 
 
 class ChangeListener:
-    """The HTTP endpoint for Dovecot's event exporter, and the worker that recounts."""
+    """The HTTP endpoint for Dovecot's event exporter, and the worker that recounts: bound on
+    creation (so its url can go into the configuration first), serving inside `with`."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -72,11 +73,12 @@ class ChangeListener:
         """Where Dovecot posts its events (the secret included)."""
         return f"http://127.0.0.1:{self._server.server_address[1]}/{self.secret}"
 
-    def start(self) -> None:
+    def __enter__(self) -> ChangeListener:
         for thread in self._threads:
             thread.start()
+        return self
 
-    def stop(self) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._queue.put(None)
@@ -108,7 +110,7 @@ def _handler_for(listener: ChangeListener) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"  # Dovecot's HTTP client keeps its connection open
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's spelling)
-            if self.path != f"/{listener.secret}":
+            if not secrets.compare_digest(self.path.encode(errors="surrogateescape"), f"/{listener.secret}".encode()):
                 self._reply(HTTPStatus.NOT_FOUND)
                 return
             try:

@@ -66,13 +66,11 @@ def run_imap(settings: Settings) -> None:
     check_installed(settings)
     directory = imap_directory(settings)
     db = Database(settings)
-    listener = ChangeListener(db)
     try:
-        config = write_config(settings, directory, machine_host(settings), listener.url)
-        listener.start()
-        returncode = _run_dovecot(config)
+        with ChangeListener(db) as listener:
+            config = write_config(settings, directory, machine_host(settings), listener.url)
+            returncode = _run_dovecot(config)
     finally:
-        listener.stop()
         db.dispose()
     if returncode:
         raise SystemExit(returncode)

@@ -29,10 +29,8 @@ WAIT_SECONDS = 10.0
 @pytest.fixture
 def listener(db: Database) -> Iterator[ChangeListener]:
     create_domain(db, DOMAIN, actor=CONSOLE)
-    running = ChangeListener(db)
-    running.start()
-    yield running
-    running.stop()
+    with ChangeListener(db) as running:
+        yield running
 
 
 def filed_behind_our_back(db: Database, local: str) -> str:
