@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import socket
 from collections.abc import Callable, Mapping
@@ -61,6 +62,9 @@ class Settings:
     queue_lifetime: float
     queue_retry_base: float
     metrics_token: str | None
+    dns_resolver: tuple[tuple[str, int], ...]
+    dnsbl: tuple[str, ...]
+    rspamd_url: str | None
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -140,6 +144,52 @@ def _relay_host(text: str) -> str:
     if not host.strip("[]") or not port.isdigit() or not 0 < int(port) <= 65535:
         raise ValueError(f"not host or host:port: {text!r}")
     return text
+
+
+def _dns_resolver(text: str) -> tuple[tuple[str, int], ...]:
+    """`HOST[:PORT]`, comma-separated; an IPv6 address goes in brackets. A host name is looked up
+    once, here, by the system's resolver."""
+    servers = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        if item.startswith("["):
+            host, _bracket, rest = item[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else "53"
+        else:
+            host, colon, port = item.rpartition(":")
+            if not colon:
+                host, port = item, "53"
+        if not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            raise ValueError(f"not HOST or HOST:PORT: {item!r}")
+        servers.append((_ip_of(host), int(port)))
+    if not servers:
+        raise ValueError("no resolver given")
+    return tuple(servers)
+
+
+def _ip_of(host: str) -> str:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        return str(socket.getaddrinfo(host, 53, proto=socket.IPPROTO_UDP)[0][4][0])
+    except OSError as exc:
+        raise ValueError(f"cannot resolve {host!r}: {exc}") from None
+
+
+def _dnsbl(text: str) -> tuple[str, ...]:
+    zones = tuple(zone.strip().strip(".").lower() for zone in text.split(",") if zone.strip().strip("."))
+    for zone in zones:
+        if "." not in zone or not re.fullmatch(r"[a-z0-9._-]+", zone):
+            raise ValueError(f"not a blocklist zone: {zone!r}")
+    return zones
+
+
+def _http_url(text: str) -> str:
+    scheme, separator, rest = text.partition("://")
+    if scheme.lower() not in {"http", "https"} or not separator or not rest.strip("/"):
+        raise ValueError(f"not an http(s) URL: {text!r}")
+    return text.rstrip("/")
 
 
 def _is_loopback(bind: str) -> bool:
@@ -223,6 +273,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         queue_retry_base=_value(env, "queue_retry_base", _positive_float, 300.0),
         # Bearer token a Prometheus scraper sends for /metrics; unset, /metrics is not served.
         metrics_token=_value(env, "metrics_token", str, None),
+        # Every lookup of the suite (SPF, DKIM, DMARC, ARC, blocklists, outbound MX, DNS health)
+        # asks these servers; empty: the system's resolver (/etc/resolv.conf).
+        dns_resolver=_value(env, "dns_resolver", _dns_resolver, ()),
+        dnsbl=_value(env, "dnsbl", _dnsbl, ()),
+        rspamd_url=_value(env, "rspamd_url", _http_url, None),
     )
 
 

@@ -25,7 +25,7 @@ from services.smtp.protocol import BeaconSMTP, MailTransaction, authenticated_ma
 from services.smtp.replies import Reply
 from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import mailflow, ratelimit
+from shared.mail import mailflow, ratelimit, srs
 from shared.mail.addresses import Address, normalise_domain, parse_address
 from shared.mail.lineends import BARE_LF
 from shared.mail.routing import (
@@ -167,15 +167,23 @@ class SmtpHandler:
     ) -> Reply:
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return replies.S452_TOO_MANY_RECIPIENTS
-        target = await self._recipient(address, envelope.smtp_utf8)
-        if isinstance(target, Reply):
-            return target
-        plan = self._cached_plan(target, expected_size(envelope)) or await self._read(
-            resolve_recipient, self.db, target, sender=envelope.return_path or None, cache=self.recipients
-        )
+        if not is_clean_path(address) or address == "<>":
+            return replies.S553_BAD_ADDRESS
+        if not address.isascii() and not envelope.smtp_utf8:
+            return replies.S553_UTF8_RECIPIENT
+        # An SRS local part may be longer than parse_address allows: asked before parsing, and
+        # only for SRS addresses, so others pay no extra hand-off to a thread.
+        plan = await self._read(srs.bounce_plan, self.db, address) if srs.is_srs_address(address) else None
+        if plan is None:
+            target = await self._recipient(address)
+            if isinstance(target, Reply):
+                return target
+            plan = self._cached_plan(target, expected_size(envelope)) or await self._read(
+                resolve_recipient, self.db, target, sender=envelope.return_path or None, cache=self.recipients
+            )
         reply = self._plan_reply(plan, envelope, bool(session.authenticated))
         if reply is replies.S250_RECIPIENT_OK:
-            self._add_recipient(envelope, plan, address, target)
+            self._add_recipient(envelope, plan, address)
             envelope.rcpt_tos.append(address)
             envelope.rcpt_options.extend(rcpt_options)
         return reply
@@ -183,11 +191,7 @@ class SmtpHandler:
     def _cached_plan(self, target: Address, size: int) -> DeliveryPlan | None:
         return cached_plan(self.recipients, target, size) if self.recipients is not None else None
 
-    async def _recipient(self, address: str, smtp_utf8: bool) -> Address | Reply:
-        if not is_clean_path(address) or address == "<>":
-            return replies.S553_BAD_ADDRESS
-        if not address.isascii() and not smtp_utf8:
-            return replies.S553_UTF8_RECIPIENT
+    async def _recipient(self, address: str) -> Address | Reply:
         if address.lower() == POSTMASTER:
             return await self._bare_postmaster()
         try:
@@ -217,13 +221,14 @@ class SmtpHandler:
         return replies.S250_RECIPIENT_OK
 
     @staticmethod
-    def _add_recipient(envelope: MailTransaction, plan: DeliveryPlan, address: str, target: Address) -> None:
+    def _add_recipient(envelope: MailTransaction, plan: DeliveryPlan, address: str) -> None:
+        domain = plan.address.rpartition("@")[2]
         if plan.refusal is Refusal.NOT_HOSTED:
             # Relayed for an authenticated user: the local part as given, the domain as an A-label.
-            envelope.remote[f"{address.rpartition('@')[0]}@{target.domain}"] = None
+            envelope.remote[f"{address.rpartition('@')[0]}@{domain}"] = None
             return
         envelope.mailboxes.update((mailbox.id, mailbox) for mailbox in plan.mailboxes)
-        envelope.remote.update(dict.fromkeys(plan.forwards))
+        envelope.remote.update(dict.fromkeys(plan.forwards, domain))
 
     # -- DATA --------------------------------------------------------------------------
 
@@ -242,7 +247,7 @@ class SmtpHandler:
                 message,
                 return_path=envelope.return_path,
                 mailbox_ids=tuple(envelope.mailboxes),
-                remote=tuple(envelope.remote),
+                remote=envelope.remote,
             )
         except QuotaExceeded:
             return replies.S552_MAILBOX_FULL

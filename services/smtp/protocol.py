@@ -93,7 +93,9 @@ class MailTransaction(Envelope):
         self.return_path: str | None = None  # "" for the null reverse-path <>
         self.declared_size = 0
         self.mailboxes: dict[int, LocalMailbox] = {}
-        self.remote: dict[str, None] = {}  # ordered set of addresses for the outbound queue
+        # Addresses for the outbound queue, each with the hosted domain that forwards there
+        # (None: relayed for the signed-in user).
+        self.remote: dict[str, str | None] = {}
 
 
 def is_valid_helo(hostname: str | None) -> bool:

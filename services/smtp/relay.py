@@ -13,12 +13,10 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import dns.exception
-import dns.resolver
-
 from shared.errors import TemporaryFailure
-from shared.mail.dkimkeys import sign_outbound
+from shared.mail.dkimkeys import seal_forwarded, sign_outbound
 from shared.mail.outbound import Attempt, ClaimedRecipient, Delivery, read_body
+from shared.mail.resolver import DnsFailure, NoSuchDomain, Resolver, resolver_for
 from shared.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -53,22 +51,20 @@ def parse_host_port(text: str) -> tuple[str, int]:
     return (host, int(port)) if colon else (text, SMTP_PORT)
 
 
-def mx_hops(domain: str) -> list[Hop]:
+def mx_hops(resolver: Resolver, domain: str) -> list[Hop]:
     """The domain's MX hosts by preference, or the domain itself when it has no MX (RFC 5321 §5.1)."""
     try:
-        answer = dns.resolver.resolve(domain, "MX", lifetime=DNS_LIFETIME)
-    except dns.resolver.NXDOMAIN:
+        records = resolver.query(domain, "MX", lifetime=DNS_LIFETIME)
+    except NoSuchDomain:
         raise RouteError(f"550 5.1.2 domain {domain} does not exist", permanent=True) from None
-    except dns.resolver.NoAnswer:
+    except DnsFailure as exc:
+        raise RouteError(f"451 4.4.3 MX lookup for {domain} failed: {exc}", permanent=False) from None
+    if not records:
         return [Hop(domain, SMTP_PORT, smarthost=False)]
-    except dns.exception.DNSException as exc:
-        raise RouteError(
-            f"451 4.4.3 MX lookup for {domain} failed: {exc.__class__.__name__}", permanent=False
-        ) from None
-    records = sorted(answer, key=lambda record: record.preference)
-    if len(records) == 1 and str(records[0].exchange) == ".":
+    records.sort(key=lambda record: record.preference)  # type: ignore[attr-defined]
+    if len(records) == 1 and str(records[0].exchange) == ".":  # type: ignore[attr-defined]
         raise RouteError(f"556 5.1.10 domain {domain} accepts no mail (null MX)", permanent=True)
-    return [Hop(str(record.exchange).rstrip("."), SMTP_PORT, smarthost=False) for record in records]
+    return [Hop(str(record.exchange).rstrip("."), SMTP_PORT, smarthost=False) for record in records]  # type: ignore[attr-defined]
 
 
 def hops_for(db: Database, delivery: Delivery) -> list[Hop]:
@@ -76,7 +72,7 @@ def hops_for(db: Database, delivery: Delivery) -> list[Hop]:
     if relay:
         host, port = parse_host_port(relay)
         return [Hop(host, port, smarthost=True)]
-    return mx_hops(delivery.domain)
+    return mx_hops(resolver_for(db.settings), delivery.domain)
 
 
 def for_all(recipients: Sequence[ClaimedRecipient], reply: str, permanent: bool) -> list[Attempt]:
@@ -86,7 +82,7 @@ def for_all(recipients: Sequence[ClaimedRecipient], reply: str, permanent: bool)
 def deliver_remote(db: Database, delivery: Delivery) -> list[Attempt]:
     """Try each hop in turn until one gives answers; connection failures move on to the next."""
     try:
-        message = sign_outbound(db, read_body(delivery))
+        message = seal_forwarded(db, delivery.sender, sign_outbound(db, read_body(delivery)))
         hops = hops_for(db, delivery)
     except TemporaryFailure as exc:
         return for_all(delivery.recipients, f"451 4.3.0 {exc}", permanent=False)

@@ -67,19 +67,21 @@ def update_domain(
     name: str,
     *,
     active: bool | None = None,
+    inbound_checks: bool | None = None,
     max_mailboxes: int | None = None,
     max_aliases: int | None = None,
     quota_bytes: int | None = None,
     default_mailbox_quota: int | None = None,
     actor: Actor,
 ) -> DomainView:
-    """Change a domain's limits or switch it on or off: only global admins may."""
+    """Change a domain's limits, switch it on or off, or switch the checks of mail arriving on
+    the MX for it (authentication, blocklists, content) on or off: only global admins may."""
     with db.session.begin() as s:
         domain = _administered_domain(s, actor, name)
         limits = _checked_limits(max_mailboxes, max_aliases, quota_bytes, default_mailbox_quota)
         changes = {field: value for field, value in limits.items() if value is not None}
-        if active is not None:
-            changes["active"] = active
+        switches = {"active": active, "inbound_checks": inbound_checks}
+        changes.update({field: value for field, value in switches.items() if value is not None})
         for field, value in changes.items():
             setattr(domain, field, value)
         detail = ", ".join(f"{field}={value}" for field, value in changes.items())

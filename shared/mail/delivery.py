@@ -9,7 +9,7 @@ message that is not counted, never a quota overrun), which `quota recalc` repair
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,16 @@ def with_return_path(message: bytes, return_path: str | None) -> bytes:
     return b"Return-Path: <" + return_path.encode("utf-8") + b">\r\n" + message
 
 
-def deliver(db: Database, message: bytes, mailbox_ids: Sequence[int], *, return_path: str | None = None) -> DeliveryReport:
-    """Store one copy per mailbox; all or nothing on failure (TemporaryFailure)."""
+def deliver(
+    db: Database,
+    message: bytes,
+    mailbox_ids: Sequence[int],
+    *,
+    return_path: str | None = None,
+    junk_ids: Collection[int] = (),
+) -> DeliveryReport:
+    """Store one copy per mailbox, in its Junk folder for those of `junk_ids`; all or nothing
+    on failure (TemporaryFailure)."""
     data = with_return_path(to_crlf(message), return_path)
     ids = sorted(set(mailbox_ids))
     try:
@@ -48,8 +56,9 @@ def deliver(db: Database, message: bytes, mailbox_ids: Sequence[int], *, return_
     pending: list[maildirs.PendingMessage] = []
     published: list[Path] = []
     try:
-        for maildir in reserved.values():
-            pending.append(maildirs.write_pending(f"{db.settings.mail_root}/{maildir}", data))
+        for mailbox_id, maildir in reserved.items():
+            folder = maildirs.junk_folder(maildir) if mailbox_id in junk_ids else maildir
+            pending.append(maildirs.write_pending(f"{db.settings.mail_root}/{folder}", data))
         for item in pending:
             published.append(maildirs.publish(item))
     except OSError as exc:

@@ -40,6 +40,8 @@ UIDL_ATTRIBUTE = "user.beaconmail.uidl"
 # A filesystem without user attributes, or a process that may not set them: the message keeps
 # the UIDL of its name, as every message did before the attribute.
 _NO_ATTRIBUTES = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM})
+# Where spam goes: the Maildir++ folder Dovecot serves as IMAP's `Junk` (SPECIAL-USE \Junk).
+JUNK_FOLDER = ".Junk"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ def maildir_relative_path(domain: str, local: str) -> str:
     if safe_local.startswith("."):
         safe_local = "%2E" + safe_local[1:]
     return f"{domain}/{safe_local}"
+
+
+def junk_folder(maildir: str) -> str:
+    """The Maildir++ folder `.Junk` of a Maildir (relative or not): IMAP's Junk, which POP3 never lists."""
+    return f"{maildir}/{JUNK_FOLDER}"
 
 
 def create_maildir(path: Path) -> None:
@@ -217,7 +224,7 @@ def stamp_uidls(folder: Path) -> int | None:
     such a message a new name and so a new UIDL. Delivery names go first, then the rest by UIDL,
     so a hard link shared with a delivery name, or with another name, gets the UIDL that
     _with_kept_uidls already lists it by; XATTR_CREATE never replaces a UIDL already kept."""
-    entries = sorted(_entries(folder), key=lambda entry: (not is_delivery_name(entry.name), uid_of(entry.name)))
+    entries = sorted(message_files(folder), key=lambda entry: (not is_delivery_name(entry.name), uid_of(entry.name)))
     stamped = 0
     for entry in entries:
         try:
@@ -239,7 +246,7 @@ def _size_of(entry: os.DirEntry[str]) -> int:
     return int(match.group(1)) if match else entry.stat().st_size
 
 
-def _entries(maildir: Path) -> Iterator[os.DirEntry[str]]:
+def message_files(maildir: Path) -> Iterator[os.DirEntry[str]]:
     """The message files of new/ and cur/."""
     for sub in ("new", "cur"):
         try:
@@ -256,7 +263,7 @@ def list_messages(maildir: Path) -> list[StoredMessage]:
     gave, the name's; for any other, the UIDL kept on the file (see UIDL_ATTRIBUTE)."""
     found: list[StoredMessage] = []
     foreign: list[StoredMessage] = []  # named by Dovecot or another program: uid is the name's
-    for entry in _entries(maildir):
+    for entry in message_files(maildir):
         message = StoredMessage(uid_of(entry.name), _size_of(entry), entry.path)
         if is_delivery_name(entry.name):
             found.append(message)
@@ -328,7 +335,7 @@ def folders(maildir: Path) -> list[Path]:
 
 def disk_usage(maildir: Path) -> tuple[int, int]:
     """(bytes, messages) actually on disk in every folder, for repairing counters."""
-    entries = [entry for folder in folders(maildir) for entry in _entries(folder)]  # no UIDLs: no attribute is read
+    entries = [entry for folder in folders(maildir) for entry in message_files(folder)]  # no UIDLs: no attribute is read
     return sum(entry.stat().st_size for entry in entries), len(entries)
 
 

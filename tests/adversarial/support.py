@@ -44,9 +44,14 @@ def service_environment(settings: Settings) -> dict[str, str]:
     variables = {}
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
-        if value is None:
+        if value is None or value == ():
             continue
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        if field.name == "dns_resolver":
+            text = ",".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in value)
+        elif isinstance(value, tuple):
+            text = ",".join(value)
+        else:
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         variables[f"BEACONMAIL_{field.name.upper()}"] = text
     return environment_without_beaconmail(**variables)
 

@@ -18,7 +18,9 @@ from .compose import COMPOSE_FILE, DOCKERFILE, REPO, filled_env_example, resolve
 
 LONG_RUNNING = {"smtp": {25, 587, 465}, "pop3": {110, 995}, "imap": {143, 993}, "admin": {8080}}
 # Values .env.example shows as examples rather than as the defaults.
-EXAMPLE_VALUES = {"hostname", "secret_key", "relay_host", "relay_user", "relay_password", "tls_cert", "tls_key"}
+EXAMPLE_VALUES = {
+    "hostname", "secret_key", "relay_host", "relay_user", "relay_password", "tls_cert", "tls_key", "dns_resolver", "rspamd_url"
+}
 RUNTIME_FOLDERS = {"templates", "static", "translations"}
 
 

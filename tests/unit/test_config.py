@@ -112,6 +112,12 @@ INVALID = [
     ("relay_host", ":25"),
     ("queue_lifetime", "0"),
     ("queue_retry_base", "five minutes"),
+    ("dns_resolver", "127.0.0.1:99999"),
+    ("dns_resolver", "no-such-host.invalid"),
+    ("dnsbl", "zen spamhaus org"),
+    ("dnsbl", "bl"),
+    ("rspamd_url", "127.0.0.1:11333"),
+    ("rspamd_url", "ftp://127.0.0.1:11333"),
 ]
 UNTYPED = {"str", "str | None", "Path", "Path | None"}
 

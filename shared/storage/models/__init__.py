@@ -13,6 +13,7 @@ from shared.storage.models.queue import (
     OutboundRecipient,
 )
 from shared.storage.models.ratelimit import SubmissionWindow
+from shared.storage.models.sender_rule import SenderListing, SenderRule
 from shared.storage.models.token import ApiToken, api_token_domain
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "OutboundMessage",
     "OutOfOffice",
     "OutboundRecipient",
+    "SenderListing",
+    "SenderRule",
     "SendingPolicy",
     "SubmissionWindow",
     "api_token_domain",

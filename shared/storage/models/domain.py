@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.storage.models.base import Base, Timestamped
@@ -19,6 +19,9 @@ class Domain(Timestamped, Base):
     quota_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     default_mailbox_quota: Mapped[int] = mapped_column(BigInteger, default=0)
     used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Mail from the internet to this domain is held to the sender's SPF, DKIM and DMARC, its
+    # forged use of a hosted domain is refused, and rspamd's verdict is applied.
+    inbound_checks: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     alias_domains: Mapped[list[AliasDomain]] = relationship(
         back_populates="domain", cascade="all, delete-orphan", order_by="AliasDomain.name"

@@ -207,3 +207,16 @@ def test_deliveries_and_pop3_deletes_racing_neither_deadlock_nor_drift(db: Datab
     assert [r.address for r in recalc_quota(db) if r.changed] == []
     assert get_mailbox(db, boxes[0].address, actor=CONSOLE).messages == 30
     assert get_domain(db, "example.com", actor=CONSOLE).used_bytes == sum(get_mailbox(db, box.address, actor=CONSOLE).used_bytes for box in boxes)
+
+
+def test_junk_copies_go_to_the_junk_folder_and_count_in_the_quota(
+    db: Database, boxes: tuple[MailboxView, MailboxView]
+) -> None:
+    alice, bob = boxes
+    report = deliver(db, MESSAGE, [alice.id, bob.id], return_path="", junk_ids={bob.id})
+    assert report.delivered == (alice.id, bob.id)
+    assert len(files(db, alice.address, "new")) == 1 and not (maildir(db, alice.address) / ".Junk").exists()
+    assert files(db, bob.address, "new") == [] and len(files(db, bob.address, ".Junk/new")) == 1
+    assert counters(db, bob.address) == counters(db, alice.address) == (len(MESSAGE) + len(b"Return-Path: <>\r\n"), 1)
+    assert [m.uid for m in maildirs.list_messages(maildir(db, bob.address))] == []  # POP3 serves the inbox only
+    assert not any(repair.changed for repair in recalc_quota(db))  # the counters match every folder on disk

@@ -146,9 +146,11 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> No
     assert directory_triggers(empty_settings) == expected_directory_triggers(empty_settings)
     at_head = search_objects(empty_settings)
     assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(HEAD).down_revision
-    assert tables(empty_settings) == MODEL_TABLES - {"imap_usage"}
+    assert tables(empty_settings) == MODEL_TABLES - {"sender_rule"}
+    assert downgrade(empty_settings, "-1") == "0008"
+    assert tables(empty_settings) == MODEL_TABLES - {"sender_rule", "imap_usage"}
     assert downgrade(empty_settings, "-1") == "0007"
-    assert tables(empty_settings) == MODEL_TABLES - {"imap_usage", "out_of_office", "auto_reply_sent"}
+    assert tables(empty_settings) == MODEL_TABLES - {"sender_rule", "imap_usage", "out_of_office", "auto_reply_sent"}
     assert downgrade(empty_settings, "-1") == "0006"
     assert "imap_enabled" not in mailbox_columns(empty_settings)
     assert search_objects(empty_settings) == at_head  # 0007 left the SQLite search triggers alone
