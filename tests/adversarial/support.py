@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from e2e.processes import (
@@ -189,6 +190,14 @@ def _shut(sock: socket.socket) -> None:
         pass
 
 
+def skip_unless_in_ci(reason: str) -> NoReturn:
+    """Skip for a privilege this machine does not give, except under CI=true: CI runs as root
+    on a machine that gives it, so there its absence is a failure."""
+    if IN_CI:
+        pytest.fail(f"CI=true: {reason}")
+    pytest.skip(reason)
+
+
 @contextmanager
 def small_filesystem(path: Path, size: str) -> Iterator[Path]:
     """A tmpfs of `size` mounted on `path` for the test. Skipped with the reason where mounting
@@ -197,10 +206,7 @@ def small_filesystem(path: Path, size: str) -> Iterator[Path]:
     mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
     done = subprocess.run(mount, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        reason = f"cannot mount a {size} tmpfs (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}"
-        if IN_CI:
-            pytest.fail(f"CI=true: {reason}")
-        pytest.skip(reason)
+        skip_unless_in_ci(f"cannot mount a {size} tmpfs (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}")
     try:
         yield path
     finally:
