@@ -155,14 +155,14 @@ class ServiceProcess:
 
 @contextmanager
 def running_service(
-    instance: BeaconInstance, service: str, variables: dict[str, str] | None = None
+    instance: BeaconInstance, service: str, settings: dict[str, str] | None = None
 ) -> Iterator[ServiceProcess]:
-    """`service` (see bench/serve_beacon.py) in a child process, with extra BEACONMAIL_* `variables`;
-    yields once it listens."""
+    """`service` ("smtp" or "pop3") in a child process; yields once it listens. `settings`: more
+    BEACONMAIL_* variables for it."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.serve_beacon", service],
         cwd=REPO_ROOT,
-        env=instance.environment() | {f"BEACONMAIL_{key}": value for key, value in (variables or {}).items()},
+        env={**instance.environment(), **(settings or {})},
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -125,7 +125,7 @@ def _with_ports(settings: Settings) -> Settings:
 
 @contextmanager
 def beacon_target(instance: beacon.BeaconInstance) -> Iterator[Target]:
-    """`beaconmail imap` (it execs Dovecot: the pid is Dovecot's master) on our database."""
+    """`beaconmail imap` (Dovecot's master is its child) on our database."""
     settings = _with_ports(instance.settings)
     environ = instance.environment() | {
         "BEACONMAIL_IMAP_PORT": str(settings.imap_port),
@@ -148,7 +148,9 @@ def reference_target(instance: beacon.BeaconInstance, users: int) -> Iterator[Ta
     shutil.copytree(instance.settings.mail_root, settings.mail_root, symlinks=True)
     directory = imap_directory(settings)  # hands the root-owned copy to the Maildirs' user
     host = machine_host(instance.settings)  # the same certificate
-    config = write_config(settings, directory, host)
+    # No listener for IMAP changes: the bench stores and removes nothing (a change would only
+    # make the stats service log a refused connection).
+    config = write_config(settings, directory, host, changes_url="http://127.0.0.1:1/")
     passwd = root / "passwd"
     _write_passwd_file(passwd, instance, settings.mail_root, users, host.internal_user)
     sql_driver = f"  driver = sql\n  args = {sql_file(settings)}\n"

@@ -80,7 +80,7 @@ def targets(work_dir: Path, backend: str, dns: DnsServer) -> Iterator[list[Targe
         buried = stack.enter_context(common.graveyard(work_dir))
         found = []
         for name, service in (("checks-on", "smtp"), ("checks-off", "smtp-unchecked")):
-            running = stack.enter_context(beacon.running_service(instance, service, {"DNS_RESOLVER": dns.setting}))
+            running = stack.enter_context(beacon.running_service(instance, service, {"BEACONMAIL_DNS_RESOLVER": dns.setting}))
             pids = functools.partial(procstat.descendants, running.pid)
             found.append(Target(f"{name}-{backend}", running.port, maildirs, pids, buried))
         yield found

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench import common, machine
 
-BENCHMARKS = ("fsync_rate", "smtp_load", "pop3_load", "imap_load", "idle_sessions", "resolution_scale", "admin_scale")
+BENCHMARKS = ("fsync_rate", "smtp_load", "pop3_load", "imap_load", "imap_counters", "idle_sessions", "resolution_scale", "admin_scale")
 HERE = Path(__file__).resolve().parent
 
 

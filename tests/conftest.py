@@ -155,3 +155,12 @@ def db(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Database]
     database = Database(settings)
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def rspamd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real rspamd (tests/rspamd/), started once per test session and stopped after it."""
+    from tests.rspamd.server import Rspamd
+
+    with Rspamd(tmp_path_factory.mktemp("rspamd")) as server:
+        yield server.url

@@ -1,25 +1,27 @@
-"""Domains: list, create, limits, alias domains, enable/disable, delete, DNS records."""
+"""Domains: list, create, limits and switches, alias domains, sender lists, enable/disable,
+delete, DNS records."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from services.admin.access import admin_required, current_actor, manager_required
-from services.admin.feedback import Page, form_status, refusal_shown_on
+from services.admin.feedback import Page, explain, form_status, refusal_shown_on
 from services.admin.forms import (
     AliasDomainForm,
     ConfirmDeleteForm,
     DomainEditForm,
     DomainForm,
+    SenderListingForm,
 )
 from services.admin.portal import db, portal
 from shared import accounts
 from shared.accounts.views import DomainView
+from shared.errors import BeaconError
 from shared.mail import dkimkeys, dnsrecords
 
 bp = Blueprint("domains", __name__, url_prefix="/domains")
-
 
 
 def visible_domain(name: str) -> DomainView:
@@ -57,8 +59,23 @@ def create() -> Page:
 @bp.get("/<name>")
 @manager_required
 def show(name: str) -> str:
-    domain = visible_domain(name)
-    return render_template("domains/show.html", domain=domain, alias_form=AliasDomainForm())
+    return domain_page(visible_domain(name))
+
+
+def domain_page(
+    domain: DomainView, alias_form: AliasDomainForm | None = None, sender_form: SenderListingForm | None = None
+) -> str:
+    """The domain's page; a form that came back refused is shown with its errors. The DNS health
+    is looked up at each view, so a changed record shows at once; the lookups run side by side
+    with a short timeout (shared.mail.dnshealth)."""
+    return render_template(
+        "domains/show.html",
+        domain=domain,
+        alias_form=alias_form or AliasDomainForm(formdata=None),
+        sender_form=sender_form or SenderListingForm(formdata=None),
+        senders=accounts.list_senders(db(), domain.name, actor=current_actor()),
+        dns_checks=accounts.check_domain_dns(db(), domain.name, actor=current_actor()),
+    )
 
 
 @bp.route("/<name>/edit", methods=["GET", "POST"])
@@ -72,6 +89,7 @@ def edit(name: str) -> Page:
                 db(),
                 domain.name,
                 active=form.active.data,
+                inbound_checks=form.inbound_checks.data,
                 max_mailboxes=form.max_mailboxes.data,
                 max_aliases=form.max_aliases.data,
                 quota_bytes=form.quota.data,
@@ -93,7 +111,7 @@ def add_alias_domain(name: str) -> Page:
             accounts.add_alias_domain(db(), form.alias_name.data, domain.name, actor=current_actor())
             flash(_("Alias domain %(alias)s added.", alias=form.alias_name.data.strip()), "success")
             return redirect(url_for("domains.show", name=domain.name))
-    return render_template("domains/show.html", domain=domain, alias_form=form), 422
+    return domain_page(domain, alias_form=form), 422
 
 
 @bp.post("/<name>/alias-domains/<alias_name>/remove")
@@ -102,6 +120,36 @@ def remove_alias_domain(name: str, alias_name: str) -> Response:
     domain = visible_domain(name)
     accounts.remove_alias_domain(db(), alias_name, of_domain=domain.name, actor=current_actor())
     flash(_("Alias domain %(alias)s removed.", alias=alias_name), "success")
+    return redirect(url_for("domains.show", name=domain.name))
+
+
+@bp.post("/<name>/senders")
+@manager_required
+def list_sender(name: str) -> Page:
+    domain = visible_domain(name)
+    form = SenderListingForm()
+    if form.validate_on_submit():
+        with refusal_shown_on(form):
+            if form.listing.data == "block":
+                listed = accounts.block_sender(db(), domain.name, form.sender.data, actor=current_actor())
+                flash(_("Mail from %(sender)s is now refused.", sender=listed.sender), "success")
+            else:
+                listed = accounts.allow_sender(db(), domain.name, form.sender.data, actor=current_actor())
+                flash(_("%(sender)s is now allowed past the spam filter.", sender=listed.sender), "success")
+            return redirect(url_for("domains.show", name=domain.name))
+    return domain_page(domain, sender_form=form), 422
+
+
+@bp.post("/<name>/senders/remove")
+@manager_required
+def unlist_sender(name: str) -> Response:
+    """A refusal (a sender no longer listed, say after another tab removed it) is flashed on the page."""
+    domain = visible_domain(name)
+    try:
+        unlisted = accounts.unlist_sender(db(), domain.name, request.form.get("sender", ""), actor=current_actor())
+        flash(_("%(sender)s was taken off the sender lists.", sender=unlisted), "success")
+    except BeaconError as error:
+        flash(explain(error), "error")
     return redirect(url_for("domains.show", name=domain.name))
 
 

@@ -34,6 +34,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from services.admin.formatting import size_for_input
 from shared.config import parse_size
+from shared.mail.sender_lists import MAX_SENDER_CHARS
 
 MIN_PASSWORD = 8
 POLICY_CHOICES = [
@@ -108,6 +109,20 @@ class DomainForm(FlaskForm):
 class DomainEditForm(DomainForm):
     name = None  # type: ignore[assignment]
     active = BooleanField(_l("Active (receives and sends mail)"))
+    inbound_checks = BooleanField(_l("Check incoming mail (SPF, DKIM, DMARC, blocklists, spam filter)"))
+
+
+class SenderListingForm(FlaskForm):
+    sender = StringField(
+        _l("Sender (address or whole domain)"), validators=[DataRequired(), Length(max=MAX_SENDER_CHARS)]
+    )
+    listing = RadioField(
+        _l("Listing"),
+        choices=[SelectChoice("allow", _l("Allow: the spam filter never sends it to Junk")),
+                 SelectChoice("block", _l("Block: its mail is refused"))],
+        default="allow",
+        validators=[InputRequired()],
+    )
 
 
 class AliasDomainForm(FlaskForm):

@@ -25,6 +25,7 @@ from services.admin.portal import db, portal
 from shared.accounts import reports
 from shared.accounts.permissions import Scope
 from shared.accounts.views import Actor
+from shared.mail import rspamd
 
 # The metrics scraper reads the figures of every domain and changes nothing.
 SCRAPER = Actor(Scope("metrics", is_global_admin=True, read_only=True))
@@ -95,6 +96,12 @@ def metrics() -> Response:
         *metric("beaconmail_groups", "gauge", "Group mailboxes.", [("", totals.groups)]),
         *metric("beaconmail_stored_bytes", "gauge", "Bytes of mail stored.", [("", totals.used_bytes)]),
         *metric("beaconmail_stored_messages", "gauge", "Messages stored.", [("", totals.messages)]),
+        *metric(
+            "beaconmail_rspamd_unscanned_total",
+            "counter",
+            "Messages the MX accepted unscanned because rspamd could not be reached or gave no verdict in time.",
+            [("", rspamd.unscanned_count(portal().settings))],
+        ),
         *metric(
             "beaconmail_admin_requests_total",
             "counter",

@@ -5,10 +5,11 @@ import click
 
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
-from services.cli.params import SIZE, checked_domain
+from services.cli.params import SIZE, checked_domain, checked_sender
 from shared import accounts
-from shared.accounts.records import domain_record
+from shared.accounts.records import dns_check_record, domain_record, sender_record
 from shared.accounts.views import CONSOLE
+from shared.errors import InvalidAddress, NotFound
 
 
 @click.group()
@@ -64,3 +65,65 @@ def domain_alias_add(alias_name: str, target: str) -> None:
 def domain_alias_remove(alias_name: str) -> None:
     accounts.remove_alias_domain(open_database(), alias_name, actor=CONSOLE)
     click.echo(f"alias domain removed: {alias_name}")
+
+
+@domain.command("checks")
+@click.argument("name", callback=checked_domain)
+@click.argument("switch", type=click.Choice(["on", "off"]))
+def domain_checks(name: str, switch: str) -> None:
+    """Switch the checks of mail arriving on the MX for NAME on or off (authentication, blocklists, content)."""
+    accounts.update_domain(open_database(), name, inbound_checks=switch == "on", actor=CONSOLE)
+    click.echo(f"inbound checks {switch}: {name}")
+
+
+@domain.command("allow")
+@click.argument("name", callback=checked_domain, metavar="DOMAIN")
+@click.argument("sender", callback=checked_sender)
+def domain_allow(name: str, sender: str) -> None:
+    """Let SENDER (local@domain, or a whole domain) past the content filter's junk verdict."""
+    listed = accounts.allow_sender(open_database(), name, sender, actor=CONSOLE)
+    click.echo(f"sender allowed for {name}: {listed.sender}")
+
+
+@domain.command("block")
+@click.argument("name", callback=checked_domain, metavar="DOMAIN")
+@click.argument("sender", callback=checked_sender)
+def domain_block(name: str, sender: str) -> None:
+    """Refuse mail from SENDER (local@domain, or a whole domain)."""
+    listed = accounts.block_sender(open_database(), name, sender, actor=CONSOLE)
+    click.echo(f"sender blocked for {name}: {listed.sender}")
+
+
+@domain.command("unlist")
+@click.argument("name", callback=checked_domain, metavar="DOMAIN")
+@click.argument("sender", callback=checked_sender)
+def domain_unlist(name: str, sender: str) -> None:
+    """Take SENDER off the domain's allow or block list."""
+    unlisted = accounts.unlist_sender(open_database(), name, sender, actor=CONSOLE)
+    click.echo(f"sender unlisted for {name}: {unlisted}")
+
+
+@domain.command("senders")
+@click.argument("name", callback=checked_domain, metavar="DOMAIN")
+@json_option
+def domain_senders(name: str, as_json: bool) -> None:
+    """The domain's allowed and blocked senders."""
+    records = [sender_record(s) for s in accounts.list_senders(open_database(), name, actor=CONSOLE)]
+    print_records(records, ["sender", "listing", "created"], as_json)
+
+
+@domain.command("check")
+@click.argument("name")
+@json_option
+def domain_check(name: str, as_json: bool) -> None:
+    """Compare the DNS records of NAME with what the resolver returns: the records, then exit 0
+    when all match, or one line on stderr and exit 1 when some do not."""
+    try:
+        checks = accounts.check_domain_dns(open_database(), name, actor=CONSOLE)
+    except (InvalidAddress, NotFound) as exc:
+        # Exit 1 means a record is wrong; a name that is not a hosted domain is a usage error (2).
+        raise click.BadParameter(str(exc), param_hint="'NAME'") from None
+    print_records([dns_check_record(check) for check in checks], ["ok", "type", "name", "expected", "found"], as_json)
+    wrong = sum(not check.ok for check in checks)
+    if wrong:
+        raise click.ClickException(f"{wrong} of {len(checks)} DNS records of {name} do not match")

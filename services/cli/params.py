@@ -9,6 +9,7 @@ import click
 
 from shared.config import parse_size
 from shared.mail.addresses import normalise_domain, parse_address, parse_alias_source
+from shared.mail.sender_lists import listed_sender_key
 
 
 class Size(click.ParamType):
@@ -78,6 +79,7 @@ def _checked_by(parse: Callable[[str], object]) -> Callable[[click.Context, clic
 checked_address = _checked_by(parse_address)
 checked_domain = _checked_by(normalise_domain)
 checked_alias_source = _checked_by(parse_alias_source)
+checked_sender = _checked_by(listed_sender_key)
 
 # The optional DOMAIN of a list command; a malformed one is refused as invalid, like any other.
 domain_filter = click.argument("domain_name", required=False, metavar="[DOMAIN]", callback=checked_domain)

@@ -19,6 +19,11 @@ SPECIAL_FOLDERS = (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Tras
 # Characters of a login name: an address's atext (RFC 5322) and `@`. No `/` (the index folder is
 # per address) and no `%` (Dovecot's variables); quotes are escaped by the SQL driver.
 USERNAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_@+!#$&'*=?^`{|}~"
+# The IMAP commands that can store or remove a message (their UID forms are named apart),
+# each a reason to recount the user's mailbox (services.imap.changes).
+CHANGING_COMMANDS = ("APPEND", "COPY", "UID COPY", "MOVE", "UID MOVE", "EXPUNGE", "UID EXPUNGE", "CLOSE")
+# How long the stats service waits for our listener, which answers before it recounts.
+CHANGES_TIMEOUT = "2 secs"
 # Loopback clients may log in before TLS (the contract); TLS is required from anywhere else.
 LOOPBACK_NETWORKS = "127.0.0.0/8 ::1/128"
 # The longest socket Dovecot makes under base_dir ("token-login/imap-urlauth"), with room to
@@ -75,11 +80,12 @@ def dict_user(directory: ImapDirectory, host: Host) -> str:
     return directory.database_owner or host.internal_user
 
 
-def render(settings: Settings, directory: ImapDirectory, host: Host) -> DovecotFiles:
-    return DovecotFiles(_main(settings, directory, host), _sql(directory), _quota_dict(directory))
+def render(settings: Settings, directory: ImapDirectory, host: Host, changes_url: str) -> DovecotFiles:
+    """`changes_url`: where Dovecot posts each finished command of CHANGING_COMMANDS."""
+    return DovecotFiles(_main(settings, directory, host, changes_url), _sql(directory), _quota_dict(directory))
 
 
-def _main(settings: Settings, directory: ImapDirectory, host: Host) -> str:
+def _main(settings: Settings, directory: ImapDirectory, host: Host, changes_url: str) -> str:
     folder = imap_folder(settings)
     run = runtime_folder(settings)
     # Dovecot's indexes and uidlists stay out of the Maildir: POP3 and SMTP see what they always saw.
@@ -106,6 +112,7 @@ def _main(settings: Settings, directory: ImapDirectory, host: Host) -> str:
         *_users(directory, host),
         f"mail_location = maildir:~:INDEX={index}:CONTROL={index}",
         *_quota(settings, directory, host),
+        *_changes(changes_url),
         "namespace inbox {",
         "  inbox = yes",
         "  separator = /",
@@ -158,6 +165,28 @@ def _quota(settings: Settings, directory: ImapDirectory, host: Host) -> list[str
         "    mode = 0600",
         f"    user = {directory.mail_user}",
         "  }",
+        "}",
+    ]
+
+
+def _changes(url: str) -> list[str]:
+    """quota_clone is late while a session stays open (services.imap.changes): the stats
+    service posts every finished command that may have changed the user's storage, with the
+    user's name, to `url` at once."""
+    commands = " OR ".join(f"cmd_name={_quoted(name)}" for name in CHANGING_COMMANDS)
+    return [
+        "event_exporter beaconmail_changes {",
+        "  format = json",
+        "  format_args = time-rfc3339",  # required, though we include no time
+        "  transport = http-post",
+        f"  transport_args = {url}",
+        f"  transport_timeout = {CHANGES_TIMEOUT}",
+        "}",
+        "metric beaconmail_storage_changed {",
+        "  exporter = beaconmail_changes",
+        "  exporter_include = name fields",
+        "  fields = user",
+        f"  filter = event=imap_command_finished AND ({commands})",
         "}",
     ]
 

@@ -1,15 +1,21 @@
 """`beaconmail imap`: Dovecot in the foreground, on a configuration written from the settings.
 
-This process writes the files under DATA_DIR/imap and then becomes `dovecot -F`: signals,
-exit codes and Dovecot's log on stderr are Dovecot's own, and `beaconmail up` supervises it
-like any other child.
+This process writes the files under DATA_DIR/imap, runs `dovecot -F` as its child and, beside
+it, the listener for the IMAP changes Dovecot reports (services.imap.changes). SIGTERM and
+SIGINT go on to Dovecot; Dovecot's log is on stderr and its exit code is this process's, so
+`beaconmail up` supervises it like any other child. Dovecot gets SIGTERM should this process
+die first.
 """
 from __future__ import annotations
 
 import os
 import pwd
+import signal
+import subprocess
 from pathlib import Path
+from types import FrameType
 
+from services.imap.changes import ChangeListener
 from services.imap.config import (
     DovecotFiles,
     Host,
@@ -22,7 +28,9 @@ from services.imap.config import (
 )
 from shared.accounts.imap_login import ImapDirectory, dovecot_driver, imap_directory
 from shared.config import Settings
+from shared.runtime.prefork import die_with_parent
 from shared.runtime.tls import ensure_tls_pair
+from shared.storage.db import Database
 
 DOVECOT = Path("/usr/sbin/dovecot")
 DOVECOT_LIBEXEC = Path("/usr/lib/dovecot")
@@ -53,11 +61,33 @@ def check_installed(settings: Settings) -> None:
 
 
 def run_imap(settings: Settings) -> None:
-    """Write Dovecot's configuration and exec Dovecot; returns only by raising."""
+    """Write Dovecot's configuration and run Dovecot until it stops; raises SystemExit with
+    its exit code when that is not 0."""
     check_installed(settings)
     directory = imap_directory(settings)
-    config = write_config(settings, directory, machine_host(settings))
-    os.execv(DOVECOT, [str(DOVECOT), "-F", "-c", str(config)])
+    db = Database(settings)
+    try:
+        with ChangeListener(db) as listener:
+            config = write_config(settings, directory, machine_host(settings), listener.url)
+            returncode = _run_dovecot(config)
+    finally:
+        db.dispose()
+    if returncode:
+        raise SystemExit(returncode)
+
+
+def _run_dovecot(config: Path) -> int:
+    parent = os.getpid()
+    dovecot = subprocess.Popen(
+        [str(DOVECOT), "-F", "-c", str(config)], preexec_fn=lambda: die_with_parent(parent, signal.SIGTERM)
+    )
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        dovecot.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    return dovecot.wait()
 
 
 def machine_host(settings: Settings) -> Host:
@@ -68,10 +98,10 @@ def machine_host(settings: Settings) -> Host:
     return Host(cert, key, as_root=False, internal_user=me, login_user=me)
 
 
-def write_config(settings: Settings, directory: ImapDirectory, host: Host) -> Path:
-    """Write both files (the SQL one readable by Dovecot's auth process only) and make the
-    folders Dovecot's processes write to; returns dovecot.conf's path."""
-    files: DovecotFiles = render(settings, directory, host)
+def write_config(settings: Settings, directory: ImapDirectory, host: Host, changes_url: str) -> Path:
+    """Write the files (the SQL ones readable by the Dovecot process that uses each only) and
+    make the folders Dovecot's processes write to; returns dovecot.conf's path."""
+    files: DovecotFiles = render(settings, directory, host, changes_url)
     folder = imap_folder(settings)
     index = folder / "index"
     for path in (folder, runtime_folder(settings), folder / "state", index):

@@ -25,7 +25,7 @@ from services.smtp.protocol import BeaconSMTP, MailTransaction, authenticated_ma
 from services.smtp.replies import Reply
 from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import mailflow, ratelimit
+from shared.mail import dnsbl, mailflow, ratelimit, rspamd, screening, srs
 from shared.mail.addresses import Address, normalise_domain, parse_address
 from shared.mail.authentication.inbound import InboundDecision, check_inbound
 from shared.mail.lineends import BARE_LF
@@ -38,6 +38,7 @@ from shared.mail.routing import (
     may_send_as,
     resolve_recipient,
 )
+from shared.mail.screening import Screening
 from shared.storage.db import Database
 from shared.storage.directory_cache import DirectoryCache
 
@@ -156,7 +157,7 @@ class SmtpHandler:
         self, server: BeaconSMTP, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
     ) -> Reply:
         try:
-            reply = await self._rcpt_reply(session, envelope, address, rcpt_options)
+            reply = await self._rcpt_reply(server, session, envelope, address, rcpt_options)
         except LOOKUP_FAILURES as error:
             # RFC 5321 §3.3: a 4xx to RCPT refuses this recipient only; the transaction goes on.
             log.error("recipient lookup failed: %s", error)
@@ -166,31 +167,69 @@ class SmtpHandler:
         return reply
 
     async def _rcpt_reply(
-        self, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
+        self, server: BeaconSMTP, session: Session, envelope: MailTransaction, address: str, rcpt_options: list[str]
     ) -> Reply:
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return replies.S452_TOO_MANY_RECIPIENTS
-        target = await self._recipient(address, envelope.smtp_utf8)
-        if isinstance(target, Reply):
-            return target
-        plan = self._cached_plan(target, expected_size(envelope)) or await self._read(
-            resolve_recipient, self.db, target, sender=envelope.return_path or None, cache=self.recipients
-        )
+        if not is_clean_path(address) or address == "<>":
+            return replies.S553_BAD_ADDRESS
+        if not address.isascii() and not envelope.smtp_utf8:
+            return replies.S553_UTF8_RECIPIENT
+        zone = "" if server.listener.submission else await self._blocklisting(server, address)
+        if zone:
+            return replies.s554_blocklisted(zone)
+        # An SRS local part may be longer than parse_address allows: asked before parsing, and
+        # only for SRS addresses, so others pay no extra hand-off to a thread.
+        plan = await self._read(srs.bounce_plan, self.db, address) if srs.is_srs_address(address) else None
+        if plan is None:
+            target = await self._recipient(address)
+            if isinstance(target, Reply):
+                return target
+            plan = self._cached_plan(target, expected_size(envelope)) or await self._read(
+                resolve_recipient, self.db, target, sender=envelope.return_path or None, cache=self.recipients
+            )
         reply = self._plan_reply(plan, envelope, bool(session.authenticated))
         if reply is replies.S250_RECIPIENT_OK:
-            self._add_recipient(envelope, plan, address, target)
+            self._add_recipient(envelope, plan, address)
             envelope.rcpt_tos.append(address)
             envelope.rcpt_options.extend(rcpt_options)
         return reply
 
+    async def _blocklisting(self, server: BeaconSMTP, address: str) -> str:
+        """The BEACONMAIL_DNSBL zone that lists the client ("" for none), for a RCPT on the MX.
+        RFC 5321 §4.5.1: the postmaster of a hosted domain is always reachable, so a listed
+        sender can ask why."""
+        if not self.settings.dnsbl or await self._is_hosted_postmaster(address):
+            return ""
+        if server.blocklisted_by is None:
+            server.blocklisted_by = await self._listing_zone(server.peer_ip())
+        return server.blocklisted_by
+
+    async def _is_hosted_postmaster(self, address: str) -> bool:
+        """`<postmaster>` (this host's) or postmaster@ a hosted domain."""
+        local, at, domain = address.rpartition("@")
+        if not at:
+            return address.lower() == POSTMASTER
+        if local.lower() != POSTMASTER:
+            return False
+        try:
+            return await self._read(is_hosted_domain, self.db, normalise_domain(domain))
+        except InvalidAddress:
+            return False
+
+    async def _listing_zone(self, ip: str) -> str:
+        """The first zone that lists `ip` ("" for none): every zone asked at once, in threads."""
+        zones = self.settings.dnsbl
+        found = await asyncio.gather(*(self._call(dnsbl.is_listed, self.settings, ip, zone) for zone in zones))
+        listing = next((zone for zone, listed in zip(zones, found, strict=True) if listed), "")
+        if listing:
+            log.info("RCPT refused for %s: listed by %s", ip, listing)
+        return listing
+
     def _cached_plan(self, target: Address, size: int) -> DeliveryPlan | None:
         return cached_plan(self.recipients, target, size) if self.recipients is not None else None
 
-    async def _recipient(self, address: str, smtp_utf8: bool) -> Address | Reply:
-        if not is_clean_path(address) or address == "<>":
-            return replies.S553_BAD_ADDRESS
-        if not address.isascii() and not smtp_utf8:
-            return replies.S553_UTF8_RECIPIENT
+    async def _recipient(self, address: str) -> Address | Reply:
         if address.lower() == POSTMASTER:
             return await self._bare_postmaster()
         try:
@@ -220,13 +259,14 @@ class SmtpHandler:
         return replies.S250_RECIPIENT_OK
 
     @staticmethod
-    def _add_recipient(envelope: MailTransaction, plan: DeliveryPlan, address: str, target: Address) -> None:
+    def _add_recipient(envelope: MailTransaction, plan: DeliveryPlan, address: str) -> None:
+        domain = plan.address.rpartition("@")[2]
         if plan.refusal is Refusal.NOT_HOSTED:
             # Relayed for an authenticated user: the local part as given, the domain as an A-label.
-            envelope.remote[f"{address.rpartition('@')[0]}@{target.domain}"] = None
+            envelope.remote[f"{address.rpartition('@')[0]}@{domain}"] = None
             return
         envelope.mailboxes.update((mailbox.id, mailbox) for mailbox in plan.mailboxes)
-        envelope.remote.update(dict.fromkeys(plan.forwards))
+        envelope.remote.update(dict.fromkeys(plan.forwards, domain))
         envelope.sender_vouched |= plan.sender_vouched
 
     # -- DATA --------------------------------------------------------------------------
@@ -238,13 +278,20 @@ class SmtpHandler:
         user = authenticated_mailbox(session)
         if user is not None and not await self._call(ratelimit.consume_submission, self.db, user):
             return replies.S451_RATE_LIMITED
+        trace = self._trace(server, session, envelope)
         above, junk_ids = b"", frozenset[int]()
         if not server.listener.submission:
             decision = await self._inbound_decision(server, session, envelope, content)
             if isinstance(decision, Reply):
                 return decision
             above, content, junk_ids = decision.headers, decision.message, decision.junk_ids
-        message = above + received_header(self._trace(server, session, envelope), datetime.now(timezone.utc)) + content
+        message = above + received_header(trace, datetime.now(timezone.utc)) + content
+        if not server.listener.submission:
+            screened = await self._screen(envelope, trace, message)
+            if isinstance(screened, Reply):
+                return screened
+            message = screened.headers + message
+            junk_ids |= screened.junk_ids
         try:
             await self._call(
                 mailflow.accept_message,
@@ -252,7 +299,7 @@ class SmtpHandler:
                 message,
                 return_path=envelope.return_path,
                 mailbox_ids=tuple(envelope.mailboxes),
-                remote=tuple(envelope.remote),
+                remote=envelope.remote,
                 junk_ids=junk_ids,
             )
         except QuotaExceeded:
@@ -288,6 +335,25 @@ class SmtpHandler:
             log.info("message from %s refused: %s", server.peer_ip(), decision.refusal.value)
             return replies.VERDICT_REPLIES[decision.refusal]
         return decision
+
+    async def _screen(self, envelope: MailTransaction, trace: TraceInfo, message: bytes) -> Screening | Reply:
+        """Sender lists and rspamd (shared.mail.screening), for a message that came in on the MX."""
+        transaction = rspamd.Transaction(
+            ip=trace.ip,
+            helo=trace.helo,
+            sender=envelope.return_path or "",
+            recipients=tuple(envelope.rcpt_tos),
+            queue_id=trace.transaction_id,
+        )
+        try:
+            screened = await self._call(screening.screen, self.db, message, transaction, mailbox_ids=tuple(envelope.mailboxes))
+        except LOOKUP_FAILURES as error:
+            log.error("end-of-DATA screening failed: %s", error)
+            return replies.S451_LOCAL_ERROR
+        if screened.refusal is not None:
+            log.info("message %s from %s refused: %s", trace.transaction_id, trace.ip, screened.refusal.value)
+            return replies.SCREENING_REPLIES[screened.refusal]
+        return screened
 
     def _trace(self, server: BeaconSMTP, session: Session, envelope: MailTransaction) -> TraceInfo:
         return TraceInfo(

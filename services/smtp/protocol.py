@@ -93,7 +93,9 @@ class MailTransaction(Envelope):
         self.return_path: str | None = None  # "" for the null reverse-path <>
         self.declared_size = 0
         self.mailboxes: dict[int, LocalMailbox] = {}
-        self.remote: dict[str, None] = {}  # ordered set of addresses for the outbound queue
+        # Addresses for the outbound queue, each with the hosted domain that forwards there
+        # (None: relayed for the signed-in user).
+        self.remote: dict[str, str | None] = {}
         self.sender_vouched = False  # a group admitted the sender by address (DeliveryPlan.sender_vouched)
 
 
@@ -138,6 +140,8 @@ class BeaconSMTP(SMTP):
         self._greeting = f"220 {self.hostname} {IDENT}"
         self._receiving_data = False
         self.refused_recipients = 0  # counted by the handler, for the whole connection
+        # The blocklist zone that lists the client ("" for none), looked up at its first RCPT.
+        self.blocklisted_by: str | None = None
         self.connections = context.connections
         self._counted_ip: str | None = None  # set once admitted under the per-IP cap
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.errors import TemporaryFailure
-from shared.mail.dkimkeys import sign_outbound
+from shared.mail.dkimkeys import seal_forwarded, sign_outbound
 from shared.mail.outbound import Attempt, ClaimedRecipient, Delivery, read_body
 from shared.mail.resolver import DnsFailure, NoSuchDomain, Resolver, resolver_for
 from shared.storage.db import Database
@@ -82,7 +82,7 @@ def for_all(recipients: Sequence[ClaimedRecipient], reply: str, permanent: bool)
 def deliver_remote(db: Database, delivery: Delivery) -> list[Attempt]:
     """Try each hop in turn until one gives answers; connection failures move on to the next."""
     try:
-        message = sign_outbound(db, read_body(delivery))
+        message = seal_forwarded(db, delivery.sender, sign_outbound(db, read_body(delivery)))
         hops = hops_for(db, delivery)
     except TemporaryFailure as exc:
         return for_all(delivery.recipients, f"451 4.3.0 {exc}", permanent=False)

@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from shared.mail import screening
 from shared.mail.authentication.inbound import Verdict
 from shared.mail.routing import Refusal
 
@@ -51,6 +52,7 @@ S421_TOO_MANY_REFUSED_RECIPIENTS = Reply(421, "4.7.0", "Too many refused recipie
 S451_LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing, try again later")
 S451_RATE_LIMITED = Reply(451, "4.7.1", "Submission rate limit exceeded, try again later")
 S451_SENDER_UNVERIFIED = Reply(451, "4.4.3", "Sender authentication could not finish (DNS), try again later")
+S451_SPAM_DEFERRED = Reply(451, "4.7.1", "Message deferred by the spam filter, try again later")
 S452_STORAGE_FULL = Reply(452, "4.3.1", "Insufficient system storage, try again later")
 S452_MAILBOX_FULL = Reply(452, "4.2.2", "Mailbox full")
 S452_TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
@@ -91,6 +93,8 @@ S550_MAILBOX_DISABLED = Reply(550, "5.2.1", "Mailbox disabled")
 S550_LOOP = Reply(550, "5.4.6", "Routing loop detected")
 S550_SENDER_NOT_ALLOWED = Reply(550, "5.7.1", "Sender may not write to this group")
 S550_BARE_NEWLINE = Reply(550, "5.6.0", "Message contains bare CR or LF; lines must end with CRLF")
+S550_SENDER_BLOCKED = Reply(550, "5.7.1", "Sender blocked by the recipient's domain")
+S550_SPAM = Reply(550, "5.7.1", "Message refused as spam")
 S550_UTF8_SENDER = Reply(550, "5.6.7", "Non-ASCII address requires the SMTPUTF8 parameter")
 S550_DMARC_REJECT = Reply(550, "5.7.1", "Message refused: DMARC policy of the From domain is reject and it failed")
 S550_SPF_FAIL = Reply(550, "5.7.23", "SPF validation failed for the envelope sender")
@@ -106,6 +110,14 @@ S554_RELAY_DENIED = Reply(554, "5.7.1", "Relay access denied")
 S554_INSECURE = Reply(554, "5.7.0", "Command refused due to lack of security")
 S555_MAIL_PARAMETERS = Reply(555, "5.5.4", "MAIL FROM parameters not recognized or not implemented")
 S555_RCPT_PARAMETERS = Reply(555, "5.5.4", "RCPT TO parameters not recognized or not implemented")
+
+
+
+def s554_blocklisted(zone: str) -> Reply:
+    """554 naming the blocklist (a zone from the settings, validated there): the client's
+    operator needs it to ask for delisting."""
+    return Reply(554, "5.7.1", f"Client address is listed by {zone}")
+
 
 REFUSAL_REPLIES: dict[Refusal, Reply] = {
     Refusal.NOT_HOSTED: S554_RELAY_DENIED,
@@ -123,6 +135,12 @@ VERDICT_REPLIES: dict[Verdict, Reply] = {
     Verdict.UNVERIFIED_SENDER: S451_SENDER_UNVERIFIED,
     Verdict.GROUP_OUTSIDER: S550_SENDER_NOT_ALLOWED,
     Verdict.UNVERIFIED_GROUP_SENDER: S451_SENDER_UNVERIFIED,
+}
+
+SCREENING_REPLIES: dict[screening.Refusal, Reply] = {
+    screening.Refusal.BLOCKED_SENDER: S550_SENDER_BLOCKED,
+    screening.Refusal.SPAM: S550_SPAM,
+    screening.Refusal.SPAM_DEFERRED: S451_SPAM_DEFERRED,
 }
 
 # Every reply text aiosmtpd 1.4.6 can still push once our overrides are in place.

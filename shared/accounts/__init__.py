@@ -1,6 +1,6 @@
-"""Accounts: domains, mailboxes, aliases and groups, API tokens, who may do what
-(`permissions`), the audit trail, the frozen views handed to services and their JSON
-records (`records`), CSV import, and the first admin of an empty installation. This module
+"""Accounts: domains, mailboxes, aliases and groups, sender allow and block lists, API tokens,
+who may do what (`permissions`), the audit trail, the frozen views handed to services and their
+JSON records (`records`), CSV import, and the first admin of an empty installation. This module
 re-exports the use cases the services call, so `from shared import accounts;
 accounts.create_domain(...)` reads well.
 
@@ -21,6 +21,7 @@ from shared.accounts.aliases import (
 from shared.accounts.audit import list_audit
 from shared.accounts.domains import (
     add_alias_domain,
+    check_domain_dns,
     create_domain,
     get_domain,
     list_domain_names,
@@ -41,6 +42,13 @@ from shared.accounts.mailboxes import (
     signed_in_mailbox,
     update_mailbox,
 )
+from shared.accounts.sender_lists import (
+    SenderView,
+    allow_sender,
+    block_sender,
+    list_senders,
+    unlist_sender,
+)
 from shared.accounts.views import (
     CONSOLE,
     Actor,
@@ -59,8 +67,12 @@ __all__ = [
     "DomainView",
     "GroupView",
     "MailboxView",
+    "SenderView",
     "add_alias_domain",
+    "allow_sender",
     "authenticate",
+    "block_sender",
+    "check_domain_dns",
     "count_mailboxes",
     "create_alias",
     "create_domain",
@@ -77,6 +89,7 @@ __all__ = [
     "list_domains",
     "list_groups",
     "list_mailboxes",
+    "list_senders",
     "remove_alias",
     "remove_alias_domain",
     "remove_domain",
@@ -85,6 +98,7 @@ __all__ = [
     "revoke_role",
     "set_password",
     "signed_in_mailbox",
+    "unlist_sender",
     "update_alias",
     "update_domain",
     "update_group",

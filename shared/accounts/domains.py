@@ -15,6 +15,7 @@ from shared.accounts.permissions import (
 from shared.accounts.tokens import revoke_tokens_of_domain
 from shared.accounts.views import Actor, DomainView
 from shared.errors import Conflict, InvalidValue, NotFound
+from shared.mail import dkimkeys, dnshealth
 from shared.mail.addresses import domain_to_unicode, normalise_domain
 from shared.storage.db import Database
 from shared.storage.lookups import count_in_domain, domain_by_name, hosted_domain
@@ -67,19 +68,21 @@ def update_domain(
     name: str,
     *,
     active: bool | None = None,
+    inbound_checks: bool | None = None,
     max_mailboxes: int | None = None,
     max_aliases: int | None = None,
     quota_bytes: int | None = None,
     default_mailbox_quota: int | None = None,
     actor: Actor,
 ) -> DomainView:
-    """Change a domain's limits or switch it on or off: only global admins may."""
+    """Change a domain's limits, switch it on or off, or switch the checks of mail arriving on
+    the MX for it (authentication, blocklists, content) on or off: only global admins may."""
     with db.session.begin() as s:
         domain = _administered_domain(s, actor, name)
         limits = _checked_limits(max_mailboxes, max_aliases, quota_bytes, default_mailbox_quota)
         changes = {field: value for field, value in limits.items() if value is not None}
-        if active is not None:
-            changes["active"] = active
+        switches = {"active": active, "inbound_checks": inbound_checks}
+        changes.update({field: value for field, value in switches.items() if value is not None})
         for field, value in changes.items():
             setattr(domain, field, value)
         detail = ", ".join(f"{field}={value}" for field, value in changes.items())
@@ -115,6 +118,14 @@ def get_domain(db: Database, name: str, *, actor: Actor) -> DomainView:
     """One of the actor's domains (any, for a global admin)."""
     with db.session.begin() as s:
         return _view(s, domain_by_name(s, domain_in_scope(actor.scope, name)))
+
+
+def check_domain_dns(db: Database, name: str, *, actor: Actor) -> list[dnshealth.DnsCheck]:
+    """One of the actor's domains: each record it should publish against what the resolver returns.
+    The lookups run outside the transaction, which only says whether the actor sees the domain."""
+    with db.session.begin() as s:
+        domain = domain_by_name(s, domain_in_scope(actor.scope, name)).name
+    return dnshealth.check_domain(db.settings, domain, dkimkeys.dns_record(db.settings, domain))
 
 
 def _visible(actor: Actor) -> Select[Domain]:

@@ -13,12 +13,21 @@ backend) and its `quota_clone` plugin writes the totals through the SQL dict int
 `imap_usage`, whose triggers (migration 0009) make them our counters. The other choice, the
 `dict` backend adding each change to our columns, counts a message POP3 deleted twice: Dovecot
 frees the bytes of every expunge it notices at its next sync, and POP3 gave them back already.
-Totals cannot drift that way; a delivery our SMTP wrote meanwhile is in them.
+Totals cannot drift that way; a delivery our SMTP wrote meanwhile is in them. quota_clone
+writes when a session ends, or ten seconds after a change while it stays open (a constant
+in Dovecot 2.3), so Dovecot also reports each finished APPEND, COPY, MOVE, EXPUNGE or CLOSE
+to `beaconmail imap` at once, which recounts that Maildir on disk into the same row
+(services.imap.changes, quota.recount_after_imap): totals again, from the same disk.
 
 Hashes: passlib's argon2 hashes carry no scheme prefix; Dovecot's ARGON2ID scheme (libsodium,
-as in `passwords.matches`) reads them. Imported hashes keep their `{SCHEME}` prefix until a
-login elsewhere replaces them, and Dovecot understands those prefixes itself. Any other hash
-(`$6$`, `$5$`, `$2b$`) goes to the default scheme CRYPT: glibc's crypt(3) reads them all.
+as in `passwords.matches`) reads them, and ARGON2I reads an imported `$argon2i$` hash.
+libsodium computes only parallelism 1 but verifies any (1.0.18, Debian 12's), so an imported
+hash from another argon2 implementation logs in too. Imported hashes keep their `{SCHEME}`
+prefix until a login elsewhere replaces them, and Dovecot understands those prefixes itself.
+Any other hash (`$6$`, `$5$`, `$2b$`) goes to the default scheme CRYPT: glibc's crypt(3) reads
+them all. Only an imported `$argon2d$` hash, which passlib reads and Dovecot does not, is
+refused over IMAP as a wrong password would be, until a login over SMTP or POP3 (or the
+portal) replaces it with ours.
 """
 from __future__ import annotations
 
@@ -37,6 +46,8 @@ from shared.storage.maildirs import hand_over
 from shared.storage.models import AliasDomain, Domain, ImapUsage, Mailbox
 
 DEFAULT_PASS_SCHEME = "CRYPT"
+# Dovecot's scheme for each argon2 hash that passlib writes (or we import) without a prefix.
+ARGON2_SCHEMES = (("$argon2id$", "{ARGON2ID}"), ("$argon2i$", "{ARGON2I}"))
 # Dovecot never reads mail as root. A mail root that root owns (beaconmail run as root, as in a
 # sandbox) goes to Debian's `mail` user, the traditional owner of mail spools; our processes,
 # still root, hand each Maildir and message they make to it (shared.storage.maildirs).
@@ -145,7 +156,7 @@ def _login_address() -> ColumnElement[str]:
 
 def _password_select() -> Select[str, str]:
     password = case(
-        (Mailbox.password_hash.startswith("$argon2id$"), literal("{ARGON2ID}") + Mailbox.password_hash),
+        *((Mailbox.password_hash.startswith(prefix), literal(scheme) + Mailbox.password_hash) for prefix, scheme in ARGON2_SCHEMES),
         else_=Mailbox.password_hash,
     )
     return select(Mailbox.address.label("user"), password.label("password")).join(Domain).where(*_login_rule())

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.accounts.forwarding import ForwardingView
+from shared.accounts.quarantine import JunkMessage
+from shared.accounts.sender_lists import SenderView
 from shared.accounts.tokens import TokenView, as_utc
 from shared.accounts.views import (
     AliasView,
@@ -17,6 +19,7 @@ from shared.accounts.views import (
     MailboxView,
 )
 from shared.mail.autoreply import Notice
+from shared.mail.dnshealth import DnsCheck
 
 Record = dict[str, Any]
 
@@ -26,6 +29,10 @@ def pick(record: Record, keys: Iterable[str]) -> Record:
     return {key: record[key] for key in keys}
 
 
+def dns_check_record(check: DnsCheck) -> Record:
+    return {"type": check.type, "name": check.name, "expected": check.expected, "found": check.found, "ok": check.ok}
+
+
 def domain_record(view: DomainView) -> Record:
     """`id` is for the command line; the API names a domain by its name alone."""
     return {
@@ -33,6 +40,7 @@ def domain_record(view: DomainView) -> Record:
         "name": view.name,
         "display_name": view.display_name,
         "active": view.active,
+        "inbound_checks": view.inbound_checks,
         "max_mailboxes": view.max_mailboxes,
         "max_aliases": view.max_aliases,
         "quota_bytes": view.quota_bytes,
@@ -78,6 +86,19 @@ def out_of_office_record(view: Notice) -> Record:
     }
 
 
+def junk_record(view: JunkMessage) -> Record:
+    """`date` in UTC to the second; `score` is null for a message the spam filter did not score."""
+    return {
+        "id": view.id,
+        "date": view.date.isoformat(timespec="seconds"),
+        "sender": view.sender,
+        "subject": view.subject,
+        "score": view.score,
+        "reasons": list(view.reasons),
+        "size": view.size,
+    }
+
+
 def alias_record(view: AliasView) -> Record:
     return {"source": view.source, "destinations": list(view.destinations)}
 
@@ -99,6 +120,10 @@ def token_record(view: TokenView) -> Record:
         "last_used_at": _to_second(view.last_used_at),
         "created_at": _to_second(view.created_at),
     }
+
+
+def sender_record(view: SenderView) -> Record:
+    return {"sender": view.sender, "listing": view.listing, "created": _to_second(as_utc(view.created_at))}
 
 
 def _to_second(moment: datetime | None) -> str | None:

@@ -34,6 +34,7 @@ class DomainView:
     name: str
     display_name: str
     active: bool
+    inbound_checks: bool
     max_mailboxes: int
     max_aliases: int
     quota_bytes: int
@@ -50,6 +51,7 @@ class DomainView:
             name=domain.name,
             display_name=domain_to_unicode(domain.name),
             active=domain.active,
+            inbound_checks=domain.inbound_checks,
             max_mailboxes=domain.max_mailboxes,
             max_aliases=domain.max_aliases,
             quota_bytes=domain.quota_bytes,

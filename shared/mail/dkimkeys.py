@@ -1,4 +1,5 @@
-"""DKIM keys per hosted domain (files in the data folder) and signing of outbound mail (dkimpy).
+"""DKIM keys per hosted domain (files in the data folder) and signing of outbound mail (dkimpy):
+a DKIM signature for mail from a hosted domain, an ARC set (RFC 8617) for mail one forwards.
 
 A domain's key is made the first time anything asks for it (adding the domain, printing
 its DNS records, or signing its first message), as an RSA-2048 pair; creation is safe
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.config import Settings
 from shared.errors import InvalidAddress
+from shared.mail import srs
 from shared.mail.addresses import normalise_domain
 from shared.mail.routing import is_hosted_domain
 from shared.storage.db import Database
@@ -93,3 +95,23 @@ def sign_outbound(db: Database, message: bytes) -> bytes:
         log.warning("DKIM signing for %s failed, sending unsigned: %s", domain, exc)
         return message
     return signature + message
+
+
+def seal_forwarded(db: Database, sender: str, message: bytes) -> bytes:
+    """The message with an ARC set prepended when it is a copy a hosted domain forwards (its
+    envelope sender is that domain's SRS address), so the destination can see what our MX
+    found (the `Authentication-Results` it wrote under our host name) before the hop that
+    breaks SPF. dkimpy seals nothing when that header is missing."""
+    domain = srs.forwarding_domain(sender)
+    if domain is None or not is_hosted_domain(db, domain):
+        return message
+    private_key = ensure_domain_key(db.settings, domain)
+    try:
+        arc_set = cast(
+            list[bytes],
+            dkim.arc_sign(message, SELECTOR.encode(), domain.encode(), private_key, db.settings.hostname.encode()),
+        )
+    except dkim.DKIMException as exc:
+        log.warning("ARC sealing for %s failed, sending unsealed: %s", domain, exc)
+        return message
+    return b"".join(arc_set) + message

@@ -16,8 +16,13 @@ TTL = 3600
 class DnsRecord:
     name: str
     type: str
-    value: str
+    data: str  # as a resolver returns it: a TXT record's strings joined, unquoted
     purpose: str
+
+    @property
+    def value(self) -> str:
+        """The data as a zone file writes it."""
+        return txt(self.data) if self.type == "TXT" else self.data
 
     def zone_line(self) -> str:
         return f"{self.name} {TTL} IN {self.type} {self.value}"
@@ -56,8 +61,8 @@ def records_for(settings: Settings, domain: str, dkim: tuple[str, str] | None = 
     zone = f"{domain}."
     records = [
         DnsRecord(zone, "MX", f"10 {host}", "mx"),
-        DnsRecord(zone, "TXT", txt("v=spf1 mx -all"), "spf"),
-        DnsRecord(f"_dmarc.{zone}", "TXT", txt(f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"), "dmarc"),
+        DnsRecord(zone, "TXT", "v=spf1 mx -all", "spf"),
+        DnsRecord(f"_dmarc.{zone}", "TXT", f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}", "dmarc"),
         DnsRecord(f"_submissions._tcp.{zone}", "SRV", f"0 1 {settings.submissions_port} {host}", "srv"),
         DnsRecord(f"_submission._tcp.{zone}", "SRV", f"10 1 {settings.submission_port} {host}", "srv"),
         # One priority order across IMAP and POP3 says which a client should prefer (RFC 6186 §3.4).
@@ -70,7 +75,7 @@ def records_for(settings: Settings, domain: str, dkim: tuple[str, str] | None = 
     ]
     if dkim is not None:
         selector, public = dkim
-        records.insert(2, DnsRecord(f"{selector}._domainkey.{zone}", "TXT", txt(public), "dkim"))
+        records.insert(2, DnsRecord(f"{selector}._domainkey.{zone}", "TXT", public, "dkim"))
     return tuple(records)
 
 

@@ -111,14 +111,15 @@ def commit_deletes(db: Database, maildrop: Maildrop, holder: str, uids: list[str
     if not uids:  # most QUITs: nothing to remove, so nothing to check first
         release_maildrop(db, maildrop, holder)
         return
+    # The row stays locked from the check to the give-back, so a recount after an IMAP change
+    # (quota.recount_after_imap) sees the files and the counters both before or both after.
     with db.session.begin() as s:
-        still_ours = s.scalar(select(Mailbox.lease_holder).where(Mailbox.id == maildrop.mailbox_id)) == holder
-    if not still_ours:
-        raise MaildropLocked("the maildrop lease was lost; nothing was deleted")
-    paths = [maildrop.message(uid).path for uid in dict.fromkeys(uids)]  # a uid named twice is one message
-    removed = [path for path in paths if path.exists()]
-    freed = maildirs.remove_messages(removed)
-    with db.session.begin() as s:
+        lease = select(Mailbox.lease_holder).where(Mailbox.id == maildrop.mailbox_id).with_for_update()
+        if s.scalar(lease) != holder:
+            raise MaildropLocked("the maildrop lease was lost; nothing was deleted")
+        paths = [maildrop.message(uid).path for uid in dict.fromkeys(uids)]  # a uid named twice is one message
+        removed = [path for path in paths if path.exists()]
+        freed = maildirs.remove_messages(removed)
         quota.give_back(s, maildrop.mailbox_id, freed, len(removed))
         _release(s, maildrop.mailbox_id, holder)
 

@@ -6,13 +6,14 @@ then the local copies are delivered (shared.mail.delivery is itself all or nothi
 then are the queued copies released to the workers. Any failure before that cancels the
 queued copies, so a 451 leaves nothing behind that anyone could see or receive. Bounces for
 full mailboxes and out-of-office replies (shared.mail.autoreply) follow, and never fail it.
+Copies a hosted domain forwards leave with an SRS envelope sender (shared.mail.srs).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import autoreply, outbound
+from shared.mail import autoreply, outbound, srs
 from shared.mail.delivery import DeliveryReport, deliver
 from shared.mail.dsn import FailedRecipient, build_dsn
 from shared.mail.routing import Refusal, resolve_recipient
@@ -37,7 +38,7 @@ NOTHING_DELIVERED = DeliveryReport((), ())
 class Acceptance:
     delivered: tuple[int, ...]
     over_quota: tuple[int, ...]
-    queued: int | None
+    queued: tuple[int, ...]
 
 
 def accept_message(
@@ -46,16 +47,18 @@ def accept_message(
     *,
     return_path: str | None,
     mailbox_ids: Sequence[int],
-    remote: Sequence[str],
+    remote: Mapping[str, str | None],
     junk_ids: Collection[int] = (),
 ) -> Acceptance:
     """Deliver to `mailbox_ids` (into the Junk folder for those of `junk_ids`) and queue for
     `remote`. `return_path` "" is the null sender <>. Junk gets no out-of-office reply.
+    `remote` maps each remote address to the hosted domain that forwards the message there,
+    or to None when a signed-in user sends it there.
 
     Raises QuotaExceeded when no copy at all could be kept, TemporaryFailure when nothing was kept.
     Mailboxes that were full while others got the message are reported to the sender in a DSN.
     """
-    queued = outbound.enqueue(db, message, sender=return_path or "", recipients=remote, held=True) if remote else None
+    queued = _queue_held(db, message, return_path or "", remote)
     try:
         report = (
             deliver(db, message, mailbox_ids, return_path=return_path, junk_ids=junk_ids)
@@ -63,19 +66,43 @@ def accept_message(
             else NOTHING_DELIVERED
         )
     except BaseException:
-        if queued is not None:
-            outbound.cancel(db, queued)
+        _cancel(db, queued)
         raise
-    if queued is None and not report.delivered and report.over_quota:
+    if not queued and not report.delivered and report.over_quota:
         raise QuotaExceeded("every recipient mailbox is full")
-    if queued is not None:
-        outbound.release(db, queued)
+    for message_id in queued:
+        outbound.release(db, message_id)
     if report.over_quota:
         _bounce_over_quota(db, return_path or "", report.over_quota, message)
     in_inbox = [mailbox_id for mailbox_id in report.delivered if mailbox_id not in junk_ids]
     if in_inbox and return_path:
         _reply_automatically(db, message, return_path, in_inbox)
     return Acceptance(report.delivered, report.over_quota, queued)
+
+
+def _queue_held(db: Database, message: bytes, return_path: str, remote: Mapping[str, str | None]) -> tuple[int, ...]:
+    """One HELD queue entry per envelope sender: forwards from different hosted domains get
+    different SRS senders."""
+    senders = {
+        forwarder: srs.forwarding_sender(db, return_path, forwarder) if forwarder else return_path
+        for forwarder in set(remote.values())
+    }
+    recipients: dict[str, list[str]] = {}
+    for address, forwarder in remote.items():
+        recipients.setdefault(senders[forwarder], []).append(address)
+    queued: list[int] = []
+    try:
+        for sender, addresses in recipients.items():
+            queued.append(outbound.enqueue(db, message, sender=sender, recipients=addresses, held=True))
+    except BaseException:
+        _cancel(db, queued)
+        raise
+    return tuple(queued)
+
+
+def _cancel(db: Database, queued: Sequence[int]) -> None:
+    for message_id in queued:
+        outbound.cancel(db, message_id)
 
 
 def _reply_automatically(db: Database, message: bytes, sender: str, mailbox_ids: Sequence[int]) -> None:
@@ -123,7 +150,7 @@ def send_generated(db: Database, message: bytes, *, recipient: str, kind: str) -
     through our own MX). The null sender means the recipient's own bounces and out-of-office
     replies never answer it, so two mailboxes cannot reply to each other in a loop."""
     try:
-        plan = resolve_recipient(db, recipient)
+        plan = srs.bounce_plan(db, recipient) or resolve_recipient(db, recipient)
     except InvalidAddress:
         log.warning("%s for %r dropped: the address is not valid", kind, recipient)
         return
@@ -131,7 +158,8 @@ def send_generated(db: Database, message: bytes, *, recipient: str, kind: str) -
         if plan.refusal is Refusal.NOT_HOSTED:
             outbound.enqueue(db, message, sender="", recipients=[recipient])
         elif plan.deliverable:
-            accept_message(db, message, return_path="", mailbox_ids=[m.id for m in plan.mailboxes], remote=plan.forwards)
+            mailbox_ids = [m.id for m in plan.mailboxes]
+            accept_message(db, message, return_path="", mailbox_ids=mailbox_ids, remote=dict.fromkeys(plan.forwards))
         else:
             log.warning("%s for %s dropped: %s", kind, recipient, plan.refusal.value if plan.refusal else "no route")
     except QuotaExceeded:

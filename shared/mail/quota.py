@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Table, bindparam, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shared.errors import InvalidValue, LimitExceeded, TemporaryFailure
@@ -18,7 +19,7 @@ from shared.storage import rawsql
 from shared.storage.db import Database
 from shared.storage.lookups import mailbox_by_address
 from shared.storage.maildirs import disk_usage
-from shared.storage.models import Domain, Mailbox
+from shared.storage.models import Domain, ImapUsage, Mailbox
 from shared.storage.rawsql import RawStatement
 
 # -- room ------------------------------------------------------------------------------
@@ -49,6 +50,7 @@ def check_mailbox_quota(quota_bytes: int, domain: Domain) -> None:
 # The tables behind the models, typed as tables (`Model.__table__` is typed as any FromClause).
 _MAILBOX_TABLE = Mailbox.metadata.tables[Mailbox.__tablename__]
 _DOMAIN_TABLE = Domain.metadata.tables[Domain.__tablename__]
+_IMAP_USAGE_TABLE = ImapUsage.metadata.tables[ImapUsage.__tablename__]
 
 
 def _room_for_size(table: Table) -> ColumnElement[bool]:
@@ -213,3 +215,40 @@ def _recount_domains(db: Database) -> None:
     totals = select(func.coalesce(func.sum(Mailbox.used_bytes), 0)).where(Mailbox.domain_id == Domain.id)
     with db.session.begin() as s:
         s.execute(update(Domain).values(used_bytes=totals.scalar_subquery()))
+
+
+# -- after an IMAP change ----------------------------------------------------------------
+
+
+def recount_after_imap(db: Database, address: str) -> bool:
+    """Count the mailbox's folders on disk and write the totals where Dovecot's quota_clone
+    writes its own (`imap_usage`, whose triggers make them the counters and move the domain's
+    total by the difference): a total, never a difference, so nothing POP3 or SMTP counted
+    already is counted twice. False when no mailbox has the address.
+
+    Rows are locked in the order of Dovecot's dict (its upsert takes the `imap_usage` row, its
+    trigger then the mailbox's, then the domain's), so the two cannot deadlock. The mailbox's
+    is taken before the count (SQLite: the write lock), so a POP3 delete, which removes its
+    files and gives their bytes back under it, falls wholly before or after the count. A
+    delivery reserves its bytes before it writes its file, so a count in between leaves the
+    counters one message short until the next change (recalc_quota's caveat, and quota_clone's)."""
+    with db.session.begin() as s:
+        s.execute(_claim_imap_usage(db), {"address": address})
+        mailbox = s.scalars(select(Mailbox).where(Mailbox.address == address).with_for_update()).one_or_none()
+        if mailbox is None:
+            return False
+        used, messages = disk_usage(db.settings.mail_root / mailbox.maildir)
+        s.execute(update(ImapUsage).where(ImapUsage.address == address).values(used_bytes=used, messages=messages))
+        return True
+
+
+def _claim_imap_usage(db: Database) -> sqlite.Insert | postgresql.Insert:
+    """Lock the mailbox's `imap_usage` row, first making it from the counters as they are
+    (its trigger then changes nothing): an upsert that only rewrites the address, which no
+    trigger watches."""
+    insert = sqlite.insert(_IMAP_USAGE_TABLE) if db.is_sqlite else postgresql.insert(_IMAP_USAGE_TABLE)
+    current = select(Mailbox.address, Mailbox.used_bytes, Mailbox.message_count).where(
+        Mailbox.address == bindparam("address")
+    )
+    claim = insert.from_select(["address", "used_bytes", "messages"], current)
+    return claim.on_conflict_do_update(index_elements=["address"], set_={"address": claim.excluded.address})

@@ -7,11 +7,13 @@ let in by an allowed envelope sender, or the other way round).
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection
 
 from sqlalchemy import select
 
-from shared.mail.addresses import Address
+from shared.errors import InvalidAddress
+from shared.mail.addresses import Address, normalise_domain, parse_address
 from shared.storage.db import Database
 from shared.storage.models import SenderListing, SenderRule
 
@@ -47,3 +49,28 @@ def listings(db: Database, domain_ids: Collection[int], senders: Collection[Addr
 def _listing_of(sender: Address, listed: dict[str, SenderListing]) -> SenderListing | None:
     address, domain = listing_keys(sender)
     return listed.get(address, listed.get(domain))
+
+
+MAX_SENDER_CHARS = 320  # the longest address RFC 5321 allows, and the column's width
+
+
+def listed_sender_key(text: str) -> str:
+    """The key a sender typed by an admin is listed under: `local@domain` as a normalised
+    address, or `domain` / `@domain` as the A-label domain, exactly what `listing_keys` matches.
+
+    Only whole addresses and whole domains are supported: a `*` pattern would match nothing
+    `listing_keys` produces, so it is refused rather than stored as a listing that never applies.
+    """
+    if len(text) > MAX_SENDER_CHARS:
+        raise InvalidAddress(f"invalid sender: longer than {MAX_SENDER_CHARS} characters")
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise InvalidAddress(f"invalid sender: {text!r} holds control characters")
+    if "*" in text:
+        raise InvalidAddress(f"invalid sender: {text!r}: no wildcards; list a whole domain as example.com")
+    cleaned = text.strip()
+    try:
+        if cleaned.startswith("@"):
+            return normalise_domain(cleaned[1:])
+        return str(parse_address(cleaned)) if "@" in cleaned else normalise_domain(cleaned)
+    except InvalidAddress as exc:
+        raise InvalidAddress(f"invalid sender: {text!r} (give local@domain, domain or @domain)") from exc

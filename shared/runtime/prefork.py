@@ -103,7 +103,7 @@ def _run_child(parent: int, number: int, work: Callable[[int], None]) -> None:
     try:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
-        _die_with(parent)
+        die_with_parent(parent, signal.SIGKILL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         work(number)
     except BaseException:  # a forked child must never return into the parent's code
@@ -115,9 +115,9 @@ def _run_child(parent: int, number: int, work: Callable[[int], None]) -> None:
         os._exit(code)
 
 
-def _die_with(parent: int) -> None:
-    """Linux: SIGKILL this process when the parent dies, so no orphan keeps serving the port."""
+def die_with_parent(parent: int, signum: int) -> None:
+    """Linux: `signum` to this process when the parent dies, so no orphan keeps serving the port."""
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
     if os.getppid() != parent:  # the parent died before prctl
         os._exit(1)

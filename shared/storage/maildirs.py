@@ -224,7 +224,7 @@ def stamp_uidls(folder: Path) -> int | None:
     such a message a new name and so a new UIDL. Delivery names go first, then the rest by UIDL,
     so a hard link shared with a delivery name, or with another name, gets the UIDL that
     _with_kept_uidls already lists it by; XATTR_CREATE never replaces a UIDL already kept."""
-    entries = sorted(_entries(folder), key=lambda entry: (not is_delivery_name(entry.name), uid_of(entry.name)))
+    entries = sorted(message_files(folder), key=lambda entry: (not is_delivery_name(entry.name), uid_of(entry.name)))
     stamped = 0
     for entry in entries:
         try:
@@ -246,7 +246,7 @@ def _size_of(entry: os.DirEntry[str]) -> int:
     return int(match.group(1)) if match else entry.stat().st_size
 
 
-def _entries(maildir: Path) -> Iterator[os.DirEntry[str]]:
+def message_files(maildir: Path) -> Iterator[os.DirEntry[str]]:
     """The message files of new/ and cur/."""
     for sub in ("new", "cur"):
         try:
@@ -263,7 +263,7 @@ def list_messages(maildir: Path) -> list[StoredMessage]:
     gave, the name's; for any other, the UIDL kept on the file (see UIDL_ATTRIBUTE)."""
     found: list[StoredMessage] = []
     foreign: list[StoredMessage] = []  # named by Dovecot or another program: uid is the name's
-    for entry in _entries(maildir):
+    for entry in message_files(maildir):
         message = StoredMessage(uid_of(entry.name), _size_of(entry), entry.path)
         if is_delivery_name(entry.name):
             found.append(message)
@@ -335,7 +335,7 @@ def folders(maildir: Path) -> list[Path]:
 
 def disk_usage(maildir: Path) -> tuple[int, int]:
     """(bytes, messages) actually on disk in every folder, for repairing counters."""
-    entries = [entry for folder in folders(maildir) for entry in _entries(folder)]  # no UIDLs: no attribute is read
+    entries = [entry for folder in folders(maildir) for entry in message_files(folder)]  # no UIDLs: no attribute is read
     return sum(entry.stat().st_size for entry in entries), len(entries)
 
 

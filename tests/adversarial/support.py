@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from e2e.processes import (
@@ -43,19 +44,16 @@ def service_environment(settings: Settings) -> dict[str, str]:
     variables = {}
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
-        if value is None:
+        if value is None or value == ():
             continue
-        variables[f"BEACONMAIL_{field.name.upper()}"] = _variable_text(value)
+        if field.name == "dns_resolver":
+            text = ",".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in value)
+        elif isinstance(value, tuple):
+            text = ",".join(value)
+        else:
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        variables[f"BEACONMAIL_{field.name.upper()}"] = text
     return environment_without_beaconmail(**variables)
-
-
-def _variable_text(value: object) -> str:
-    """A setting as its variable spells it: lists comma-separated, `host:port` pairs (BEACONMAIL_DNS_RESOLVER)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return ",".join(":".join(map(str, item)) if isinstance(item, tuple) else str(item) for item in value)
-    return str(value)
 
 
 class ServiceProcess:
@@ -192,6 +190,14 @@ def _shut(sock: socket.socket) -> None:
         pass
 
 
+def skip_unless_in_ci(reason: str) -> NoReturn:
+    """Skip for a privilege this machine does not give, except under CI=true: CI runs as root
+    on a machine that gives it, so there its absence is a failure."""
+    if IN_CI:
+        pytest.fail(f"CI=true: {reason}")
+    pytest.skip(reason)
+
+
 @contextmanager
 def small_filesystem(path: Path, size: str) -> Iterator[Path]:
     """A tmpfs of `size` mounted on `path` for the test. Skipped with the reason where mounting
@@ -200,10 +206,7 @@ def small_filesystem(path: Path, size: str) -> Iterator[Path]:
     mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
     done = subprocess.run(mount, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        reason = f"cannot mount a {size} tmpfs (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}"
-        if IN_CI:
-            pytest.fail(f"CI=true: {reason}")
-        pytest.skip(reason)
+        skip_unless_in_ci(f"cannot mount a {size} tmpfs (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}")
     try:
         yield path
     finally:

@@ -26,10 +26,12 @@ from shared.accounts.forwarding import get_forwarding
 from shared.accounts.out_of_office import get_out_of_office, set_out_of_office
 from shared.accounts.passwords import hash_password
 from shared.accounts.permissions import scope_of
+from shared.accounts.quarantine import list_junk_messages
 from shared.accounts.views import CONSOLE, Actor
 from shared.errors import NotFound, PermissionDenied
 from shared.mail.autoreply import Notice
 from shared.storage.db import Database
+from tests.junkmail import put_in_junk
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Outlook's autodiscover is a POST that only reads (and Outlook sends no CSRF token).
@@ -51,6 +53,8 @@ class Targets:
     group: str
     alias_domain: str
     token_id: int
+    sender: str
+    junk_id: str
 
     def for_rule(self, rule: Rule) -> dict[str, Any]:
         values = {
@@ -59,6 +63,8 @@ class Targets:
             "source": self.alias,
             "alias_name": self.alias_domain,
             "token_id": self.token_id,
+            "sender": self.sender,
+            "message_id": self.junk_id,
         }
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a target for {sorted(missing)}"
@@ -85,6 +91,8 @@ def world(db: Database, password_hash: str) -> World:
     for domain, member in ((people.alpha, people.staff), (people.beta, people.other)):
         accounts.create_alias(db, f"info@{domain}", [member], actor=CONSOLE)
         accounts.create_group(db, f"team@{domain}", [member], actor=CONSOLE)
+        accounts.block_sender(db, domain, f"spam.{domain}", actor=CONSOLE)
+        put_in_junk(db, member)
     return people
 
 
@@ -98,9 +106,12 @@ def admin_token(db: Database, world: World) -> int:
     return tokens.create_token(db, world.admin, name="admin's", read_only=False, actor=CONSOLE).token.id
 
 
-def targets_in(domain: str, token_id: int) -> Targets:
+def targets_in(domain: str, token_id: int, db: Database) -> Targets:
     mailbox = {World.alpha: World.staff, World.beta: World.other}[domain]
-    return Targets(domain, mailbox, f"info@{domain}", f"team@{domain}", f"alias-{domain}", token_id)
+    [junk] = list_junk_messages(db, mailbox, actor=CONSOLE).messages
+    return Targets(
+        domain, mailbox, f"info@{domain}", f"team@{domain}", f"alias-{domain}", token_id, f"spam.{domain}", junk.id
+    )
 
 
 def rules(app: Flask, *, api: bool) -> Iterator[Rule]:
@@ -132,6 +143,8 @@ def state_of(db: Database, domain: str, mailbox: str) -> tuple[object, ...]:
         accounts.list_aliases(db, domain, actor=CONSOLE),
         accounts.list_groups(db, domain, actor=CONSOLE),
         get_forwarding(db, mailbox, actor=CONSOLE),
+        accounts.list_senders(db, domain, actor=CONSOLE),
+        list_junk_messages(db, mailbox, actor=CONSOLE),
         [(t.id, t.owner, t.name, t.domains, t.read_only, t.expires_at) for t in tokens.list_tokens(db, actor=CONSOLE)],
     )
 
@@ -158,6 +171,8 @@ def forms(targets: Targets) -> dict[str, dict[str, str]]:
         "domains.create": domain_limits | {"name": "forged.example"},
         "domains.delete": {"confirmation": targets.domain},
         "domains.edit": domain_limits,
+        "domains.list_sender": {"sender": "forged@remote.example", "listing": "allow"},
+        "domains.unlist_sender": {"sender": targets.sender},
         "groups.create": creates | {"members": World.manager, "policy": "anyone"},
         "groups.edit": {"members": World.manager, "policy": "anyone"},
         "imports.apply": {"csv_text": f"address,password\nforged@{targets.domain},{INTRUDER}\n"},
@@ -173,7 +188,7 @@ def forms(targets: Targets) -> dict[str, dict[str, str]]:
 
 def test_every_state_changing_page_refuses_a_forged_form(app: Flask, db: Database, world: World, admin_token: int) -> None:
     admin = signed_in(app, world.admin)
-    targets = targets_in(world.alpha, admin_token)
+    targets = targets_in(world.alpha, admin_token, db)
     before = state_of(db, world.alpha, world.staff)
     walked: set[str] = set()
     for rule in rules(app, api=False):
@@ -198,9 +213,11 @@ API_BODIES: dict[str, dict[str, Any]] = {
     "api.aliases.replace_alias": {"destinations": [World.manager]},
     "api.domains.add_alias_domain": {"name": "taken-over.example"},
     "api.domains.create_domain": {"name": "gamma.example"},
-    "api.domains.update_domain": {"max_mailboxes": 1000},
+    "api.domains.list_sender": {"sender": "forged@remote.example", "listing": "allow"},
+    "api.domains.update_domain": {"max_mailboxes": 1000, "inbound_checks": False},
     "api.groups.create_group": {"address": "new-team@beta.example", "members": [World.manager]},
     "api.groups.update_group": {"members": [World.manager]},
+    "api.junk.release_junk": {},
     "api.mailboxes.create_mailbox": {"address": "new@beta.example", "password": INTRUDER},
     "api.mailboxes.set_forwarding": {"destinations": [World.manager], "keep_copy": False},
     "api.mailboxes.set_password": {"password": INTRUDER},
@@ -209,14 +226,14 @@ API_BODIES: dict[str, dict[str, Any]] = {
 # Pages that create something in the domain named by a form field rather than the URL.
 CREATED_IN_A_FIELD = {"aliases.create", "domains.create", "groups.create", "imports.apply", "mailboxes.create", "tokens.create"}
 # What only someone who sees beta.example could get back from a list.
-BETA_OBJECTS = (World.other, "info@beta.example", "team@beta.example", "alias-beta.example")
+BETA_OBJECTS = (World.other, "info@beta.example", "team@beta.example", "alias-beta.example", "spam.beta.example")
 
 
 def test_pages_never_reach_another_domain(app: Flask, db: Database, world: World, admin_token: int) -> None:
     """A manager of alpha.example names beta.example's objects in every URL and form of the portal."""
     manager = signed_in(app, world.manager)
     admin = signed_in(app, world.admin)
-    targets = targets_in(world.beta, admin_token)
+    targets = targets_in(world.beta, admin_token, db)
     before = state_of(db, world.beta, world.other)
     for rule in rules(app, api=False):
         address = url(app, rule, targets)
@@ -240,7 +257,7 @@ def test_api_never_reaches_another_domain(app: Flask, db: Database, world: World
     api = app.test_client()
     manager = bearer(db, world.manager, read_only=False)
     admin = bearer(db, world.admin)
-    targets = targets_in(world.beta, admin_token)
+    targets = targets_in(world.beta, admin_token, db)
     before = state_of(db, world.beta, world.other)
     for rule in rules(app, api=True):
         address = url(app, rule, targets)
@@ -398,7 +415,7 @@ def test_session_cookie_flags(app: Flask, world: World) -> None:
 
 def test_every_response_carries_the_security_headers(app: Flask, db: Database, world: World, admin_token: int) -> None:
     admin = signed_in(app, world.admin)
-    targets = targets_in(world.alpha, admin_token)
+    targets = targets_in(world.alpha, admin_token, db)
     responses = [admin.get(url(app, rule, targets)) for rule in rules(app, api=False) if "GET" in methods(rule)]
     responses += [admin.get("/no-such-page"), admin.client.post("/logout"), PortalClient(app.test_client()).get("/")]
     for response in responses:

@@ -26,6 +26,11 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 DB_SERVICE = "db"
+# Components not of our image that the topology does not start: the test database stands in for
+# `db`; rspamd and the resolver have tests of their own (tests/rspamd/, tests/dnsserver.py), and
+# the services' variables that point at them are left out here (no scanning, the system's DNS).
+EXTERNAL_SERVICES = {DB_SERVICE, "rspamd", "resolver"}
+EXTERNAL_VARIABLES = {"BEACONMAIL_RSPAMD_URL", "BEACONMAIL_DNS_RESOLVER"}
 POSTGRES_PORT = 5432
 HEALTH_TIMEOUT = 60.0
 ONE_SHOT_TIMEOUT = 120.0
@@ -35,6 +40,7 @@ def resolved_config(project: Path, env_text: str) -> dict[str, Any]:
     """`docker-compose config` of a copy of the repository's compose file with `env_text` as .env."""
     project.mkdir(parents=True, exist_ok=True)
     shutil.copy(COMPOSE_FILE, project / "docker-compose.yml")
+    shutil.copytree(REPO / "deploy", project / "deploy", dirs_exist_ok=True)
     (project / ".env").write_text(env_text)
     result = subprocess.run(
         ["docker-compose", "--project-directory", str(project), "-f", str(project / "docker-compose.yml"), "config"],
@@ -134,7 +140,8 @@ class ComposeTopology:
             "LANG": "C.UTF-8",
         }
         for name, value in spec.environment.items():
-            local[name] = self.local_value(name, value, root)
+            if name not in EXTERNAL_VARIABLES:
+                local[name] = self.local_value(name, value, root)
         return local
 
     def local_value(self, name: str, value: str, root: Path) -> str:
@@ -187,7 +194,7 @@ class ComposeTopology:
 
     def up(self) -> None:
         """Start in dependency order: one-shots run to completion, the others until healthy."""
-        done, pending = {DB_SERVICE}, [name for name in self.specs if name != DB_SERVICE]
+        done, pending = set(EXTERNAL_SERVICES), [name for name in self.specs if name not in EXTERNAL_SERVICES]
         one_shots = {dep for spec in self.specs.values() for dep, cond in spec.depends_on.items()
                      if cond == "service_completed_successfully"}
         while pending:

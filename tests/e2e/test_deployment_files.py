@@ -18,7 +18,9 @@ from .compose import COMPOSE_FILE, DOCKERFILE, REPO, filled_env_example, resolve
 
 LONG_RUNNING = {"smtp": {25, 587, 465}, "pop3": {110, 995}, "imap": {143, 993}, "admin": {8080}}
 # Values .env.example shows as examples rather than as the defaults.
-EXAMPLE_VALUES = {"hostname", "secret_key", "relay_host", "relay_user", "relay_password", "tls_cert", "tls_key"}
+EXAMPLE_VALUES = {
+    "hostname", "secret_key", "relay_host", "relay_user", "relay_password", "tls_cert", "tls_key", "dns_resolver", "rspamd_url"
+}
 RUNTIME_FOLDERS = {"templates", "static", "translations"}
 
 
@@ -40,7 +42,7 @@ def test_docker_compose_refuses_to_start_without_the_secrets(docker_compose: str
 
 
 def test_compose_file_has_the_topology_of_issue_6(compose_config: dict[str, Any]) -> None:
-    assert set(compose_config) == {"db", "migrate", *LONG_RUNNING}
+    assert set(compose_config) == {"db", "migrate", "rspamd", "resolver", *LONG_RUNNING}
     db = compose_config["db"]
     assert db["image"].startswith("postgres:") and db["healthcheck"]["test"]
     assert any(v.split(":")[:2] == ["pgdata", "/var/lib/postgresql/data"] for v in db["volumes"])
@@ -63,6 +65,18 @@ def test_compose_file_has_the_topology_of_issue_6(compose_config: dict[str, Any]
     assert imap["user"] == "root"  # Dovecot drops to dovenull and the mail volume's owner itself
     assert "postgresql+psycopg://" in imap["environment"]["BEACONMAIL_DATABASE_URL"]
     assert {"dkim"} <= mounts["smtp"] & mounts["admin"]  # the portal shows the key smtp signs with
+
+
+def test_compose_wires_rspamd_and_the_resolver_to_smtp(compose_config: dict[str, Any]) -> None:
+    smtp, resolver = compose_config["smtp"], compose_config["resolver"]
+    assert smtp["environment"]["BEACONMAIL_RSPAMD_URL"] == "http://rspamd:11333"
+    resolver_ip = resolver["networks"]["default"]["ipv4_address"]
+    assert smtp["environment"]["BEACONMAIL_DNS_RESOLVER"] == f"{resolver_ip}:53"
+    assert smtp["environment"]["BEACONMAIL_DATABASE_URL"] == compose_config["pop3"]["environment"]["BEACONMAIL_DATABASE_URL"]
+    for name, port in (("rspamd", "11333"), ("resolver", "53")):
+        assert "ports" not in compose_config[name]  # reachable on the compose network only
+        assert port in (REPO / "deploy" / name / "Dockerfile").read_text()
+    assert "apt-get install" in (REPO / "deploy" / "rspamd" / "Dockerfile").read_text()
 
 
 def documented_variables() -> dict[str, str]:

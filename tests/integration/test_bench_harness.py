@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import beacon, clients, common, imap_load, pop3_load, smtp_load
+from bench import beacon, clients, common, imap_counters, imap_load, pop3_load, smtp_load
 from services.imap.server import DovecotMissing, check_installed
 
 
@@ -55,3 +55,6 @@ def _log_in_and_fetch_on_both_sides(work_dir: Path) -> None:
                 fetched = imap_load.run_fetch(target)
                 assert fetched.count == 5
                 assert fetched.octets >= 5 * common.MESSAGE_SIZE
+        # imap_counters returns only once the counters showed the disk after each change.
+        series = imap_counters.measure(instance, changes=2)
+        assert [len(item.values) for item in series] == [2, 2]

@@ -107,6 +107,55 @@ def test_domain_add_list_remove(initialised) -> None:  # type: ignore[no-untyped
     assert [r["name"] for r in json.loads(ok(run("domain", "list", "--json")))] == ["example.com"]
 
 
+def test_domain_sender_lists(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    assert ok(run("domain", "allow", "example.com", "Partner@Bücher.example")) == (
+        "sender allowed for example.com: partner@xn--bcher-kva.example\n"
+    )
+    assert ok(run("domain", "block", "example.com", "@Spam.Example")) == "sender blocked for example.com: spam.example\n"
+    ok(run("domain", "block", "example.com", "partner@bücher.example"))  # replaces the allow
+    lines = ok(run("domain", "senders", "example.com")).splitlines()
+    assert [line.split("\t")[:2] for line in lines] == [
+        ["partner@xn--bcher-kva.example", "block"],
+        ["spam.example", "block"],
+    ]
+    records = json.loads(ok(run("domain", "senders", "example.com", "--json")))
+    assert [(r["sender"], r["listing"]) for r in records] == [("partner@xn--bcher-kva.example", "block"), ("spam.example", "block")]
+    assert all(set(r) == {"sender", "listing", "created"} and r["created"].endswith("+00:00") for r in records)
+    assert lines[0].split("\t")[2] == records[0]["created"]
+    assert ok(run("domain", "unlist", "example.com", "spam.example")) == "sender unlisted for example.com: spam.example\n"
+    assert [r["sender"] for r in json.loads(ok(run("domain", "senders", "example.com", "--json")))] == [
+        "partner@xn--bcher-kva.example"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("domain", "allow", "unknown.example", "a@b.example"), "unknown domain: unknown.example"),
+        (("domain", "senders", "unknown.example"), "unknown domain: unknown.example"),
+        (("domain", "block", "example.com", "a b@c.example"), "invalid sender: 'a b@c.example' (give local@domain, domain or @domain)"),
+        (("domain", "block", "example.com", "*@spam.example"), "invalid sender: '*@spam.example': no wildcards; list a whole domain as example.com"),
+        (("domain", "allow", "example.com", "a\nb@c.example"), "invalid sender: 'a\\nb@c.example' holds control characters"),
+        (("domain", "unlist", "example.com", "a@b.example"), "sender not listed for example.com: a@b.example"),
+        (("domain", "checks", "example.com", "maybe"), "Invalid value for '{on|off}': 'maybe' is not one of 'on', 'off'."),
+        (("domain", "checks", "unknown.example", "off"), "unknown domain: unknown.example"),
+    ],
+)
+def test_sender_list_mistakes_are_one_line(initialised, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+    assert fails(initialised(*args)) == f"beaconmail: {message}"
+    assert ok(initialised("domain", "senders", "example.com")) == ""
+
+
+def test_domain_checks_switch(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    assert json.loads(ok(run("domain", "list", "--json")))[0]["inbound_checks"] is True
+    assert ok(run("domain", "checks", "example.com", "off")) == "inbound checks off: example.com\n"
+    assert json.loads(ok(run("domain", "list", "--json")))[0]["inbound_checks"] is False
+    ok(run("domain", "checks", "Example.COM", "on"))
+    assert json.loads(ok(run("domain", "list", "--json")))[0]["inbound_checks"] is True
+
+
 def test_mailbox_lifecycle(initialised, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     run = initialised
     ok(run("mailbox", "add", "Alice@example.com", "--password", "pw-a", "--quota", "1M", "--name", "Alice A"))

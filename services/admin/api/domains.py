@@ -1,4 +1,5 @@
-"""/api/v1/domains: list, create, read, change limits, delete, alias domains."""
+"""/api/v1/domains: list, create, read, change limits and switches, delete, alias domains,
+sender allow and block lists."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,14 +7,18 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from services.admin.api.access import api_actor
-from services.admin.api.payload import count, flag, json_body, text
+from services.admin.api.payload import choice, count, flag, json_body, text
 from services.admin.api.serialise import domain_json
 from services.admin.portal import db
 from shared import accounts
+from shared.accounts.records import sender_record
+from shared.mail.sender_lists import MAX_SENDER_CHARS
 
 bp = Blueprint("domains", __name__, url_prefix="/domains")
 
 LIMITS = ("max_mailboxes", "max_aliases", "quota_bytes", "default_mailbox_quota")
+SWITCHES = ("active", "inbound_checks")
+LISTINGS = {"allow": accounts.allow_sender, "block": accounts.block_sender}
 
 
 def created(body: dict[str, Any]) -> tuple[Response, int]:
@@ -42,9 +47,10 @@ def get_domain(name: str) -> Response:
 
 @bp.patch("/<name>")
 def update_domain(name: str) -> Response:
-    body = json_body("active", *LIMITS)
+    body = json_body(*SWITCHES, *LIMITS)
     limits = {field: count(body, field) for field in LIMITS}
-    updated = accounts.update_domain(db(), name, active=flag(body, "active"), actor=api_actor(), **limits)
+    switches = {field: flag(body, field) for field in SWITCHES}
+    updated = accounts.update_domain(db(), name, actor=api_actor(), **switches, **limits)
     return jsonify(domain_json(updated))
 
 
@@ -63,4 +69,24 @@ def add_alias_domain(name: str) -> tuple[Response, int]:
 @bp.delete("/<name>/alias-domains/<alias_name>")
 def remove_alias_domain(name: str, alias_name: str) -> tuple[str, int]:
     accounts.remove_alias_domain(db(), alias_name, of_domain=name, actor=api_actor())
+    return "", 204
+
+
+@bp.get("/<name>/senders")
+def list_senders(name: str) -> Response:
+    return jsonify(items=[sender_record(view) for view in accounts.list_senders(db(), name, actor=api_actor())])
+
+
+@bp.post("/<name>/senders")
+def list_sender(name: str) -> tuple[Response, int]:
+    """Allow or block a sender; one listed already has its listing replaced."""
+    body = json_body("sender", "listing")
+    sender = text(body, "sender", required=True, max_length=MAX_SENDER_CHARS) or ""
+    listing = choice(body, "listing", LISTINGS)
+    return created(sender_record(LISTINGS[listing](db(), name, sender, actor=api_actor())))
+
+
+@bp.delete("/<name>/senders/<path:sender>")
+def unlist_sender(name: str, sender: str) -> tuple[str, int]:
+    accounts.unlist_sender(db(), name, sender, actor=api_actor())
     return "", 204

@@ -6,6 +6,8 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from shared.accounts.mailbox_search import COUNT_LIMIT
+from shared.accounts.quarantine import MAX_LISTED
+from shared.mail.sender_lists import MAX_SENDER_CHARS
 
 Schema = dict[str, Any]
 
@@ -36,6 +38,12 @@ STRINGS = {"type": "array", "items": {"type": "string", "maxLength": 1024}}
 ADDRESS = {"type": "string", "minLength": 3, "maxLength": 320}
 POLICY = {"type": "string", "enum": ["anyone", "domain", "members"]}
 DAY = {"type": ["string", "null"], "format": "date"}
+INBOUND_CHECKS = BOOLEAN | {
+    "description": "Whether mail arriving on the MX for the domain is checked (SPF, DKIM, DMARC, blocklists, content)"
+}
+LISTING = {"type": "string", "enum": ["allow", "block"],
+           "description": "allow: skips the content filter's junk verdict; block: refused with 550 5.7.1"}
+SENDER = {"type": "string", "minLength": 1, "maxLength": MAX_SENDER_CHARS}
 
 MAILBOX_PROPERTIES: dict[str, Schema] = {
     "address": STRING, "domain": STRING, "name": STRING, "quota_bytes": COUNT,
@@ -67,12 +75,12 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "Domain": obj(
         {
-            "name": STRING, "display_name": STRING, "active": BOOLEAN, "max_mailboxes": COUNT,
-            "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT,
+            "name": STRING, "display_name": STRING, "active": BOOLEAN, "inbound_checks": INBOUND_CHECKS,
+            "max_mailboxes": COUNT, "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT,
             "used_bytes": {"type": "integer"}, "mailboxes": COUNT, "aliases": COUNT,
             "alias_domains": STRINGS,
         },
-        ["name", "display_name", "active", "max_mailboxes", "max_aliases", "quota_bytes",
+        ["name", "display_name", "active", "inbound_checks", "max_mailboxes", "max_aliases", "quota_bytes",
          "default_mailbox_quota", "used_bytes", "mailboxes", "aliases", "alias_domains"],
     ),
     "DomainCreate": obj(
@@ -81,10 +89,20 @@ SCHEMAS: dict[str, Schema] = {
         ["name"],
     ),
     "DomainUpdate": obj(
-        {"active": BOOLEAN, "max_mailboxes": COUNT, "max_aliases": COUNT, "quota_bytes": COUNT,
-         "default_mailbox_quota": COUNT},
+        {"active": BOOLEAN, "inbound_checks": INBOUND_CHECKS, "max_mailboxes": COUNT, "max_aliases": COUNT,
+         "quota_bytes": COUNT, "default_mailbox_quota": COUNT},
     ),
     "AliasDomainCreate": obj({"name": {"type": "string", "minLength": 1, "maxLength": 255}}, ["name"]),
+    "Sender": obj(
+        {"sender": STRING, "listing": LISTING, "created": {"type": "string", "format": "date-time"}},
+        ["sender", "listing", "created"],
+    ),
+    "SenderCreate": {
+        **obj({"sender": SENDER, "listing": LISTING}, ["sender", "listing"]),
+        "description": "A whole address (local@domain) or a whole domain (example.com or @example.com); "
+        "no wildcards. Listing a sender again replaces its listing.",
+    },
+    "SenderList": items_of("Sender"),
     "Mailbox": obj(MAILBOX_PROPERTIES, MAILBOX_REQUIRED),
     "MailboxDetail": obj(
         {**MAILBOX_PROPERTIES, "out_of_office": ref("OutOfOffice")}, [*MAILBOX_REQUIRED, "out_of_office"]
@@ -123,6 +141,22 @@ SCHEMAS: dict[str, Schema] = {
         offset=COUNT,
         limit=COUNT,
         next={"type": ["string", "null"], "description": "Path and query of the next page (an `after` cursor), or null"},
+    ),
+    "JunkMessage": obj(
+        {"id": {"type": "string", "pattern": "^[A-Za-z0-9_=+\\\\-][A-Za-z0-9._=+\\\\-]{0,69}$",
+                "description": "Stable while the message is in Junk (Dovecot's renames keep it); "
+                "after a release it is the message's POP3 UIDL"},
+         "date": {"type": "string", "format": "date-time", "description": "Date: in UTC, or when it was stored"},
+         "sender": STRING, "subject": STRING,
+         "score": {"type": ["number", "null"], "description": "X-Spam-Score; null when the message was not scored"},
+         "reasons": STRINGS | {"description": "X-Spam-Reasons: rspamd symbols, or e.g. \"DMARC quarantine\""},
+         "size": COUNT},
+        ["id", "date", "sender", "subject", "score", "reasons", "size"],
+    ),
+    "JunkList": items_of(
+        "JunkMessage",
+        address=STRING,
+        total=COUNT | {"description": "Messages in Junk; the newest `limit` are listed"},
     ),
     "DomainList": items_of("Domain"),
     "Alias": obj({"source": STRING, "destinations": STRINGS}, ["source", "destinations"]),
@@ -205,7 +239,8 @@ def paths() -> dict[str, Schema]:
         "/domains/{name}": {
             "parameters": name,
             "get": operation("Read a domain", ("200", "Domain")),
-            "patch": operation("Change limits or enable/disable (global admin)", ("200", "Domain"), "DomainUpdate"),
+            "patch": operation("Change limits, enable/disable or switch inbound checks (global admin)",
+                               ("200", "Domain"), "DomainUpdate"),
             "delete": operation("Delete a domain with its mailboxes and mail (global admin)", ("204", None)),
         },
         "/domains/{name}/alias-domains": {
@@ -215,6 +250,15 @@ def paths() -> dict[str, Schema]:
         "/domains/{name}/alias-domains/{alias_name}": {
             "parameters": [*name, path_param("alias_name")],
             "delete": operation("Remove an alias domain (global admin)", ("204", None)),
+        },
+        "/domains/{name}/senders": {
+            "parameters": name,
+            "get": operation("The domain's allowed and blocked senders", ("200", "SenderList")),
+            "post": operation("Allow or block a sender (the domain's managers)", ("201", "Sender"), "SenderCreate"),
+        },
+        "/domains/{name}/senders/{sender}": {
+            "parameters": [*name, {**path_param("sender"), "schema": {"type": "string", "minLength": 1}}],
+            "delete": operation("Take a sender off the allow or block list", ("204", None)),
         },
         "/mailboxes": {
             "get": operation(
@@ -241,6 +285,22 @@ def paths() -> dict[str, Schema]:
             "get": operation("Read where the mailbox forwards its mail", ("200", "Forwarding")),
             "put": operation("Replace the forwarding addresses (empty = off); keep_copy defaults to true",
                              ("200", "Forwarding"), "ForwardingUpdate"),
+        },
+        "/mailboxes/{address}/junk": {
+            "parameters": address,
+            "get": operation("List the mailbox's Junk messages, newest first, with the spam verdict",
+                             ("200", "JunkList"), params=[query_param("limit", {"type": "integer", "minimum": 0,
+                                                                               "maximum": MAX_LISTED})]),
+        },
+        "/mailboxes/{address}/junk/{id}/release": {
+            "parameters": [*address, path_param("id")],
+            "post": operation("Move a Junk message into the inbox, unread, with its POP3 UIDL (400 for a malformed id)",
+                              ("204", None)),
+        },
+        "/mailboxes/{address}/junk/{id}": {
+            "parameters": [*address, path_param("id")],
+            "delete": operation("Delete a Junk message and give its bytes back to the quota (400 for a malformed id)",
+                                ("204", None)),
         },
         "/aliases": {
             "get": operation("List aliases", ("200", "AliasList"), params=[DOMAIN_FILTER]),
@@ -280,7 +340,7 @@ def build_document(server_url: str) -> Schema:
         "info": {
             "title": "Beacon Mail admin API",
             "version": "1.0.0",
-            "description": "Domains, mailboxes, aliases and groups. Every error is JSON with a stable `code`.",
+            "description": "Domains, mailboxes, aliases and groups, sender lists. Every error is JSON with a stable `code`.",
         },
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}],

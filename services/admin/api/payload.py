@@ -1,6 +1,7 @@
 """Reading JSON request bodies and query strings: typed values or a 422 naming the field."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -57,6 +58,15 @@ def flag(body: dict[str, Any], field: str) -> bool | None:
     if not isinstance(value, bool):
         raise invalid(field, "must be true or false")
     return value
+
+
+def choice(body: dict[str, Any], field: str, choices: Iterable[str]) -> str:
+    """A required string that is one of `choices`."""
+    allowed = list(choices)
+    value = body.get(field)
+    if value not in allowed:
+        raise invalid(field, f"must be one of {', '.join(allowed)}")
+    return str(value)
 
 
 def strings(body: dict[str, Any], field: str, *, required: bool = False) -> list[str] | None:

@@ -7,10 +7,11 @@ from shared.storage.models.base import Base
 
 
 class ImapUsage(Base):
-    """A mailbox's totals as Dovecot last counted them over all its folders, written by
+    """A mailbox's totals over all its folders as last counted after an IMAP change, written by
     Dovecot's quota_clone plugin through its SQL dict (shared.accounts.imap_login renders the
-    map). Nothing of ours reads it: migration 0009's triggers copy each write into the
-    mailbox's counters and move its domain's total by the difference, in the same statement."""
+    map) and by our recount of the Maildir when Dovecot reports a change (quota.recount_after_imap).
+    Nothing of ours reads it: migration 0009's triggers copy each write into the mailbox's
+    counters and move its domain's total by the difference, in the same statement."""
 
     __tablename__ = "imap_usage"
 

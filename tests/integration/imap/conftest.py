@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +50,19 @@ class ImapWorld:
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def imap_world(request: pytest.FixtureRequest) -> Iterator[ImapWorld]:
+    with running_world(request, request.param) as world:
+        yield world
+
+
+@contextmanager
+def running_world(request: pytest.FixtureRequest, backend: str, **overrides: object) -> Iterator[ImapWorld]:
+    """A database of `backend` with the domain imap.example, and Dovecot on it (settings'
+    `overrides` on top of the tests' own), all removed afterwards."""
     # Not under pytest's folder (0700, root's): run as root, Dovecot reads mail as `mail`,
     # which must be able to reach the Maildirs.
     data_dir = Path(tempfile.mkdtemp(prefix="bm-imap-"))
     data_dir.chmod(0o755)
-    if request.param == "sqlite":
+    if backend == "sqlite":
         url = f"sqlite:///{data_dir / 'beaconmail.db'}"
         shutil.copyfile(request.getfixturevalue("migrated_sqlite_template"), data_dir / "beaconmail.db")
     else:
@@ -62,17 +71,19 @@ def imap_world(request: pytest.FixtureRequest) -> Iterator[ImapWorld]:
         url = _postgres_url(f"bm_imap_{uuid.uuid4().hex[:12]}")
         _create_postgres_database(str(make_url(url).database), request.getfixturevalue("migrated_postgres_template"))
     imap_port, imaps_port = free_ports(2)
-    settings = base_settings(data_dir, database_url=url, imap_port=imap_port, imaps_port=imaps_port)
+    settings = base_settings(data_dir, database_url=url, imap_port=imap_port, imaps_port=imaps_port, **overrides)
     require_dovecot(settings)
     db = Database(settings)
     create_domain(db, "imap.example", actor=CONSOLE)
     dovecot = start_dovecot(settings)
-    yield ImapWorld(db, dovecot, "imap.example")
-    dovecot.stop()
-    db.dispose()
-    if request.param == "postgresql":
-        _drop_postgres_database(str(make_url(url).database))
-    shutil.rmtree(data_dir, ignore_errors=True)
+    try:
+        yield ImapWorld(db, dovecot, "imap.example")
+    finally:
+        dovecot.stop()
+        db.dispose()
+        if backend == "postgresql":
+            _drop_postgres_database(str(make_url(url).database))
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -63,7 +63,7 @@ def start_dovecot(settings: Settings) -> Dovecot:
     with log.open("wb") as output:
         process = subprocess.Popen(command, env=environment(settings), stdout=output, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + READY_TIMEOUT
-    while not all(_accepting(port) for port in (settings.imap_port, settings.imaps_port)):
+    while not all(_accepting(settings.bind, port) for port in (settings.imap_port, settings.imaps_port)):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise AssertionError(f"beaconmail imap did not start: {log.read_text()}")
@@ -71,9 +71,9 @@ def start_dovecot(settings: Settings) -> Dovecot:
     return Dovecot(settings, process, log)
 
 
-def _accepting(port: int) -> bool:
+def _accepting(address: str, port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((address, port), timeout=0.5):
             return True
     except OSError:
         return False

@@ -6,7 +6,7 @@ import subprocess
 import uuid
 
 import pytest
-from passlib.hash import bcrypt, sha512_crypt
+from passlib.hash import argon2, bcrypt, sha512_crypt
 
 from services.cli import main
 from shared.accounts import (
@@ -21,7 +21,8 @@ from shared.accounts import (
 )
 from shared.accounts.passwords import CONTEXT
 from shared.accounts.views import CONSOLE
-from tests.integration.pop3.support import deliver_to
+from tests.integration.pop3.support import RunningServer, deliver_to
+from tests.integration.pop3.support import login as pop3_login
 
 from .conftest import ImapWorld
 from .support import (
@@ -38,6 +39,7 @@ from .support import (
 
 CAPABILITIES = {"IMAP4REV1", "IDLE", "UIDPLUS", "MOVE", "SPECIAL-USE", "QUOTA", "CONDSTORE", "NAMESPACE", "ENABLE"}
 pytestmark = pytest.mark.integration
+FOREIGN_ARGON2 = argon2.using(parallelism=4, memory_cost=19456, rounds=2)
 MESSAGE = b"Subject: to the alias domain\r\nFrom: a@remote.example\r\n\r\nhello\r\n"
 
 
@@ -69,6 +71,9 @@ def test_a_loopback_client_may_log_in_before_tls(imap_world: ImapWorld) -> None:
     pytest.param(lambda pw: "{BLF-CRYPT}" + bcrypt.using(ident="2y").hash(pw), id="BLF-CRYPT"),
     pytest.param(lambda pw: "{ARGON2ID}" + CONTEXT.hash(pw), id="ARGON2ID"),
     pytest.param(lambda pw: sha512_crypt.hash(pw), id="bare-sha512-crypt"),
+    # From other argon2 implementations: libsodium computes only parallelism 1 but verifies any.
+    pytest.param(lambda pw: "{ARGON2ID}" + FOREIGN_ARGON2.hash(pw), id="ARGON2ID-parallelism-4"),
+    pytest.param(lambda pw: FOREIGN_ARGON2.using(type="I").hash(pw), id="bare-argon2i"),
 ])
 def test_every_hash_scheme_we_accept_logs_in(imap_world: ImapWorld, stored: object) -> None:
     address, _id = imap_world.new_mailbox(stored(PASSWORD), password_is_hash=True)  # type: ignore[operator]
@@ -160,3 +165,17 @@ def test_without_dovecot_imap_prints_one_line_and_exits_2(
     assert main(["imap"]) == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and "apt-get install dovecot-imapd dovecot-" in lines[0], lines
+
+
+
+def test_an_argon2d_hash_dovecot_cannot_read_logs_in_once_a_pop3_login_replaced_it(
+    imap_world: ImapWorld, pop3: RunningServer
+) -> None:
+    """passlib reads an imported `$argon2d$` hash, Dovecot has no scheme for it: IMAP refuses it
+    as a wrong password (NO, not BAD or a temporary failure) until our first login elsewhere
+    replaces the hash with ours."""
+    stored = FOREIGN_ARGON2.using(type="D").hash(PASSWORD)
+    address, _id = imap_world.new_mailbox(stored, password_is_hash=True)
+    assert login_refused_afresh(imap_world.settings, address, PASSWORD)
+    pop3_login(pop3, address, PASSWORD).quit()
+    assert can_login(imap_world.settings, address, PASSWORD)

@@ -1,16 +1,19 @@
 """`quota recalc` on both databases: counters repaired from the disk, and what changed reported."""
 from __future__ import annotations
 
+import threading
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from shared.accounts import create_domain, create_mailbox, get_domain, get_mailbox
 from shared.accounts.views import CONSOLE
 from shared.errors import InvalidAddress, NotFound
 from shared.mail.delivery import deliver
-from shared.mail.quota import QuotaRepair, recalc_quota
+from shared.mail.quota import QuotaRepair, give_back, recalc_quota, recount_after_imap
 from shared.storage import maildirs
 from shared.storage.db import Database
+from shared.storage.models import Mailbox
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
 MESSAGE = b"Subject: q\r\n\r\n" + b"x" * 100 + b"\r\n"
@@ -103,3 +106,49 @@ def test_dovecots_totals_become_the_counters_and_move_the_domain(populated: Data
         assert (alice.used_bytes, alice.messages) == (total, count)
         assert get_domain(populated, "example.com", actor=CONSOLE).used_bytes == total + len(MESSAGE)  # bob's
         assert get_domain(populated, "example.net", actor=CONSOLE).used_bytes == 2 * len(MESSAGE)
+
+
+# -- recount after an IMAP change ---------------------------------------------------------
+
+
+def _counters(db: Database, address: str) -> tuple[int, int, int]:
+    view = get_mailbox(db, address, actor=CONSOLE)
+    return view.used_bytes, view.messages, get_domain(db, address.split("@")[1], actor=CONSOLE).used_bytes
+
+
+def test_recount_after_imap_writes_the_disk_totals_once(populated: Database) -> None:
+    """Dovecot filed a message in Sent and expunged one from INBOX: the counters become the
+    disk's totals, the domain moves by the difference (bob's bytes stay in it), and a second
+    recount of the same disk changes nothing."""
+    alice = populated.settings.mail_root / "example.com" / "alice"
+    maildirs.publish(maildirs.write_pending(alice / ".Sent", b"s" * 70))
+    maildirs.list_messages(alice)[0].path.unlink()
+    for _ in range(2):
+        assert recount_after_imap(populated, "alice@example.com")
+        assert _counters(populated, "alice@example.com") == (2 * len(MESSAGE) + 70, 3, 3 * len(MESSAGE) + 70)
+    assert _counters(populated, "carol@example.net") == (2 * len(MESSAGE), 2, 2 * len(MESSAGE))
+
+
+def test_recount_after_imap_of_no_mailbox_writes_nothing(populated: Database) -> None:
+    assert not recount_after_imap(populated, "nobody@example.com")
+    with populated.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM imap_usage")).scalar() == 0
+
+
+def test_a_pop3_delete_under_way_is_counted_once(populated: Database) -> None:
+    """A recount that starts while a POP3 delete holds the mailbox row (files removed, bytes
+    not yet given back) waits for it and counts after it: counting first would write the
+    removed message back into the counters once the delete committed."""
+    assert recount_after_imap(populated, "alice@example.com")  # imap_usage has alice's row
+    alice = get_mailbox(populated, "alice@example.com", actor=CONSOLE)
+    recount = threading.Thread(target=recount_after_imap, args=(populated, "alice@example.com"))
+    with populated.session.begin() as s:
+        s.execute(select(Mailbox.id).where(Mailbox.id == alice.id).with_for_update())
+        recount.start()
+        recount.join(timeout=0.5)
+        assert recount.is_alive()  # waiting for the row
+        path = maildirs.list_messages(populated.settings.mail_root / "example.com" / "alice")[0].path
+        freed = maildirs.remove_messages([path])
+        give_back(s, alice.id, freed, 1)
+    recount.join()
+    assert _counters(populated, "alice@example.com") == (2 * len(MESSAGE), 2, 3 * len(MESSAGE))

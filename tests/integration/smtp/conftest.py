@@ -28,6 +28,7 @@ from shared.accounts import (
 )
 from shared.accounts.passwords import hash_password
 from shared.accounts.views import CONSOLE
+from shared.config import Settings
 from shared.mail.delivery import deliver
 from shared.storage.db import Database
 from shared.storage.migrations import upgrade_to_head
@@ -43,6 +44,8 @@ from .support import (
     DOMAIN,
     SECOND,
     RunningSmtp,
+    StockSmtp,
+    start_smarthost,
 )
 
 # Generous throttling so tests that fail logins on purpose do not lock each other out.
@@ -102,6 +105,13 @@ def start_smtp(db: Database, accounts: None) -> Iterator[StartSmtp]:
 @pytest.fixture
 def smtp(start_smtp: StartSmtp) -> RunningSmtp:
     return start_smtp()
+
+
+@pytest.fixture
+def smarthost(settings: Settings) -> Iterator[StockSmtp]:
+    host = start_smarthost(settings)
+    yield host
+    host.stop()
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

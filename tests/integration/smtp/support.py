@@ -9,11 +9,15 @@ other than the greeting and the HELO/EHLO answers carries an enhanced status cod
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import re
 import smtplib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +25,9 @@ from typing import Any, TypeVar
 from aiosmtpd.smtp import SMTP, AuthResult
 
 from services.smtp.server import SmtpListeners, start_listeners
+from services.smtp.worker import OutboundWorker
 from shared.config import Settings
+from shared.mail import srs
 from shared.runtime import eventloop
 from shared.runtime.tls import ensure_tls_pair, server_ssl_context
 from shared.storage.db import Database
@@ -254,3 +260,23 @@ def start_smarthost(settings: Settings) -> StockSmtp:
         tls_context=server_ssl_context(settings),
         authenticator=handler.authenticate,
     )
+
+
+_SRS_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def mint_srs0(settings: Settings, forwarding_domain: str, original: str, *, days_ago: int = 0, hash_length: int = 4) -> str:
+    """An SRS0 address written from the spec (libsrs2's format), without srslib: HMAC-SHA1 with
+    the domain's key over the lower-cased timestamp, domain and local part, base64, truncated;
+    the timestamp is the day number mod 1024 in two base32 characters."""
+    local, _at, domain = original.rpartition("@")
+    day = int(time.time() // 86400) - days_ago
+    stamp = _SRS_BASE32[(day >> 5) & 31] + _SRS_BASE32[day & 31]
+    key = srs.domain_key(settings, forwarding_domain)
+    digest = hmac.new(key, (stamp + domain + local).lower().encode(), hashlib.sha1).digest()
+    return f"SRS0={base64.b64encode(digest)[:hash_length].decode()}={stamp}={domain}={local}@{forwarding_domain}"
+
+
+def work_queue(db: Database) -> int:
+    """One pass of the outbound worker: how many deliveries it tried."""
+    return asyncio.run(OutboundWorker(db).run_once())
