@@ -1,9 +1,12 @@
-"""The author domain of a message: the domain of its one From: address (RFC 7489 §3.1.1).
+"""The author domains of a message: the domains of its From: addresses (RFC 7489 §3.1.1).
 
-A message with several From: fields, or a From: with several addresses or none, has no single
-author: RFC 7489 §6.6.1 lets a receiver treat it as failing, and we do, since any one of the
-addresses could be the one a reader sees. A message without any From: field has no author
-domain at all (an MX must not refuse it for that, RFC 5321 §3.6 and RFC 6409 §8).
+RFC 5322 lets one From: name several authors (with a Sender:); RFC 7489 §6.6.1 lets a receiver
+apply DMARC to each of their domains, which we do (the strictest outcome counts, see
+checks.authenticate), so real multi-author mail is not refused for its form. A From: that
+cannot be read the way a mail reader shows it (several From: fields, no address, an address
+Python's parser reads differently from a reader, a domain that is not one) has no trustworthy
+author: it is ambiguous and treated as failing. A message without any From: field has no author domain at
+all (an MX must not refuse it for that, RFC 5321 §3.6 and RFC 6409 §8).
 """
 from __future__ import annotations
 
@@ -23,29 +26,26 @@ _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 @dataclass(frozen=True)
 class Author:
-    domain: str  # "" when there is none
-    ambiguous: bool = False  # several From: fields or addresses, or one that cannot be read
+    domains: tuple[str, ...]  # each distinct author domain, in order; () when there is none
+    ambiguous: bool = False  # several From: fields, or addresses that cannot be read unambiguously
 
 
 def author_of(message: bytes) -> Author:
     values = [field[field.index(b":") + 1 :] for field in header_fields(message) if _FROM_FIELD.match(field)]
     if not values:
-        return Author("")
+        return Author(())
     if len(values) > 1:
-        return Author("", ambiguous=True)
+        return Author((), ambiguous=True)
     text = _FOLD.sub(b"", values[0]).strip().decode("utf-8", "replace")
-    if _at_signs(text) != 1:
-        # Python's parser reads `e@evil.example <alice@hosted.example>` as the first address,
-        # a mail reader shows the second: any second address, however odd, makes it ambiguous.
-        return Author("", ambiguous=True)
-    parsed = _PARSE("from", text)
-    addresses = parsed.addresses  # type: ignore[attr-defined]
-    if len(addresses) != 1:
-        return Author("", ambiguous=True)
+    addresses = _PARSE("from", text).addresses  # type: ignore[attr-defined]
+    if not addresses or _at_signs(text) != len(addresses):
+        # Python's parser reads `e@evil.example <alice@hosted.example>` as one address, the first;
+        # a mail reader shows the second: an `@` the parser did not use makes the field ambiguous.
+        return Author((), ambiguous=True)
     try:
-        return Author(normalise_domain(addresses[0].domain))
+        return Author(tuple(dict.fromkeys(normalise_domain(address.domain) for address in addresses)))
     except InvalidAddress:
-        return Author("", ambiguous=True)
+        return Author((), ambiguous=True)
 
 
 def _at_signs(text: str) -> int:

@@ -100,7 +100,7 @@ def check_inbound(
     if sender_vouched and not is_authenticated_for(report, envelope_domain):
         outsider = Verdict.UNVERIFIED_GROUP_SENDER if report.dns_failed else Verdict.GROUP_OUTSIDER
         return InboundDecision(b"", content, outsider, frozenset())
-    recipients = read_recipients(db, mailboxes, {envelope_domain, author.domain} - {""})
+    recipients = read_recipients(db, mailboxes, {envelope_domain, *author.domains} - {""})
     verdict = judge(report, author, recipients.hosted_senders)
     if verdict is Verdict.SPF_FAIL and _publishes_dmarc(db, report.spf.domain):
         verdict = None
