@@ -26,6 +26,7 @@ from shared.accounts.views import CONSOLE
 from shared.config import ConfigError, Settings
 from shared.errors import InvalidAddress
 from shared.mail.addresses import parse_address
+from shared.runtime.proctitle import name_process
 from shared.runtime.tls import ensure_tls_pair
 from shared.storage.db import Database
 from shared.storage.migrations import upgrade_to_head
@@ -252,6 +253,7 @@ def print_endpoints(settings: Settings, services: tuple[str, ...], admin: AdminL
 
 def run_embedded(settings: Settings, admin_address: str | None, admin_password: str | None, started: float) -> None:
     """Prepare, start and supervise the suite until SIGINT or SIGTERM (`started`: time.monotonic())."""
+    name_process("up")
     stop = StopRequest()
     services = available_services(settings)
     check_ports(settings, services)

@@ -7,6 +7,7 @@ import platform
 import socket
 
 from shared.config import Settings
+from shared.runtime.proctitle import name_process
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 M_MMAP_THRESHOLD = -3  # glibc <malloc.h>
@@ -47,6 +48,7 @@ def serve(service: str, settings: Settings, *, admin_workers: int | None = None)
     """Run `service` until SIGINT or SIGTERM. Each branch imports only its own service, so
     starting one stays quick."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    name_process(service)
     if service in ("smtp", "pop3"):  # long-lived processes that check passwords in threads
         return_big_blocks_to_the_system()
     try:

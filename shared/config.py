@@ -6,6 +6,7 @@ bad configuration fails at start with one line naming the variable.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import secrets
@@ -84,11 +85,23 @@ def parse_size(text: str) -> int:
     return int(number) * SIZE_UNITS[unit]
 
 
+def _expected(what: str, text: str) -> ValueError:
+    """The one shape of every complaint about a value, in words a reader of the variable knows."""
+    return ValueError(f"expected {what}, got {text!r}")
+
+
+def _whole_number(text: str, what: str, lowest: int, highest: int | None = None) -> int:
+    # int() alone would take "+5", "1_0" and " 5", and its complaint names base 10.
+    if not re.fullmatch(r"[0-9]+", text.strip()):
+        raise _expected(what, text)
+    value = int(text)
+    if value < lowest or (highest is not None and value > highest):
+        raise _expected(what, text)
+    return value
+
+
 def _port(text: str) -> int:
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port out of range: {port}")
-    return port
+    return _whole_number(text, "a port number 0-65535", 0, 65535)
 
 
 def _available_cpus() -> int:
@@ -96,24 +109,28 @@ def _available_cpus() -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"must not be negative: {value}")
-    return value
+    return _whole_number(text, "a whole number, 0 or more", 0)
 
 
 def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"must be at least 1: {value}")
-    return value
+    return _whole_number(text, "a whole number, 1 or more", 1)
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError(f"must be positive: {value}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise _expected("a number greater than 0", text) from None
+    if not (math.isfinite(value) and value > 0):
+        raise _expected("a number greater than 0", text)
     return value
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise _expected("a size in bytes or with a K/M/G/T suffix, e.g. 25M", text) from None
 
 
 def _bool(text: str) -> bool:
@@ -122,17 +139,20 @@ def _bool(text: str) -> bool:
         return True
     if lowered in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(f"not a boolean: {text!r} (use true or false)")
+    raise _expected("true or false (or yes/no, on/off, 1/0)", text)
 
 
 def _bind_address(text: str) -> str:
-    ipaddress.ip_address(text)
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise _expected("an IP address to listen on, e.g. 127.0.0.1, 0.0.0.0 or ::", text) from None
     return text
 
 
 def _database_url(text: str) -> str:
     if "://" not in text:
-        raise ValueError(f"not an SQLAlchemy URL: {text!r}")
+        raise _expected("a database URL, e.g. sqlite:///path/beaconmail.db or postgresql+psycopg://user@host/db", text)
     return text
 
 
@@ -142,7 +162,7 @@ def _relay_host(text: str) -> str:
     if not colon or text.endswith("]"):
         host, port = text, "25"
     if not host.strip("[]") or not port.isdigit() or not 0 < int(port) <= 65535:
-        raise ValueError(f"not host or host:port: {text!r}")
+        raise _expected("HOST or HOST:PORT (an IPv6 address in brackets)", text)
     return text
 
 
@@ -159,10 +179,10 @@ def _dns_resolver(text: str) -> tuple[tuple[str, int], ...]:
             if not colon:
                 host, port = item, "53"
         if not host or not port.isdigit() or not 0 < int(port) <= 65535:
-            raise ValueError(f"not HOST or HOST:PORT: {item!r}")
+            raise _expected("HOST or HOST:PORT, comma-separated (an IPv6 address in brackets)", item)
         servers.append((_ip_of(host), int(port)))
     if not servers:
-        raise ValueError("no resolver given")
+        raise _expected("HOST or HOST:PORT, comma-separated", text)
     return tuple(servers)
 
 
@@ -173,22 +193,22 @@ def _ip_of(host: str) -> str:
         pass
     try:
         return str(socket.getaddrinfo(host, 53, proto=socket.IPPROTO_UDP)[0][4][0])
-    except OSError as exc:
-        raise ValueError(f"cannot resolve {host!r}: {exc}") from None
+    except OSError:
+        raise _expected("an IP address or a host name the system can resolve", host) from None
 
 
 def _dnsbl(text: str) -> tuple[str, ...]:
     zones = tuple(zone.strip().strip(".").lower() for zone in text.split(",") if zone.strip().strip("."))
     for zone in zones:
         if "." not in zone or not re.fullmatch(r"[a-z0-9._-]+", zone):
-            raise ValueError(f"not a blocklist zone: {zone!r}")
+            raise _expected("DNS blocklist zones such as zen.spamhaus.org, comma-separated", zone)
     return zones
 
 
 def _http_url(text: str) -> str:
     scheme, separator, rest = text.partition("://")
     if scheme.lower() not in {"http", "https"} or not separator or not rest.strip("/"):
-        raise ValueError(f"not an http(s) URL: {text!r}")
+        raise _expected("an http:// or https:// URL", text)
     return text.rstrip("/")
 
 
@@ -252,7 +272,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         imaps_port=_value(env, "imaps_port", _port, 1993),
         pop3_processes=_value(env, "pop3_processes", _at_least_one, _available_cpus()),
         admin_port=_value(env, "admin_port", _port, 8080),
-        max_message_size=_value(env, "max_message_size", parse_size, 25 * 1024**2),
+        max_message_size=_value(env, "max_message_size", _size, 25 * 1024**2),
         max_recipients=_value(env, "max_recipients", _positive_int, 500),
         # Postfix's smtpd_client_connection_count_limit is 50 as well.
         max_connections_per_ip=_value(env, "max_connections_per_ip", _positive_int, 50),

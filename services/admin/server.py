@@ -9,6 +9,7 @@ from gunicorn.app.base import BaseApplication
 
 from services.admin import create_app
 from shared.config import Settings
+from shared.runtime.proctitle import name_process
 
 THREADS_PER_WORKER = 4
 
@@ -32,6 +33,11 @@ class AdminServer(BaseApplication):  # type: ignore[misc]
             # Forwarded headers are ProxyFix's job (BEACONMAIL_PROXY_HOPS), not gunicorn's.
             "forwarded_allow_ips": "",
             "proc_name": "beaconmail-admin",
+            # With setproctitle installed gunicorn titles its processes `gunicorn: master [...]` and
+            # `gunicorn: worker [...]`; these hooks run after it did, so ours stay. The master
+            # renames itself after `when_ready`, but before it forks each worker.
+            "pre_fork": lambda _arbiter, _worker: name_process("admin"),
+            "post_fork": lambda _arbiter, _worker: name_process("admin worker"),
             # The control socket sits at one fixed path per user: replicas would fight over it.
             "control_socket_disable": True,
         }

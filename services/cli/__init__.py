@@ -9,34 +9,36 @@ from collections.abc import Sequence
 
 import click
 
-from services.cli import (
-    aliases,
-    domains,
-    groups,
-    launchers,
-    mailboxes,
-    output,
-    quota,
-    tokens,
-)
+from services.cli import output
+from services.cli.lazy import LazyCommand, LazyGroup
+
+COMMANDS = {
+    "init": LazyCommand("services.cli.launchers:init", "Create or upgrade the database schema and the data folders (safe to repeat)."),
+    "domain": LazyCommand("services.cli.domains:domain", "Hosted domains."),
+    "mailbox": LazyCommand("services.cli.mailboxes:mailbox", "Mailboxes (user accounts)."),
+    "alias": LazyCommand("services.cli.aliases:alias", "Aliases and catch-alls (SOURCE `@domain`)."),
+    "group": LazyCommand("services.cli.groups:group", "Group mailboxes."),
+    "token": LazyCommand("services.cli.tokens:token", "API tokens: bearer tokens for the JSON API, acting with their owner's rights."),
+    "quota": LazyCommand("services.cli.quota:quota", "Quota counters."),
+    "smtp": LazyCommand("services.cli.launchers:smtp", "Run the SMTP service: MX, submission, submissions and the outbound queue."),
+    "pop3": LazyCommand("services.cli.launchers:pop3", "Run the POP3 service: STLS and implicit-TLS listeners."),
+    "imap": LazyCommand("services.cli.launchers:imap", "Run Dovecot for IMAP (STARTTLS and implicit TLS) on our accounts and Maildirs."),
+    "admin": LazyCommand("services.cli.launchers:admin", "Run the admin portal and JSON API under gunicorn."),
+    "up": LazyCommand("services.cli.launchers:up", "Run smtp, pop3 and admin here (SQLite and Maildir under ./data by default) until Ctrl-C."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Beacon Mail: provision domains, mailboxes, aliases and groups; run the services."""
-
-
-for command in (
-    launchers.init, domains.domain, mailboxes.mailbox, aliases.alias, groups.group, tokens.token, quota.quota,
-    launchers.smtp, launchers.pop3, launchers.imap, launchers.admin, launchers.up,
-):
-    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; every failure becomes one line on stderr."""
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="beaconmail", standalone_mode=False)
-    except output.REPORTED as exc:
+    except Exception as exc:
+        if not output.is_reported(exc):
+            raise
         return output.report_failure(exc)
     return 0

@@ -3,15 +3,14 @@ every failure as one `beaconmail: ...` line on stderr with the exit code of its 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from shared.config import ConfigError
 from shared.errors import BeaconError
-from shared.storage.migrations import SchemaNotReady
 
 EXIT_FAILURE = 1
 EXIT_STARTUP = 2
@@ -44,23 +43,38 @@ class StartupFailure(click.ClickException):
 
 
 # The failures that main() reports as one line; any other exception is a bug and keeps its traceback.
-REPORTED = (click.exceptions.Abort, click.ClickException, ConfigError, SchemaNotReady, BeaconError, SQLAlchemyError)
+REPORTED = (click.exceptions.Abort, click.ClickException, ConfigError, BeaconError)
+# The database's failures, by module and class name: a command raises them only after importing
+# that module, so they are looked up among the imported modules rather than imported here, which
+# would load SQLAlchemy and Alembic into every command (`beaconmail --help` included).
+SCHEMA_NOT_READY = ("shared.storage.migrations", "SchemaNotReady")
+DATABASE_ERROR = ("sqlalchemy.exc", "SQLAlchemyError")
+
+
+def is_reported(exc: Exception) -> bool:
+    """Whether main() reports `exc` as one line (else it is a bug and keeps its traceback)."""
+    return isinstance(exc, REPORTED) or _is_a(exc, SCHEMA_NOT_READY) or _is_a(exc, DATABASE_ERROR)
+
+
+def _is_a(exc: Exception, kind: tuple[str, str]) -> bool:
+    module = sys.modules.get(kind[0])
+    return module is not None and isinstance(exc, getattr(module, kind[1]))
 
 
 def report_failure(exc: Exception) -> int:
-    """Print one of the REPORTED failures as one line on stderr; return its exit code."""
+    """Print a failure that `is_reported` as one line on stderr; return its exit code."""
     message, exit_code = _describe(exc)
     click.echo(f"beaconmail: {message}", err=True)
     return exit_code
 
 
 def _describe(exc: Exception) -> tuple[str, int]:
-    """The message and exit code of a failure; the first matching kind wins, as in REPORTED."""
+    """The message and exit code of a failure; the first matching kind wins."""
     if isinstance(exc, click.exceptions.Abort):
         return "aborted", EXIT_FAILURE
     if isinstance(exc, click.ClickException):
         return exc.format_message(), exc.exit_code if exc.exit_code else EXIT_FAILURE
-    if isinstance(exc, (ConfigError, SchemaNotReady)):
+    if isinstance(exc, ConfigError) or _is_a(exc, SCHEMA_NOT_READY):
         return str(exc), EXIT_STARTUP
     if isinstance(exc, BeaconError):
         return str(exc), EXIT_FAILURE

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from shared.runtime.accepting import WorkerLoads
+from shared.runtime.proctitle import name_worker
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ def _run_child(parent: int, number: int, work: Callable[[int], None]) -> None:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         die_with_parent(parent, signal.SIGKILL)
+        name_worker(number + 1)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         work(number)
     except BaseException:  # a forked child must never return into the parent's code

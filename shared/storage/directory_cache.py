@@ -20,8 +20,6 @@ import threading
 import time
 from typing import Any, Generic, TypeVar
 
-import psycopg
-
 from shared.storage.db import Database, libpq_conninfo
 
 log = logging.getLogger(__name__)
@@ -82,6 +80,10 @@ class DirectoryCache(Generic[T]):
         """LISTEN for changes until cancelled, reconnecting after a failure. TCP keepalives end
         a connection whose server vanished without closing it (a crash, a failover): waiting
         for notifications, it sends nothing that could fail otherwise."""
+        # Imported here, where only the smtp service on PostgreSQL comes: routing imports this
+        # module, and every CLI command on SQLite would load psycopg for nothing.
+        import psycopg
+
         delay = RECONNECT_SECONDS[0]
         while True:
             try:

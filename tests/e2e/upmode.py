@@ -60,14 +60,16 @@ def start_up(
     stdin: bytes | None = None,
     relay_port: int | None = None,
     name: str = "up",
+    variables: dict[str, str] | None = None,
 ) -> RunningUp:
-    """Run `beaconmail up` in `folder` and wait for its endpoints banner."""
+    """Run `beaconmail up` in `folder` (with the BEACONMAIL_* `variables` set) and wait for its endpoints banner."""
     folder.mkdir(parents=True, exist_ok=True)
     ports = dict(zip(PORT_VARIABLES, free_ports(len(PORT_VARIABLES)), strict=True))
     # HOME too: gunicorn puts a control socket there, which parallel tests must not share.
     settings = {f"BEACONMAIL_{variable}_PORT": str(port) for variable, port in ports.items()} | {"HOME": str(folder)}
     if relay_port is not None:
         settings["BEACONMAIL_RELAY_HOST"] = f"127.0.0.1:{relay_port}"
+    settings |= variables or {}
     began = time.monotonic()
     started = processes.start(
         name, [BEACONMAIL, "up", *arguments], env=environment_without_beaconmail(**settings), cwd=folder, stdin=stdin

@@ -1,6 +1,7 @@
 """Settings from BEACONMAIL_* variables: defaults, typed parsing, one clear error per bad value."""
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -128,12 +129,33 @@ def test_every_typed_variable_has_an_invalid_case() -> None:
 
 
 @pytest.mark.parametrize(("name", "value"), INVALID)
-def test_invalid_value_names_the_variable(tmp_path: Path, name: str, value: str) -> None:
+def test_invalid_value_names_the_variable_and_what_it_expects(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, **{name: value})
     message = str(caught.value)
-    assert f"BEACONMAIL_{name.upper()}" in message
-    assert "\n" not in message
+    # The bad part of the value closes the line: all of it, or the one item of a list that is wrong.
+    assert re.fullmatch(rf"BEACONMAIL_{name.upper()}: expected [^\n]+, got '[^'\n]*'", message), message
+    assert message.rpartition(", got ")[2][1:-1] in value
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("smtp_port", "abc", "BEACONMAIL_SMTP_PORT: expected a port number 0-65535, got 'abc'"),
+        ("smtp_port", "+25", "BEACONMAIL_SMTP_PORT: expected a port number 0-65535, got '+25'"),
+        ("max_recipients", "1_000", "BEACONMAIL_MAX_RECIPIENTS: expected a whole number, 0 or more, got '1_000'"),
+        ("pop3_processes", "0", "BEACONMAIL_POP3_PROCESSES: expected a whole number, 1 or more, got '0'"),
+        ("auth_lockout", "nan", "BEACONMAIL_AUTH_LOCKOUT: expected a number greater than 0, got 'nan'"),
+        ("queue_lifetime", "inf", "BEACONMAIL_QUEUE_LIFETIME: expected a number greater than 0, got 'inf'"),
+        ("bind", "localhost", "BEACONMAIL_BIND: expected an IP address to listen on, e.g. 127.0.0.1, 0.0.0.0 or ::, got 'localhost'"),
+        ("max_message_size", "5X", "BEACONMAIL_MAX_MESSAGE_SIZE: expected a size in bytes or with a K/M/G/T suffix, e.g. 25M, got '5X'"),
+        ("dnsbl", "zen.spamhaus.org,bl", "BEACONMAIL_DNSBL: expected DNS blocklist zones such as zen.spamhaus.org, comma-separated, got 'bl'"),
+    ],
+)
+def test_invalid_value_message_in_words(tmp_path: Path, name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, **{name: value})
+    assert str(caught.value) == message
 
 
 @pytest.mark.parametrize("missing", ["tls_cert", "tls_key"])

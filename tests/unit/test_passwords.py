@@ -77,6 +77,11 @@ def test_unknown_user_verifies_against_the_dummy_hash(monkeypatch: pytest.Monkey
     assert checked == [passwords.DUMMY_HASH, "garbage", passwords.DUMMY_HASH]  # unreadable: the dummy costs what a hash would
 
 
+def test_the_dummy_hash_costs_what_a_new_hash_costs() -> None:
+    assert not passwords.CONTEXT.needs_update(passwords.DUMMY_HASH)
+    assert passwords.matches("beaconmail-dummy-password", passwords.DUMMY_HASH)
+
+
 def argon2id(parallelism: int = 1, salt_len: int = 16, hash_len: int = 32, password: str = PASSWORD) -> str:
     return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=parallelism, salt_len=salt_len, hash_len=hash_len).hash(password)
 
