@@ -250,7 +250,7 @@ class SmtpHandler:
                 remote=envelope.remote,
             )
         except QuotaExceeded:
-            return replies.S552_MAILBOX_FULL
+            return replies.S452_MAILBOX_FULL
         except TemporaryFailure as error:
             return replies.S452_STORAGE_FULL if is_disk_full(error) else replies.S451_LOCAL_ERROR
         return replies.S250_MESSAGE_ACCEPTED

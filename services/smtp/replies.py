@@ -50,6 +50,8 @@ S421_TOO_MANY_REFUSED_RECIPIENTS = Reply(421, "4.7.0", "Too many refused recipie
 S451_LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing, try again later")
 S451_RATE_LIMITED = Reply(451, "4.7.1", "Submission rate limit exceeded, try again later")
 S452_STORAGE_FULL = Reply(452, "4.3.1", "Insufficient system storage, try again later")
+# RFC 3463 X.2.2: "a persistent transient failure": the owner can make room, so at RCPT and
+# at end of data alike the sender is told to try again later.
 S452_MAILBOX_FULL = Reply(452, "4.2.2", "Mailbox full")
 S452_TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
 S454_AUTH_UNAVAILABLE = Reply(454, "4.7.0", "Temporary authentication failure, try again later")
@@ -91,7 +93,6 @@ S550_SENDER_NOT_ALLOWED = Reply(550, "5.7.1", "Sender may not write to this grou
 S550_BARE_NEWLINE = Reply(550, "5.6.0", "Message contains bare CR or LF; lines must end with CRLF")
 S550_UTF8_SENDER = Reply(550, "5.6.7", "Non-ASCII address requires the SMTPUTF8 parameter")
 S552_MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
-S552_MAILBOX_FULL = Reply(552, "5.2.2", "Mailbox full")
 S553_BAD_ADDRESS = Reply(553, "5.1.3", "Malformed address")
 S553_BAD_SENDER = Reply(553, "5.1.7", "Malformed sender address")
 S553_UTF8_RECIPIENT = Reply(553, "5.6.7", "Non-ASCII address requires the SMTPUTF8 parameter")

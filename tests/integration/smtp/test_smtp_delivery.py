@@ -144,17 +144,24 @@ def test_postmaster_reaches_managers_or_global_admins_unless_an_alias_says_other
     assert newest_message(smtp.settings, BOB).endswith(b"Subject: aliased\r\n\r\nx\r\n")
 
 
-def test_mailbox_full_at_data_is_552_and_partial_fullness_bounces(shared_smtp: RunningSmtp) -> None:
-    """Without SIZE the quota is only known at end of data: alone, the mailbox gets 552 5.2.2;
-    beside another recipient, the others get the message and the sender a DSN."""
+def test_a_full_mailbox_gets_one_reply_at_rcpt_and_at_data_and_partial_fullness_bounces(
+    shared_smtp: RunningSmtp,
+) -> None:
+    """Declared with SIZE, a message too big for the mailbox is refused at RCPT; without SIZE the
+    quota is only known at end of data. Both answer the same transient 452 4.2.2 (RFC 3463 X.2.2)
+    and keep nothing. Beside another recipient, the others get the message and the sender a DSN."""
     smtp = shared_smtp
     create_mailbox(smtp.db, f"small@{DOMAIN}", "small-pw", quota_bytes=3000, actor=CONSOLE)
     big = b"Subject: big\r\n\r\n" + (b"x" * 70 + b"\r\n") * 60
     with mx_client(smtp) as client:
         client.ehlo("client.example")
+        client.mail(REMOTE, [f"SIZE={len(big)}"])
+        at_rcpt = client.rcpt(f"small@{DOMAIN}")
+        client.rset()
         client.mail(REMOTE)
         assert client.rcpt(f"small@{DOMAIN}")[0] == 250
-        assert client.data(big) == (552, b"5.2.2 Mailbox full")
+        at_data = client.data(big)
+    assert at_rcpt == at_data == (452, b"4.2.2 Mailbox full")
     assert get_mailbox(smtp.db, f"small@{DOMAIN}", actor=CONSOLE).messages == 0
     with submit(smtp, BOB, "bob-pw") as client:
         client.mail(BOB)
