@@ -27,6 +27,7 @@ from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
 from shared.mail import mailflow, ratelimit, srs
 from shared.mail.addresses import Address, normalise_domain, parse_address
+from shared.mail.completion import complete_submission
 from shared.mail.lineends import BARE_LF
 from shared.mail.routing import (
     DeliveryPlan,
@@ -239,6 +240,8 @@ class SmtpHandler:
         user = authenticated_mailbox(session)
         if user is not None and not await self._call(ratelimit.consume_submission, self.db, user):
             return replies.S451_RATE_LIMITED
+        if server.listener.submission:
+            content = complete_submission(content, hostname=self.settings.hostname, now=datetime.now(timezone.utc))
         message = received_header(self._trace(server, session, envelope), datetime.now(timezone.utc)) + content
         try:
             await self._call(

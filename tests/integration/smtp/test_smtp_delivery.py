@@ -51,7 +51,8 @@ def test_submission_trace_headers_name_tls_and_the_authenticated_user(shared_smt
     assert head[2].startswith(b"\t(using TLSv1.3 with cipher ")
     assert head[3] == b"\t(authenticated sender: alice@hosted.example)"
     assert head[4].startswith(b"\tby mx.hosted.example (Beacon Mail) with ESMTPSA id ")
-    assert head[6] == b"Received: from old.example by older.example; Mon, 1 Jan 2024 00:00:00 +0000"
+    assert head[6].startswith(b"Date: ") and head[7].startswith(b"Message-ID: <")  # submission completes it
+    assert head[8] == b"Received: from old.example by older.example; Mon, 1 Jan 2024 00:00:00 +0000"
     assert stored.endswith(MESSAGE)
 
 
@@ -219,3 +220,24 @@ def test_an_unreachable_database_gives_451_without_details(tmp_path, password_ha
     finally:
         server.stop()
         server.db.dispose()
+
+
+def test_submission_adds_a_missing_date_and_message_id_and_the_mx_never_does(shared_smtp: RunningSmtp) -> None:
+    smtp = shared_smtp
+    bare = b"Subject: incomplete\r\nFrom: <alice@hosted.example>\r\n\r\nno date, no id\r\n"
+    complete = b"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <kept@client.example>\r\n" + bare
+    with submit(smtp) as client:
+        client.sendmail(ALICE, [BOB], bare)
+        submitted_bare = newest_message(smtp.settings, BOB)
+        client.sendmail(ALICE, [BOB], complete)
+        submitted_complete = newest_message(smtp.settings, BOB)
+    with mx_client(smtp) as client:
+        client.sendmail(REMOTE, [BOB], bare)
+        received_bare = newest_message(smtp.settings, BOB)
+
+    added = submitted_bare[: -len(bare)].split(b"\r\n")
+    assert added[-3].startswith(b"Date: ") and added[-2].startswith(b"Message-ID: <")
+    assert added[-2].endswith(b"@mx.hosted.example>") and added[-1] == b""
+    assert submitted_complete.endswith(complete) and submitted_complete.count(b"Message-ID:") == 1
+    assert received_bare.endswith(bare)
+    assert b"\r\nDate: " not in received_bare and b"Message-ID:" not in received_bare
