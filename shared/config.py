@@ -301,6 +301,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+# sd_listen_fds(3): a service manager that holds the listening sockets passes them from here on.
+LISTEN_FDS_START = 3
+
+
+def passed_sockets(environ: Mapping[str, str] | None = None, pid: int | None = None) -> dict[str, int]:
+    """The listening sockets a service manager (a systemd socket unit, a test) passed this process,
+    by name, as sd_listen_fds(3) describes: LISTEN_PID (ours, or they were meant for a parent),
+    LISTEN_FDS (how many, from descriptor 3 on) and LISTEN_FDNAMES (their names, ':'-separated)."""
+    env = os.environ if environ is None else environ
+    if "LISTEN_FDS" not in env or env.get("LISTEN_PID") != str(os.getpid() if pid is None else pid):
+        return {}
+    count = env["LISTEN_FDS"]
+    if not count.isdigit():
+        raise ConfigError(f"LISTEN_FDS: expected a number of descriptors, got {count!r}")
+    names = env.get("LISTEN_FDNAMES", "").split(":")
+    if len(names) != int(count):
+        raise ConfigError(f"LISTEN_FDNAMES: expected {count} names separated by ':', got {len(names)}")
+    return {name: LISTEN_FDS_START + index for index, name in enumerate(names)}
+
+
 def _embedded_secret(data_dir: Path) -> str:
     """Embedded mode keeps a generated secret in the data folder so sessions survive restarts."""
     path = data_dir / "secret_key"

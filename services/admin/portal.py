@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 
 from shared.accounts.permissions import Scope
-from shared.accounts.views import Actor
+from shared.accounts.views import Actor, TokenRef
 from shared.config import Settings
 from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database
@@ -32,6 +32,6 @@ def client_ip() -> str:
     return request.remote_addr or ""
 
 
-def acting_as(scope: Scope) -> Actor:
-    """Who acts in this request: those rights, from this request's client."""
-    return Actor(scope, ip=client_ip())
+def acting_as(scope: Scope, token: TokenRef | None = None) -> Actor:
+    """Who acts in this request: those rights, from this request's client (through `token`)."""
+    return Actor(scope, ip=client_ip(), token=token)

@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 from services.pop3.channel import HANDSHAKE_TIMEOUT, Channel
 from services.pop3.session import LoginDelay, Pop3Session, SessionServices
-from shared.config import Settings
+from shared.config import Settings, passed_sockets
 from shared.runtime import eventloop
 from shared.runtime.accepting import Acceptor, WorkerLoads
 from shared.runtime.connections import ConnectionsPerIp
-from shared.runtime.prefork import listening_socket, run_workers
+from shared.runtime.prefork import listening_socket, run_workers, service_sockets
 from shared.runtime.throttle import LoginThrottle
 from shared.runtime.tls import server_ssl_context
 from shared.storage.db import Database, open_database
@@ -113,7 +113,9 @@ class Pop3Server:
 def serve_pop3(settings: Settings) -> None:
     """Run the POP3 service until SIGINT or SIGTERM: the `beaconmail pop3` command, in
     BEACONMAIL_POP3_PROCESSES worker processes on shared sockets (shared/runtime/prefork.py)."""
-    sockets = (listening_socket(settings.bind, settings.pop3_port), listening_socket(settings.bind, settings.pop3s_port))
+    ports = {"pop3": settings.pop3_port, "pop3s": settings.pop3s_port}
+    listening = service_sockets(settings.bind, ports, passed_sockets())
+    sockets = (listening["pop3"], listening["pop3s"])
     run_workers(settings.pop3_processes, lambda loads: eventloop.run(_serve_until_signalled(settings, sockets, loads)))
 
 

@@ -28,6 +28,7 @@ from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
 from shared.mail import dnsbl, mailflow, ratelimit, rspamd, screening, srs
 from shared.mail.addresses import Address, normalise_domain, parse_address
 from shared.mail.authentication.inbound import InboundDecision, check_inbound
+from shared.mail.completion import complete_submission
 from shared.mail.lineends import BARE_LF
 from shared.mail.routing import (
     DeliveryPlan,
@@ -280,7 +281,9 @@ class SmtpHandler:
             return replies.S451_RATE_LIMITED
         trace = self._trace(server, session, envelope)
         above, junk_ids = b"", frozenset[int]()
-        if not server.listener.submission:
+        if server.listener.submission:
+            content = complete_submission(content, hostname=self.settings.hostname, now=datetime.now(timezone.utc))
+        else:
             decision = await self._inbound_decision(server, session, envelope, content)
             if isinstance(decision, Reply):
                 return decision
@@ -303,7 +306,7 @@ class SmtpHandler:
                 junk_ids=junk_ids,
             )
         except QuotaExceeded:
-            return replies.S552_MAILBOX_FULL
+            return replies.S452_MAILBOX_FULL
         except TemporaryFailure as error:
             return replies.S452_STORAGE_FULL if is_disk_full(error) else replies.S451_LOCAL_ERROR
         return replies.S250_MESSAGE_ACCEPTED

@@ -54,6 +54,8 @@ S451_RATE_LIMITED = Reply(451, "4.7.1", "Submission rate limit exceeded, try aga
 S451_SENDER_UNVERIFIED = Reply(451, "4.4.3", "Sender authentication could not finish (DNS), try again later")
 S451_SPAM_DEFERRED = Reply(451, "4.7.1", "Message deferred by the spam filter, try again later")
 S452_STORAGE_FULL = Reply(452, "4.3.1", "Insufficient system storage, try again later")
+# RFC 3463 X.2.2: "a persistent transient failure": the owner can make room, so at RCPT and
+# at end of data alike the sender is told to try again later.
 S452_MAILBOX_FULL = Reply(452, "4.2.2", "Mailbox full")
 S452_TOO_MANY_RECIPIENTS = Reply(452, "4.5.3", "Too many recipients")
 S454_AUTH_UNAVAILABLE = Reply(454, "4.7.0", "Temporary authentication failure, try again later")
@@ -101,7 +103,6 @@ S550_SPF_FAIL = Reply(550, "5.7.23", "SPF validation failed for the envelope sen
 S550_FORGED_SENDER = Reply(550, "5.7.1", "Sender address in a hosted domain failed authentication (SPF, DKIM)")
 S550_AMBIGUOUS_AUTHOR = Reply(550, "5.7.1", "Message must have one From: address (DMARC, RFC 7489 6.6.1)")
 S552_MESSAGE_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
-S552_MAILBOX_FULL = Reply(552, "5.2.2", "Mailbox full")
 S553_BAD_ADDRESS = Reply(553, "5.1.3", "Malformed address")
 S553_BAD_SENDER = Reply(553, "5.1.7", "Malformed sender address")
 S553_UTF8_RECIPIENT = Reply(553, "5.6.7", "Non-ASCII address requires the SMTPUTF8 parameter")

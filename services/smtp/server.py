@@ -19,12 +19,12 @@ from services.smtp.auth import Authenticator
 from services.smtp.handler import SmtpHandler
 from services.smtp.protocol import IDLE_TIMEOUT, BeaconSMTP, Listener, ServerContext
 from services.smtp.worker import OutboundWorker
-from shared.config import Settings
+from shared.config import Settings, passed_sockets
 from shared.mail.routing import LocalMailbox
 from shared.runtime import eventloop
 from shared.runtime.accepting import Acceptor, WorkerLoads
 from shared.runtime.connections import ConnectionsPerIp
-from shared.runtime.prefork import listening_socket, run_workers
+from shared.runtime.prefork import listening_socket, run_workers, service_sockets
 from shared.runtime.throttle import LoginThrottle
 from shared.runtime.tls import server_ssl_context
 from shared.storage.db import Database, open_database
@@ -124,7 +124,8 @@ async def serve(
 
 def run_smtp(settings: Settings) -> None:
     """Entry point of `beaconmail smtp`: runs until SIGTERM or SIGINT."""
-    sockets = {listener.name: listening_socket(settings.bind, listener.port) for listener in listeners_for(settings)}
+    ports = {listener.name: listener.port for listener in listeners_for(settings)}
+    sockets = service_sockets(settings.bind, ports, passed_sockets())
 
     async def main(loads: WorkerLoads) -> None:
         stop = asyncio.Event()

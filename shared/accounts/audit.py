@@ -19,6 +19,8 @@ def record(s: Session, actor: Actor, action: str, target: str, domain: str = "",
             target=target,
             domain=domain,
             detail=detail,
+            token_id=actor.token.id if actor.token else None,
+            token_name=actor.token.name if actor.token else "",
         )
     )
 

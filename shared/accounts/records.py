@@ -139,4 +139,5 @@ def audit_record(view: AuditView) -> Record:
         "target": view.target,
         "domain": view.domain,
         "detail": view.detail,
+        "token": {"id": view.token.id, "name": view.token.name} if view.token else None,
     }

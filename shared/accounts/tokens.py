@@ -27,7 +27,7 @@ from shared.accounts.permissions import (
     require_write,
     scope_of,
 )
-from shared.accounts.views import Actor
+from shared.accounts.views import Actor, TokenRef
 from shared.errors import AuthFailed, InvalidValue, NotFound
 from shared.storage.db import Database
 from shared.storage.lookups import domain_by_name, mailbox_by_address
@@ -80,7 +80,7 @@ class IssuedToken:
 class TokenGrant:
     """What a verified token may do right now."""
 
-    token_id: int
+    token: TokenRef
     scope: Scope
 
 
@@ -199,7 +199,7 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None) -
         if last_used is None or moment - last_used >= LAST_USED_PRECISION:
             token.last_used_at = moment
         scope = _owner_scope(owner).narrowed([d.name for d in token.domains], read_only=token.read_only)
-        return TokenGrant(token.id, scope)
+        return TokenGrant(TokenRef(token.id, token.name), scope)
 
 
 def revoke_tokens_of_domain(s: Session, domain_id: int) -> None:

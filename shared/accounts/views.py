@@ -10,6 +10,14 @@ from shared.storage.models import Alias, AuditEntry, Domain, GroupMailbox, Mailb
 
 
 @dataclass(frozen=True)
+class TokenRef:
+    """An API token as the audit log names it: its id, which stays unique, and its name, for people."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
 class Actor:
     """Who acts: the rights every use case checks before it reads or writes, and the address
     and IP its audit entries record. Use cases take it as a required keyword, so a caller
@@ -17,6 +25,7 @@ class Actor:
 
     scope: Scope
     ip: str | None = None
+    token: TokenRef | None = None  # the API token presented, when the actor acts through one
 
     @property
     def address(self) -> str:
@@ -151,7 +160,9 @@ class AuditView:
     target: str
     domain: str
     detail: str
+    token: TokenRef | None
 
     @classmethod
     def of(cls, entry: AuditEntry) -> AuditView:
-        return cls(entry.at, entry.actor, entry.ip, entry.action, entry.target, entry.domain, entry.detail)
+        token = TokenRef(entry.token_id, entry.token_name) if entry.token_id is not None else None
+        return cls(entry.at, entry.actor, entry.ip, entry.action, entry.target, entry.domain, entry.detail, token)

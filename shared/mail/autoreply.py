@@ -8,7 +8,6 @@ shared.mail.mailflow sends what it returns.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.errors import InvalidValue
+from shared.mail.completion import new_message_id
 from shared.storage.db import Database
 from shared.storage.models import AutoReplySent, Mailbox, OutOfOffice
 
@@ -99,7 +99,7 @@ def build_reply(
     reply["To"] = envelope_sender
     reply["Subject"] = one_line(notice.subject) or "Auto: " + one_line(str(headers.get("Subject", "")))
     reply["Date"] = format_datetime(now)
-    reply["Message-ID"] = f"<{secrets.token_hex(16)}@{hostname}>"
+    reply["Message-ID"] = new_message_id(hostname)
     reply["Auto-Submitted"] = "auto-replied"
     found = MESSAGE_ID.search(str(headers.get("Message-ID", "")))
     if found:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 
+from shared.mail.completion import new_message_id
+
 MAX_RETURNED_HEADERS = 64 * 1024
 _ENHANCED = re.compile(r"^[245][0-9][0-9][ -]([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
 _BASIC = re.compile(r"^([245])[0-9][0-9]\b")
@@ -74,7 +76,7 @@ def build_dsn(
         f"To: <{sender}>\r\n"
         "Subject: Undelivered Mail Returned to Sender\r\n"
         f"Date: {format_datetime(now)}\r\n"
-        f"Message-ID: <{secrets.token_hex(16)}@{reporting_host}>\r\n"
+        f"Message-ID: {new_message_id(reporting_host)}\r\n"
         "Auto-Submitted: auto-replied\r\n"
         "MIME-Version: 1.0\r\n"
         f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"\r\n'

@@ -16,8 +16,9 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from shared.config import ConfigError
 from shared.runtime.accepting import WorkerLoads
 from shared.runtime.proctitle import name_worker
 
@@ -44,6 +45,30 @@ def listening_socket(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
+    sock.setblocking(False)
+    return sock
+
+
+def service_sockets(host: str, ports: Mapping[str, int], passed: Mapping[str, int]) -> dict[str, socket.socket]:
+    """The listening socket of each listener in `ports` (name -> port): the one passed under its
+    name (shared.config.passed_sockets), else one bound here.
+
+    A socket bound here closes when the service dies, and the kernel resets every connection
+    still waiting in its queue: after a SIGKILL the dying workers hold it for a few more
+    milliseconds (a process frees its memory before its files), and whoever connects then is
+    reset. A socket held by a service manager outlives the service: connections wait in its
+    queue until the restarted workers accept them."""
+    return {name: _adopted(passed[name], name) if name in passed else listening_socket(host, port) for name, port in ports.items()}
+
+
+def _adopted(descriptor: int, name: str) -> socket.socket:
+    try:
+        sock = socket.socket(fileno=descriptor)
+    except OSError as error:
+        raise ConfigError(f"LISTEN_FDS: descriptor {descriptor} ({name}) is not a socket: {error.strerror}") from error
+    if sock.type != socket.SOCK_STREAM or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        sock.detach()
+        raise ConfigError(f"LISTEN_FDS: descriptor {descriptor} ({name}) is not a listening TCP socket")
     sock.setblocking(False)
     return sock
 

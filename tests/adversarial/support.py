@@ -56,25 +56,51 @@ def service_environment(settings: Settings) -> dict[str, str]:
     return environment_without_beaconmail(**variables)
 
 
+# What a service manager does between fork and exec (sd_listen_fds(3)): the sockets it holds become
+# descriptors 3, 4, ... of the service, and LISTEN_PID names the service. argv: the held
+# descriptors (LISTEN_FDS of them), then the service's own argv.
+AS_SERVICE_MANAGER = """
+import os, sys
+count = int(os.environ["LISTEN_FDS"])
+held = [int(fd) for fd in sys.argv[1 : 1 + count]]
+copies = [os.dup(fd) for fd in held]  # each at least 3 + its index: dup2 below overwrites no copy
+for number, fd in enumerate(copies):
+    os.dup2(fd, 3 + number)
+    os.set_inheritable(3 + number, True)
+for fd in set(held + copies) - set(range(3, 3 + count)):
+    os.close(fd)
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[1 + count], sys.argv[1 + count :])
+"""
+
+
 class ServiceProcess:
     """`python -m services.cli smtp|pop3` as a child process that tests may SIGKILL and restart.
-    Every start listens on fresh ephemeral ports, read back from the service's log."""
+    Every start listens on fresh ephemeral ports, read back from the service's log, unless
+    `held` gives listening sockets (by listener name) that this test holds for the service
+    as a service manager would, and passes at each start."""
 
-    def __init__(self, service: str, settings: Settings, tracker: ProcessTracker) -> None:
+    def __init__(
+        self, service: str, settings: Settings, tracker: ProcessTracker, held: dict[str, socket.socket] | None = None
+    ) -> None:
         self.service = service
         self.settings = settings
         self.tracker = tracker
+        self.held = held or {}
         self.starts = 0
         self.current: Started | None = None
         self.ports: dict[str, int] = {}
 
     def start(self) -> dict[str, int]:
         self.starts += 1
+        argv = [sys.executable, "-m", "services.cli", self.service]
+        env = service_environment(self.settings)
+        descriptors = [sock.fileno() for sock in self.held.values()]
+        if self.held:
+            argv = [sys.executable, "-c", AS_SERVICE_MANAGER, *map(str, descriptors), *argv]
+            env |= {"LISTEN_FDS": str(len(self.held)), "LISTEN_FDNAMES": ":".join(self.held)}
         self.current = self.tracker.start(
-            f"{self.service}-{self.starts}",
-            [sys.executable, "-m", "services.cli", self.service],
-            env=service_environment(self.settings),
-            cwd=REPOSITORY,
+            f"{self.service}-{self.starts}", argv, env=env, cwd=REPOSITORY, pass_fds=descriptors
         )
         wait_for(self._listening, START_TIMEOUT, f"{self.service} to listen")
         return self.ports

@@ -327,6 +327,13 @@ def test_script_in_names_and_inputs_stays_text(app: Flask, db: Database, world: 
     for path in stored:
         assert_inert(admin.get(path), path)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text_of(admin.get("/mailboxes/"))  # shown, as text
+    scripted = tokens.create_token(db, world.admin, name=XSS, read_only=False, actor=CONSOLE)
+    through_token = {"Authorization": f"Bearer {scripted.secret}"}
+    made = app.test_client().post("/api/v1/mailboxes", json={"address": f"via-token@{world.alpha}"}, headers=through_token)
+    assert made.status_code == 201
+    audit = admin.get("/audit/")
+    assert_inert(audit, "the audit log naming the token")
+    assert "token “&lt;script&gt;alert(1)&lt;/script&gt;" in text_of(audit)  # shown, as text
     reflected = [
         admin.get("/mailboxes/", query_string={"q": XSS}),
         admin.get("/audit/", query_string={"text": XSS, "actor": XSS}),

@@ -61,14 +61,23 @@ class ProcessTracker:
         self.started: list[Started] = []
 
     def start(
-        self, name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, stdin: bytes | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        stdin: bytes | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> Started:
+        """`pass_fds`: descriptors of this process the new one inherits (under the same numbers)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         stdout, stderr = self.folder / f"{name}.out", self.folder / f"{name}.err"
         with stdout.open("wb") as out, stderr.open("wb") as err:
             process = subprocess.Popen(
                 list(argv), env=dict(env), cwd=cwd, stdout=out, stderr=err,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL, start_new_session=True,
+                pass_fds=tuple(pass_fds),
             )
         if stdin is not None:
             assert process.stdin is not None

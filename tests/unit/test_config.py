@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import ConfigError, Settings, load_settings, parse_size
+from shared.config import ConfigError, Settings, load_settings, parse_size, passed_sockets
 
 
 def load(tmp_path: Path, **variables: str) -> Settings:
@@ -223,3 +223,19 @@ def test_parse_size_rejects_nonsense(text: str) -> None:
 @pytest.mark.parametrize("relay", ["smarthost.example", "smarthost.example:2525", "[::1]:25", "[::1]", "10.0.0.1:587"])
 def test_relay_host_with_or_without_port(tmp_path: Path, relay: str) -> None:
     assert load(tmp_path, relay_host=relay).relay_host == relay
+
+
+def test_passed_sockets_are_named_from_descriptor_3_for_this_process_only() -> None:
+    passed = {"LISTEN_PID": "4242", "LISTEN_FDS": "2", "LISTEN_FDNAMES": "pop3:pop3s"}
+    assert passed_sockets(passed, pid=4242) == {"pop3": 3, "pop3s": 4}
+    assert passed_sockets(passed, pid=4243) == {}  # meant for the process that started us
+    assert passed_sockets({}, pid=4242) == {}
+
+
+@pytest.mark.parametrize(
+    ("count", "names", "variable"),
+    [("two", "pop3:pop3s", "LISTEN_FDS"), ("-1", "pop3", "LISTEN_FDS"), ("2", "pop3", "LISTEN_FDNAMES")],
+)
+def test_bad_passed_sockets_name_the_variable(count: str, names: str, variable: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable}: "):
+        passed_sockets({"LISTEN_PID": "7", "LISTEN_FDS": count, "LISTEN_FDNAMES": names}, pid=7)

@@ -29,6 +29,7 @@ def authenticate_request() -> None:
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         require_write(grant.scope)
     g.api_scope = grant.scope
+    g.api_token = grant.token
 
 
 def api_scope() -> Scope:
@@ -37,4 +38,5 @@ def api_scope() -> Scope:
 
 
 def api_actor() -> Actor:
-    return acting_as(api_scope())
+    """The token's owner with the token's rights; the audit log names the token too."""
+    return acting_as(api_scope(), g.api_token)

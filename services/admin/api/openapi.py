@@ -44,6 +44,10 @@ INBOUND_CHECKS = BOOLEAN | {
 LISTING = {"type": "string", "enum": ["allow", "block"],
            "description": "allow: skips the content filter's junk verdict; block: refused with 550 5.7.1"}
 SENDER = {"type": "string", "minLength": 1, "maxLength": MAX_SENDER_CHARS}
+AUDIT_TOKEN = obj({"id": COUNT, "name": STRING}, ["id", "name"]) | {
+    "type": ["object", "null"],
+    "description": "The API token the change was made with (its owner is the actor); null for the portal and the CLI",
+}
 
 MAILBOX_PROPERTIES: dict[str, Schema] = {
     "address": STRING, "domain": STRING, "name": STRING, "quota_bytes": COUNT,
@@ -169,8 +173,8 @@ SCHEMAS: dict[str, Schema] = {
     "GroupList": items_of("Group"),
     "AuditEntry": obj(
         {"at": {"type": "string", "format": "date-time"}, "actor": STRING, "ip": STRING, "action": STRING,
-         "target": STRING, "domain": STRING, "detail": STRING},
-        ["at", "actor", "ip", "action", "target", "domain", "detail"],
+         "target": STRING, "domain": STRING, "detail": STRING, "token": AUDIT_TOKEN},
+        ["at", "actor", "ip", "action", "target", "domain", "detail", "token"],
     ),
     "AuditPage": items_of("AuditEntry", offset=COUNT, limit=COUNT),
     "Me": obj(

@@ -21,3 +21,7 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(320), default="")
     domain: Mapped[str] = mapped_column(String(255), default="", index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # The API token the change was made with, if any: its id and its name as they were then,
+    # with no foreign key, so the entry keeps naming it after the token is revoked.
+    token_id: Mapped[int | None] = mapped_column(default=None)
+    token_name: Mapped[str] = mapped_column(String(120), default="")

@@ -5,7 +5,10 @@ import html
 import io
 import re
 
+from flask import Flask
+
 from shared import accounts
+from shared.accounts import tokens
 from shared.accounts.views import CONSOLE
 from shared.storage.db import Database
 
@@ -74,3 +77,29 @@ def test_audit_records_who_what_and_where(proxied_client: PortalClient, db: Data
     assert "audited@alpha.example" not in text_of(client.get("/audit/?actor=cli"))
     assert "audited@alpha.example" in text_of(client.get("/audit/?text=audited"))
     assert client.get("/audit/?domain=beta.example").status_code == 404
+
+
+def test_the_audit_log_names_the_api_token_of_a_change_even_after_it_is_revoked(
+    app: Flask, as_manager: PortalClient, db: Database, world: World
+) -> None:
+    issued = tokens.create_token(db, world.manager, name="deploy-bot", read_only=False, actor=CONSOLE)
+    api, auth = app.test_client(), {"Authorization": f"Bearer {issued.secret}"}
+    assert api.post("/api/v1/mailboxes", json={"address": "by-token@alpha.example"}, headers=auth).status_code == 201
+    data = {"local": "by-hand", "domain": "alpha.example", "password": "long-enough-1", "quota": ""}
+    as_manager.post("/mailboxes/new", data, token_page="/mailboxes/new")
+
+    entries = {e["target"]: e for e in api.get("/api/v1/audit?action=mailbox.create", headers=auth).get_json()["items"]}
+    assert entries["by-token@alpha.example"]["actor"] == world.manager
+    assert entries["by-token@alpha.example"]["token"] == {"id": issued.token.id, "name": "deploy-bot"}
+    assert entries["by-hand@alpha.example"]["actor"] == world.manager
+    assert entries["by-hand@alpha.example"]["token"] is None
+
+    tokens.revoke_token(db, issued.token.id, actor=CONSOLE)
+    rows = {
+        target: row
+        for row in re.findall(r"<tr>.*?</tr>", html.unescape(text_of(as_manager.get("/audit/"))), re.DOTALL)
+        for target in ("by-token@alpha.example", "by-hand@alpha.example")
+        if f"<td>{target}</td>" in row
+    }
+    assert f"with API token “deploy-bot” (#{issued.token.id})" in rows["by-token@alpha.example"]
+    assert "API token" not in rows["by-hand@alpha.example"]

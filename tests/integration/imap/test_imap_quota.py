@@ -132,12 +132,10 @@ def test_smtp_refuses_mail_for_a_mailbox_imap_uploads_filled(imap_world: ImapWor
         with smtplib.SMTP("127.0.0.1", server.mx, timeout=30) as smtp:
             smtp.ehlo("client.example")
             smtp.mail("sender@remote.example")
-            code, _text = smtp.rcpt(address)
+            code, text = smtp.rcpt(address)
             if code == 250:  # a recipient cache may not know yet: then DATA finds no room
                 code, text = smtp.data(MESSAGE)
-                assert code == 552, text
-            else:
-                assert code == 452
+            assert (code, text[:5]) == (452, b"4.2.2"), text  # one reply, at RCPT or at end of data
     finally:
         server.stop()
         server.db.dispose()

@@ -51,7 +51,8 @@ def test_submission_trace_headers_name_tls_and_the_authenticated_user(shared_smt
     assert head[2].startswith(b"\t(using TLSv1.3 with cipher ")
     assert head[3] == b"\t(authenticated sender: alice@hosted.example)"
     assert head[4].startswith(b"\tby mx.hosted.example (Beacon Mail) with ESMTPSA id ")
-    assert head[6] == b"Received: from old.example by older.example; Mon, 1 Jan 2024 00:00:00 +0000"
+    assert head[6].startswith(b"Date: ") and head[7].startswith(b"Message-ID: <")  # submission completes it
+    assert head[8] == b"Received: from old.example by older.example; Mon, 1 Jan 2024 00:00:00 +0000"
     assert stored.endswith(MESSAGE)
 
 
@@ -146,17 +147,24 @@ def test_postmaster_reaches_managers_or_global_admins_unless_an_alias_says_other
     assert newest_message(smtp.settings, BOB).endswith(b"Subject: aliased\r\n\r\nx\r\n")
 
 
-def test_mailbox_full_at_data_is_552_and_partial_fullness_bounces(shared_smtp: RunningSmtp) -> None:
-    """Without SIZE the quota is only known at end of data: alone, the mailbox gets 552 5.2.2;
-    beside another recipient, the others get the message and the sender a DSN."""
+def test_a_full_mailbox_gets_one_reply_at_rcpt_and_at_data_and_partial_fullness_bounces(
+    shared_smtp: RunningSmtp,
+) -> None:
+    """Declared with SIZE, a message too big for the mailbox is refused at RCPT; without SIZE the
+    quota is only known at end of data. Both answer the same transient 452 4.2.2 (RFC 3463 X.2.2)
+    and keep nothing. Beside another recipient, the others get the message and the sender a DSN."""
     smtp = shared_smtp
     create_mailbox(smtp.db, f"small@{DOMAIN}", "small-pw", quota_bytes=3000, actor=CONSOLE)
     big = b"Subject: big\r\n\r\n" + (b"x" * 70 + b"\r\n") * 60
     with mx_client(smtp) as client:
         client.ehlo("client.example")
+        client.mail(REMOTE, [f"SIZE={len(big)}"])
+        at_rcpt = client.rcpt(f"small@{DOMAIN}")
+        client.rset()
         client.mail(REMOTE)
         assert client.rcpt(f"small@{DOMAIN}")[0] == 250
-        assert client.data(big) == (552, b"5.2.2 Mailbox full")
+        at_data = client.data(big)
+    assert at_rcpt == at_data == (452, b"4.2.2 Mailbox full")
     assert get_mailbox(smtp.db, f"small@{DOMAIN}", actor=CONSOLE).messages == 0
     with submit(smtp, BOB, "bob-pw") as client:
         client.mail(BOB)
@@ -214,3 +222,24 @@ def test_an_unreachable_database_gives_451_without_details(tmp_path, password_ha
     finally:
         server.stop()
         server.db.dispose()
+
+
+def test_submission_adds_a_missing_date_and_message_id_and_the_mx_never_does(shared_smtp: RunningSmtp) -> None:
+    smtp = shared_smtp
+    bare = b"Subject: incomplete\r\nFrom: <alice@hosted.example>\r\n\r\nno date, no id\r\n"
+    complete = b"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <kept@client.example>\r\n" + bare
+    with submit(smtp) as client:
+        client.sendmail(ALICE, [BOB], bare)
+        submitted_bare = newest_message(smtp.settings, BOB)
+        client.sendmail(ALICE, [BOB], complete)
+        submitted_complete = newest_message(smtp.settings, BOB)
+    with mx_client(smtp) as client:
+        client.sendmail(REMOTE, [BOB], bare)
+        received_bare = newest_message(smtp.settings, BOB)
+
+    added = submitted_bare[: -len(bare)].split(b"\r\n")
+    assert added[-3].startswith(b"Date: ") and added[-2].startswith(b"Message-ID: <")
+    assert added[-2].endswith(b"@mx.hosted.example>") and added[-1] == b""
+    assert submitted_complete.endswith(complete) and submitted_complete.count(b"Message-ID:") == 1
+    assert received_bare.endswith(bare)
+    assert b"\r\nDate: " not in received_bare and b"Message-ID:" not in received_bare
