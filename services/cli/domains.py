@@ -71,7 +71,7 @@ def domain_alias_remove(alias_name: str) -> None:
 @click.argument("name", callback=checked_domain)
 @click.argument("switch", type=click.Choice(["on", "off"]))
 def domain_checks(name: str, switch: str) -> None:
-    """Switch the checks of mail arriving on the MX for NAME on or off (authentication, blocklists, content)."""
+    """Switch the MX policy on SPF, DKIM, DMARC and own-domain forgery for NAME on or off."""
     accounts.update_domain(open_database(), name, inbound_checks=switch == "on", actor=CONSOLE)
     click.echo(f"inbound checks {switch}: {name}")
 

@@ -17,14 +17,12 @@ from email.errors import HeaderParseError
 from email.headerregistry import AddressHeader
 from email.parser import BytesHeaderParser
 
-from sqlalchemy import select
-
 from shared.errors import InvalidAddress
 from shared.mail import rspamd
 from shared.mail.addresses import Address, parse_address
-from shared.mail.sender_lists import listings
+from shared.mail.sender_lists import listings_by_mailbox
 from shared.storage.db import Database
-from shared.storage.models import Mailbox, SenderListing
+from shared.storage.models import SenderListing
 
 
 class Refusal(enum.Enum):
@@ -51,7 +49,7 @@ def screen(
     db: Database, message: bytes, transaction: rspamd.Transaction, *, mailbox_ids: Collection[int]
 ) -> Screening:
     """The outcome for `message` (with our trace header) to the local `mailbox_ids`. Blocking."""
-    listed = _listings_by_mailbox(db, mailbox_ids, senders(transaction.sender, message))
+    listed = listings_by_mailbox(db, mailbox_ids, senders(transaction.sender, message))
     if SenderListing.BLOCK in listed.values():
         return Screening.refused(Refusal.BLOCKED_SENDER)
     verdict = rspamd.scan(db.settings, message, transaction)
@@ -86,15 +84,3 @@ def _from_addresses(message: bytes) -> list[str]:
         return [address.addr_spec for address in header.addresses if address.domain]
     except (HeaderParseError, ValueError, IndexError):
         return []
-
-
-def _listings_by_mailbox(
-    db: Database, mailbox_ids: Collection[int], sender_addresses: list[Address]
-) -> dict[int, SenderListing]:
-    if not mailbox_ids or not sender_addresses:
-        return {}
-    with db.session() as s:
-        rows = s.execute(select(Mailbox.id, Mailbox.domain_id).where(Mailbox.id.in_(mailbox_ids)))
-        domains = {mailbox_id: domain_id for mailbox_id, domain_id in rows}
-    by_domain = listings(db, set(domains.values()), sender_addresses)
-    return {mailbox_id: by_domain[domain_id] for mailbox_id, domain_id in domains.items() if domain_id in by_domain}

@@ -8,14 +8,14 @@ let in by an allowed envelope sender, or the other way round).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from shared.errors import InvalidAddress
 from shared.mail.addresses import Address, normalise_domain, parse_address
 from shared.storage.db import Database
-from shared.storage.models import SenderListing, SenderRule
+from shared.storage.models import Mailbox, SenderListing, SenderRule
 
 
 def listing_keys(sender: Address) -> tuple[str, str]:
@@ -28,21 +28,39 @@ def listings(db: Database, domain_ids: Collection[int], senders: Collection[Addr
     keys = {key for sender in senders for key in listing_keys(sender)}
     if not domain_ids or not keys:
         return {}
+    query = select(SenderRule.domain_id, SenderRule.sender, SenderRule.listing).where(
+        SenderRule.domain_id.in_(domain_ids), SenderRule.sender.in_(keys)
+    )
     with db.session() as s:
-        rows = s.execute(
-            select(SenderRule.domain_id, SenderRule.sender, SenderRule.listing).where(
-                SenderRule.domain_id.in_(domain_ids), SenderRule.sender.in_(keys)
-            )
-        ).all()
-    by_domain: dict[int, dict[str, SenderListing]] = {}
-    for domain_id, key, listing in rows:
-        by_domain.setdefault(domain_id, {})[key] = listing
+        return _applying(s.execute(query).all(), senders)
+
+
+def listings_by_mailbox(
+    db: Database, mailbox_ids: Collection[int], senders: Collection[Address]
+) -> dict[int, SenderListing]:
+    """`listings` for the domains of recipient mailboxes, by mailbox: one query per message."""
+    keys = {key for sender in senders for key in listing_keys(sender)}
+    if not mailbox_ids or not keys:
+        return {}
+    query = (
+        select(Mailbox.id, SenderRule.sender, SenderRule.listing)
+        .join(SenderRule, SenderRule.domain_id == Mailbox.domain_id)
+        .where(Mailbox.id.in_(mailbox_ids), SenderRule.sender.in_(keys))
+    )
+    with db.session() as s:
+        return _applying(s.execute(query).all(), senders)
+
+
+def _applying(rows: Iterable[Row[int, str, SenderListing]], senders: Collection[Address]) -> dict[int, SenderListing]:
+    """Rows of (owner, listed key, listing) decided per owner by the rule above."""
+    by_owner: dict[int, dict[str, SenderListing]] = {}
+    for owner, key, listing in rows:
+        by_owner.setdefault(owner, {})[key] = listing
     decided: dict[int, SenderListing] = {}
-    for domain_id, listed in by_domain.items():
-        found = [_listing_of(sender, listed) for sender in senders]
-        applying = {listing for listing in found if listing is not None}
+    for owner, listed in by_owner.items():
+        applying = {found for found in (_listing_of(sender, listed) for sender in senders) if found is not None}
         if applying:
-            decided[domain_id] = SenderListing.BLOCK if SenderListing.BLOCK in applying else SenderListing.ALLOW
+            decided[owner] = SenderListing.BLOCK if SenderListing.BLOCK in applying else SenderListing.ALLOW
     return decided
 
 
