@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -15,11 +16,14 @@ from shared.accounts.permissions import (
 from shared.accounts.tokens import revoke_tokens_of_domain
 from shared.accounts.views import Actor, DomainView
 from shared.errors import Conflict, InvalidValue, NotFound
-from shared.mail import dkimkeys, dnshealth
+from shared.mail import dkimkeys
 from shared.mail.addresses import domain_to_unicode, normalise_domain
 from shared.storage.db import Database
 from shared.storage.lookups import count_in_domain, domain_by_name, hosted_domain
 from shared.storage.models import Alias, AliasDomain, Domain, GroupMailbox, Mailbox
+
+if TYPE_CHECKING:
+    from shared.mail.dnshealth import DnsCheck
 
 LIMIT_FIELDS = ("max_mailboxes", "max_aliases", "quota_bytes", "default_mailbox_quota")
 
@@ -120,11 +124,14 @@ def get_domain(db: Database, name: str, *, actor: Actor) -> DomainView:
         return _view(s, domain_by_name(s, domain_in_scope(actor.scope, name)))
 
 
-def check_domain_dns(db: Database, name: str, *, actor: Actor) -> list[dnshealth.DnsCheck]:
+def check_domain_dns(db: Database, name: str, *, actor: Actor) -> list[DnsCheck]:
     """One of the actor's domains: each record it should publish against what the resolver returns.
     The lookups run outside the transaction, which only says whether the actor sees the domain."""
     with db.session.begin() as s:
         domain = domain_by_name(s, domain_in_scope(actor.scope, name)).name
+    # Imported here: dnspython is a tenth of every other CLI command's start-up.
+    from shared.mail import dnshealth
+
     return dnshealth.check_domain(db.settings, domain, dkimkeys.dns_record(db.settings, domain))
 
 

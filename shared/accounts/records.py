@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.accounts.forwarding import ForwardingView
 from shared.accounts.quarantine import JunkMessage
@@ -19,7 +19,9 @@ from shared.accounts.views import (
     MailboxView,
 )
 from shared.mail.autoreply import Notice
-from shared.mail.dnshealth import DnsCheck
+
+if TYPE_CHECKING:  # the DNS checks' module loads dnspython; a record only reads its fields
+    from shared.mail.dnshealth import DnsCheck
 
 Record = dict[str, Any]
 
