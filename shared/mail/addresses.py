@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import idna
 
-from shared.errors import InvalidAddress
+from shared.errors import N_, InvalidAddress
 
 MAX_LOCAL_OCTETS = 64
 MAX_DOMAIN_OCTETS = 255
@@ -42,16 +42,16 @@ def normalise_domain(text: str) -> str:
     """Lower-case IDNA A-label form of a domain name, or InvalidAddress."""
     name = text.strip().removesuffix(".")
     if not name or name.startswith("[") or len(name) > MAX_DOMAIN_OCTETS:
-        raise InvalidAddress(f"invalid domain: {text!r}")
+        raise InvalidAddress(N_("invalid domain: %(text)r"), text=text)
     try:
         ascii_name = idna.encode(name, uts46=True).decode("ascii").lower()
     except (idna.IDNAError, UnicodeError) as exc:
-        raise InvalidAddress(f"invalid domain: {text!r}") from exc
+        raise InvalidAddress(N_("invalid domain: %(text)r"), text=text) from exc
     labels = ascii_name.split(".")
     if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise InvalidAddress(f"invalid domain: {text!r}")
+        raise InvalidAddress(N_("invalid domain: %(text)r"), text=text)
     if labels[-1].isdigit():
-        raise InvalidAddress(f"invalid domain: {text!r}")
+        raise InvalidAddress(N_("invalid domain: %(text)r"), text=text)
     return ascii_name
 
 
@@ -65,7 +65,7 @@ def domain_to_unicode(ascii_name: str) -> str:
 def normalise_local(text: str) -> str:
     local = unicodedata.normalize("NFC", text).lower()
     if not local or len(local.encode("utf-8")) > MAX_LOCAL_OCTETS or not _DOT_ATOM.fullmatch(local):
-        raise InvalidAddress(f"invalid local part: {text!r}")
+        raise InvalidAddress(N_("invalid local part: %(text)r"), text=text)
     return local
 
 
@@ -76,7 +76,7 @@ def parse_address(text: str) -> Address:
         cleaned = cleaned[1:-1]
     local, at, domain = cleaned.rpartition("@")
     if not at or "\x00" in cleaned:
-        raise InvalidAddress(f"invalid address: {text!r}")
+        raise InvalidAddress(N_("invalid address: %(text)r"), text=text)
     return Address(normalise_local(local), normalise_domain(domain))
 
 
