@@ -1,21 +1,31 @@
-"""Template filters: sizes, usage percentages, dates."""
+"""Template filters: sizes, usage percentages, dates, role labels, errors of shared."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from flask import Flask
 from flask_babel import format_datetime, format_decimal
+from flask_babel import gettext as _
 
-SIZE_STEPS = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
+from services.admin.feedback import error_text
+from shared import config
+from shared.accounts.views import GLOBAL_ADMIN_ROLE, MANAGER_ROLE_PREFIX
+from shared.config import SIZE_STEPS
+from shared.mail.addresses import domain_to_unicode
 
 
 def format_size(size: int | None) -> str:
-    if not size:
-        return "0 B"
-    for unit, factor in SIZE_STEPS:
-        if size >= factor:
-            return f"{format_decimal(round(size / factor, 1))} {unit}"
-    return f"{size} B"
+    """shared's size text, with the figure in the visitor's locale."""
+    return config.format_size(size, format_decimal)
+
+
+def role_label(role: str) -> str:
+    """A role as the records spell it (`global-admin`, `manager:<domain>`) in the visitor's language."""
+    if role == GLOBAL_ADMIN_ROLE:
+        return _("Global admin")
+    if role.startswith(MANAGER_ROLE_PREFIX):
+        return _("Manager of %(domain)s", domain=domain_to_unicode(role.removeprefix(MANAGER_ROLE_PREFIX)))
+    return role
 
 
 def size_for_input(size: int | None) -> str:
@@ -44,3 +54,5 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(size_for_input, "size_input")
     app.add_template_global(usage_percent)
     app.add_template_filter(format_moment, "moment")
+    app.add_template_filter(role_label, "role")
+    app.add_template_filter(error_text, "error_text")

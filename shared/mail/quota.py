@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Table, bindparam, exists, func, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from shared.config import format_size
 from shared.errors import N_, InvalidValue, LimitExceeded, TemporaryFailure
 from shared.mail.addresses import parse_address
 from shared.storage import rawsql
@@ -42,7 +43,7 @@ def check_mailbox_quota(quota_bytes: int, domain: Domain) -> None:
     if quota_bytes < 0:
         raise InvalidValue(N_("the quota must not be negative"))
     if domain.quota_bytes and quota_bytes > domain.quota_bytes:
-        raise LimitExceeded(N_("the quota must not exceed the domain's total of %(quota_bytes)s bytes"), quota_bytes=domain.quota_bytes)
+        raise LimitExceeded(N_("the quota must not exceed the domain's total of %(total)s"), total=format_size(domain.quota_bytes))
 
 
 # -- reserving and giving back ---------------------------------------------------------
