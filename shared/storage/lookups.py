@@ -31,7 +31,7 @@ def hosted_domain(s: Session, name: str) -> Domain | None:
 def mailbox_by_address(s: Session, address: str) -> Mailbox:
     mailbox = s.scalars(select(Mailbox).where(Mailbox.address == address)).one_or_none()
     if mailbox is None:
-        raise NotFound(N_("unknown mailbox: %(address)s"), address=address)
+        raise NotFound(N_("unknown mailbox: %(name)s"), name=address)
     return mailbox
 
 
