@@ -11,7 +11,7 @@ from services.admin.feedback import error_text
 from shared import config
 from shared.accounts.views import GLOBAL_ADMIN_ROLE, MANAGER_ROLE_PREFIX
 from shared.config import SIZE_STEPS
-from shared.mail.addresses import domain_to_unicode
+from shared.mail.addresses import domain_to_unicode, for_people
 
 
 def format_size(size: int | None) -> str:
@@ -56,3 +56,5 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(format_moment, "moment")
     app.add_template_filter(role_label, "role")
     app.add_template_filter(error_text, "error_text")
+    # Addresses and domains as people read them (Unicode); URLs keep the stored form.
+    app.add_template_filter(for_people, "people")

@@ -23,6 +23,9 @@ MAX_LABEL_CHARS = 63
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010FFFF]"
 _DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# A domain with an A-label, whole (nothing of a name before it, possessive after it) and not a
+# local part (no "@" after it).
+_A_LABEL_DOMAIN = re.compile(r"(?<![A-Za-z0-9.-])[A-Za-z0-9.-]*[Xx][Nn]--[A-Za-z0-9.-]*+(?!@)")
 # The full stop and the ideographic and fullwidth ones UTS #46 maps to it.
 _DOTS = re.compile("[.\u3002\uff0e\uff61]")
 
@@ -111,11 +114,22 @@ def _check_label(text: str, label: str) -> None:
         raise InvalidAddress(N_("invalid domain: %(domain)r: it contains the invalid character %(char)r"), domain=text, char=invalid)
 
 
+# Lists of records convert the same few domains over and over.
+@functools.lru_cache(maxsize=4096)
 def domain_to_unicode(ascii_name: str) -> str:
     try:
         return idna.decode(ascii_name)
     except (idna.IDNAError, UnicodeError):
         return ascii_name
+
+
+def for_people(text: str) -> str:
+    """A stored address (`local@domain`, `@domain`), domain or text naming them (an audit entry's
+    detail, a role `manager:<domain>`) with every A-label domain in Unicode: the one form people
+    see (portal, API and CLI records); input takes either form. Local parts are left as written."""
+    if "xn--" not in text.lower():
+        return text
+    return _A_LABEL_DOMAIN.sub(lambda found: domain_to_unicode(found.group().lower()), text)
 
 
 def normalise_local(text: str) -> str:

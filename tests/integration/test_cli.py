@@ -365,3 +365,13 @@ def test_an_unusable_database_url_is_one_line(run, monkeypatch: pytest.MonkeyPat
     result = run("domain", "list")
     assert result.code == 2
     assert fails(result).startswith("beaconmail: database error: ")
+
+
+def test_international_domains_are_listed_in_unicode_and_taken_in_both_forms(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("domain", "add", "xn--bcher-kva.example"))
+    ok(run("mailbox", "add", "jill@bücher.example", "--password", "long-enough-1"))
+    assert "jill@bücher.example" in ok(run("mailbox", "list", "xn--bcher-kva.example"))
+    assert json.loads(ok(run("domain", "list", "--json")))[-1]["name"] == "bücher.example"
+    ok(run("mailbox", "remove", "jill@xn--bcher-kva.example"))
+    assert ok(run("mailbox", "list", "bücher.example")) == ""
