@@ -1,6 +1,7 @@
 """Template filters: sizes, usage percentages, dates, role labels, errors of shared."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import Flask
@@ -13,10 +14,19 @@ from shared.accounts.views import GLOBAL_ADMIN_ROLE, MANAGER_ROLE_PREFIX
 from shared.config import SIZE_STEPS
 from shared.mail.addresses import domain_to_unicode, for_people
 
+# The size fields of an update's audit detail ("quota_bytes=10737418240, max_mailboxes=4").
+SIZE_CHANGE = re.compile(r"\b(quota_bytes|default_mailbox_quota)=(\d+)")
+
 
 def format_size(size: int | None) -> str:
     """shared's size text, with the figure in the visitor's locale."""
     return config.format_size(size, format_decimal)
+
+
+def audit_detail(text: str) -> str:
+    """An audit entry's detail for people: domains in Unicode, sizes in binary units (the entry
+    keeps bytes, as the API gives it)."""
+    return SIZE_CHANGE.sub(lambda found: f"{found.group(1)}={format_size(int(found.group(2)))}", for_people(text))
 
 
 def role_label(role: str) -> str:
@@ -58,3 +68,4 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(error_text, "error_text")
     # Addresses and domains as people read them (Unicode); URLs keep the stored form.
     app.add_template_filter(for_people, "people")
+    app.add_template_filter(audit_detail, "audit_detail")
