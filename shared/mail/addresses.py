@@ -66,7 +66,7 @@ def _check_domain_shape(text: str, name: str) -> None:
         raise InvalidAddress(N_("invalid domain: %(domain)r: it is empty"), domain=text)
     if name.startswith("["):
         raise InvalidAddress(N_("invalid domain: %(domain)r: address literals such as [192.0.2.1] are not accepted"), domain=text)
-    if any(char.isspace() for char in name):
+    if " " in name:
         raise InvalidAddress(N_("invalid domain: %(domain)r: it contains a space"), domain=text)
     if len(name) > MAX_DOMAIN_CHARS:
         raise InvalidAddress(
