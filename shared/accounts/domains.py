@@ -15,7 +15,7 @@ from shared.accounts.permissions import (
 )
 from shared.accounts.tokens import revoke_tokens_of_domain
 from shared.accounts.views import Actor, DomainView
-from shared.errors import Conflict, InvalidValue, NotFound
+from shared.errors import N_, Conflict, InvalidValue, NotFound
 from shared.mail import dkimkeys
 from shared.mail.addresses import domain_to_unicode, normalise_domain
 from shared.storage.db import Database
@@ -33,7 +33,7 @@ def _checked_limits(*values: int | None) -> dict[str, int | None]:
     limits = dict(zip(LIMIT_FIELDS, values, strict=True))
     for field, value in limits.items():
         if value is not None and value < 0:
-            raise InvalidValue(f"{field} must not be negative")
+            raise InvalidValue(N_("%(field)s must not be negative"), field=field)
     return limits
 
 
@@ -59,7 +59,7 @@ def create_domain(
         ascii_name = normalise_domain(name)
         limits = _checked_limits(max_mailboxes, max_aliases, quota_bytes, default_mailbox_quota)
         if hosted_domain(s, ascii_name) is not None:
-            raise Conflict(f"domain already exists: {ascii_name}")
+            raise Conflict(N_("domain already exists: %(name)s"), name=ascii_name)
         domain = Domain(name=ascii_name, **limits)
         s.add(domain)
         s.flush()
@@ -171,7 +171,7 @@ def add_alias_domain(db: Database, alias_name: str, target: str, *, actor: Actor
         domain = _administered_domain(s, actor, target)
         alias_ascii, target_ascii = normalise_domain(alias_name), domain.name
         if hosted_domain(s, alias_ascii) is not None:
-            raise Conflict(f"domain already exists: {alias_ascii}")
+            raise Conflict(N_("domain already exists: %(name)s"), name=alias_ascii)
         domain.alias_domains.append(AliasDomain(name=alias_ascii))
         s.flush()
         audit.record(s, actor, "alias_domain.create", alias_ascii, target_ascii)
@@ -188,6 +188,6 @@ def remove_alias_domain(db: Database, alias_name: str, *, actor: Actor, of_domai
         alias_ascii = domain_in_scope(actor.scope, alias_name)  # normalises; a global admin covers every name
         alias_domain = s.scalars(select(AliasDomain).where(AliasDomain.name == alias_ascii)).one_or_none()
         if alias_domain is None or (target is not None and alias_domain.domain_id != target.id):
-            raise NotFound(f"unknown alias domain: {alias_ascii}")
+            raise NotFound(N_("unknown alias domain: %(name)s"), name=alias_ascii)
         audit.record(s, actor, "alias_domain.remove", alias_ascii, alias_domain.domain.name)
         s.delete(alias_domain)

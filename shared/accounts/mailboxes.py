@@ -25,6 +25,7 @@ from shared.accounts.permissions import (
 )
 from shared.accounts.views import Actor, MailboxView
 from shared.errors import (
+    N_,
     AccountDisabled,
     AuthFailed,
     InvalidAddress,
@@ -51,9 +52,9 @@ SERVICES = ("smtp", "pop3", "portal")
 
 def check_password_text(password: str) -> None:
     if not password:
-        raise InvalidValue("the password must not be empty")
+        raise InvalidValue(N_("the password must not be empty"))
     if len(password) > 1024 or any(ord(ch) < 32 or ch == "\x7f" for ch in password):
-        raise InvalidValue("the password must be at most 1024 characters without control characters")
+        raise InvalidValue(N_("the password must be at most 1024 characters without control characters"))
 
 
 def display_name(text: str) -> str:
@@ -61,7 +62,7 @@ def display_name(text: str) -> str:
     would become a header line wherever the name is used as a sender's phrase (the Apple mail
     profile, a From: written from it) or break a line of `beaconmail mailbox list`."""
     if not text.isprintable():
-        raise InvalidValue("the display name must not contain control characters or line breaks")
+        raise InvalidValue(N_("the display name must not contain control characters or line breaks"))
     return text.strip()
 
 
@@ -81,7 +82,7 @@ def create_mailbox(
     require_write(actor.scope)
     address_in_scope(actor.scope, str(parsed))  # a right on the input alone: checked before the slow hash
     if password_is_hash and not is_importable_hash(password):
-        raise InvalidValue("unrecognised password hash")
+        raise InvalidValue(N_("unrecognised password hash"))
     if not password_is_hash:
         check_password_text(password)
     stored_name = display_name(name)
@@ -89,7 +90,9 @@ def create_mailbox(
     with db.session.begin() as s:
         domain = domain_by_name(s, parsed.domain, for_update=True)
         if domain.max_mailboxes and count_in_domain(s, Mailbox.domain_id, domain.id) >= domain.max_mailboxes:
-            raise LimitExceeded(f"{domain.name} already has its maximum of {domain.max_mailboxes} mailboxes")
+            raise LimitExceeded(
+                N_("%(domain)s already has its maximum of %(limit)s mailboxes"), domain=domain.name, limit=domain.max_mailboxes
+            )
         quota = domain.default_mailbox_quota if quota_bytes is None else quota_bytes
         check_mailbox_quota(quota, domain)
         ensure_address_free(s, str(parsed))
@@ -237,7 +240,7 @@ def remove_mailbox(db: Database, address: str, *, actor: Actor) -> None:
     with db.session.begin() as s:
         mailbox = administered_mailbox(s, actor.scope, address)
         if mailbox.address == actor.address:
-            raise PermissionDenied("you cannot delete your own mailbox")
+            raise PermissionDenied(N_("you cannot delete your own mailbox"))
         s.refresh(mailbox, with_for_update=True)  # no delivery may add bytes between counting and deleting
         give_back_to_domain(s, mailbox.id, mailbox.used_bytes)
         maildir = db.settings.mail_root / mailbox.maildir
@@ -248,7 +251,7 @@ def remove_mailbox(db: Database, address: str, *, actor: Actor) -> None:
 
 def _one_role(db: Database, address: str, actor: Actor, grant: bool, global_admin: bool, domain: str | None) -> MailboxView:
     if global_admin == (domain is not None):
-        raise InvalidValue("give exactly one of a global role or a domain")
+        raise InvalidValue(N_("give exactly one of a global role or a domain"))
     with db.session.begin() as s:
         mailbox = administered_mailbox(s, actor.scope, address)
         _change_role(s, actor, mailbox, grant=grant, domain=domain)
@@ -277,7 +280,7 @@ def authenticate(db: Database, address: str, password: str, *, service: str) -> 
         parsed = parse_address(address)
     except InvalidAddress:
         verify_password(password, None)
-        raise AuthFailed("authentication failed") from None
+        raise AuthFailed(N_("authentication failed")) from None
     # The hash is checked outside any transaction: on SQLite a transaction holds the write
     # lock, and argon2 takes long enough to stall every delivery behind a burst of logins.
     try:
@@ -288,10 +291,10 @@ def authenticate(db: Database, address: str, password: str, *, service: str) -> 
             view = MailboxView.of(mailbox) if mailbox else None
             stored_hash = mailbox.password_hash if mailbox else None
     except SQLAlchemyError as exc:
-        raise TemporaryFailure("the account database is not available") from exc
+        raise TemporaryFailure(N_("the account database is not available")) from exc
     ok, new_hash = verify_password(password, stored_hash)
     if view is None or not ok:
-        raise AuthFailed("authentication failed")
+        raise AuthFailed(N_("authentication failed"))
     if new_hash is not None:
         with db.session.begin() as s:
             s.execute(
@@ -300,6 +303,6 @@ def authenticate(db: Database, address: str, password: str, *, service: str) -> 
                 .values(password_hash=new_hash)
             )
     if not (view.active and view.domain_active) or (service != "portal" and not getattr(view, f"{service}_enabled")):
-        raise AccountDisabled(f"{view.address} may not use {service}")
+        raise AccountDisabled(N_("%(address)s may not use %(service)s"), address=view.address, service=service)
     return view
 
