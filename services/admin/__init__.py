@@ -35,7 +35,6 @@ from services.admin.security import (
     protect_forms,
 )
 from shared.config import Settings, load_settings
-from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database, open_database
 
 SESSION_HOURS = 8
@@ -77,7 +76,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.extensions["beaconmail"] = Portal(
         settings=settings,
         db=database or open_database(settings),
-        throttle=LoginThrottle(settings),
     )
     if settings.proxy_hops:
         # Only headers set by our own proxies are believed: scheme (Secure cookies), host, client IP.

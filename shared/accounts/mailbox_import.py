@@ -75,7 +75,7 @@ def _records(text: str) -> tuple[list[dict[str, str]], list[str]]:
     return records, []
 
 
-def _row(line: int, record: dict[str, str], scope: Scope, domains: dict[str, DomainView]) -> ImportRow:
+def _row(line: int, record: dict[str, str], scope: Scope, domains: dict[str, DomainView], min_length: int) -> ImportRow:
     errors: list[str] = []
     address, quota = record.get("address", ""), None
     try:
@@ -92,7 +92,7 @@ def _row(line: int, record: dict[str, str], scope: Scope, domains: dict[str, Dom
         errors.append("unrecognised password hash")
     elif password:
         try:
-            check_password_text(password)
+            check_password_text(password, min_length)
         except InvalidValue as exc:
             errors.append(str(exc))
     if record.get("quota"):
@@ -131,7 +131,8 @@ def plan_import(db: Database, text: str, *, actor: Actor) -> ImportPlan:
     if errors:
         return ImportPlan((), tuple(errors))
     domains = {d.name: d for d in accounts.list_domains(db, actor=actor)}
-    rows = [_row(line, record, actor.scope, domains) for line, record in enumerate(records, start=2)]
+    minimum = db.settings.password_min_length
+    rows = [_row(line, record, actor.scope, domains, minimum) for line, record in enumerate(records, start=2)]
     return ImportPlan(tuple(_with_context_errors(db, rows, domains)))
 
 

@@ -1,0 +1,125 @@
+"""The one login decision for every service that takes a password: the portal, SMTP AUTH and
+POP3 call `authenticate`; Dovecot checks IMAP passwords itself and asks `imap_policy` and
+`report_imap_login` before and after (services.imap.changes), so the lockout and the last
+logins are the same for all four.
+
+The order matters: the lockout is looked up with the account, the password is checked either
+way (a refused login costs and reads as a wrong one), and only then is the answer given.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from shared.accounts import lockout
+from shared.accounts.app_passwords import AppPasswordMatch, find_app_password, looks_like_app_password, note_use
+from shared.accounts.passwords import verify_password
+from shared.accounts.views import MailboxView
+from shared.errors import AccountDisabled, AuthFailed, InvalidAddress, TemporaryFailure
+from shared.mail.addresses import parse_address
+from shared.storage.db import Database
+from shared.storage.lookups import hosted_domain
+from shared.storage.models import Mailbox, MailboxLogin
+from shared.storage.upserts import insert_for
+
+PROTOCOLS = ("portal", "smtp", "pop3", "imap")
+
+
+def _mailbox_named(s: Session, login: str) -> Mailbox | None:
+    """The mailbox a login name names: by its address, or local@domain for local@alias-domain."""
+    try:
+        parsed = parse_address(login)
+    except InvalidAddress:
+        return None
+    domain = hosted_domain(s, parsed.domain)
+    key = f"{parsed.local}@{domain.name}" if domain else str(parsed)
+    return s.scalars(select(Mailbox).where(Mailbox.address == key)).one_or_none()
+
+
+def authenticate(db: Database, address: str, password: str, protocol: str, client_ip: str) -> MailboxView:
+    """The mailbox for these credentials over `protocol`, from `client_ip`. Unknown user, wrong
+    password, an app password not made for this protocol (or revoked, or expired) and a locked
+    out address all fail alike (AuthFailed); a disabled account is reported only to a caller
+    who knew the password (AccountDisabled)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}")
+    now = datetime.now(timezone.utc)
+    app: AppPasswordMatch | None = None
+    # The hash is checked outside any transaction: on SQLite a transaction holds the write
+    # lock, and argon2 takes long enough to stall every delivery behind a burst of logins.
+    try:
+        with db.session.begin() as s:
+            mailbox = _mailbox_named(s, address)
+            view = MailboxView.of(mailbox) if mailbox else None
+            account = view.address if view else lockout.account_key(address)
+            standing = lockout.standing(s, account, client_ip, now)
+            stored_hash = mailbox.password_hash if mailbox else None
+            if mailbox and protocol != "portal" and looks_like_app_password(password):
+                app = find_app_password(s, mailbox.id, password)
+    except SQLAlchemyError as exc:
+        raise TemporaryFailure("the account database is not available") from exc
+    if app is not None:
+        ok, new_hash = app.admits(protocol, now), None
+    else:
+        ok, new_hash = verify_password(password, stored_hash)
+    if standing or view is None or not ok:
+        if not standing:
+            _count_failure(db, account, client_ip, now)
+        raise AuthFailed("authentication failed")
+    if not (view.active and view.domain_active) or (protocol != "portal" and not getattr(view, f"{protocol}_enabled")):
+        raise AccountDisabled(f"{view.address} may not use {protocol}")
+    with db.session.begin() as s:
+        _note_login(s, view, protocol, client_ip, now, had_failures=standing is not None)
+        if new_hash is not None:
+            s.execute(
+                update(Mailbox)
+                .where(Mailbox.id == view.id, Mailbox.password_hash == stored_hash)
+                .values(password_hash=new_hash)
+            )
+        if app is not None:
+            note_use(s, app, view, client_ip, now)
+    return view
+
+
+def _count_failure(db: Database, account: str, client_ip: str, now: datetime) -> None:
+    try:
+        with db.session.begin() as s:
+            lockout.record_failure(s, db.settings, account, client_ip, now)
+    except SQLAlchemyError as exc:
+        raise TemporaryFailure("the account database is not available") from exc
+
+
+def _note_login(s: Session, view: MailboxView, protocol: str, client_ip: str, now: datetime, *, had_failures: bool) -> None:
+    """The last login per protocol, in one UPSERT; the address's failures, if it had any, forgotten."""
+    insert = insert_for(s, MailboxLogin).values(mailbox_id=view.id, protocol=protocol, at=now, client_ip=client_ip)
+    s.execute(
+        insert.on_conflict_do_update(
+            index_elements=[MailboxLogin.mailbox_id, MailboxLogin.protocol], set_={"at": now, "client_ip": client_ip}
+        )
+    )
+    if had_failures:
+        lockout.clear_failures(s, view.address, client_ip)
+
+
+def imap_policy(db: Database, login: str, client_ip: str) -> bool:
+    """Before Dovecot checks an IMAP password: may `client_ip` try `login` now?"""
+    now = datetime.now(timezone.utc)
+    with db.session.begin() as s:
+        mailbox = _mailbox_named(s, login)
+        account = mailbox.address if mailbox else lockout.account_key(login)
+        return not lockout.standing(s, account, client_ip, now)
+
+
+def report_imap_login(db: Database, login: str, client_ip: str, *, success: bool) -> None:
+    """After Dovecot checked an IMAP password: count the failure, or note the login."""
+    now = datetime.now(timezone.utc)
+    with db.session.begin() as s:
+        mailbox = _mailbox_named(s, login)
+        if success and mailbox is not None:
+            view = MailboxView.of(mailbox)
+            _note_login(s, view, "imap", client_ip, now, had_failures=lockout.standing(s, view.address, client_ip, now) is not None)
+        elif not success:
+            lockout.record_failure(s, db.settings, mailbox.address if mailbox else lockout.account_key(login), client_ip, now)
