@@ -126,7 +126,7 @@ def get_mailbox(db: Database, address: str, *, actor: Actor, to_change: bool = F
     (for a page that leads to a change)."""
     with db.session.begin() as s:
         find = administered_mailbox if to_change else visible_mailbox
-        return MailboxView.of(find(s, actor.scope, address))
+        return MailboxView.of(find(s, actor.scope, address), logins=True)
 
 
 def signed_in_mailbox(db: Database, address: str) -> MailboxView:

@@ -158,8 +158,8 @@ def test_domain_checks_switch(initialised) -> None:  # type: ignore[no-untyped-d
 
 def test_mailbox_lifecycle(initialised, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "Alice@example.com", "--password", "pw-a", "--quota", "1M", "--name", "Alice A"))
-    ok(run("mailbox", "add", "bob@example.com", "--password-stdin", stdin="pw b\n"))
+    ok(run("mailbox", "add", "Alice@example.com", "--password", "pw-a-123456", "--quota", "1M", "--name", "Alice A"))
+    ok(run("mailbox", "add", "bob@example.com", "--password-stdin", stdin="pw b 123456\n"))
     assert (settings.mail_root / "example.com" / "alice" / "new").is_dir()
     records = {r["address"]: r for r in json.loads(ok(run("mailbox", "list", "--json")))}
     assert records["alice@example.com"]["quota_bytes"] == 1024 * 1024
@@ -169,15 +169,15 @@ def test_mailbox_lifecycle(initialised, settings: Settings) -> None:  # type: ig
     assert "unknown domain" in fails(run("mailbox", "list", "other.example"))
 
     assert "exactly one of --password" in fails(run("mailbox", "add", "c@example.com"))
-    assert "exactly one of --password" in fails(run("mailbox", "add", "c@example.com", "--password", "x", "--password-stdin"))
+    assert "exactly one of --password" in fails(run("mailbox", "add", "c@example.com", "--password", "x-password-1", "--password-stdin"))
     assert "nothing on standard input" in fails(run("mailbox", "add", "c@example.com", "--password-stdin", stdin=""))
-    assert "already" in fails(run("mailbox", "add", "ALICE@example.com", "--password", "x"))
-    assert "invalid" in fails(run("mailbox", "add", "no-at-sign", "--password", "x"))
-    assert "unknown domain" in fails(run("mailbox", "add", "c@elsewhere.example", "--password", "x"))
-    assert "must not exceed" in fails(run("mailbox", "add", "c@example.com", "--password", "x", "--quota", "11M"))
+    assert "already" in fails(run("mailbox", "add", "ALICE@example.com", "--password", "x-password-1"))
+    assert "invalid" in fails(run("mailbox", "add", "no-at-sign", "--password", "x-password-1"))
+    assert "unknown domain" in fails(run("mailbox", "add", "c@elsewhere.example", "--password", "x-password-1"))
+    assert "must not exceed" in fails(run("mailbox", "add", "c@example.com", "--password", "x-password-1", "--quota", "11M"))
 
-    ok(run("mailbox", "passwd", "alice@example.com", "--password-stdin", stdin="new-pw\n"))
-    assert "unknown mailbox" in fails(run("mailbox", "passwd", "zed@example.com", "--password", "x"))
+    ok(run("mailbox", "passwd", "alice@example.com", "--password-stdin", stdin="new-pw-123456\n"))
+    assert "unknown mailbox" in fails(run("mailbox", "passwd", "zed@example.com", "--password", "x-password-1"))
     ok(run("mailbox", "remove", "bob@example.com"))
     assert not (settings.mail_root / "example.com" / "bob").exists()
     assert "unknown mailbox" in fails(run("mailbox", "remove", "bob@example.com"))
@@ -186,14 +186,14 @@ def test_mailbox_lifecycle(initialised, settings: Settings) -> None:  # type: ig
 def test_mailbox_limit_is_enforced(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
     for name in ("a", "b", "c"):
-        ok(run("mailbox", "add", f"{name}@example.com", "--password", "x"))
-    assert "maximum of 3 mailboxes" in fails(run("mailbox", "add", "d@example.com", "--password", "x"))
+        ok(run("mailbox", "add", f"{name}@example.com", "--password", "x-password-1"))
+    assert "maximum of 3 mailboxes" in fails(run("mailbox", "add", "d@example.com", "--password", "x-password-1"))
     assert len(json.loads(ok(run("mailbox", "list", "--json")))) == 3
 
 
 def test_roles(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "boss@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "boss@example.com", "--password", "x-password-1"))
     assert "global-admin" in ok(run("mailbox", "grant", "boss@example.com", "--global"))
     assert "manager:example.com" in ok(run("mailbox", "grant", "boss@example.com", "--domain", "example.com"))
     roles = json.loads(ok(run("mailbox", "list", "--json")))[0]["roles"]
@@ -206,7 +206,7 @@ def test_roles(initialised) -> None:  # type: ignore[no-untyped-def]
 
 def test_aliases_and_catch_all(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "alice@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x-password-1"))
     ok(run("alias", "add", "info@example.com", "alice@example.com", "friend@remote.example"))
     ok(run("alias", "add", "@example.com", "alice@example.com"))
     records = json.loads(ok(run("alias", "list", "--json")))
@@ -232,7 +232,7 @@ def test_alias_loop_is_refused(initialised) -> None:  # type: ignore[no-untyped-
 
 def test_groups(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "alice@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x-password-1"))
     ok(run("group", "add", "team@example.com", "--member", "alice@example.com", "--member", "ext@remote.example", "--policy", "members"))
     assert json.loads(ok(run("group", "list", "--json"))) == [
         {"address": "team@example.com", "members": ["alice@example.com", "ext@remote.example"], "policy": "members"}
@@ -245,7 +245,7 @@ def test_groups(initialised) -> None:  # type: ignore[no-untyped-def]
 
 def test_quota_recalc_reports_each_mailbox(initialised, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "alice@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x-password-1"))
     stray = settings.mail_root / "example.com" / "alice" / "cur" / "1.M1P1.host,S=5"
     stray.write_bytes(b"12345")
     assert ok(run("quota", "recalc")).splitlines() == ["alice@example.com\tfixed\t0->5\t0->1"]
@@ -277,9 +277,9 @@ def test_console_script_contract(settings: Settings) -> None:
 
 def test_api_tokens_create_list_revoke(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "boss@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "boss@example.com", "--password", "x-password-1"))
     ok(run("mailbox", "grant", "boss@example.com", "--global"))
-    ok(run("mailbox", "add", "staff@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "staff@example.com", "--password", "x-password-1"))
     created = run("token", "create", "--user", "Boss@Example.com", "--scope", "write", "--domain", "example.com", "--expires", "30", "--name", "deploy")
     scoped = ok(created)
     assert created.err == "" and scoped.count("\n") == 1 and scoped.startswith("bm_")  # the secret alone
@@ -341,7 +341,7 @@ def test_a_token_made_by_the_console_script_works_against_the_api(settings: Sett
     ("args", "message"),
     [
         (("mailbox", "remove", "bad"), "invalid address: 'bad'"),
-        (("mailbox", "passwd", "bad", "--password", "x"), "invalid address: 'bad'"),
+        (("mailbox", "passwd", "bad", "--password", "x-password-1"), "invalid address: 'bad'"),
         (("mailbox", "grant", "bad", "--global"), "invalid address: 'bad'"),
         (("mailbox", "revoke", "a@b.example", "--domain", "bad..x"), "invalid domain: 'bad..x'"),
         (("mailbox", "list", "bad..x"), "invalid domain: 'bad..x'"),
