@@ -179,8 +179,18 @@ def find_app_password(s: Session, mailbox_id: int, password: str) -> AppPassword
     row = s.scalars(
         select(AppPassword).where(AppPassword.prefix == password[:PREFIX_LENGTH], AppPassword.mailbox_id == mailbox_id)
     ).one_or_none()
-    if row is None:
-        return None
+    return None if row is None else _match(row, hmac.compare_digest(row.secret_hash, digest(password)))
+
+
+def app_password_by_id(s: Session, mailbox_id: int, app_password_id: int) -> AppPasswordMatch | None:
+    """The mailbox's app password that Dovecot checked itself (so its digest matched)."""
+    row = s.scalars(
+        select(AppPassword).where(AppPassword.id == app_password_id, AppPassword.mailbox_id == mailbox_id)
+    ).one_or_none()
+    return None if row is None else _match(row, True)
+
+
+def _match(row: AppPassword, digest_matches: bool) -> AppPasswordMatch:
     view = AppPasswordView.of(row)
     return AppPasswordMatch(
         id=row.id,
@@ -188,7 +198,7 @@ def find_app_password(s: Session, mailbox_id: int, password: str) -> AppPassword
         protocols=view.protocols,
         expires_at=view.expires_at,
         first_use=row.last_used_at is None,
-        digest_matches=hmac.compare_digest(row.secret_hash, digest(password)),
+        digest_matches=digest_matches,
     )
 
 

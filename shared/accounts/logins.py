@@ -15,7 +15,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.accounts import lockout
-from shared.accounts.app_passwords import AppPasswordMatch, find_app_password, looks_like_app_password, note_use
+from shared.accounts.app_passwords import (
+    AppPasswordMatch,
+    app_password_by_id,
+    find_app_password,
+    looks_like_app_password,
+    note_use,
+)
 from shared.accounts.passwords import verify_password
 from shared.accounts.views import MailboxView
 from shared.errors import AccountDisabled, AuthFailed, InvalidAddress, TemporaryFailure
@@ -113,13 +119,19 @@ def imap_policy(db: Database, login: str, client_ip: str) -> bool:
         return not lockout.standing(s, account, client_ip, now)
 
 
-def report_imap_login(db: Database, login: str, client_ip: str, *, success: bool) -> None:
-    """After Dovecot checked an IMAP password: count the failure, or note the login."""
+def report_imap_login(
+    db: Database, login: str, client_ip: str, *, success: bool, app_password_id: int | None = None
+) -> None:
+    """After Dovecot checked an IMAP password: count the failure, or note the login (and the use
+    of the app password it was made with)."""
     now = datetime.now(timezone.utc)
     with db.session.begin() as s:
         mailbox = _mailbox_named(s, login)
         if success and mailbox is not None:
             view = MailboxView.of(mailbox)
             _note_login(s, view, "imap", client_ip, now, had_failures=lockout.standing(s, view.address, client_ip, now) is not None)
+            app = app_password_by_id(s, view.id, app_password_id) if app_password_id is not None else None
+            if app is not None:
+                note_use(s, app, view, client_ip, now)
         elif not success:
             lockout.record_failure(s, db.settings, mailbox.address if mailbox else lockout.account_key(login), client_ip, now)
