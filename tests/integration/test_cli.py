@@ -16,6 +16,7 @@ from services.cli import main
 from shared import accounts
 from shared.accounts.views import CONSOLE
 from shared.config import Settings
+from shared.errors import AuthFailed
 from shared.storage.db import Database
 from tests.conftest import require_user_attributes
 
@@ -365,3 +366,46 @@ def test_an_unusable_database_url_is_one_line(run, monkeypatch: pytest.MonkeyPat
     result = run("domain", "list")
     assert result.code == 2
     assert fails(result).startswith("beaconmail: database error: ")
+
+
+def test_app_passwords(run, db: Database) -> None:  # type: ignore[no-untyped-def]
+    ok(run("domain", "add", "example.com"))
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x-password-1"))
+    everything = ok(run("mailbox", "app-password", "add", "Alice@example.com", "--name", "laptop"))
+    assert everything.count("\n") == 1 and accounts.authenticate(db, "alice@example.com", everything.strip(), "imap", "192.0.2.1")
+    mail_only = ok(run("mailbox", "app-password", "add", "alice@example.com", "--name", "phone", "--protocol", "smtp",
+                       "--protocol", "pop3", "--expires", "30")).strip()
+    assert accounts.authenticate(db, "alice@example.com", mail_only, "pop3", "192.0.2.1")
+    with pytest.raises(AuthFailed):
+        accounts.authenticate(db, "alice@example.com", mail_only, "imap", "192.0.2.1")
+    listed = json.loads(ok(run("mailbox", "app-password", "list", "alice@example.com", "--json")))
+    assert [list(record) for record in listed] == [
+        ["id", "name", "protocols", "created_at", "expires_at", "last_used_at", "last_used_from"]
+    ] * 2
+    laptop, phone = listed
+    assert (laptop["name"], laptop["protocols"], laptop["expires_at"], laptop["last_used_from"]) == (
+        "laptop", ["smtp", "pop3", "imap"], None, "192.0.2.1"
+    )
+    assert phone["protocols"] == ["smtp", "pop3"] and phone["expires_at"] and phone["last_used_from"] == "192.0.2.1"
+    assert everything.strip() not in json.dumps(listed)
+    lines = ok(run("mailbox", "app-password", "list", "alice@example.com")).splitlines()
+    assert lines[0].split("\t")[1:3] == ["laptop", "smtp,pop3,imap"] and lines[0].split("\t")[4] == "never"
+    assert lines[1].split("\t")[5:] != ["never", "-"]  # phone was used
+    assert ok(run("mailbox", "app-password", "revoke", "alice@example.com", str(phone["id"]))) == f"app password revoked: {phone['id']}\n"
+    with pytest.raises(AuthFailed):
+        accounts.authenticate(db, "alice@example.com", mail_only, "pop3", "192.0.2.1")
+    assert "has no app password" in fails(run("mailbox", "app-password", "revoke", "alice@example.com", str(phone["id"])))
+    assert "unknown mailbox" in fails(run("mailbox", "app-password", "add", "zed@example.com", "--name", "x"))
+    assert "'ftp'" in fails(run("mailbox", "app-password", "add", "alice@example.com", "--name", "x", "--protocol", "ftp"))
+    assert "--name" in fails(run("mailbox", "app-password", "add", "alice@example.com"))
+    assert "needs a name" in fails(run("mailbox", "app-password", "add", "alice@example.com", "--name", " "))
+    assert fails(run("mailbox", "app-password", "add", "alice@example.com", "--name", "x", "--expires", "0"))
+
+
+def test_the_password_rule_on_the_command_line(run, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    ok(run("domain", "add", "example.com"))
+    assert fails(run("mailbox", "add", "x@example.com", "--password", "b")) == "beaconmail: the password must have at least 10 characters"
+    ok(run("mailbox", "add", "x@example.com", "--password", "0123456789"))
+    assert "at least 10" in fails(run("mailbox", "passwd", "x@example.com", "--password-stdin", stdin="short\n"))
+    monkeypatch.setenv("BEACONMAIL_PASSWORD_MIN_LENGTH", "16")
+    assert "at least 16" in fails(run("mailbox", "passwd", "x@example.com", "--password", "0123456789"))
