@@ -77,8 +77,13 @@ class AppPasswordMatch:
     name: str
     protocols: tuple[str, ...]
     expires_at: datetime | None
-    first_use: bool
+    last_used_at: datetime | None
+    last_used_from: str | None
     digest_matches: bool
+
+    @property
+    def first_use(self) -> bool:
+        return self.last_used_at is None
 
     def admits(self, protocol: str, now: datetime) -> bool:
         return self.digest_matches and protocol in self.protocols and (self.expires_at is None or self.expires_at > now)
@@ -197,7 +202,8 @@ def _match(row: AppPassword, digest_matches: bool) -> AppPasswordMatch:
         name=row.name,
         protocols=view.protocols,
         expires_at=view.expires_at,
-        first_use=row.last_used_at is None,
+        last_used_at=view.last_used_at,
+        last_used_from=view.last_used_from,
         digest_matches=digest_matches,
     )
 

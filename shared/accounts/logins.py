@@ -8,7 +8,8 @@ way (a refused login costs and reads as a wrong one), and only then is the answe
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,7 +24,7 @@ from shared.accounts.app_passwords import (
     note_use,
 )
 from shared.accounts.passwords import verify_password
-from shared.accounts.views import MailboxView
+from shared.accounts.views import LastLogin, MailboxView
 from shared.errors import AccountDisabled, AuthFailed, InvalidAddress, TemporaryFailure
 from shared.mail.addresses import parse_address
 from shared.storage.db import Database
@@ -32,6 +33,8 @@ from shared.storage.models import Mailbox, MailboxLogin
 from shared.storage.upserts import insert_for
 
 PROTOCOLS = ("portal", "smtp", "pop3", "imap")
+# A login from the address last seen, within this time of the last one noted, is not written again.
+NOTED_PRECISION = timedelta(minutes=1)
 
 
 def _mailbox_named(s: Session, login: str) -> Mailbox | None:
@@ -45,6 +48,18 @@ def _mailbox_named(s: Session, login: str) -> Mailbox | None:
     return s.scalars(select(Mailbox).where(Mailbox.address == key)).one_or_none()
 
 
+@dataclass(frozen=True)
+class _Found:
+    """What a login attempt found, before its password is checked."""
+
+    view: MailboxView | None
+    account: str  # as the lockout counts it
+    standing: bool | None  # lockout.standing
+    stored_hash: str | None
+    app: AppPasswordMatch | None  # the app password the password names, if it names one
+    last: LastLogin | None  # the mailbox's last login over this protocol
+
+
 def authenticate(db: Database, address: str, password: str, protocol: str, client_ip: str) -> MailboxView:
     """The mailbox for these credentials over `protocol`, from `client_ip`. Unknown user, wrong
     password, an app password not made for this protocol (or revoked, or expired) and a locked
@@ -53,41 +68,72 @@ def authenticate(db: Database, address: str, password: str, protocol: str, clien
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}")
     now = datetime.now(timezone.utc)
-    app: AppPasswordMatch | None = None
-    # The hash is checked outside any transaction: on SQLite a transaction holds the write
-    # lock, and argon2 takes long enough to stall every delivery behind a burst of logins.
-    try:
-        with db.session.begin() as s:
-            mailbox = _mailbox_named(s, address)
-            view = MailboxView.of(mailbox) if mailbox else None
-            account = view.address if view else lockout.account_key(address)
-            standing = lockout.standing(s, account, client_ip, now)
-            stored_hash = mailbox.password_hash if mailbox else None
-            if mailbox and protocol != "portal" and looks_like_app_password(password):
-                app = find_app_password(s, mailbox.id, password)
-    except SQLAlchemyError as exc:
-        raise TemporaryFailure("the account database is not available") from exc
-    if app is not None:
-        ok, new_hash = app.admits(protocol, now), None
+    found = _look_up(db, address, password, protocol, client_ip, now)
+    if found.app is not None:
+        ok, new_hash = found.app.admits(protocol, now), None
     else:
-        ok, new_hash = verify_password(password, stored_hash)
-    if standing or view is None or not ok:
-        if not standing:
-            _count_failure(db, account, client_ip, now)
+        ok, new_hash = verify_password(password, found.stored_hash)
+    view = found.view
+    if found.standing or view is None or not ok:
+        if not found.standing:
+            _count_failure(db, found.account, client_ip, now)
         raise AuthFailed("authentication failed")
     if not (view.active and view.domain_active) or (protocol != "portal" and not getattr(view, f"{protocol}_enabled")):
         raise AccountDisabled(f"{view.address} may not use {protocol}")
+    _record_success(db, view, found, protocol, client_ip, now, new_hash)
+    return view
+
+
+def _look_up(db: Database, address: str, password: str, protocol: str, client_ip: str, now: datetime) -> _Found:
+    """One short read transaction. The hash is checked after it, outside any: on SQLite a
+    transaction holds the write lock, and argon2 takes long enough to stall every delivery
+    behind a burst of logins."""
+    try:
+        with db.session.begin() as s:
+            mailbox = _mailbox_named(s, address)
+            if mailbox is None:
+                account = lockout.account_key(address)
+                return _Found(None, account, lockout.standing(s, account, client_ip, now), None, None, None)
+            app = None
+            if protocol != "portal" and looks_like_app_password(password):
+                app = find_app_password(s, mailbox.id, password)
+            last = s.get(MailboxLogin, (mailbox.id, protocol))
+            view = MailboxView.of(mailbox)
+            standing = lockout.standing(s, view.address, client_ip, now)
+            return _Found(view, view.address, standing, mailbox.password_hash, app, LastLogin.of(last) if last else None)
+    except SQLAlchemyError as exc:
+        raise TemporaryFailure("the account database is not available") from exc
+
+
+def _is_news(at: datetime | None, client_ip: str | None, now: datetime, new_ip: str) -> bool:
+    """Whether a login is worth writing down: a client polling every minute from the same
+    address would otherwise commit a write (an fsync) per login for nothing anyone reads."""
+    return at is None or client_ip != new_ip or now - at >= NOTED_PRECISION
+
+
+def _record_success(
+    db: Database, view: MailboxView, found: _Found, protocol: str, client_ip: str, now: datetime, new_hash: str | None
+) -> None:
+    """The last login (one UPSERT), the app password's use, the failures forgotten and a
+    replaced hash, in one transaction; none at all when there is nothing new."""
+    login_is_news = _is_news(found.last.at if found.last else None, found.last.client_ip if found.last else None, now, client_ip)
+    app = found.app
+    app_is_news = app is not None and _is_news(app.last_used_at, app.last_used_from, now, client_ip)
+    if not (login_is_news or app_is_news or found.standing is not None or new_hash is not None):
+        return
     with db.session.begin() as s:
-        _note_login(s, view, protocol, client_ip, now, had_failures=standing is not None)
+        if login_is_news:
+            _note_login(s, view, protocol, client_ip, now)
+        if found.standing is not None:
+            lockout.clear_failures(s, view.address, client_ip)
         if new_hash is not None:
             s.execute(
                 update(Mailbox)
-                .where(Mailbox.id == view.id, Mailbox.password_hash == stored_hash)
+                .where(Mailbox.id == view.id, Mailbox.password_hash == found.stored_hash)
                 .values(password_hash=new_hash)
             )
-        if app is not None:
+        if app is not None and app_is_news:
             note_use(s, app, view, client_ip, now)
-    return view
 
 
 def _count_failure(db: Database, account: str, client_ip: str, now: datetime) -> None:
@@ -98,16 +144,14 @@ def _count_failure(db: Database, account: str, client_ip: str, now: datetime) ->
         raise TemporaryFailure("the account database is not available") from exc
 
 
-def _note_login(s: Session, view: MailboxView, protocol: str, client_ip: str, now: datetime, *, had_failures: bool) -> None:
-    """The last login per protocol, in one UPSERT; the address's failures, if it had any, forgotten."""
+def _note_login(s: Session, view: MailboxView, protocol: str, client_ip: str, now: datetime) -> None:
+    """The last login per protocol, in one UPSERT."""
     insert = insert_for(s, MailboxLogin).values(mailbox_id=view.id, protocol=protocol, at=now, client_ip=client_ip)
     s.execute(
         insert.on_conflict_do_update(
             index_elements=[MailboxLogin.mailbox_id, MailboxLogin.protocol], set_={"at": now, "client_ip": client_ip}
         )
     )
-    if had_failures:
-        lockout.clear_failures(s, view.address, client_ip)
 
 
 def imap_policy(db: Database, login: str, client_ip: str) -> bool:
@@ -129,7 +173,9 @@ def report_imap_login(
         mailbox = _mailbox_named(s, login)
         if success and mailbox is not None:
             view = MailboxView.of(mailbox)
-            _note_login(s, view, "imap", client_ip, now, had_failures=lockout.standing(s, view.address, client_ip, now) is not None)
+            _note_login(s, view, "imap", client_ip, now)
+            if lockout.standing(s, view.address, client_ip, now) is not None:
+                lockout.clear_failures(s, view.address, client_ip)
             app = app_password_by_id(s, view.id, app_password_id) if app_password_id is not None else None
             if app is not None:
                 note_use(s, app, view, client_ip, now)

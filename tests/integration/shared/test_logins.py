@@ -287,3 +287,19 @@ def test_every_path_that_sets_a_password_applies_the_minimum_length(strict: Data
     assert [row.errors for row in plan.rows] == [("the password must have at least 10 characters",), ()]
     with pytest.raises(AuthFailed):  # what the issue found: a one-character password logged in to SMTP
         authenticate(strict, "new@example.com", "b", "smtp", HOME)
+
+
+def test_a_client_polling_from_the_same_address_is_not_written_down_each_time(strict: Database) -> None:
+    """Within a minute, a login from the address last noted writes nothing (no commit on the
+    login path); another address, or the first use of an app password, is written at once."""
+    issued = apps.create_app_password(strict, ALICE, name="phone", actor=CONSOLE)
+    authenticate(strict, ALICE, issued.password, "pop3", HOME)
+    first = get_mailbox(strict, ALICE, actor=CONSOLE).last_login("pop3")
+    used = apps.list_app_passwords(strict, ALICE, actor=CONSOLE)[0].last_used_at
+    authenticate(strict, ALICE, issued.password, "pop3", HOME)
+    assert get_mailbox(strict, ALICE, actor=CONSOLE).last_login("pop3") == first
+    assert apps.list_app_passwords(strict, ALICE, actor=CONSOLE)[0].last_used_at == used
+    authenticate(strict, ALICE, issued.password, "pop3", AWAY)
+    moved = get_mailbox(strict, ALICE, actor=CONSOLE).last_login("pop3")
+    assert moved is not None and moved.client_ip == AWAY
+    assert apps.list_app_passwords(strict, ALICE, actor=CONSOLE)[0].last_used_from == AWAY
