@@ -53,9 +53,9 @@ class Settings:
     pop3_idle_timeout: float
     allow_plaintext_auth: bool
     maildrop_lease_seconds: int
-    auth_fail_limit: int
-    auth_fail_window: float
-    auth_lockout: float
+    login_max_failures: int
+    login_lockout: float
+    password_min_length: int
     login_delay: int
     alias_depth_limit: int
     proxy_hops: int
@@ -293,9 +293,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pop3_idle_timeout=_value(env, "pop3_idle_timeout", _positive_float, 600.0),
         allow_plaintext_auth=_value(env, "allow_plaintext_auth", _bool, _is_loopback(bind)),
         maildrop_lease_seconds=_value(env, "maildrop_lease_seconds", _positive_int, 60),
-        auth_fail_limit=_value(env, "auth_fail_limit", _positive_int, 5),
-        auth_fail_window=_value(env, "auth_fail_window", _positive_float, 300.0),
-        auth_lockout=_value(env, "auth_lockout", _positive_float, 900.0),
+        # The lockout of one client address for one account, kept in the database (shared.accounts.lockout).
+        login_max_failures=_value(env, "login_max_failures", _at_least_one, 10),
+        login_lockout=_value(env, "login_lockout", _positive_float, 900.0),
+        password_min_length=_value(env, "password_min_length", _at_least_one, 10),
         login_delay=_value(env, "login_delay", _positive_int, 0),
         alias_depth_limit=_value(env, "alias_depth_limit", _positive_int, 10),
         # TLS-terminating proxies in front of the admin portal whose X-Forwarded-* headers are trusted.

@@ -10,6 +10,7 @@ from services.admin import (
     account,
     aliases,
     api,
+    app_passwords,
     audit,
     auth,
     bulk_import,
@@ -20,6 +21,7 @@ from services.admin import (
     health,
     junk,
     language,
+    locks,
     mailboxes,
     tokens,
 )
@@ -35,7 +37,6 @@ from services.admin.security import (
     protect_forms,
 )
 from shared.config import Settings, load_settings
-from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database, open_database
 
 SESSION_HOURS = 8
@@ -49,6 +50,8 @@ BLUEPRINTS = (
     groups.bp,
     audit.bp,
     account.bp,
+    app_passwords.bp,
+    locks.bp,
     junk.bp,
     tokens.bp,
     bulk_import.bp,
@@ -77,7 +80,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.extensions["beaconmail"] = Portal(
         settings=settings,
         db=database or open_database(settings),
-        throttle=LoginThrottle(settings),
     )
     if settings.proxy_hops:
         # Only headers set by our own proxies are believed: scheme (Secure cookies), host, client IP.

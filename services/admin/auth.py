@@ -1,8 +1,8 @@
-"""Sign in and out. Failed logins are throttled per client address and account."""
+"""Sign in and out. The lockout of an address for an account is shared's (shared.accounts.logins),
+and a locked out sign-in reads as a wrong password."""
 from __future__ import annotations
 
 import logging
-import time
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -12,14 +12,12 @@ from werkzeug.wrappers import Response
 from services.admin.access import PortalUser
 from services.admin.forms import LoginForm
 from services.admin.language import safe_next
-from services.admin.portal import client_ip, db, portal
+from services.admin.portal import client_ip, db
 from shared import accounts
 from shared.errors import AccountDisabled, AuthFailed
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
-
-MAX_DELAY_SECONDS = 5.0
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -28,23 +26,16 @@ def login() -> Response | str | tuple[str, int]:
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
     address = form.address.data.strip().lower()
-    throttle, ip = portal().throttle, client_ip()
-    if throttle.is_locked(ip, address):
-        log.warning("portal login locked out for %s from %s", address, ip)
-        form.form_errors.append(_("Too many failed sign-ins. Wait a while and try again."))
-        return render_template("auth/login.html", form=form), 429
-    time.sleep(min(throttle.delay_for(ip, address), MAX_DELAY_SECONDS))
+    ip = client_ip()
     try:
-        mailbox = accounts.authenticate(db(), address, form.password.data, service="portal")
+        mailbox = accounts.authenticate(db(), address, form.password.data, "portal", ip)
     except AuthFailed:
-        throttle.record_failure(ip, address)
         log.info("portal login failed for %s from %s", address, ip)
         form.form_errors.append(_("Wrong address or password."))
         return render_template("auth/login.html", form=form), 422
     except AccountDisabled:
         form.form_errors.append(_("This account or its domain is disabled."))
         return render_template("auth/login.html", form=form), 422
-    throttle.record_success(ip, address)
     start_session(PortalUser(mailbox))
     return redirect(safe_next(request.args.get("next")))
 

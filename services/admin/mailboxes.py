@@ -23,6 +23,7 @@ from services.admin.forwarding import save_forwarding, saved_forwarding_form
 from services.admin.pagination import PAGE_SIZE, PageLinks, requested_position
 from services.admin.portal import db
 from shared import accounts
+from shared.accounts.logins import PROTOCOLS as LOGIN_PROTOCOLS
 from shared.accounts.mailbox_search import search_mailboxes
 from shared.accounts.views import MailboxView
 from shared.errors import InvalidAddress, PermissionDenied
@@ -116,7 +117,8 @@ def edit(address: str) -> Page:
             save_mailbox(mailbox, form)
             flash(_("Mailbox %(address)s saved.", address=mailbox.address), "success")
             return redirect(url_for("mailboxes.edit", address=mailbox.address))
-    return render_template("mailboxes/edit.html", mailbox=mailbox, form=form), form_status(form)
+    page = render_template("mailboxes/edit.html", mailbox=mailbox, form=form, login_protocols=LOGIN_PROTOCOLS)
+    return page, form_status(form)
 
 
 def save_mailbox(mailbox: MailboxView, form: MailboxEditForm) -> None:

@@ -1,4 +1,4 @@
-"""What every request of the portal shares: settings, the database and the login throttle."""
+"""What every request of the portal shares: the settings and the database."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +8,6 @@ from flask import current_app, request
 from shared.accounts.permissions import Scope
 from shared.accounts.views import Actor, TokenRef
 from shared.config import Settings
-from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database
 
 
@@ -16,7 +15,6 @@ from shared.storage.db import Database
 class Portal:
     settings: Settings
     db: Database
-    throttle: LoginThrottle
 
 
 def portal() -> Portal:

@@ -23,6 +23,7 @@ from services.imap.changes import ChangeListener
 from services.imap.config import (
     DovecotFiles,
     Host,
+    app_password_sql_file,
     dict_user,
     imap_folder,
     quota_dict_file,
@@ -126,6 +127,7 @@ def write_config(settings: Settings, directory: ImapDirectory, host: Host, chang
     # The mail processes (the Maildirs' owner) create each mailbox's index folder.
     os.chown(index, directory.mail_uid, directory.mail_gid)
     _write_private(sql_file(settings), files.sql, pwd.getpwnam(host.internal_user).pw_uid)
+    _write_private(app_password_sql_file(settings), files.app_password_sql, pwd.getpwnam(host.internal_user).pw_uid)
     _write_private(quota_dict_file(settings), files.quota_dict, pwd.getpwnam(dict_user(directory, host)).pw_uid)
     config = folder / "dovecot.conf"
     _write_private(config, files.main, os.geteuid())

@@ -76,7 +76,7 @@ def _records(text: str) -> tuple[list[dict[str, str]], list[BeaconError]]:
     return records, []
 
 
-def _row(line: int, record: dict[str, str], scope: Scope, domains: dict[str, DomainView]) -> ImportRow:
+def _row(line: int, record: dict[str, str], scope: Scope, domains: dict[str, DomainView], min_length: int) -> ImportRow:
     errors: list[BeaconError] = []
     address, quota = record.get("address", ""), None
     try:
@@ -93,7 +93,7 @@ def _row(line: int, record: dict[str, str], scope: Scope, domains: dict[str, Dom
         errors.append(InvalidValue(N_("unrecognised password hash")))
     elif password:
         try:
-            check_password_text(password)
+            check_password_text(password, min_length)
         except InvalidValue as exc:
             errors.append(exc)
     if record.get("quota"):
@@ -148,7 +148,8 @@ def plan_import(db: Database, text: str, *, actor: Actor) -> ImportPlan:
     if errors:
         return ImportPlan((), tuple(errors))
     domains = {d.name: d for d in accounts.list_domains(db, actor=actor)}
-    rows = [_row(line, record, actor.scope, domains) for line, record in enumerate(records, start=2)]
+    minimum = db.settings.password_min_length
+    rows = [_row(line, record, actor.scope, domains, minimum) for line, record in enumerate(records, start=2)]
     checked, limits = _within_limits(_with_context_errors(db, rows), domains)
     return ImportPlan(tuple(checked), tuple(limits))
 

@@ -4,15 +4,10 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 
-from sqlalchemy import (
-    select,
-    update,
-)
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.accounts import audit
-from shared.accounts.passwords import hash_password, is_importable_hash, verify_password
+from shared.accounts.passwords import hash_password, is_importable_hash
 from shared.accounts.permissions import (
     Scope,
     address_in_scope,
@@ -26,13 +21,9 @@ from shared.accounts.permissions import (
 from shared.accounts.views import Actor, MailboxView
 from shared.errors import (
     N_,
-    AccountDisabled,
-    AuthFailed,
-    InvalidAddress,
     InvalidValue,
     LimitExceeded,
     PermissionDenied,
-    TemporaryFailure,
 )
 from shared.mail.addresses import parse_address
 from shared.mail.quota import check_mailbox_quota, give_back_to_domain
@@ -41,18 +32,16 @@ from shared.storage.lookups import (
     count_in_domain,
     domain_by_name,
     ensure_address_free,
-    hosted_domain,
     mailbox_by_address,
 )
 from shared.storage.maildirs import create_maildir, maildir_relative_path
 from shared.storage.models import Mailbox
 
-SERVICES = ("smtp", "pop3", "portal")
 
-
-def check_password_text(password: str) -> None:
-    if not password:
-        raise InvalidValue(N_("the password must not be empty"))
+def check_password_text(password: str, min_length: int) -> None:
+    """The one password rule (BEACONMAIL_PASSWORD_MIN_LENGTH), for every path that sets one."""
+    if len(password) < min_length:
+        raise InvalidValue(N_("the password must have at least %(count)d characters"), count=min_length)
     if len(password) > 1024 or any(ord(ch) < 32 or ch == "\x7f" for ch in password):
         raise InvalidValue(N_("the password must be at most 1024 characters without control characters"))
 
@@ -84,7 +73,7 @@ def create_mailbox(
     if password_is_hash and not is_importable_hash(password):
         raise InvalidValue(N_("unrecognised password hash"))
     if not password_is_hash:
-        check_password_text(password)
+        check_password_text(password, db.settings.password_min_length)
     stored_name = display_name(name)
     stored_hash = password if password_is_hash else hash_password(password)
     with db.session.begin() as s:
@@ -140,7 +129,7 @@ def get_mailbox(db: Database, address: str, *, actor: Actor, to_change: bool = F
     (for a page that leads to a change)."""
     with db.session.begin() as s:
         find = administered_mailbox if to_change else visible_mailbox
-        return MailboxView.of(find(s, actor.scope, address))
+        return MailboxView.of(find(s, actor.scope, address), logins=True)
 
 
 def signed_in_mailbox(db: Database, address: str) -> MailboxView:
@@ -226,7 +215,7 @@ def _change_role(s: Session, actor: Actor, mailbox: Mailbox, *, grant: bool, dom
 
 def set_password(db: Database, address: str, password: str, *, actor: Actor) -> None:
     """Set the password of the actor's own mailbox or of one it may change."""
-    check_password_text(password)
+    check_password_text(password, db.settings.password_min_length)
     new_hash = hash_password(password)  # slow: before the transaction, which on SQLite holds the write lock
     with db.session.begin() as s:
         mailbox = administered_mailbox(s, actor.scope, address, own=True)
@@ -269,40 +258,3 @@ def revoke_role(
     db: Database, address: str, *, actor: Actor, global_admin: bool = False, domain: str | None = None
 ) -> MailboxView:
     return _one_role(db, address, actor, False, global_admin, domain)
-
-
-def authenticate(db: Database, address: str, password: str, *, service: str) -> MailboxView:
-    """The mailbox for these credentials. Unknown user and wrong password fail alike and cost alike;
-    a disabled account is reported only to a caller who knew the password."""
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}")
-    try:
-        parsed = parse_address(address)
-    except InvalidAddress:
-        verify_password(password, None)
-        raise AuthFailed(N_("authentication failed")) from None
-    # The hash is checked outside any transaction: on SQLite a transaction holds the write
-    # lock, and argon2 takes long enough to stall every delivery behind a burst of logins.
-    try:
-        with db.session.begin() as s:
-            domain = hosted_domain(s, parsed.domain)
-            key = f"{parsed.local}@{domain.name}" if domain else str(parsed)
-            mailbox = s.scalars(select(Mailbox).where(Mailbox.address == key)).one_or_none()
-            view = MailboxView.of(mailbox) if mailbox else None
-            stored_hash = mailbox.password_hash if mailbox else None
-    except SQLAlchemyError as exc:
-        raise TemporaryFailure(N_("the account database is not available")) from exc
-    ok, new_hash = verify_password(password, stored_hash)
-    if view is None or not ok:
-        raise AuthFailed(N_("authentication failed"))
-    if new_hash is not None:
-        with db.session.begin() as s:
-            s.execute(
-                update(Mailbox)
-                .where(Mailbox.id == view.id, Mailbox.password_hash == stored_hash)
-                .values(password_hash=new_hash)
-            )
-    if not (view.active and view.domain_active) or (service != "portal" and not getattr(view, f"{service}_enabled")):
-        raise AccountDisabled(N_("%(address)s may not use %(service)s"), address=view.address, service=service)
-    return view
-

@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.accounts.app_passwords import AppPasswordView
 from shared.accounts.forwarding import ForwardingView
+from shared.accounts.logins import PROTOCOLS as LOGIN_PROTOCOLS
 from shared.accounts.quarantine import JunkMessage
 from shared.accounts.sender_lists import SenderView
 from shared.accounts.tokens import TokenView, as_utc
@@ -74,6 +76,7 @@ def mailbox_record(view: MailboxView) -> Record:
         "is_global_admin": view.is_global_admin,
         "managed_domains": _for_people(view.managed_domains),
         "roles": _for_people(view.roles),
+        "last_login": last_login_record(view),
     }
 
 
@@ -125,6 +128,31 @@ def token_record(view: TokenView) -> Record:
         "expires_at": _to_second(view.expires_at),
         "last_used_at": _to_second(view.last_used_at),
         "created_at": _to_second(view.created_at),
+    }
+
+
+APP_PASSWORD_KEYS = ("id", "name", "protocols", "created_at", "expires_at", "last_used_at", "last_used_from")
+
+
+def app_password_record(view: AppPasswordView) -> Record:
+    """Times to the second, as a token's. The password itself is in no record: it is shown once."""
+    return {
+        "id": view.id,
+        "name": view.name,
+        "protocols": list(view.protocols),
+        "created_at": _to_second(view.created_at),
+        "expires_at": _to_second(view.expires_at),
+        "last_used_at": _to_second(view.last_used_at),
+        "last_used_from": view.last_used_from,
+    }
+
+
+def last_login_record(view: MailboxView) -> Record:
+    """Per protocol, when (UTC, to the second) and from which client address; null for never."""
+    logins = {protocol: view.last_login(protocol) for protocol in LOGIN_PROTOCOLS}
+    return {
+        protocol: {"at": _to_second(login.at), "from": login.client_ip} if login else None
+        for protocol, login in logins.items()
     }
 
 
