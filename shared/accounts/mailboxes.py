@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.accounts import audit
+from shared.accounts.factor_check import has_second_factor
 from shared.accounts.passwords import hash_password, is_importable_hash, verify_password
 from shared.accounts.permissions import (
     Scope,
@@ -23,6 +24,7 @@ from shared.accounts.permissions import (
     require_global_admin,
     require_write,
 )
+from shared.accounts.signouts import sign_out_sessions
 from shared.accounts.views import Actor, MailboxView
 from shared.errors import (
     AccountDisabled,
@@ -221,14 +223,19 @@ def _change_role(s: Session, actor: Actor, mailbox: Mailbox, *, grant: bool, dom
     s.flush()
 
 
-def set_password(db: Database, address: str, password: str, *, actor: Actor) -> None:
-    """Set the password of the actor's own mailbox or of one it may change."""
+def set_password(
+    db: Database, address: str, password: str, *, actor: Actor, sign_out: bool = False, keep_session: str | None = None
+) -> None:
+    """Set the password of the actor's own mailbox or of one it may change; with `sign_out`,
+    end its portal sessions too, but the one holding `keep_session` (the owner's own browser)."""
     check_password_text(password)
     new_hash = hash_password(password)  # slow: before the transaction, which on SQLite holds the write lock
     with db.session.begin() as s:
         mailbox = administered_mailbox(s, actor.scope, address, own=True)
         mailbox.password_hash = new_hash
-        audit.record(s, actor, "mailbox.password", mailbox.address, mailbox.domain.name)
+        ended = sign_out_sessions(s, mailbox.id, keep_token=keep_session) if sign_out else 0
+        detail = f"{ended} sessions signed out" if sign_out else ""
+        audit.record(s, actor, "mailbox.password", mailbox.address, mailbox.domain.name, detail)
 
 
 def remove_mailbox(db: Database, address: str, *, actor: Actor) -> None:
@@ -287,10 +294,12 @@ def authenticate(db: Database, address: str, password: str, *, service: str) -> 
             mailbox = s.scalars(select(Mailbox).where(Mailbox.address == key)).one_or_none()
             view = MailboxView.of(mailbox) if mailbox else None
             stored_hash = mailbox.password_hash if mailbox else None
+            # With a second factor, the main password opens the portal only (mail: app passwords).
+            main_password_refused = service != "portal" and mailbox is not None and has_second_factor(s, mailbox.id)
     except SQLAlchemyError as exc:
         raise TemporaryFailure("the account database is not available") from exc
     ok, new_hash = verify_password(password, stored_hash)
-    if view is None or not ok:
+    if view is None or not ok or main_password_refused:
         raise AuthFailed("authentication failed")
     if new_hash is not None:
         with db.session.begin() as s:

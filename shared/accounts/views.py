@@ -44,6 +44,7 @@ class DomainView:
     display_name: str
     active: bool
     inbound_checks: bool
+    require_2fa: bool
     max_mailboxes: int
     max_aliases: int
     quota_bytes: int
@@ -61,6 +62,7 @@ class DomainView:
             display_name=domain_to_unicode(domain.name),
             active=domain.active,
             inbound_checks=domain.inbound_checks,
+            require_2fa=domain.require_2fa,
             max_mailboxes=domain.max_mailboxes,
             max_aliases=domain.max_aliases,
             quota_bytes=domain.quota_bytes,

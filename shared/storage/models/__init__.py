@@ -1,7 +1,7 @@
 """The data model; import models from here."""
 from shared.storage.models.account_security import (
-    PasswordResetLink,
     Passkey,
+    PasswordResetLink,
     PortalSession,
     RecoveryCode,
     TotpFactor,
