@@ -21,9 +21,11 @@ from services.admin import (
     junk,
     language,
     mailboxes,
+    password_reset,
     tokens,
+    two_factor,
 )
-from services.admin.access import login_manager
+from services.admin.access import login_manager, require_enrolment
 from services.admin.errors import register_error_pages
 from services.admin.formatting import register_filters
 from services.admin.language import babel
@@ -49,6 +51,8 @@ BLUEPRINTS = (
     groups.bp,
     audit.bp,
     account.bp,
+    two_factor.bp,
+    password_reset.bp,
     junk.bp,
     tokens.bp,
     bulk_import.bp,
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.before_request(protect_forms)
+    app.before_request(require_enrolment)
     app.after_request(add_security_headers)
     register_error_pages(app)
     register_filters(app)

@@ -1,8 +1,9 @@
-"""Template filters: sizes, usage percentages, dates."""
+"""Template filters: sizes, usage percentages, dates, devices."""
 from __future__ import annotations
 
 from datetime import datetime
 
+import user_agents
 from flask import Flask
 from flask_babel import format_datetime, format_decimal
 
@@ -39,8 +40,14 @@ def format_moment(moment: datetime | None) -> str:
     return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
 
 
+def describe_device(user_agent: str) -> str:
+    """"PC / Linux / Firefox 128.0" from a User-Agent header."""
+    return str(user_agents.parse(user_agent)) if user_agent else ""
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(format_size, "size")
     app.add_template_filter(size_for_input, "size_input")
     app.add_template_global(usage_percent)
     app.add_template_filter(format_moment, "moment")
+    app.add_template_filter(describe_device, "device")

@@ -91,6 +91,7 @@ class MailboxView:
     imap_enabled: bool
     is_global_admin: bool
     managed_domains: tuple[str, ...]
+    recovery_address: str | None = None  # where password-reset links go (My account)
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -115,6 +116,7 @@ class MailboxView:
             imap_enabled=mailbox.imap_enabled,
             is_global_admin=mailbox.is_global_admin,
             managed_domains=tuple(domain.name for domain in mailbox.managed_domains),
+            recovery_address=mailbox.recovery_address,
         )
 
 
