@@ -8,13 +8,13 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from services.admin.access import SESSION_TOKEN, current_actor, signed_in
-from services.admin.feedback import explain, form_status, refusal_shown_on
+from services.admin.feedback import form_status, refusal_shown_on
 from services.admin.forms import ForwardingForm, OutOfOfficeForm, OwnPasswordForm, RecoveryAddressForm
 from services.admin.forwarding import save_forwarding, saved_forwarding_form
 from services.admin.portal import client_ip, db, portal
 from shared import accounts
 from shared.accounts import out_of_office, password_reset, portal_sessions, second_factors
-from shared.errors import AccountDisabled, AuthFailed, BeaconError
+from shared.errors import AccountDisabled, AuthFailed
 from shared.mail import dnsrecords
 from shared.mail.autoreply import Notice
 
@@ -134,11 +134,8 @@ def change_recovery_address() -> Response | tuple[str, int]:
 @bp.post("/sessions/<int:session_id>/end")
 @login_required
 def end_session(session_id: int) -> Response:
-    try:
-        portal_sessions.end_portal_session(db(), signed_in().address, session_id, actor=current_actor())
-        flash(_("That session is signed out."), "success")
-    except BeaconError as error:
-        flash(explain(error), "error")
+    portal_sessions.end_portal_session(db(), signed_in().address, session_id, actor=current_actor())
+    flash(_("That session is signed out."), "success")
     return redirect(url_for("account.index"))
 
 

@@ -116,9 +116,6 @@ def add_passkey() -> Response | tuple[Response, int]:
 @bp.post("/passkeys/<int:passkey_id>/remove")
 @login_required
 def remove_passkey(passkey_id: int) -> Response:
-    try:
-        passkeys.remove_passkey(db(), signed_in().address, passkey_id, actor=current_actor())
-        flash(_("The passkey was removed."), "success")
-    except BeaconError as error:
-        flash(explain(error), "error")
+    passkeys.remove_passkey(db(), signed_in().address, passkey_id, actor=current_actor())
+    flash(_("The passkey was removed."), "success")
     return redirect(url_for("twofactor.index"))
