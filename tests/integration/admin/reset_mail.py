@@ -9,6 +9,7 @@ import email
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from email import policy
 
@@ -33,7 +34,10 @@ def relaying(db: Database) -> Iterator[tuple[Collector, Database]]:
 
 
 def relay_queue(relay_db: Database) -> int:
-    return asyncio.run(OutboundWorker(relay_db).run_once())
+    """One round of the worker, on a thread of its own: Playwright's sync API keeps an event
+    loop running in the test's thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, OutboundWorker(relay_db).run_once()).result()
 
 
 def wait_for_mail(collector: Collector, relay_db: Database, count: int = 1, timeout: float = 20.0) -> list[Relayed]:
