@@ -51,8 +51,8 @@ def domain_set(name: str, require_2fa: bool | None) -> None:
     """Change a setting of the hosted domain DOMAIN."""
     if require_2fa is None:
         raise click.UsageError("give --require-2fa or --no-require-2fa")
-    accounts.update_domain(open_database(), name, require_2fa=require_2fa, actor=CONSOLE)
-    click.echo(f"two-factor sign-in {'required' if require_2fa else 'not required'}: {name}")
+    updated = accounts.update_domain(open_database(), name, require_2fa=require_2fa, actor=CONSOLE)
+    click.echo(f"two-factor sign-in {'required' if require_2fa else 'not required'}: {updated.name}")
 
 
 @domain.command("list")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pyotp
 import pytest
+from flask import Flask
 
 from shared import accounts
 from shared.accounts import second_factors
@@ -16,7 +17,7 @@ from shared.accounts.views import CONSOLE
 from shared.errors import AuthFailed
 from shared.storage.db import Database
 
-from .support import PASSWORD, PortalClient, World, text_of
+from .support import PASSWORD, PortalClient, World, bearer, text_of
 
 SECRET = re.compile(r'<code id="totp-secret">([A-Z2-7]+)</code>')
 CODES = re.compile(r"<li><code>([a-z0-9]{5}-[a-z0-9]{5})</code></li>")
@@ -117,3 +118,17 @@ def test_the_domain_page_switches_the_requirement(as_admin: PortalClient, world:
     form = {"active": "y", "require_2fa": "y", "max_mailboxes": 0, "max_aliases": 0, "quota": "0", "default_mailbox_quota": "0"}
     assert as_admin.post(page, form, token_page=page).status_code == 302
     assert accounts.get_domain(db, world.beta, actor=CONSOLE).require_2fa is True
+
+
+def test_the_api_reads_and_sets_the_requirement(app: Flask, db: Database, world: World) -> None:
+    api, auth = app.test_client(), bearer(db, world.admin, read_only=False)
+    created = api.post("/api/v1/domains", json={"name": "strict.example", "require_2fa": True}, headers=auth)
+    assert created.status_code == 201 and created.get_json()["require_2fa"] is True
+    assert api.get(f"/api/v1/domains/{world.alpha}", headers=auth).get_json()["require_2fa"] is False
+    changed = api.patch(f"/api/v1/domains/{world.alpha}", json={"require_2fa": True}, headers=auth)
+    assert changed.status_code == 200 and changed.get_json()["require_2fa"] is True
+    assert accounts.get_domain(db, world.alpha, actor=CONSOLE).require_2fa is True
+    wrong = api.patch(f"/api/v1/domains/{world.alpha}", json={"require_2fa": "yes"}, headers=auth)
+    assert wrong.status_code == 422 and "require_2fa" in wrong.get_json()["error"]["fields"]
+    manager = bearer(db, world.manager, read_only=False)
+    assert api.patch(f"/api/v1/domains/{world.alpha}", json={"require_2fa": False}, headers=manager).status_code == 403
