@@ -36,11 +36,13 @@ from services.admin.security import (
     csrf,
     protect_forms,
 )
+from shared.accounts import portal_sessions
 from shared.config import Settings, load_settings
 from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database, open_database
 
-SESSION_HOURS = 8
+# The cookie lives as long as a server-side session may stay idle.
+SESSION_SECONDS = int(portal_sessions.IDLE_LIMIT.total_seconds())
 BLUEPRINTS = (
     auth.bp,
     language.bp,
@@ -71,8 +73,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         SESSION_COOKIE_NAME="beaconmail_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600,
-        WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
+        PERMANENT_SESSION_LIFETIME=SESSION_SECONDS,
+        WTF_CSRF_TIME_LIMIT=SESSION_SECONDS,
         WTF_CSRF_CHECK_DEFAULT=False,
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),

@@ -22,6 +22,9 @@ from shared.storage.models import Domain, Mailbox, PortalSession, utcnow
 
 # "Last seen" is written at most this often per session: not one write per page view.
 SEEN_EVERY = timedelta(minutes=1)
+# A session unused this long is over (the portal's cookie lives as long); its row goes at the
+# owner's next sign-in.
+IDLE_LIMIT = timedelta(hours=8)
 MAX_USER_AGENT = 512
 
 
@@ -47,6 +50,11 @@ def open_portal_session(db: Database, address: str, *, ip: str, user_agent: str)
     token = secrets.token_urlsafe(32)
     with db.session.begin() as s:
         mailbox = mailbox_by_address(s, str(parse_address(address)))
+        s.execute(
+            delete(PortalSession).where(
+                PortalSession.mailbox_id == mailbox.id, PortalSession.last_seen_at < utcnow() - IDLE_LIMIT
+            )
+        )
         s.add(
             PortalSession(
                 mailbox_id=mailbox.id, token_hash=token_digest(token), user_agent=user_agent[:MAX_USER_AGENT], ip=ip[:64]
@@ -56,8 +64,8 @@ def open_portal_session(db: Database, address: str, *, ip: str, user_agent: str)
 
 
 def check_portal_session(db: Database, address: str, token: str) -> SessionCheck | None:
-    """The session if it is still open for this mailbox (None once signed out), noting that it
-    was seen. `must_enrol`: its domain requires two-factor sign-in and the mailbox has no factor."""
+    """The session if it is still open for this mailbox (None once signed out or idle too
+    long), noting that it was seen. `must_enrol`: its domain requires two-factor sign-in and the mailbox has no factor."""
     with db.session.begin() as s:
         found = s.execute(
             select(PortalSession.id, PortalSession.last_seen_at, Domain.require_2fa & ~second_factor_of(Mailbox.id))
@@ -69,6 +77,8 @@ def check_portal_session(db: Database, address: str, token: str) -> SessionCheck
             return None
         session_id, last_seen, must_enrol = found
         now = utcnow()
+        if _aware(last_seen) < now - IDLE_LIMIT - SEEN_EVERY:
+            return None
         if _aware(last_seen) < now - SEEN_EVERY:
             s.execute(update(PortalSession).where(PortalSession.id == session_id).values(last_seen_at=now))
         return SessionCheck(session_id, bool(must_enrol))
@@ -91,7 +101,7 @@ def list_portal_sessions(db: Database, address: str, *, actor: Actor) -> list[Po
         mailbox = administered_mailbox(s, actor.scope, address, own=True)
         rows = s.scalars(
             select(PortalSession)
-            .where(PortalSession.mailbox_id == mailbox.id)
+            .where(PortalSession.mailbox_id == mailbox.id, PortalSession.last_seen_at >= utcnow() - IDLE_LIMIT)
             .order_by(PortalSession.last_seen_at.desc(), PortalSession.id.desc())
         )
         return [

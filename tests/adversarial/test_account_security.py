@@ -26,7 +26,7 @@ from werkzeug.routing import Rule
 
 from services.admin import create_app
 from shared import accounts
-from shared.accounts import password_reset, second_factors
+from shared.accounts import password_reset, portal_sessions, second_factors
 from shared.accounts.permissions import scope_of
 from shared.accounts.views import CONSOLE, Actor
 from shared.storage.db import Database
@@ -198,6 +198,18 @@ def test_a_signed_out_session_cookie_is_refused(app: Flask, db: Database) -> Non
     assert laptop.post("/account/sessions/end-others", token_page="/account/").status_code == 302
     assert replay_cookie(app, stolen).get("/account/").status_code == 302
     assert laptop.get("/account/").status_code == 200
+
+
+def test_an_idle_session_is_over(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(portal_sessions, "IDLE_LIMIT", timedelta(seconds=1))
+    monkeypatch.setattr(portal_sessions, "SEEN_EVERY", timedelta(0))
+    client = browser(app)
+    client.login(BOB, BOB_PW)
+    assert client.get("/account/").status_code == 200
+    time.sleep(0.6)
+    assert client.get("/account/").status_code == 200  # seen again: still within the limit
+    time.sleep(1.2)
+    assert client.get("/account/").status_code == 302
 
 
 def must_enrol_client(app: Flask, db: Database) -> PortalClient:
