@@ -118,6 +118,7 @@ def test_the_domain_page_switches_the_requirement(as_admin: PortalClient, world:
     form = {"active": "y", "require_2fa": "y", "max_mailboxes": 0, "max_aliases": 0, "quota": "0", "default_mailbox_quota": "0"}
     assert as_admin.post(page, form, token_page=page).status_code == 302
     assert accounts.get_domain(db, world.beta, actor=CONSOLE).require_2fa is True
+    assert '<dd id="domain-require-2fa">Required</dd>' in text_of(as_admin.get(f"/domains/{world.beta}"))
 
 
 def test_the_api_reads_and_sets_the_requirement(app: Flask, db: Database, world: World) -> None:
