@@ -21,7 +21,7 @@ from shared.accounts import audit
 from shared.accounts.mailboxes import administered_mailbox
 from shared.accounts.second_factors import PasskeyView, own_mailbox
 from shared.accounts.views import Actor
-from shared.errors import InvalidValue, NotFound
+from shared.errors import Conflict, InvalidValue, NotFound
 from shared.mail.addresses import parse_address
 from shared.storage.db import Database
 from shared.storage.lookups import mailbox_by_address
@@ -81,6 +81,8 @@ def add_passkey(
         raise InvalidValue(f"the passkey was not accepted: {exc}") from None
     with db.session.begin() as s:
         mailbox = own_mailbox(s, actor, address)
+        if s.scalar(select(Passkey.id).where(Passkey.credential_id == verified.credential_id)) is not None:
+            raise Conflict("this passkey is registered already")
         passkey = Passkey(
             mailbox_id=mailbox.id,
             credential_id=verified.credential_id,
