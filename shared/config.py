@@ -67,6 +67,7 @@ class Settings:
     dns_resolver: tuple[tuple[str, int], ...]
     dnsbl: tuple[str, ...]
     rspamd_url: str | None
+    portal_url: str | None
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -312,6 +313,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dns_resolver=_value(env, "dns_resolver", _dns_resolver, ()),
         dnsbl=_value(env, "dnsbl", _dnsbl, ()),
         rspamd_url=_value(env, "rspamd_url", _http_url, None),
+        # The portal's address as its users reach it: password-reset links point there (never
+        # to the Host a request named, which anyone can set).
+        portal_url=_value(env, "portal_url", _http_url, None),
     )
 
 

@@ -1,9 +1,10 @@
-"""Template filters: sizes, usage percentages, dates, role labels, errors of shared."""
+"""Template filters: sizes, usage percentages, dates, devices, role labels, errors of shared."""
 from __future__ import annotations
 
 import re
 from datetime import datetime
 
+import user_agents
 from flask import Flask
 from flask_babel import format_datetime, format_decimal
 from flask_babel import gettext as _
@@ -59,6 +60,11 @@ def format_moment(moment: datetime | None) -> str:
     return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
 
 
+def describe_device(user_agent: str) -> str:
+    """"PC / Linux / Firefox 128.0" from a User-Agent header."""
+    return str(user_agents.parse(user_agent)) if user_agent else ""
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(format_size, "size")
     app.add_template_filter(size_for_input, "size_input")
@@ -69,3 +75,4 @@ def register_filters(app: Flask) -> None:
     # Addresses and domains as people read them (Unicode); URLs keep the stored form.
     app.add_template_filter(for_people, "people")
     app.add_template_filter(audit_detail, "audit_detail")
+    app.add_template_filter(describe_device, "device")

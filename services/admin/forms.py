@@ -97,6 +97,32 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
+class SecondFactorForm(FlaskForm):
+    code = StringField(_l("Code from your app, or a recovery code"), validators=[DataRequired(), Length(max=32)])
+
+
+class TotpConfirmForm(FlaskForm):
+    code = StringField(_l("Code shown by the app"), validators=[DataRequired(), Length(max=32)])
+
+
+class RecoveryAddressForm(FlaskForm):
+    recovery_address = StringField(
+        _l("Recovery address (elsewhere, for password reset links; empty = none)"), validators=[Length(max=MAX_ADDRESS)]
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    address = StringField(_l("Your mail address"), validators=[DataRequired(), Length(max=MAX_ADDRESS)])
+
+
+class NewPasswordForm(FlaskForm):
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
+    repeat_password = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))],
+    )
+
+
 class DomainForm(FlaskForm):
     name = StringField(_l("Domain name"), validators=[DataRequired(), Length(max=255)])
     max_mailboxes = limit_field(_l("Max mailboxes (0 = no limit)"))
@@ -109,6 +135,7 @@ class DomainEditForm(DomainForm):
     name = None  # type: ignore[assignment]
     active = BooleanField(_l("Active (receives and sends mail)"))
     inbound_checks = BooleanField(_l("Check incoming mail (SPF, DKIM, DMARC, blocklists, spam filter)"))
+    require_2fa = BooleanField(_l("Users must sign in with a second factor (they set one up at their next sign-in)"))
 
 
 class SenderListingForm(FlaskForm):
@@ -161,6 +188,7 @@ class MailboxEditForm(FlaskForm):
 class PasswordResetForm(FlaskForm):
     password = PasswordField(_l("New password"), validators=[typed_or_generated, Length(max=1024)])
     generate_password = BooleanField(_l("Generate a password and show it once"))
+    sign_out = BooleanField(_l("Sign out all its portal sessions"))
 
 
 class SearchForm(FlaskForm):

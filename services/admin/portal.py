@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import current_app, request
 
+from shared.accounts.passkeys import RelyingParty
 from shared.accounts.permissions import Scope
 from shared.accounts.views import Actor, TokenRef
 from shared.config import Settings
@@ -28,6 +30,13 @@ def db() -> Database:
 
 def client_ip() -> str:
     return request.remote_addr or ""
+
+
+def relying_party() -> RelyingParty:
+    """WebAuthn's relying party: the host name and origin the browser shows the portal under
+    (a proxy's, through ProxyFix). A browser signs only for the origin it really shows."""
+    origin = request.host_url.rstrip("/")
+    return RelyingParty(id=urlsplit(origin).hostname or "", origin=origin)
 
 
 def acting_as(scope: Scope, token: TokenRef | None = None) -> Actor:

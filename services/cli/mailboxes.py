@@ -18,6 +18,7 @@ from services.cli.params import (
     with_password,
 )
 from shared import accounts
+from shared.accounts import second_factors
 from shared.accounts.records import mailbox_record, pick
 from shared.accounts.views import CONSOLE, MailboxView
 
@@ -59,6 +60,19 @@ def mailbox_list(domain_name: str | None, as_json: bool) -> None:
 def mailbox_passwd(address: str, password: str | None, password_stdin: bool) -> None:
     accounts.set_password(open_database(), address, read_password(password, password_stdin), actor=CONSOLE)
     click.echo(f"password changed: {address}")
+
+
+@mailbox.group("2fa")
+def mailbox_2fa() -> None:
+    """Second factors of the portal sign-in."""
+
+
+@mailbox_2fa.command("reset")
+@click.argument("address", callback=checked_address)
+def mailbox_2fa_reset(address: str) -> None:
+    """Remove every second factor of ADDRESS (authenticator app, passkeys, recovery codes)."""
+    second_factors.remove_second_factors(open_database(), address, actor=CONSOLE)
+    click.echo(f"second factors removed: {address}")
 
 
 @mailbox.command("remove")

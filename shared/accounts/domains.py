@@ -51,6 +51,7 @@ def create_domain(
     max_aliases: int = 0,
     quota_bytes: int = 0,
     default_mailbox_quota: int = 0,
+    require_2fa: bool = False,
     actor: Actor,
 ) -> DomainView:
     """Host a new domain: only global admins may."""
@@ -60,10 +61,10 @@ def create_domain(
         limits = _checked_limits(max_mailboxes, max_aliases, quota_bytes, default_mailbox_quota)
         if hosted_domain(s, ascii_name) is not None:
             raise Conflict(N_("domain already exists: %(name)s"), name=ascii_name)
-        domain = Domain(name=ascii_name, **limits)
+        domain = Domain(name=ascii_name, require_2fa=require_2fa, **limits)
         s.add(domain)
         s.flush()
-        audit.record(s, actor, "domain.create", ascii_name, ascii_name)
+        audit.record(s, actor, "domain.create", ascii_name, ascii_name, f"require_2fa={require_2fa}" if require_2fa else "")
         return _view(s, domain)
 
 
@@ -73,6 +74,7 @@ def update_domain(
     *,
     active: bool | None = None,
     inbound_checks: bool | None = None,
+    require_2fa: bool | None = None,
     max_mailboxes: int | None = None,
     max_aliases: int | None = None,
     quota_bytes: int | None = None,
@@ -80,12 +82,13 @@ def update_domain(
     actor: Actor,
 ) -> DomainView:
     """Change a domain's limits, switch it on or off, or switch the checks of mail arriving on
-    the MX for it (authentication, blocklists, content) on or off: only global admins may."""
+    the MX for it (authentication, blocklists, content) on or off, or require its users to sign
+    in to the portal with a second factor: only global admins may."""
     with db.session.begin() as s:
         domain = _administered_domain(s, actor, name)
         limits = _checked_limits(max_mailboxes, max_aliases, quota_bytes, default_mailbox_quota)
         changes = {field: value for field, value in limits.items() if value is not None}
-        switches = {"active": active, "inbound_checks": inbound_checks}
+        switches = {"active": active, "inbound_checks": inbound_checks, "require_2fa": require_2fa}
         changes.update({field: value for field, value in switches.items() if value is not None})
         for field, value in changes.items():
             setattr(domain, field, value)

@@ -41,6 +41,7 @@ from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.orm import aliased
 
 from shared.accounts.app_passwords import PREFIX_LENGTH
+from shared.accounts.factor_check import second_factor_of
 from shared.config import ConfigError, Settings
 from shared.storage.db import libpq_conninfo, sqlite_file
 from shared.storage.maildirs import hand_over
@@ -171,7 +172,13 @@ def _password_select() -> Select[str, str]:
         *((Mailbox.password_hash.startswith(prefix), literal(scheme) + Mailbox.password_hash) for prefix, scheme in ARGON2_SCHEMES),
         else_=Mailbox.password_hash,
     )
-    return select(Mailbox.address.label("user"), password.label("password")).join(Domain).where(*_login_rule())
+    # A mailbox with a second factor logs in over IMAP with app passwords only: its main
+    # password's row does not match, so Dovecot answers as for a wrong password.
+    return (
+        select(Mailbox.address.label("user"), password.label("password"))
+        .join(Domain)
+        .where(*_login_rule(), ~second_factor_of(Mailbox.id))
+    )
 
 
 def _app_password_select() -> Select[str, str, int]:

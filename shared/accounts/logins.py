@@ -8,6 +8,7 @@ way (a refused login costs and reads as a wrong one), and only then is the answe
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -23,6 +24,7 @@ from shared.accounts.app_passwords import (
     looks_like_app_password,
     note_use,
 )
+from shared.accounts.factor_check import has_second_factor
 from shared.accounts.passwords import verify_password
 from shared.accounts.views import LastLogin, MailboxView
 from shared.errors import N_, AccountDisabled, AuthFailed, InvalidAddress, TemporaryFailure
@@ -101,7 +103,11 @@ def _look_up(db: Database, address: str, password: str, protocol: str, client_ip
             last = s.get(MailboxLogin, (mailbox.id, protocol))
             view = MailboxView.of(mailbox)
             standing = lockout.standing(s, view.address, client_ip, now)
-            return _Found(view, view.address, standing, mailbox.password_hash, app, LastLogin.of(last) if last else None)
+            # With a second factor the main password opens the portal only; mail programs use
+            # app passwords. No hash to check against fails it as a wrong password, at the same cost.
+            main_password_refused = protocol != "portal" and app is None and has_second_factor(s, mailbox.id)
+            stored_hash = None if main_password_refused else mailbox.password_hash
+            return _Found(view, view.address, standing, stored_hash, app, LastLogin.of(last) if last else None)
     except SQLAlchemyError as exc:
         raise TemporaryFailure(N_("the account database is not available")) from exc
 
@@ -182,3 +188,26 @@ def report_imap_login(
                 note_use(s, app, view, client_ip, now)
         elif not success:
             lockout.record_failure(s, db.settings, mailbox.address if mailbox else lockout.account_key(login), client_ip, now)
+
+
+# The lockout's account for the portal's second step: counted apart from the password's, which
+# the right password resets, so that a stolen password does not buy endless guesses at codes.
+SECOND_STEP = "second-step:"
+
+
+def check_second_step(db: Database, address: str, client_ip: str, check: Callable[[], bool]) -> bool:
+    """The portal's second step (a code or a passkey) for `address`, whose password just passed:
+    False when `client_ip` is locked out of that step (`check` is not even run) or when `check`
+    fails, which counts towards the same limit as a wrong password."""
+    account, now = SECOND_STEP + address, datetime.now(timezone.utc)
+    with db.session.begin() as s:
+        standing = lockout.standing(s, account, client_ip, now)
+    if standing:
+        return False
+    if not check():
+        _count_failure(db, account, client_ip, now)
+        return False
+    if standing is not None:
+        with db.session.begin() as s:
+            lockout.clear_failures(s, account, client_ip)
+    return True

@@ -18,6 +18,7 @@ from shared.accounts.permissions import (
     require_global_admin,
     require_write,
 )
+from shared.accounts.signouts import sign_out_sessions
 from shared.accounts.views import Actor, MailboxView
 from shared.errors import (
     N_,
@@ -213,14 +214,19 @@ def _change_role(s: Session, actor: Actor, mailbox: Mailbox, *, grant: bool, dom
     s.flush()
 
 
-def set_password(db: Database, address: str, password: str, *, actor: Actor) -> None:
-    """Set the password of the actor's own mailbox or of one it may change."""
+def set_password(
+    db: Database, address: str, password: str, *, actor: Actor, sign_out: bool = False, keep_session: str | None = None
+) -> None:
+    """Set the password of the actor's own mailbox or of one it may change; with `sign_out`,
+    end its portal sessions too, but the one holding `keep_session` (the owner's own browser)."""
     check_password_text(password, db.settings.password_min_length)
     new_hash = hash_password(password)  # slow: before the transaction, which on SQLite holds the write lock
     with db.session.begin() as s:
         mailbox = administered_mailbox(s, actor.scope, address, own=True)
         mailbox.password_hash = new_hash
-        audit.record(s, actor, "mailbox.password", mailbox.address, mailbox.domain.name)
+        ended = sign_out_sessions(s, mailbox.id, keep_token=keep_session) if sign_out else 0
+        detail = f"{ended} sessions signed out" if sign_out else ""
+        audit.record(s, actor, "mailbox.password", mailbox.address, mailbox.domain.name, detail)
 
 
 def remove_mailbox(db: Database, address: str, *, actor: Actor) -> None:

@@ -48,6 +48,7 @@ class DomainView:
     display_name: str
     active: bool
     inbound_checks: bool
+    require_2fa: bool
     max_mailboxes: int
     max_aliases: int
     quota_bytes: int
@@ -65,6 +66,7 @@ class DomainView:
             display_name=domain_to_unicode(domain.name),
             active=domain.active,
             inbound_checks=domain.inbound_checks,
+            require_2fa=domain.require_2fa,
             max_mailboxes=domain.max_mailboxes,
             max_aliases=domain.max_aliases,
             quota_bytes=domain.quota_bytes,
@@ -108,6 +110,7 @@ class MailboxView:
     is_global_admin: bool
     managed_domains: tuple[str, ...]
     last_logins: tuple[LastLogin, ...] = ()  # filled only by the reads that show them (`logins=True`)
+    recovery_address: str | None = None  # where password-reset links go (My account)
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -136,6 +139,7 @@ class MailboxView:
             is_global_admin=mailbox.is_global_admin,
             managed_domains=tuple(domain.name for domain in mailbox.managed_domains),
             last_logins=tuple(LastLogin.of(login) for login in mailbox.logins) if logins else (),
+            recovery_address=mailbox.recovery_address,
         )
 
 

@@ -9,12 +9,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from services.admin import create_app
 from services.cli import main
 from shared import accounts
-from shared.accounts.views import CONSOLE
+from shared.accounts import second_factors
+from shared.accounts.permissions import scope_of
+from shared.accounts.views import CONSOLE, Actor
 from shared.config import Settings
 from shared.errors import AuthFailed
 from shared.storage.db import Database
@@ -155,6 +158,38 @@ def test_domain_checks_switch(initialised) -> None:  # type: ignore[no-untyped-d
     assert json.loads(ok(run("domain", "list", "--json")))[0]["inbound_checks"] is False
     ok(run("domain", "checks", "Example.COM", "on"))
     assert json.loads(ok(run("domain", "list", "--json")))[0]["inbound_checks"] is True
+
+
+def test_domain_two_factor_requirement(initialised, db: Database) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    assert json.loads(ok(run("domain", "list", "--json")))[0]["require_2fa"] is False
+    assert ok(run("domain", "add", "strict.example", "--require-2fa")) == "domain added: strict.example\n"
+    assert accounts.get_domain(db, "strict.example", actor=CONSOLE).require_2fa is True
+    assert ok(run("domain", "set", "Example.COM", "--require-2fa")) == "two-factor sign-in required: example.com\n"
+    assert accounts.get_domain(db, "example.com", actor=CONSOLE).require_2fa is True
+    assert ok(run("domain", "set", "example.com", "--no-require-2fa")) == "two-factor sign-in not required: example.com\n"
+    assert accounts.get_domain(db, "example.com", actor=CONSOLE).require_2fa is False
+    assert fails(run("domain", "set", "example.com")) == "beaconmail: give --require-2fa or --no-require-2fa"
+    assert fails(run("domain", "set", "nowhere.example", "--require-2fa")) == "beaconmail: unknown domain: nowhere.example"
+    assert [e.detail for e in accounts.list_audit(db, actor=CONSOLE, action="domain.update")][:2] == [
+        "require_2fa=False", "require_2fa=True"
+    ]
+
+
+def test_mailbox_2fa_reset(initialised, db: Database) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("mailbox", "add", "ann@example.com", "--password", "ann-password-1"))
+    owner = Actor(scope_of("ann@example.com", is_global_admin=False, managed_domains=()))
+    secret = second_factors.begin_totp(db, "ann@example.com", actor=owner).secret
+    second_factors.confirm_totp(db, "ann@example.com", pyotp.TOTP(secret).now(), actor=owner)
+    assert second_factors.list_second_factors(db, "ann@example.com", actor=CONSOLE).any
+    assert ok(run("mailbox", "2fa", "reset", "ann@example.com")) == "second factors removed: ann@example.com\n"
+    assert not second_factors.list_second_factors(db, "ann@example.com", actor=CONSOLE).any
+    assert [(e.actor, e.target) for e in accounts.list_audit(db, actor=CONSOLE, action="2fa.reset")] == [
+        ("cli", "ann@example.com")
+    ]
+    assert fails(run("mailbox", "2fa", "reset", "nobody@example.com")) == "beaconmail: unknown mailbox: nobody@example.com"
+    assert fails(run("mailbox", "2fa", "reset", "not an address")) == "beaconmail: invalid address: 'not an address'"
 
 
 def test_mailbox_lifecycle(initialised, settings: Settings) -> None:  # type: ignore[no-untyped-def]

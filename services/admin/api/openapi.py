@@ -41,6 +41,9 @@ DAY = {"type": ["string", "null"], "format": "date"}
 INBOUND_CHECKS = BOOLEAN | {
     "description": "Whether mail arriving on the MX for the domain is checked (SPF, DKIM, DMARC, blocklists, content)"
 }
+REQUIRE_2FA = BOOLEAN | {
+    "description": "Whether its users must sign in to the portal with a second factor (they enrol at their next sign-in)"
+}
 LISTING = {"type": "string", "enum": ["allow", "block"],
            "description": "allow: skips the content filter's junk verdict; block: refused with 550 5.7.1"}
 SENDER = {"type": "string", "minLength": 1, "maxLength": MAX_SENDER_CHARS}
@@ -85,21 +88,21 @@ SCHEMAS: dict[str, Schema] = {
     "Domain": obj(
         {
             "name": STRING, "display_name": STRING, "active": BOOLEAN, "inbound_checks": INBOUND_CHECKS,
-            "max_mailboxes": COUNT, "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT,
+            "require_2fa": REQUIRE_2FA, "max_mailboxes": COUNT, "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT,
             "used_bytes": {"type": "integer"}, "mailboxes": COUNT, "aliases": COUNT,
             "alias_domains": STRINGS,
         },
-        ["name", "display_name", "active", "inbound_checks", "max_mailboxes", "max_aliases", "quota_bytes",
-         "default_mailbox_quota", "used_bytes", "mailboxes", "aliases", "alias_domains"],
+        ["name", "display_name", "active", "inbound_checks", "require_2fa", "max_mailboxes", "max_aliases",
+         "quota_bytes", "default_mailbox_quota", "used_bytes", "mailboxes", "aliases", "alias_domains"],
     ),
     "DomainCreate": obj(
         {"name": {"type": "string", "minLength": 1, "maxLength": 255}, "max_mailboxes": COUNT,
-         "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT},
+         "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT, "require_2fa": REQUIRE_2FA},
         ["name"],
     ),
     "DomainUpdate": obj(
-        {"active": BOOLEAN, "inbound_checks": INBOUND_CHECKS, "max_mailboxes": COUNT, "max_aliases": COUNT,
-         "quota_bytes": COUNT, "default_mailbox_quota": COUNT},
+        {"active": BOOLEAN, "inbound_checks": INBOUND_CHECKS, "require_2fa": REQUIRE_2FA, "max_mailboxes": COUNT,
+         "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT},
     ),
     "AliasDomainCreate": obj({"name": {"type": "string", "minLength": 1, "maxLength": 255}}, ["name"]),
     "Sender": obj(

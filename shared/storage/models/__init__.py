@@ -1,4 +1,11 @@
 """The data model; import models from here."""
+from shared.storage.models.account_security import (
+    Passkey,
+    PasswordResetLink,
+    PortalSession,
+    RecoveryCode,
+    TotpFactor,
+)
 from shared.storage.models.alias import Alias, AliasDestination
 from shared.storage.models.audit import AuditEntry
 from shared.storage.models.autoreply import AutoReplySent, OutOfOffice
@@ -38,10 +45,15 @@ __all__ = [
     "OutboundMessage",
     "OutOfOffice",
     "OutboundRecipient",
+    "Passkey",
+    "PasswordResetLink",
+    "PortalSession",
+    "RecoveryCode",
     "SenderListing",
     "SenderRule",
     "SendingPolicy",
     "SubmissionWindow",
+    "TotpFactor",
     "api_token_domain",
     "domain_manager",
     "utcnow",

@@ -56,6 +56,8 @@ class Mailbox(Timestamped, Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     # With forwards: whether a copy still goes into this mailbox.
     keep_copy: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Where password-reset links go: an address outside the hosted domains, or None.
+    recovery_address: Mapped[str | None] = mapped_column(String(320), default=None)
 
     domain: Mapped[Domain] = relationship()
     managed_domains: Mapped[list[Domain]] = relationship(secondary=domain_manager, order_by=Domain.name)

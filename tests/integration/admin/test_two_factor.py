@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 import pyotp
 import pytest
+from flask import Flask
 
 from shared import accounts
 from shared.accounts import second_factors
@@ -15,10 +17,11 @@ from shared.accounts.views import CONSOLE
 from shared.errors import AuthFailed
 from shared.storage.db import Database
 
-from .support import PASSWORD, PortalClient, World, text_of
+from .support import PASSWORD, PortalClient, World, bearer, text_of
 
 SECRET = re.compile(r'<code id="totp-secret">([A-Z2-7]+)</code>')
 CODES = re.compile(r"<li><code>([a-z0-9]{5}-[a-z0-9]{5})</code></li>")
+SECOND_STEP = "/login/second-factor"
 
 
 def code_at(secret: str, steps_ahead: int = 0) -> str:
@@ -45,11 +48,11 @@ def test_an_enrolled_app_is_asked_for_after_the_password(as_staff: PortalClient,
     assert "On. Recovery codes left: 10." in text_of(as_staff.get("/account/two-factor/"))
     as_staff.logout()
     step_one = as_staff.login(world.staff)
-    assert step_one.status_code == 302 and step_one.headers["Location"] == "/login/second-factor"
+    assert step_one.status_code == 302 and step_one.headers["Location"] == SECOND_STEP
     assert as_staff.get("/account/").status_code == 302  # not signed in yet
-    wrong = as_staff.post("/login/second-factor", {"code": "000000"}, token_page="/login/second-factor")
+    wrong = as_staff.post(SECOND_STEP, {"code": "000000"}, token_page=SECOND_STEP)
     assert wrong.status_code == 422 and "The code is wrong or was used already." in text_of(wrong)
-    right = as_staff.post("/login/second-factor", {"code": code_at(secret, 1)}, token_page="/login/second-factor")
+    right = as_staff.post(SECOND_STEP, {"code": code_at(secret, 1)}, token_page=SECOND_STEP)
     assert right.status_code == 302
     assert world.staff in text_of(as_staff.get("/account/"))
     entries = accounts.list_audit(db, actor=CONSOLE, action="2fa.totp.enrol")
@@ -57,17 +60,18 @@ def test_an_enrolled_app_is_asked_for_after_the_password(as_staff: PortalClient,
 
 
 def test_the_second_step_needs_the_first(client: PortalClient, world: World) -> None:
-    assert client.get("/login/second-factor").status_code == 404
-    assert client.post("/login/second-factor", {"code": "123456"}).status_code == 404
+    assert client.get(SECOND_STEP).status_code == 404
+    assert client.post(SECOND_STEP, {"code": "123456"}).status_code == 404
 
 
-def test_a_recovery_code_signs_in_once(as_staff: PortalClient, world: World) -> None:
+def test_a_recovery_code_signs_in_once(as_staff: PortalClient, world: World, db: Database) -> None:
     _secret, codes = enrol_totp(as_staff)
     as_staff.logout()
     as_staff.login(world.staff)
-    used = as_staff.post("/login/second-factor", {"code": codes[3].upper()}, token_page="/login/second-factor")
+    used = as_staff.post(SECOND_STEP, {"code": codes[3].upper()}, token_page=SECOND_STEP)
     assert used.status_code == 302
     assert "Recovery codes left: 9." in text_of(as_staff.get("/account/two-factor/"))
+    assert [e.target for e in accounts.list_audit(db, actor=CONSOLE, action="2fa.recovery-code.use")] == [world.staff]
 
 
 def test_a_mailbox_with_a_factor_gets_no_mail_login_with_its_main_password(
@@ -84,7 +88,7 @@ def test_a_mailbox_with_a_factor_gets_no_mail_login_with_its_main_password(
 
 
 def test_a_manager_removes_the_factors_of_a_user_who_lost_them(
-    client_factory, world: World, db: Database  # type: ignore[no-untyped-def]
+    client_factory: Callable[[], PortalClient], world: World, db: Database
 ) -> None:
     staff, manager = client_factory(), client_factory()
     staff.login(world.staff)
@@ -96,16 +100,12 @@ def test_a_manager_removes_the_factors_of_a_user_who_lost_them(
     assert removed.status_code == 302
     assert not second_factors.list_second_factors(db, world.staff, actor=CONSOLE).any
     assert [e.actor for e in accounts.list_audit(db, actor=CONSOLE, action="2fa.reset")] == [world.manager]
-    other = client_factory()
-    other.login(world.other)
-    assert other.post(f"/mailboxes/{world.manager}/second-factors/remove", token_page="/account/").status_code in (403, 404)
 
 
 def test_a_required_factor_is_set_up_before_any_other_page(client: PortalClient, world: World, db: Database) -> None:
     accounts.update_domain(db, world.alpha, require_2fa=True, actor=CONSOLE)
-    signed_in = client.login(world.staff)
-    assert signed_in.status_code == 302
-    for page in ("/", "/account/", "/junk/", "/account/out-of-office"):
+    assert client.login(world.staff).status_code == 302
+    for page in ("/", "/account/", "/junk/", "/mailboxes/", "/account/out-of-office"):
         response = client.get(page)
         assert response.status_code == 302 and response.headers["Location"] == "/account/two-factor/", page
     assert "Your domain requires a second factor." in text_of(client.get("/account/two-factor/"))
@@ -118,3 +118,18 @@ def test_the_domain_page_switches_the_requirement(as_admin: PortalClient, world:
     form = {"active": "y", "require_2fa": "y", "max_mailboxes": 0, "max_aliases": 0, "quota": "0", "default_mailbox_quota": "0"}
     assert as_admin.post(page, form, token_page=page).status_code == 302
     assert accounts.get_domain(db, world.beta, actor=CONSOLE).require_2fa is True
+    assert '<dd id="domain-require-2fa">Required</dd>' in text_of(as_admin.get(f"/domains/{world.beta}"))
+
+
+def test_the_api_reads_and_sets_the_requirement(app: Flask, db: Database, world: World) -> None:
+    api, auth = app.test_client(), bearer(db, world.admin, read_only=False)
+    created = api.post("/api/v1/domains", json={"name": "strict.example", "require_2fa": True}, headers=auth)
+    assert created.status_code == 201 and created.get_json()["require_2fa"] is True
+    assert api.get(f"/api/v1/domains/{world.alpha}", headers=auth).get_json()["require_2fa"] is False
+    changed = api.patch(f"/api/v1/domains/{world.alpha}", json={"require_2fa": True}, headers=auth)
+    assert changed.status_code == 200 and changed.get_json()["require_2fa"] is True
+    assert accounts.get_domain(db, world.alpha, actor=CONSOLE).require_2fa is True
+    wrong = api.patch(f"/api/v1/domains/{world.alpha}", json={"require_2fa": "yes"}, headers=auth)
+    assert wrong.status_code == 422 and "require_2fa" in wrong.get_json()["error"]["fields"]
+    manager = bearer(db, world.manager, read_only=False)
+    assert api.patch(f"/api/v1/domains/{world.alpha}", json={"require_2fa": False}, headers=manager).status_code == 403
