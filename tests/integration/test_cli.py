@@ -160,7 +160,7 @@ def test_domain_checks_switch(initialised) -> None:  # type: ignore[no-untyped-d
     assert json.loads(ok(run("domain", "list", "--json")))[0]["inbound_checks"] is True
 
 
-def test_domain_two_factor_requirement(initialised, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_domain_two_factor_requirement(db: Database, initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
     assert json.loads(ok(run("domain", "list", "--json")))[0]["require_2fa"] is False
     assert ok(run("domain", "add", "strict.example", "--require-2fa")) == "domain added: strict.example\n"
@@ -176,7 +176,7 @@ def test_domain_two_factor_requirement(initialised, db: Database) -> None:  # ty
     ]
 
 
-def test_mailbox_2fa_reset(initialised, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_mailbox_2fa_reset(db: Database, initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
     ok(run("mailbox", "add", "ann@example.com", "--password", "ann-password-1"))
     owner = Actor(scope_of("ann@example.com", is_global_admin=False, managed_domains=()))
