@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,8 +160,16 @@ def test_domain_checks_switch(initialised) -> None:  # type: ignore[no-untyped-d
     assert json.loads(ok(run("domain", "list", "--json")))[0]["inbound_checks"] is True
 
 
-def test_domain_two_factor_requirement(initialised, db: Database) -> None:  # type: ignore[no-untyped-def]
-    run = initialised
+@pytest.fixture
+def database(initialised, settings: Settings) -> Iterator[Database]:  # type: ignore[no-untyped-def]
+    """The database the commands wrote (the root `db` fixture would make a fresh one)."""
+    opened = Database(settings)
+    yield opened
+    opened.dispose()
+
+
+def test_domain_two_factor_requirement(initialised, database: Database) -> None:  # type: ignore[no-untyped-def]
+    run, db = initialised, database
     assert json.loads(ok(run("domain", "list", "--json")))[0]["require_2fa"] is False
     assert ok(run("domain", "add", "strict.example", "--require-2fa")) == "domain added: strict.example\n"
     assert accounts.get_domain(db, "strict.example", actor=CONSOLE).require_2fa is True
@@ -175,8 +184,8 @@ def test_domain_two_factor_requirement(initialised, db: Database) -> None:  # ty
     ]
 
 
-def test_mailbox_2fa_reset(initialised, db: Database) -> None:  # type: ignore[no-untyped-def]
-    run = initialised
+def test_mailbox_2fa_reset(initialised, database: Database) -> None:  # type: ignore[no-untyped-def]
+    run, db = initialised, database
     ok(run("mailbox", "add", "ann@example.com", "--password", "ann-password-1"))
     owner = Actor(scope_of("ann@example.com", is_global_admin=False, managed_domains=()))
     secret = second_factors.begin_totp(db, "ann@example.com", actor=owner).secret
