@@ -10,6 +10,7 @@ from services.admin import (
     account,
     aliases,
     api,
+    app_passwords,
     audit,
     auth,
     bulk_import,
@@ -20,6 +21,7 @@ from services.admin import (
     health,
     junk,
     language,
+    locks,
     mailboxes,
     password_reset,
     tokens,
@@ -38,7 +40,6 @@ from services.admin.security import (
 )
 from shared.accounts import portal_sessions
 from shared.config import Settings, load_settings
-from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database, open_database
 
 # The cookie lives as long as a server-side session may stay idle.
@@ -53,6 +54,8 @@ BLUEPRINTS = (
     groups.bp,
     audit.bp,
     account.bp,
+    app_passwords.bp,
+    locks.bp,
     two_factor.bp,
     password_reset.bp,
     junk.bp,
@@ -83,7 +86,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.extensions["beaconmail"] = Portal(
         settings=settings,
         db=database or open_database(settings),
-        throttle=LoginThrottle(settings),
     )
     if settings.proxy_hops:
         # Only headers set by our own proxies are believed: scheme (Secure cookies), host, client IP.

@@ -102,18 +102,12 @@ def change_password() -> Response | tuple[str, int]:
 
 
 def current_password_ok(form: OwnPasswordForm) -> bool:
-    """Re-check the current password, throttled like a sign-in (a left-open session is no shortcut)."""
-    throttle, ip, address = portal().throttle, client_ip(), signed_in().address
-    if throttle.is_locked(ip, address):
-        form.current_password.errors = [_("Too many failed attempts. Wait a while and try again.")]
-        return False
+    """Re-check the current password under the sign-in's lockout (a left-open session is no shortcut)."""
     try:
-        accounts.authenticate(db(), address, form.current_password.data, service="portal")
+        accounts.authenticate(db(), signed_in().address, form.current_password.data, "portal", client_ip())
     except (AuthFailed, AccountDisabled):
-        throttle.record_failure(ip, address)
         form.current_password.errors = [_("The current password is wrong.")]
         return False
-    throttle.record_success(ip, address)
     return True
 
 

@@ -1,4 +1,5 @@
-"""Sign in and out. Failed logins are throttled per client address and account.
+"""Sign in and out. The lockout of an address for an account is shared's (shared.accounts.logins),
+and a locked out sign-in reads as a wrong password.
 
 A mailbox with a second factor signs in in two steps: the password, then a code from its
 authenticator app, a recovery code or a passkey (`second_factor`). Between the two, the
@@ -16,15 +17,14 @@ from werkzeug.wrappers import Response
 from services.admin.access import SESSION_TOKEN, PortalUser
 from services.admin.forms import LoginForm, SecondFactorForm
 from services.admin.language import safe_next
-from services.admin.portal import client_ip, db, portal, relying_party
+from services.admin.portal import client_ip, db, relying_party
 from shared import accounts
-from shared.accounts import passkeys, portal_sessions, second_factors
+from shared.accounts import logins, passkeys, portal_sessions, second_factors
 from shared.errors import AccountDisabled, AuthFailed
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
-MAX_DELAY_SECONDS = 5.0
 PENDING = "pending_2fa"  # {"address", "at", "next"}: the password was right, the factor is due
 PENDING_SECONDS = 300
 CHALLENGE = "webauthn_challenge"
@@ -36,23 +36,16 @@ def login() -> Response | str | tuple[str, int]:
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
     address = form.address.data.strip().lower()
-    throttle, ip = portal().throttle, client_ip()
-    if throttle.is_locked(ip, address):
-        log.warning("portal login locked out for %s from %s", address, ip)
-        form.form_errors.append(_("Too many failed sign-ins. Wait a while and try again."))
-        return render_template("auth/login.html", form=form), 429
-    time.sleep(min(throttle.delay_for(ip, address), MAX_DELAY_SECONDS))
+    ip = client_ip()
     try:
-        mailbox = accounts.authenticate(db(), address, form.password.data, service="portal")
+        mailbox = accounts.authenticate(db(), address, form.password.data, "portal", ip)
     except AuthFailed:
-        throttle.record_failure(ip, address)
         log.info("portal login failed for %s from %s", address, ip)
         form.form_errors.append(_("Wrong address or password."))
         return render_template("auth/login.html", form=form), 422
     except AccountDisabled:
         form.form_errors.append(_("This account or its domain is disabled."))
         return render_template("auth/login.html", form=form), 422
-    throttle.record_success(ip, address)
     wanted = safe_next(request.args.get("next"))
     if second_factors.second_factors_at_sign_in(db(), mailbox.address).any:
         fresh_session()
@@ -73,23 +66,19 @@ def pending_address() -> str:
 
 @bp.route("/login/second-factor", methods=["GET", "POST"])
 def second_factor() -> Response | str | tuple[str, int]:
-    """The second step: a code (app or recovery), throttled like the password."""
+    """The second step: a code (app or recovery), under the lockout like the password."""
     address = pending_address()
     form = SecondFactorForm()
     factors = second_factors.second_factors_at_sign_in(db(), address)
     page = {"form": form, "factors": factors}
     if not form.validate_on_submit():
         return render_template("auth/second_factor.html", **page), 422 if form.is_submitted() else 200
-    throttle, ip = portal().throttle, client_ip()
-    if throttle.is_locked(ip, address):
-        form.form_errors.append(_("Too many failed sign-ins. Wait a while and try again."))
-        return render_template("auth/second_factor.html", **page), 429
-    if not second_factors.check_second_factor(db(), address, form.code.data, ip=ip):
-        throttle.record_failure(ip, address)
+    ip = client_ip()
+    code = form.code.data
+    if not logins.check_second_step(db(), address, ip, lambda: second_factors.check_second_factor(db(), address, code, ip=ip)):
         log.info("portal second factor failed for %s from %s", address, ip)
         form.code.errors = [_("The code is wrong or was used already.")]
         return render_template("auth/second_factor.html", **page), 422
-    throttle.record_success(ip, address)
     return redirect(finish_second_factor(address))
 
 
@@ -105,10 +94,12 @@ def passkey_sign_in() -> Response | tuple[Response, int]:
     address = pending_address()
     challenge = session.pop(CHALLENGE, None)
     response = request.get_data(as_text=True)
-    if not isinstance(challenge, str) or not passkeys.check_passkey(
-        db(), address, response, challenge=bytes.fromhex(challenge), rp=relying_party()
+    if not isinstance(challenge, str) or not logins.check_second_step(
+        db(),
+        address,
+        client_ip(),
+        lambda: passkeys.check_passkey(db(), address, response, challenge=bytes.fromhex(challenge), rp=relying_party()),
     ):
-        portal().throttle.record_failure(client_ip(), address)
         return jsonify(error=_("The passkey was not accepted.")), 422
     return jsonify(redirect=finish_second_factor(address))
 

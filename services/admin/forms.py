@@ -36,7 +36,6 @@ from services.admin.formatting import size_for_input
 from shared.config import parse_size
 from shared.mail.sender_lists import MAX_SENDER_CHARS
 
-MIN_PASSWORD = 8
 POLICY_CHOICES = [
     SelectChoice("anyone", _l("Anyone")),
     SelectChoice("domain", _l("Senders of the same domain")),
@@ -117,7 +116,7 @@ class ForgotPasswordForm(FlaskForm):
 
 
 class NewPasswordForm(FlaskForm):
-    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
     repeat_password = PasswordField(
         _l("Repeat the new password"),
         validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))],
@@ -170,7 +169,7 @@ class MailboxCreateForm(FlaskForm):
     local = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
     domain = SelectField(_l("Domain"), validators=[DataRequired()])
     name = StringField(_l("Display name"), validators=[Length(max=255)])
-    password = PasswordField(_l("Password"), validators=[typed_or_generated, Length(min=MIN_PASSWORD, max=1024)])
+    password = PasswordField(_l("Password"), validators=[typed_or_generated, Length(max=1024)])
     generate_password = BooleanField(_l("Generate a password and show it once"))
     quota = SizeField(_l("Quota (blank = domain default, 0 = no limit)"), validators=[Optional()])
 
@@ -187,7 +186,7 @@ class MailboxEditForm(FlaskForm):
 
 
 class PasswordResetForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[typed_or_generated, Length(min=MIN_PASSWORD, max=1024)])
+    password = PasswordField(_l("New password"), validators=[typed_or_generated, Length(max=1024)])
     generate_password = BooleanField(_l("Generate a password and show it once"))
     sign_out = BooleanField(_l("Sign out all its portal sessions"))
 
@@ -243,7 +242,7 @@ class ImportConfirmForm(FlaskForm):
 
 class OwnPasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
-    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
     repeat_password = PasswordField(
         _l("Repeat the new password"),
         validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))],
@@ -284,3 +283,17 @@ class TokenForm(FlaskForm):
         validators=[DataRequired()],
     )
     expires = DateField(_l("Expires on (optional)"), validators=[Optional(), future_date])
+
+
+class AppPasswordForm(FlaskForm):
+    name = StringField(_l("Name (the device or program it is for)"), validators=[DataRequired(), Length(max=120)])
+    protocols = CheckboxListField(
+        _l("May log in to (none ticked = all three)"),
+        choices=[SelectChoice("smtp", _l("SMTP (sending)")), SelectChoice("pop3", "POP3"), SelectChoice("imap", "IMAP")],
+    )
+    expires = IntegerField(_l("Expires after days (optional)"), validators=[Optional(), NumberRange(min=1, max=36500)])
+
+
+class LiftLockForm(FlaskForm):
+    account = StringField(validators=[DataRequired(), Length(max=MAX_ADDRESS)])
+    client_ip = StringField(validators=[DataRequired(), Length(max=45)])

@@ -25,6 +25,7 @@ from services.admin.pagination import PAGE_SIZE, PageLinks, requested_position
 from services.admin.portal import db
 from shared import accounts
 from shared.accounts import second_factors
+from shared.accounts.logins import PROTOCOLS as LOGIN_PROTOCOLS
 from shared.accounts.mailbox_search import search_mailboxes
 from shared.accounts.views import MailboxView
 from shared.errors import InvalidAddress, PermissionDenied
@@ -119,7 +120,8 @@ def edit(address: str) -> Page:
             flash(_("Mailbox %(address)s saved.", address=mailbox.address), "success")
             return redirect(url_for("mailboxes.edit", address=mailbox.address))
     factors = second_factors.list_second_factors(db(), mailbox.address, actor=current_actor())
-    return render_template("mailboxes/edit.html", mailbox=mailbox, form=form, factors=factors), form_status(form)
+    page = render_template("mailboxes/edit.html", mailbox=mailbox, form=form, login_protocols=LOGIN_PROTOCOLS, factors=factors)
+    return page, form_status(form)
 
 
 def save_mailbox(mailbox: MailboxView, form: MailboxEditForm) -> None:

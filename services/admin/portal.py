@@ -1,4 +1,4 @@
-"""What every request of the portal shares: settings, the database and the login throttle."""
+"""What every request of the portal shares: the settings and the database."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +10,6 @@ from shared.accounts.passkeys import RelyingParty
 from shared.accounts.permissions import Scope
 from shared.accounts.views import Actor, TokenRef
 from shared.config import Settings
-from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database
 
 
@@ -18,7 +17,6 @@ from shared.storage.db import Database
 class Portal:
     settings: Settings
     db: Database
-    throttle: LoginThrottle
 
 
 def portal() -> Portal:

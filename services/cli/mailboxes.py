@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from services.cli.app_passwords import app_password
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
 from services.cli.params import (
@@ -107,3 +108,6 @@ def mailbox_revoke(address: str, global_admin: bool, domain_name: str | None) ->
     """Take a portal role away."""
     view = accounts.revoke_role(open_database(), address, global_admin=global_admin, domain=domain_name, actor=CONSOLE)
     _echo_roles(view)
+
+
+mailbox.add_command(app_password)

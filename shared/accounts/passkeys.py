@@ -21,7 +21,7 @@ from shared.accounts import audit
 from shared.accounts.mailboxes import administered_mailbox
 from shared.accounts.second_factors import PasskeyView, own_mailbox
 from shared.accounts.views import Actor
-from shared.errors import Conflict, InvalidValue, NotFound
+from shared.errors import N_, Conflict, InvalidValue, NotFound
 from shared.mail.addresses import parse_address
 from shared.storage.db import Database
 from shared.storage.lookups import mailbox_by_address
@@ -78,11 +78,11 @@ def add_passkey(
             credential=response, expected_challenge=challenge, expected_rp_id=rp.id, expected_origin=rp.origin
         )
     except WebAuthnException as exc:
-        raise InvalidValue(f"the passkey was not accepted: {exc}") from None
+        raise InvalidValue(N_("the passkey was not accepted: %(reason)s"), reason=str(exc)) from None
     with db.session.begin() as s:
         mailbox = own_mailbox(s, actor, address)
         if s.scalar(select(Passkey.id).where(Passkey.credential_id == verified.credential_id)) is not None:
-            raise Conflict("this passkey is registered already")
+            raise Conflict(N_("this passkey is registered already"))
         passkey = Passkey(
             mailbox_id=mailbox.id,
             credential_id=verified.credential_id,
@@ -156,5 +156,5 @@ def remove_passkey(db: Database, address: str, passkey_id: int, *, actor: Actor)
         mailbox = administered_mailbox(s, actor.scope, address, own=True)
         removed = s.execute(delete(Passkey).where(Passkey.id == passkey_id, Passkey.mailbox_id == mailbox.id))
         if not removed.rowcount:  # type: ignore[attr-defined]
-            raise NotFound(f"no such passkey: {passkey_id}")
+            raise NotFound(N_("no such passkey: %(id)s"), id=passkey_id)
         audit.record(s, actor, "2fa.passkey.remove", mailbox.address, mailbox.domain.name, str(passkey_id))

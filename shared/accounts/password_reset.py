@@ -22,7 +22,7 @@ from shared.accounts.permissions import scope_of
 from shared.accounts.signouts import sign_out_sessions, token_digest
 from shared.accounts.views import Actor
 from shared.config import Settings
-from shared.errors import InvalidAddress, InvalidValue, NotFound
+from shared.errors import N_, InvalidAddress, InvalidValue, NotFound
 from shared.mail.addresses import parse_address
 from shared.mail.completion import new_message_id
 from shared.mail.mailflow import send_generated
@@ -53,7 +53,7 @@ def set_recovery_address(db: Database, address: str, recovery: str, *, actor: Ac
         if wanted:
             parsed = parse_address(wanted)
             if hosted_domain(s, parsed.domain) is not None:
-                raise InvalidAddress(f"{parsed} is one of our own domains; give an address elsewhere")
+                raise InvalidAddress(N_("%(address)s is one of our own domains; give an address elsewhere"), address=str(parsed))
             stored = str(parsed)
         mailbox.recovery_address = stored
         audit.record(s, actor, "mailbox.recovery-address", mailbox.address, mailbox.domain.name, stored or "")
@@ -125,12 +125,12 @@ def reset_link_is_valid(db: Database, token: str) -> bool:
 def reset_password(db: Database, token: str, password: str, *, ip: str) -> str:
     """Set the password of the link's account, use the link up (and every other one of the
     account) and sign out all its portal sessions; returns the account's address."""
-    check_password_text(password)
+    check_password_text(password, db.settings.password_min_length)
     new_hash = hash_password(password)
     with db.session.begin() as s:
         link = s.scalars(_live_link(token).with_for_update()).one_or_none()
         if link is None:
-            raise NotFound("this reset link is used up or expired; ask for a new one")
+            raise NotFound(N_("this reset link is used up or expired; ask for a new one"))
         # Conditional: of two requests racing with one link, one sets the password.
         taken = s.execute(
             update(PasswordResetLink)
@@ -138,7 +138,7 @@ def reset_password(db: Database, token: str, password: str, *, ip: str) -> str:
             .values(used_at=utcnow())
         )
         if not taken.rowcount:  # type: ignore[attr-defined]
-            raise NotFound("this reset link is used up or expired; ask for a new one")
+            raise NotFound(N_("this reset link is used up or expired; ask for a new one"))
         s.execute(
             update(PasswordResetLink)
             .where(PasswordResetLink.mailbox_id == link.mailbox_id, PasswordResetLink.used_at.is_(None))
@@ -146,7 +146,7 @@ def reset_password(db: Database, token: str, password: str, *, ip: str) -> str:
         )
         mailbox = s.get_one(Mailbox, link.mailbox_id)
         if not (mailbox.active and mailbox.domain.active):
-            raise InvalidValue("this account is disabled")
+            raise InvalidValue(N_("this account is disabled"))
         mailbox.password_hash = new_hash
         sign_out_sessions(s, mailbox.id)
         owner = Actor(scope_of(mailbox.address, is_global_admin=False, managed_domains=()), ip=ip)

@@ -14,7 +14,7 @@ from shared.accounts.factor_check import second_factor_of
 from shared.accounts.mailboxes import administered_mailbox
 from shared.accounts.signouts import sign_out_sessions, token_digest
 from shared.accounts.views import Actor
-from shared.errors import NotFound
+from shared.errors import N_, NotFound
 from shared.mail.addresses import parse_address
 from shared.storage.db import Database
 from shared.storage.lookups import mailbox_by_address
@@ -116,7 +116,7 @@ def end_portal_session(db: Database, address: str, session_id: int, *, actor: Ac
         mailbox = administered_mailbox(s, actor.scope, address, own=True)
         row = s.get(PortalSession, session_id)
         if row is None or row.mailbox_id != mailbox.id:
-            raise NotFound(f"no such session: {session_id}")
+            raise NotFound(N_("no such session: %(id)s"), id=session_id)
         s.delete(row)
         audit.record(s, actor, "session.end", mailbox.address, mailbox.domain.name, str(session_id))
 

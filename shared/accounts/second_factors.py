@@ -24,7 +24,7 @@ from shared.accounts.factor_check import has_second_factor
 from shared.accounts.mailboxes import administered_mailbox, visible_mailbox
 from shared.accounts.permissions import require_write, scope_of
 from shared.accounts.views import Actor
-from shared.errors import Conflict, InvalidValue, NotFound, PermissionDenied
+from shared.errors import N_, Conflict, InvalidValue, NotFound, PermissionDenied
 from shared.mail.addresses import parse_address
 from shared.storage.db import Database
 from shared.storage.lookups import mailbox_by_address
@@ -94,7 +94,7 @@ def own_mailbox(s: Session, actor: Actor, address: str) -> Mailbox:
     """Only the owner enrols a factor: it proves who holds the phone or the key."""
     require_write(actor.scope)
     if str(parse_address(address)) != actor.address:
-        raise PermissionDenied("only the owner of a mailbox enrols its second factors")
+        raise PermissionDenied(N_("only the owner of a mailbox enrols its second factors"))
     return mailbox_by_address(s, actor.address)
 
 
@@ -105,7 +105,7 @@ def begin_totp(db: Database, address: str, *, actor: Actor) -> TotpEnrolment:
         mailbox = own_mailbox(s, actor, address)
         current = s.get(TotpFactor, mailbox.id)
         if current is not None and current.confirmed:
-            raise Conflict("an authenticator app is set up already; remove it first")
+            raise Conflict(N_("an authenticator app is set up already; remove it first"))
         if current is not None:
             s.delete(current)
             s.flush()
@@ -132,10 +132,10 @@ def confirm_totp(db: Database, address: str, code: str, *, actor: Actor) -> tupl
         mailbox = own_mailbox(s, actor, address)
         factor = s.get(TotpFactor, mailbox.id, with_for_update=True)
         if factor is None or factor.confirmed:
-            raise NotFound("no authenticator app is waiting to be confirmed")
+            raise NotFound(N_("no authenticator app is waiting to be confirmed"))
         step = _matching_step(factor.secret, code)
         if step is None:
-            raise InvalidValue("the code does not match: check the phone's clock and type the newest code")
+            raise InvalidValue(N_("the code does not match: check the phone's clock and type the newest code"))
         factor.confirmed, factor.last_step = True, step
         codes = _replace_recovery_codes(s, mailbox.id)
         audit.record(s, actor, "2fa.totp.enrol", mailbox.address, mailbox.domain.name)
@@ -201,7 +201,7 @@ def new_recovery_codes(db: Database, address: str, *, actor: Actor) -> tuple[str
     with db.session.begin() as s:
         mailbox = own_mailbox(s, actor, address)
         if not has_second_factor(s, mailbox.id):
-            raise NotFound("recovery codes stand in for a second factor, and there is none")
+            raise NotFound(N_("recovery codes stand in for a second factor, and there is none"))
         codes = _replace_recovery_codes(s, mailbox.id)
         audit.record(s, actor, "2fa.recovery-codes.new", mailbox.address, mailbox.domain.name)
         return codes

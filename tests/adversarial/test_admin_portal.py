@@ -159,7 +159,7 @@ def state_of(db: Database, domain: str, mailbox: str) -> tuple[object, ...]:
 
 
 def password_still_works(db: Database, address: str) -> bool:
-    return accounts.authenticate(db, address, PASSWORD, service="portal").address == address
+    return accounts.authenticate(db, address, PASSWORD, "portal", "127.0.0.1").address == address
 
 
 # -- CSRF -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ DOMAIN_FIELDS = (
 # The roles as their two parts, not the command line's `roles`.
 MAILBOX_FIELDS = (
     "address", "domain", "name", "quota_bytes", "used_bytes", "messages", "active",
-    "smtp_enabled", "pop3_enabled", "imap_enabled", "is_global_admin", "managed_domains",
+    "smtp_enabled", "pop3_enabled", "imap_enabled", "is_global_admin", "managed_domains", "last_login",
 )
 
 

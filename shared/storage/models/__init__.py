@@ -13,6 +13,7 @@ from shared.storage.models.base import Base, utcnow
 from shared.storage.models.domain import AliasDomain, Domain
 from shared.storage.models.group import GroupMailbox, GroupMember, SendingPolicy
 from shared.storage.models.imap import ImapUsage
+from shared.storage.models.login import AppPassword, LoginFailure, MailboxLogin
 from shared.storage.models.mailbox import Mailbox, MailboxForward, domain_manager
 from shared.storage.models.queue import (
     DeliveryStatus,
@@ -28,6 +29,7 @@ __all__ = [
     "AliasDestination",
     "AliasDomain",
     "ApiToken",
+    "AppPassword",
     "AuditEntry",
     "AutoReplySent",
     "Base",
@@ -36,8 +38,10 @@ __all__ = [
     "GroupMailbox",
     "GroupMember",
     "ImapUsage",
+    "LoginFailure",
     "Mailbox",
     "MailboxForward",
+    "MailboxLogin",
     "OutboundMessage",
     "OutOfOffice",
     "OutboundRecipient",

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.storage.models.base import Base, Timestamped
 from shared.storage.models.domain import Domain
+from shared.storage.models.login import MailboxLogin
 
 # The search indexes of migration 0005 live outside these models, because neither can be
 # declared for both databases: on PostgreSQL, pg_trgm GIN indexes on address and lower(name); on
@@ -64,6 +65,8 @@ class Mailbox(Timestamped, Base):
     forwards: Mapped[list[MailboxForward]] = relationship(
         cascade="all, delete-orphan", order_by="MailboxForward.position", lazy="selectin"
     )
+    # Read only where a page or record shows them (views.MailboxView.of with `logins`), never on a login.
+    logins: Mapped[list[MailboxLogin]] = relationship(order_by=MailboxLogin.protocol, viewonly=True)
 
     def __repr__(self) -> str:
         return f"Mailbox(id={self.id!r}, address={self.address!r})"
