@@ -43,7 +43,7 @@ def measure(work_dir: Path, backend: str, calls: int) -> list[report.Series]:
         parts: list[tuple[str, Callable[[], object], int]] = [
             ("second-factor check (added to each SMTP/POP3 login)", factor_check, calls),
             ("whole POP3 login (authenticate, argon2 included)", lambda: accounts.authenticate(
-                db, address, beacon.PASSWORD, service="pop3"
+                db, address, beacon.PASSWORD, "pop3", "127.0.0.1"
             ), max(10, calls // 10)),
             ("portal session check (added to each portal request)", lambda: portal_sessions.check_portal_session(
                 db, address, token

@@ -102,7 +102,7 @@ def test_a_mailed_link_sets_a_new_password_once_and_signs_out_everywhere(
     assert "Choose a new password" in text_of(stranger.get(path))
     done = stranger.post(path, {"new_password": NEW_PASSWORD, "repeat_password": NEW_PASSWORD}, token_page=path)
     assert done.status_code == 302
-    assert accounts.authenticate(db, world.staff, NEW_PASSWORD, service="portal").address == world.staff
+    assert accounts.authenticate(db, world.staff, NEW_PASSWORD, "portal", "127.0.0.1").address == world.staff
     assert signed_in.get("/account/").status_code == 302
     again = stranger.get(path)
     assert again.status_code == 404 and "This link is used up or expired." in text_of(again)

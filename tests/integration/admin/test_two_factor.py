@@ -77,14 +77,14 @@ def test_a_recovery_code_signs_in_once(as_staff: PortalClient, world: World, db:
 def test_a_mailbox_with_a_factor_gets_no_mail_login_with_its_main_password(
     as_staff: PortalClient, world: World, db: Database
 ) -> None:
-    assert accounts.authenticate(db, world.staff, PASSWORD, service="pop3").address == world.staff
+    assert accounts.authenticate(db, world.staff, PASSWORD, "pop3", "127.0.0.1").address == world.staff
     enrol_totp(as_staff)
     for service in ("smtp", "pop3"):
         with pytest.raises(AuthFailed):
-            accounts.authenticate(db, world.staff, PASSWORD, service=service)
-    assert accounts.authenticate(db, world.staff, PASSWORD, service="portal").address == world.staff
+            accounts.authenticate(db, world.staff, PASSWORD, service, "127.0.0.1")
+    assert accounts.authenticate(db, world.staff, PASSWORD, "portal", "127.0.0.1").address == world.staff
     second_factors.remove_second_factors(db, world.staff, actor=CONSOLE)
-    assert accounts.authenticate(db, world.staff, PASSWORD, service="smtp").address == world.staff
+    assert accounts.authenticate(db, world.staff, PASSWORD, "smtp", "127.0.0.1").address == world.staff
 
 
 def test_a_manager_removes_the_factors_of_a_user_who_lost_them(
