@@ -72,3 +72,10 @@ def test_an_import_over_the_mailbox_limit_says_so_once_on_top(as_manager: Portal
     assert chinese.count(f"此文件将添加 5 个邮箱；{world.alpha} 的上限为 6 个，还能再添加 3 个") == 1
     assert "over the domain" not in chinese and "超出该域的邮箱上限" in chinese
     assert accounts.count_mailboxes(db, actor=CONSOLE) == 4
+
+
+def test_the_audit_log_gives_changed_sizes_in_binary_units(as_admin: PortalClient, db: Database, world: World) -> None:
+    accounts.update_domain(db, world.alpha, quota_bytes=20 * 1024**3, default_mailbox_quota=512 * 1024**2, actor=CONSOLE)
+    page = text_of(as_admin.get("/audit/?action=domain.update"))
+    assert "quota_bytes=20 GiB" in page and "default_mailbox_quota=512 MiB" in page
+    assert str(20 * 1024**3) not in page
