@@ -1,7 +1,7 @@
 """Frozen read models handed to services, so nothing lazy-loads after a session closes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from shared.accounts.permissions import Scope
@@ -109,7 +109,9 @@ class MailboxView:
     imap_enabled: bool
     is_global_admin: bool
     managed_domains: tuple[str, ...]
-    last_logins: tuple[LastLogin, ...] = ()  # filled only by the reads that show them (`logins=True`)
+    # Filled only by the reads that show them (`logins=True`); left out of ==, which compares
+    # what an account holds, and a login changes none of that.
+    last_logins: tuple[LastLogin, ...] = field(default=(), compare=False)
     recovery_address: str | None = None  # where password-reset links go (My account)
 
     @property
