@@ -12,6 +12,7 @@ import os
 import pwd
 import signal
 import subprocess
+import threading
 from pathlib import Path
 from types import FrameType
 
@@ -29,7 +30,7 @@ from services.imap.config import (
 from shared.accounts.imap_login import ImapDirectory, dovecot_driver, imap_directory
 from shared.config import Settings
 from shared.runtime.prefork import die_with_parent
-from shared.runtime.tls import ensure_tls_pair
+from shared.runtime.tls import ensure_tls_pair, watch_pair
 from shared.storage.db import Database
 
 DOVECOT = Path("/usr/sbin/dovecot")
@@ -68,15 +69,16 @@ def run_imap(settings: Settings) -> None:
     db = Database(settings)
     try:
         with ChangeListener(db) as listener:
-            config = write_config(settings, directory, machine_host(settings), listener.url)
-            returncode = _run_dovecot(config)
+            host = machine_host(settings)
+            config = write_config(settings, directory, host, listener.url)
+            returncode = _run_dovecot(config, host)
     finally:
         db.dispose()
     if returncode:
         raise SystemExit(returncode)
 
 
-def _run_dovecot(config: Path) -> int:
+def _run_dovecot(config: Path, host: Host) -> int:
     parent = os.getpid()
     dovecot = subprocess.Popen(
         [str(DOVECOT), "-F", "-c", str(config)], preexec_fn=lambda: die_with_parent(parent, signal.SIGTERM)
@@ -87,7 +89,20 @@ def _run_dovecot(config: Path) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, forward)
-    return dovecot.wait()
+    # A renewed or replaced certificate: SIGHUP makes Dovecot read its configuration, and so the
+    # pair, again; new logins get the new certificate and open sessions go on.
+    stopped = threading.Event()
+    following = threading.Thread(
+        target=watch_pair,
+        args=(host.tls_cert, host.tls_key, lambda: dovecot.send_signal(signal.SIGHUP), stopped),
+        name="tls-follower",
+        daemon=True,
+    )
+    following.start()
+    try:
+        return dovecot.wait()
+    finally:
+        stopped.set()
 
 
 def machine_host(settings: Settings) -> Host:

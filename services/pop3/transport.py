@@ -17,7 +17,7 @@ from shared.runtime.accepting import Acceptor, WorkerLoads
 from shared.runtime.connections import ConnectionsPerIp
 from shared.runtime.prefork import listening_socket, run_workers, service_sockets
 from shared.runtime.throttle import LoginThrottle
-from shared.runtime.tls import server_ssl_context
+from shared.runtime.tls import ServedCertificate, keep_fresh
 from shared.storage.db import Database, open_database
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class Pop3Server:
         self._listeners: list[Acceptor] = []
         self._sessions: dict[asyncio.Task[None], Channel] = {}
         self._connections = ConnectionsPerIp(settings.max_connections_per_ip, loads)
+        self._following_certificate: asyncio.Task[None] | None = None
 
     @property
     def ports(self) -> tuple[int, int]:
@@ -55,7 +56,9 @@ class Pop3Server:
         return plain, implicit
 
     async def start(self) -> None:
-        context = await asyncio.to_thread(server_ssl_context, self.settings)
+        certificate = await asyncio.to_thread(ServedCertificate.of, self.settings)
+        context = certificate.context  # STLS and port 995 alike; a renewed certificate is loaded into it
+        self._following_certificate = asyncio.get_running_loop().create_task(keep_fresh(certificate))
         self._db = await asyncio.to_thread(open_database, self.settings)
         throttle, login_delay = LoginThrottle(self.settings), LoginDelay(self.settings.login_delay)
         services = SessionServices(self._db, context, throttle, login_delay)
@@ -99,6 +102,8 @@ class Pop3Server:
         """
         for listener in self._listeners:
             listener.close()
+        if self._following_certificate is not None:
+            self._following_certificate.cancel()
         for channel in self._sessions.values():
             channel.abort()
         if self._sessions:
