@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 START_TIMEOUT = 15.0
+START_ATTEMPTS = 3
 # Renewed when a third is left: after 20 s.
 SHORT_LIVED_SECONDS = 30
 # One loopback /24 per test worker process (xdist), so parallel workers never share an address.
@@ -113,6 +114,18 @@ class Pebble:
         return all(shutil.which(name) for name in ("pebble", "pebble-challtestsrv"))
 
     def __enter__(self) -> Pebble:
+        # A port found free may be taken by another test's server before ours binds it: try again.
+        for attempt in range(START_ATTEMPTS):
+            try:
+                return self._start_both()
+            except RuntimeError:
+                self.__exit__()
+                self.processes = []
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_both(self) -> Pebble:
         self.folder.mkdir(parents=True, exist_ok=True)
         # pebble's own HTTPS listener: BEACONMAIL_ACME_CA_BUNDLE is this CA.
         self.ca_bundle, cert, key, _ca = write_ca_and_pair(self.folder / "listener", ["localhost"])
