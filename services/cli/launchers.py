@@ -85,7 +85,7 @@ def web(workers: int | None) -> None:
 @click.command()
 @click.option("--admin", "admin_address", metavar="ADDRESS", help="First global admin; its password from stdin.")
 def up(admin_address: str | None) -> None:
-    """Run smtp, pop3 and admin here (SQLite and Maildir under ./data by default) until Ctrl-C.
+    """Run smtp, pop3, imap, admin and web here (SQLite and Maildir under ./data by default) until Ctrl-C.
 
     From an empty folder it creates the database, a self-signed TLS pair and a first global
     admin with a generated password, printed once with the endpoints.
@@ -98,8 +98,6 @@ def up(admin_address: str | None) -> None:
         admin_address = str(parse_address(admin_address))
         password = read_admin_password(admin_address)
     try:
-        settings = load_settings()
-        warn_about_hostname(settings.hostname)
-        run_embedded(settings, admin_address, password, started)
+        run_embedded(load_settings(), admin_address, password, started)
     except StartupError as exc:
         raise StartupFailure(str(exc)) from exc

@@ -11,7 +11,8 @@ import secrets
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,8 +157,13 @@ class ServedCertificate:
         return stamp if stamp is not None and stamp != self._stamp else None
 
     def _load(self, context: ssl.SSLContext, stamp: tuple[FileStamp, FileStamp]) -> bool:
+        """Load the pair into `context` only once it is known to load: a failed load_cert_chain
+        leaves a context with the new certificate and the old key, which refuses every handshake.
+        Both files are read once, so the check and the load see the same bytes."""
         try:
-            context.load_cert_chain(self.cert, self.key)
+            with _pair_in_memory(self.cert.read_bytes(), self.key.read_bytes()) as combined:
+                _new_context().load_cert_chain(combined)
+                context.load_cert_chain(combined)
         except (OSError, ssl.SSLError) as exc:
             log.warning("TLS pair %s not loaded, keeping the previous one: %s", self.cert, exc)
             return False
@@ -180,6 +186,17 @@ class ServedCertificate:
                     if self._load(fresh, stamp):
                         self.context = fresh
         return self.context
+
+
+@contextmanager
+def _pair_in_memory(cert: bytes, key: bytes) -> Iterator[str]:
+    """A path to the chain and key together, in memory only (the key never touches a disk again)."""
+    fd = os.memfd_create("beaconmail-tls-pair", 0)
+    try:
+        os.write(fd, cert + b"\n" + key)
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
 
 
 async def keep_fresh(certificate: ServedCertificate, interval: float = RELOAD_INTERVAL) -> None:
