@@ -2,8 +2,10 @@
 with the plain HTTP port in front of it and the thread that keeps the certificate."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import threading
 from typing import Any
 
@@ -12,12 +14,13 @@ from gunicorn.app.base import BaseApplication
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.admin import create_app
-from services.admin.front import FrontServer, KnownNames, start_front
+from services.admin.front import KnownNames, start_front
 from shared.accounts.domains import list_domain_names
 from shared.accounts.permissions import Scope
 from shared.accounts.views import Actor
 from shared.config import Settings
 from shared.runtime.acme import certificate_names, follow_certificate
+from shared.runtime.prefork import die_with_parent
 from shared.runtime.proctitle import name_process
 from shared.runtime.tls import ServedCertificate
 from shared.storage.db import open_database
@@ -25,6 +28,7 @@ from shared.storage.db import open_database
 log = logging.getLogger(__name__)
 
 THREADS_PER_WORKER = 4
+STOP_POLL = 0.5
 # The certificate thread reads which domains are hosted and changes nothing.
 CERTIFICATE_READER = Actor(Scope("certificate", is_global_admin=True, read_only=True))
 
@@ -77,9 +81,8 @@ class WebServer(AdminServer):
     connection's context: ours hands out the shared pair as it is now, so a renewed certificate
     is served without a restart and open connections keep theirs."""
 
-    def __init__(self, settings: Settings, workers: int, certificate: ServedCertificate, front: FrontServer) -> None:
+    def __init__(self, settings: Settings, workers: int, certificate: ServedCertificate) -> None:
         self.certificate = certificate
-        self.front = front
         super().__init__(settings, workers)
 
     def load_config(self) -> None:
@@ -91,14 +94,10 @@ class WebServer(AdminServer):
             "ssl_context": lambda _config, _default_factory: self.certificate.current(),
             "proc_name": "beaconmail-web",
             "pre_fork": lambda _arbiter, _worker: name_process("web"),
-            "post_fork": lambda _arbiter, _worker: self._in_worker(),
+            "post_fork": lambda _arbiter, _worker: name_process("web worker"),
         }
         for key, value in options.items():
             self.cfg.set(key, value)
-
-    def _in_worker(self) -> None:
-        name_process("web worker")
-        self.front.socket.close()  # the HTTP port is the master's; a worker must not keep it open
 
 
 def keep_names_and_certificate(settings: Settings, names: KnownNames, stop: threading.Event) -> None:
@@ -126,17 +125,50 @@ def keep_names_and_certificate(settings: Settings, names: KnownNames, stop: thre
         db.dispose()
 
 
-def run_web(settings: Settings, workers: int | None = None) -> None:
-    """Serve the front door until stopped: HTTP (challenges, redirect) and HTTPS (the portal)."""
+def serve_front(settings: Settings) -> None:
+    """The plain HTTP port and the certificate thread, until SIGTERM or SIGINT."""
     names = KnownNames(settings.hostname)
     front = start_front(settings, names)
     stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
     keeper = threading.Thread(
         target=keep_names_and_certificate, args=(settings, names, stop), name="certificate", daemon=True
     )
     keeper.start()
+    while not stop.wait(STOP_POLL):
+        pass
+    front.shutdown()
+
+
+def _start_front_process(settings: Settings) -> int:
+    """Fork the front's process now, while this one has no threads: gunicorn forks its workers
+    from this process, and a fork of a threaded process can inherit a lock some thread held."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            die_with_parent(parent, signal.SIGTERM)
+            name_process("web front")
+            serve_front(settings)
+        except BaseException:
+            log.exception("the front door's HTTP port stopped")
+            code = 1
+        finally:
+            os._exit(code)
+    return pid
+
+
+def run_web(settings: Settings, workers: int | None = None) -> None:
+    """Serve the front door until stopped: the portal over HTTPS in gunicorn, and beside it a
+    process for the plain HTTP port (challenges, redirects) and the certificate."""
+    certificate = ServedCertificate.of(settings)
+    front = _start_front_process(settings)
     try:
-        WebServer(settings, workers or default_workers(), ServedCertificate.of(settings), front).run()
+        WebServer(settings, workers or default_workers(), certificate).run()
     finally:
-        stop.set()
-        front.shutdown()
+        os.kill(front, signal.SIGTERM)
+        # gunicorn reaps every child it sees end; the front may be gone already.
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(front, 0)
