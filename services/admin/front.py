@@ -113,9 +113,18 @@ class FrontServer(ThreadingHTTPServer):
         super().__init__((bind, port), handler)
 
 
-def start_front(settings: Settings, names: KnownNames) -> FrontServer:
-    """Listen on BEACONMAIL_HTTP_PORT and serve in a thread; `shutdown()` stops it."""
-    server = FrontServer(settings.bind, settings.http_port, handler_for(settings, names))
+def bind_front(settings: Settings, names: KnownNames) -> FrontServer:
+    """Listen on BEACONMAIL_HTTP_PORT (an OSError if it cannot); nothing is served yet."""
+    return FrontServer(settings.bind, settings.http_port, handler_for(settings, names))
+
+
+def serve_in_thread(server: FrontServer) -> None:
     threading.Thread(target=server.serve_forever, name="http-front", daemon=True).start()
-    log.info("front door: plain HTTP on %s:%d", settings.bind, server.server_address[1])
+    log.info("front door: plain HTTP on %s:%d", server.server_address[0], server.server_address[1])
+
+
+def start_front(settings: Settings, names: KnownNames) -> FrontServer:
+    """Listen and serve in a thread; `shutdown()` stops it."""
+    server = bind_front(settings, names)
+    serve_in_thread(server)
     return server

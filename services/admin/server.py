@@ -14,7 +14,7 @@ from gunicorn.app.base import BaseApplication
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.admin import create_app
-from services.admin.front import KnownNames, start_front
+from services.admin.front import FrontServer, KnownNames, bind_front, serve_in_thread
 from shared.accounts.domains import list_domain_names
 from shared.accounts.permissions import Scope
 from shared.accounts.views import Actor
@@ -125,10 +125,9 @@ def keep_names_and_certificate(settings: Settings, names: KnownNames, stop: thre
         db.dispose()
 
 
-def serve_front(settings: Settings) -> None:
+def serve_front(settings: Settings, front: FrontServer, names: KnownNames) -> None:
     """The plain HTTP port and the certificate thread, until SIGTERM or SIGINT."""
-    names = KnownNames(settings.hostname)
-    front = start_front(settings, names)
+    serve_in_thread(front)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())
@@ -142,22 +141,26 @@ def serve_front(settings: Settings) -> None:
 
 
 def _start_front_process(settings: Settings) -> int:
-    """Fork the front's process now, while this one has no threads: gunicorn forks its workers
-    from this process, and a fork of a threaded process can inherit a lock some thread held."""
+    """Bind the HTTP port here (a port taken stops the start), then fork the process that serves
+    it, while this one has no threads: gunicorn forks its workers from this process, and a
+    fork of a threaded process can inherit a lock some thread held."""
+    names = KnownNames(settings.hostname)
+    front = bind_front(settings, names)
     parent = os.getpid()
     pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            die_with_parent(parent, signal.SIGTERM)
-            name_process("web front")
-            serve_front(settings)
-        except BaseException:
-            log.exception("the front door's HTTP port stopped")
-            code = 1
-        finally:
-            os._exit(code)
-    return pid
+    if pid != 0:
+        front.server_close()  # the child's now
+        return pid
+    code = 0
+    try:
+        die_with_parent(parent, signal.SIGTERM)
+        name_process("web front")
+        serve_front(settings, front, names)
+    except BaseException:
+        log.exception("the front door's HTTP port stopped")
+        code = 1
+    finally:
+        os._exit(code)
 
 
 def run_web(settings: Settings, workers: int | None = None) -> None:
@@ -165,10 +168,15 @@ def run_web(settings: Settings, workers: int | None = None) -> None:
     process for the plain HTTP port (challenges, redirects) and the certificate."""
     certificate = ServedCertificate.of(settings)
     front = _start_front_process(settings)
+    master = os.getpid()
     try:
         WebServer(settings, workers or default_workers(), certificate).run()
     finally:
-        os.kill(front, signal.SIGTERM)
-        # gunicorn reaps every child it sees end; the front may be gone already.
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(front, 0)
+        # gunicorn's workers are forked inside run() and leave through here too: only the
+        # master stops the front.
+        if os.getpid() == master:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(front, signal.SIGTERM)
+            # gunicorn reaps every child it sees end, ours included.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(front, 0)
