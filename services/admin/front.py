@@ -35,8 +35,9 @@ class KnownNames:
             self._names = frozenset({self.hostname, *names})
 
     def current(self) -> list[str]:
+        """The host name first, as `certificate_names` orders them (it becomes the subject)."""
         with self._lock:
-            return sorted(self._names)
+            return [self.hostname, *sorted(self._names - {self.hostname})]
 
     def pick(self, host_header: str | None) -> str:
         """The Host header's name when it is one of ours, else the host name."""

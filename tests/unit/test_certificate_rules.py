@@ -107,3 +107,9 @@ def test_redirects_lead_only_to_our_names(host: str | None, path: str, target: s
 
 def test_the_standard_port_is_left_out() -> None:
     assert redirect_target(KnownNames("mx.corp.example"), 443, "mx.corp.example", "/") == "https://mx.corp.example/"
+
+
+def test_the_known_names_keep_the_host_name_first() -> None:
+    names = KnownNames("mx.corp.example")
+    names.replace(["autoconfig.corp.example", "autodiscover.corp.example"])
+    assert names.current() == ["mx.corp.example", "autoconfig.corp.example", "autodiscover.corp.example"]
