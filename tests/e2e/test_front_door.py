@@ -107,6 +107,14 @@ def test_pebble_certificate_on_every_port_follows_the_hosted_domains(
     )
     assert dns_names(grown) == sorted([*dns_names(first), f"autoconfig.{domain}", f"autodiscover.{domain}"])
     door.wait_until_every_port_serves(grown.serial_number, root)
+    # Thunderbird's autoconfig over HTTPS at the name it looks up; curl checks the name too.
+    name, port = f"autoconfig.{domain}", door.port("HTTPS")
+    autoconfig = subprocess.run(
+        ["curl", "--silent", "--show-error", "--fail", "--cacert", str(root), "--resolve", f"{name}:{port}:{door.address}",
+         f"https://{name}:{port}/mail/config-v1.1.xml"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert autoconfig.returncode == 0 and f"<domain>{domain}</domain>" in autoconfig.stdout, autoconfig.stderr
 
     door.beaconmail("domain", "remove", domain)
     shrunk = wait_for_certificate(
