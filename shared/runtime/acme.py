@@ -44,7 +44,7 @@ MAX_RETRY_DELAY = 3600.0
 ORDER_TIMEOUT = datetime.timedelta(seconds=90)
 NETWORK_TIMEOUT = 30
 USER_AGENT = "beaconmail"
-# Whatever goes wrong talking to the CA or writing the files: the last good certificate stays.
+# What talking to the CA or writing the files raises: the last good certificate stays.
 ISSUANCE_ERRORS = (errors.Error, josepy.errors.Error, requests.RequestException, OSError, ValueError)
 
 
@@ -169,7 +169,12 @@ class AcmeIssuer:
             log.info("obtaining a certificate for %s from %s: %s", ", ".join(names), self.directory_url, reason)
             try:
                 self._obtain(names)
-            except ISSUANCE_ERRORS as exc:
+            except Exception as exc:  # noqa: BLE001 - a boundary: see below
+                # Anything else is a bug, logged with its traceback; it is still a failure to
+                # show and retry, because a renewal thread that died would let the
+                # certificate expire with nobody told.
+                if not isinstance(exc, ISSUANCE_ERRORS):
+                    log.exception("unexpected error while obtaining a certificate")
                 failures = self._record_failure(exc)
                 delay = min(interval * 2.0 ** (failures - 1), MAX_RETRY_DELAY)
                 log.error("certificate not obtained (attempt %d), retrying in %g s: %s", failures, delay, exc)
