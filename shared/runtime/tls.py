@@ -139,7 +139,10 @@ class ServedCertificate:
     copies its certificate into each connection, so open sessions are untouched). Threaded
     servers ask `current()` for each connection: it builds a new context on a change and never
     alters one another thread may be using. A pair that does not load (a certificate renamed
-    into place before its key) is tried again at the next look; the last good one stays."""
+    into place before its key) is tried again at the next look; the last good one stays.
+    Known limit: OpenSSL keeps one certificate per key type in a context, so a pair of another
+    type (RSA after EC) loaded in place sits beside the old one, which some clients may still
+    be shown until the service restarts; the pairs this suite makes are always EC P-256."""
 
     def __init__(self, cert: Path, key: Path) -> None:
         self.cert, self.key = cert, key

@@ -125,10 +125,10 @@ def test_pebble_certificate_on_every_port_follows_the_hosted_domains(
 
 
 def test_plain_http_answers_only_challenges_and_redirects_to_our_names(
-    processes: ProcessTracker, tmp_path: Path, pebble: Pebble
+    processes: ProcessTracker, tmp_path: Path, pebble: Pebble, database_variables: dict[str, str]
 ) -> None:
     hostname = unique_host()
-    door = start_front_door(processes, tmp_path / "up", pebble, {}, hostname)
+    door = start_front_door(processes, tmp_path / "up", pebble, database_variables, hostname)
     http = f"http://{door.address}:{door.port('HTTP')}"
 
     def head(path: str, host: str) -> tuple[str, str]:
