@@ -18,6 +18,7 @@ from typing import Any
 
 PREFIX = "BEACONMAIL_"
 SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+SIZE_STEPS = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
 
 
 class ConfigError(Exception):
@@ -83,6 +84,18 @@ def parse_size(text: str) -> int:
     if not number.isdigit():
         raise ValueError(f"not a size: {text!r} (use bytes or a K/M/G suffix)")
     return int(number) * SIZE_UNITS[unit]
+
+
+def format_size(size: int | None, number: Callable[[float], str] = "{:g}".format) -> str:
+    """A byte count for people, in binary units as parse_size reads them: 21474836480 -> "20 GiB",
+    1610612736 -> "1.5 GiB" (one decimal). `number` writes the figure (the portal's is the
+    visitor's locale); the one rule for sizes in the CLI, the portal and the errors of shared."""
+    if not size:
+        return "0 B"
+    for unit, factor in SIZE_STEPS:
+        if size >= factor:
+            return f"{number(round(size / factor, 1))} {unit}"
+    return f"{size} B"
 
 
 def _expected(what: str, text: str) -> ValueError:

@@ -8,10 +8,14 @@ die first.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import pwd
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -68,13 +72,26 @@ def run_imap(settings: Settings) -> None:
     directory = imap_directory(settings)
     db = Database(settings)
     try:
-        with ChangeListener(db) as listener:
+        with sole_instance(imap_folder(settings)), ChangeListener(db) as listener:
             config = write_config(settings, directory, machine_host(settings), listener.url)
             returncode = _run_dovecot(config)
     finally:
         db.dispose()
     if returncode:
         raise SystemExit(returncode)
+
+
+@contextmanager
+def sole_instance(folder: Path) -> Iterator[None]:
+    """Held while Dovecot runs: a second `beaconmail imap` on the same data folder would rewrite
+    the running Dovecot's configuration and sockets, so it stops before writing anything."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "instance.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OSError(errno.EBUSY, f"another `beaconmail imap` is running on {folder}") from None
+        yield
 
 
 def _run_dovecot(config: Path) -> int:

@@ -25,7 +25,7 @@ from shared.accounts import audit
 from shared.accounts.mailboxes import administered_mailbox, display_name, visible_mailbox
 from shared.accounts.permissions import Scope
 from shared.accounts.views import Actor, MailboxView
-from shared.errors import InvalidValue, NotFound
+from shared.errors import N_, InvalidValue, NotFound
 from shared.storage.db import Database
 from shared.storage.models import AppPassword
 
@@ -112,14 +112,14 @@ def _protocols(wanted: Iterable[str]) -> tuple[str, ...]:
     chosen = {protocol.strip().lower() for protocol in wanted}
     unknown = sorted(chosen - set(PROTOCOLS))
     if unknown:
-        raise InvalidValue(f"unknown protocol {unknown[0]!r}: use smtp, pop3 or imap")
+        raise InvalidValue(N_("unknown protocol '%(protocol)s': use smtp, pop3 or imap"), protocol=unknown[0])
     return tuple(protocol for protocol in PROTOCOLS if protocol in chosen) or PROTOCOLS
 
 
 def _name(text: str) -> str:
     name = display_name(text)
     if not name or len(name) > MAX_NAME:
-        raise InvalidValue(f"the app password needs a name of 1 to {MAX_NAME} characters")
+        raise InvalidValue(N_("the app password needs a name of 1 to %(count)d characters"), count=MAX_NAME)
     return name
 
 
@@ -135,7 +135,7 @@ def create_app_password(
     """A new app password for the actor's own mailbox or one it may change; no protocols = all three."""
     chosen, label = _protocols(protocols), _name(name)
     if expires_days is not None and not 1 <= expires_days <= MAX_DAYS:
-        raise InvalidValue(f"the expiry must be 1 to {MAX_DAYS} days")
+        raise InvalidValue(N_("the expiry must be 1 to %(count)d days"), count=MAX_DAYS)
     password = _generate()
     now = datetime.now(timezone.utc)
     with db.session.begin() as s:
@@ -173,7 +173,7 @@ def revoke_app_password(db: Database, address: str, app_password_id: int, *, act
             select(AppPassword).where(AppPassword.id == app_password_id, AppPassword.mailbox_id == mailbox.id)
         ).one_or_none()
         if row is None:
-            raise NotFound(f"{mailbox.address} has no app password {app_password_id}")
+            raise NotFound(N_("%(address)s has no app password %(id)s"), address=mailbox.address, id=app_password_id)
         audit.record(s, actor, "app-password.revoke", mailbox.address, mailbox.domain.name, f"#{row.id} {row.name}")
         s.delete(row)
 

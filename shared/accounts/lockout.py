@@ -23,7 +23,7 @@ from shared.accounts import audit
 from shared.accounts.permissions import Scope, require_manager, require_write
 from shared.accounts.views import Actor
 from shared.config import Settings
-from shared.errors import InvalidAddress, NotFound
+from shared.errors import N_, InvalidAddress, NotFound
 from shared.mail.addresses import parse_address
 from shared.storage.db import Database
 from shared.storage.models import LoginFailure
@@ -148,6 +148,6 @@ def lift_lock(db: Database, account: str, client_ip: str, *, actor: Actor) -> No
             )
         ).one_or_none()
         if row is None:
-            raise NotFound(f"no lock for {key} from {client_ip.strip()}")
+            raise NotFound(N_("no lock for %(account)s from %(address)s"), account=key, address=client_ip.strip())
         audit.record(s, actor, "login.unlock", key, row.domain, f"from {row.client_ip}")
         s.delete(row)

@@ -25,7 +25,7 @@ from shared.accounts.app_passwords import (
 )
 from shared.accounts.passwords import verify_password
 from shared.accounts.views import LastLogin, MailboxView
-from shared.errors import AccountDisabled, AuthFailed, InvalidAddress, TemporaryFailure
+from shared.errors import N_, AccountDisabled, AuthFailed, InvalidAddress, TemporaryFailure
 from shared.mail.addresses import parse_address
 from shared.storage.db import Database
 from shared.storage.lookups import hosted_domain
@@ -78,9 +78,9 @@ def authenticate(db: Database, address: str, password: str, protocol: str, clien
     if found.standing or view is None or not ok:
         if not found.standing:
             _count_failure(db, found.account, client_ip, now)
-        raise AuthFailed("authentication failed")
+        raise AuthFailed(N_("authentication failed"))
     if not (view.active and view.domain_active) or (protocol != "portal" and not getattr(view, f"{protocol}_enabled")):
-        raise AccountDisabled(f"{view.address} may not use {protocol}")
+        raise AccountDisabled(N_("%(address)s may not use %(service)s"), address=view.address, service=protocol)
     _record_success(db, view, found, protocol, client_ip, now, new_hash)
     return view
 
@@ -103,7 +103,7 @@ def _look_up(db: Database, address: str, password: str, protocol: str, client_ip
             standing = lockout.standing(s, view.address, client_ip, now)
             return _Found(view, view.address, standing, mailbox.password_hash, app, LastLogin.of(last) if last else None)
     except SQLAlchemyError as exc:
-        raise TemporaryFailure("the account database is not available") from exc
+        raise TemporaryFailure(N_("the account database is not available")) from exc
 
 
 def _is_news(at: datetime | None, client_ip: str | None, now: datetime, new_ip: str) -> bool:
@@ -142,7 +142,7 @@ def _count_failure(db: Database, account: str, client_ip: str, now: datetime) ->
         with db.session.begin() as s:
             lockout.record_failure(s, db.settings, account, client_ip, now)
     except SQLAlchemyError as exc:
-        raise TemporaryFailure("the account database is not available") from exc
+        raise TemporaryFailure(N_("the account database is not available")) from exc
 
 
 def _note_login(s: Session, view: MailboxView, protocol: str, client_ip: str, now: datetime) -> None:

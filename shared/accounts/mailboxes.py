@@ -20,6 +20,7 @@ from shared.accounts.permissions import (
 )
 from shared.accounts.views import Actor, MailboxView
 from shared.errors import (
+    N_,
     InvalidValue,
     LimitExceeded,
     PermissionDenied,
@@ -40,9 +41,9 @@ from shared.storage.models import Mailbox
 def check_password_text(password: str, min_length: int) -> None:
     """The one password rule (BEACONMAIL_PASSWORD_MIN_LENGTH), for every path that sets one."""
     if len(password) < min_length:
-        raise InvalidValue(f"the password must have at least {min_length} characters")
+        raise InvalidValue(N_("the password must have at least %(count)d characters"), count=min_length)
     if len(password) > 1024 or any(ord(ch) < 32 or ch == "\x7f" for ch in password):
-        raise InvalidValue("the password must be at most 1024 characters without control characters")
+        raise InvalidValue(N_("the password must be at most 1024 characters without control characters"))
 
 
 def display_name(text: str) -> str:
@@ -50,7 +51,7 @@ def display_name(text: str) -> str:
     would become a header line wherever the name is used as a sender's phrase (the Apple mail
     profile, a From: written from it) or break a line of `beaconmail mailbox list`."""
     if not text.isprintable():
-        raise InvalidValue("the display name must not contain control characters or line breaks")
+        raise InvalidValue(N_("the display name must not contain control characters or line breaks"))
     return text.strip()
 
 
@@ -70,7 +71,7 @@ def create_mailbox(
     require_write(actor.scope)
     address_in_scope(actor.scope, str(parsed))  # a right on the input alone: checked before the slow hash
     if password_is_hash and not is_importable_hash(password):
-        raise InvalidValue("unrecognised password hash")
+        raise InvalidValue(N_("unrecognised password hash"))
     if not password_is_hash:
         check_password_text(password, db.settings.password_min_length)
     stored_name = display_name(name)
@@ -78,7 +79,9 @@ def create_mailbox(
     with db.session.begin() as s:
         domain = domain_by_name(s, parsed.domain, for_update=True)
         if domain.max_mailboxes and count_in_domain(s, Mailbox.domain_id, domain.id) >= domain.max_mailboxes:
-            raise LimitExceeded(f"{domain.name} already has its maximum of {domain.max_mailboxes} mailboxes")
+            raise LimitExceeded(
+                N_("%(domain)s already has its maximum of %(limit)s mailboxes"), domain=domain.name, limit=domain.max_mailboxes
+            )
         quota = domain.default_mailbox_quota if quota_bytes is None else quota_bytes
         check_mailbox_quota(quota, domain)
         ensure_address_free(s, str(parsed))
@@ -226,7 +229,7 @@ def remove_mailbox(db: Database, address: str, *, actor: Actor) -> None:
     with db.session.begin() as s:
         mailbox = administered_mailbox(s, actor.scope, address)
         if mailbox.address == actor.address:
-            raise PermissionDenied("you cannot delete your own mailbox")
+            raise PermissionDenied(N_("you cannot delete your own mailbox"))
         s.refresh(mailbox, with_for_update=True)  # no delivery may add bytes between counting and deleting
         give_back_to_domain(s, mailbox.id, mailbox.used_bytes)
         maildir = db.settings.mail_root / mailbox.maildir
@@ -237,7 +240,7 @@ def remove_mailbox(db: Database, address: str, *, actor: Actor) -> None:
 
 def _one_role(db: Database, address: str, actor: Actor, grant: bool, global_admin: bool, domain: str | None) -> MailboxView:
     if global_admin == (domain is not None):
-        raise InvalidValue("give exactly one of a global role or a domain")
+        raise InvalidValue(N_("give exactly one of a global role or a domain"))
     with db.session.begin() as s:
         mailbox = administered_mailbox(s, actor.scope, address)
         _change_role(s, actor, mailbox, grant=grant, domain=domain)

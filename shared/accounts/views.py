@@ -8,6 +8,10 @@ from shared.accounts.permissions import Scope
 from shared.mail.addresses import domain_to_unicode
 from shared.storage.models import Alias, AuditEntry, Domain, GroupMailbox, Mailbox, MailboxLogin
 
+# A mailbox's roles as the records spell them; the portal shows each as a translated label.
+GLOBAL_ADMIN_ROLE = "global-admin"
+MANAGER_ROLE_PREFIX = "manager:"
+
 
 @dataclass(frozen=True)
 class TokenRef:
@@ -107,8 +111,8 @@ class MailboxView:
 
     @property
     def roles(self) -> tuple[str, ...]:
-        global_role = ("global-admin",) if self.is_global_admin else ()
-        return global_role + tuple(f"manager:{name}" for name in self.managed_domains)
+        global_role = (GLOBAL_ADMIN_ROLE,) if self.is_global_admin else ()
+        return global_role + tuple(f"{MANAGER_ROLE_PREFIX}{name}" for name in self.managed_domains)
 
     def last_login(self, protocol: str) -> LastLogin | None:
         return next((login for login in self.last_logins if login.protocol == protocol), None)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import ConfigError, Settings, load_settings, parse_size, passed_sockets
+from shared.config import ConfigError, Settings, format_size, load_settings, parse_size, passed_sockets
 
 
 def load(tmp_path: Path, **variables: str) -> Settings:
@@ -240,3 +240,16 @@ def test_passed_sockets_are_named_from_descriptor_3_for_this_process_only() -> N
 def test_bad_passed_sockets_name_the_variable(count: str, names: str, variable: str) -> None:
     with pytest.raises(ConfigError, match=f"^{variable}: "):
         passed_sockets({"LISTEN_PID": "7", "LISTEN_FDS": count, "LISTEN_FDNAMES": names}, pid=7)
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [(0, "0 B"), (None, "0 B"), (1023, "1023 B"), (1024, "1 KiB"), (1536, "1.5 KiB"), (20 * 1024**3, "20 GiB"), (21474836480, "20 GiB"),
+     (1610612736, "1.5 GiB"), (3 * 1024**4, "3 TiB")],
+)
+def test_format_size_writes_binary_units(size: int | None, text: str) -> None:
+    assert format_size(size) == text
+
+
+def test_format_size_takes_the_callers_number_format() -> None:
+    assert format_size(1610612736, lambda number: f"{number:.2f}".replace(".", ",")) == "1,50 GiB"

@@ -25,14 +25,10 @@ from shared.accounts.mailbox_search import search_mailboxes
 from shared.accounts.views import CONSOLE
 from shared.config import Settings
 from shared.storage.db import Database, make_engine
-from shared.storage.migrations import (
-    SchemaNotReady,
-    alembic_config,
-    ensure_at_head,
-    upgrade_to_head,
-)
+from shared.storage.migrations import alembic_config, upgrade_to_head
 from shared.storage.models import Base
 from shared.storage.models.mailbox import is_search_index
+from shared.storage.schema_version import VERSIONS_DIR, SchemaNotReady, ensure_at_head, head_revision
 
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 HEAD = SCRIPTS.get_current_head()
@@ -81,6 +77,14 @@ def downgrade(settings: Settings, target: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+def test_file_names_give_alembic_revisions_and_head() -> None:
+    """ensure_at_head reads the head off the file names instead of importing Alembic."""
+    for path in VERSIONS_DIR.glob("*.py"):
+        revision = SCRIPTS.get_revision(path.name.split("_", 1)[0])
+        assert revision is not None and Path(revision.path).name == path.name
+    assert head_revision() == HEAD
 
 
 def check_head(settings: Settings) -> None:
