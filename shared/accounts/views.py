@@ -1,7 +1,7 @@
 """Frozen read models handed to services, so nothing lazy-loads after a session closes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from shared.accounts.permissions import Scope
@@ -107,7 +107,9 @@ class MailboxView:
     imap_enabled: bool
     is_global_admin: bool
     managed_domains: tuple[str, ...]
-    last_logins: tuple[LastLogin, ...] = ()  # filled only by the reads that show them (`logins=True`)
+    # Filled only by the reads that show them (`logins=True`). A record of use, not of the
+    # mailbox's state: two views of an unchanged mailbox compare equal whoever logged in between.
+    last_logins: tuple[LastLogin, ...] = field(default=(), compare=False)
 
     @property
     def roles(self) -> tuple[str, ...]:
