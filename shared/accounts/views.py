@@ -109,8 +109,8 @@ class MailboxView:
     imap_enabled: bool
     is_global_admin: bool
     managed_domains: tuple[str, ...]
-    # Filled only by the reads that show them (`logins=True`); left out of ==, which compares
-    # what an account holds, and a login changes none of that.
+    # Filled only by the reads that show them (`logins=True`). A record of use, not of the
+    # mailbox's state: two views of an unchanged mailbox compare equal whoever logged in between.
     last_logins: tuple[LastLogin, ...] = field(default=(), compare=False)
     recovery_address: str | None = None  # where password-reset links go (My account)
 
