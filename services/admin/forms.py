@@ -110,6 +110,7 @@ class DomainEditForm(DomainForm):
     name = None  # type: ignore[assignment]
     active = BooleanField(_l("Active (receives and sends mail)"))
     inbound_checks = BooleanField(_l("Check incoming mail (SPF, DKIM, DMARC, blocklists, spam filter)"))
+    forbid_external_forwarding = BooleanField(_l("Mailboxes may forward only to domains hosted here"))
 
 
 class SenderListingForm(FlaskForm):

@@ -34,9 +34,7 @@ def _checked_limits(*values: int | None) -> dict[str, int | None]:
 
 
 def _view(s: Session, domain: Domain) -> DomainView:
-    mailboxes = count_in_domain(s, Mailbox.domain_id, domain.id)
-    aliases = count_in_domain(s, Alias.domain_id, domain.id) + count_in_domain(s, GroupMailbox.domain_id, domain.id)
-    return DomainView.of(domain, mailboxes, aliases)
+    return DomainView.of(domain, _mailboxes_held(s, domain), _aliases_held(s, domain))
 
 
 def create_domain(
@@ -69,25 +67,52 @@ def update_domain(
     *,
     active: bool | None = None,
     inbound_checks: bool | None = None,
+    forbid_external_forwarding: bool | None = None,
     max_mailboxes: int | None = None,
     max_aliases: int | None = None,
     quota_bytes: int | None = None,
     default_mailbox_quota: int | None = None,
     actor: Actor,
 ) -> DomainView:
-    """Change a domain's limits, switch it on or off, or switch the checks of mail arriving on
-    the MX for it (authentication, blocklists, content) on or off: only global admins may."""
+    """Change a domain's limits, switch it on or off, switch the checks of mail arriving on
+    the MX for it (authentication, blocklists, content) on or off, or forbid its mailboxes to
+    forward to outside domains: only global admins may. A mailbox or alias limit below what
+    the domain holds is refused."""
     with db.session.begin() as s:
         domain = _administered_domain(s, actor, name)
         limits = _checked_limits(max_mailboxes, max_aliases, quota_bytes, default_mailbox_quota)
         changes = {field: value for field, value in limits.items() if value is not None}
-        switches = {"active": active, "inbound_checks": inbound_checks}
+        _refuse_limits_below_held(s, domain, changes)
+        switches = {
+            "active": active,
+            "inbound_checks": inbound_checks,
+            "forbid_external_forwarding": forbid_external_forwarding,
+        }
         changes.update({field: value for field, value in switches.items() if value is not None})
         for field, value in changes.items():
             setattr(domain, field, value)
         detail = ", ".join(f"{field}={value}" for field, value in changes.items())
         audit.record(s, actor, "domain.update", domain.name, domain.name, detail)
         return _view(s, domain)
+
+
+def _refuse_limits_below_held(s: Session, domain: Domain, changes: dict[str, int]) -> None:
+    """A changed mailbox or alias limit must leave room for what the domain holds (groups count
+    as aliases, as when one is created). An unchanged limit passes, so a form that sends every
+    field back still saves a domain that got over its limit before this rule."""
+    held = (("max_mailboxes", "mailboxes", _mailboxes_held), ("max_aliases", "aliases and groups", _aliases_held))
+    for field, what, count in held:
+        limit = changes.get(field)
+        if limit and limit != getattr(domain, field) and limit < (holds := count(s, domain)):
+            raise InvalidValue(f"{domain.name} holds {holds} {what}; the limit cannot be {limit}")
+
+
+def _mailboxes_held(s: Session, domain: Domain) -> int:
+    return count_in_domain(s, Mailbox.domain_id, domain.id)
+
+
+def _aliases_held(s: Session, domain: Domain) -> int:
+    return count_in_domain(s, Alias.domain_id, domain.id) + count_in_domain(s, GroupMailbox.domain_id, domain.id)
 
 
 def remove_domain(db: Database, name: str, *, actor: Actor) -> None:

@@ -44,6 +44,7 @@ class DomainView:
     display_name: str
     active: bool
     inbound_checks: bool
+    forbid_external_forwarding: bool
     max_mailboxes: int
     max_aliases: int
     quota_bytes: int
@@ -61,6 +62,7 @@ class DomainView:
             display_name=domain_to_unicode(domain.name),
             active=domain.active,
             inbound_checks=domain.inbound_checks,
+            forbid_external_forwarding=domain.forbid_external_forwarding,
             max_mailboxes=domain.max_mailboxes,
             max_aliases=domain.max_aliases,
             quota_bytes=domain.quota_bytes,

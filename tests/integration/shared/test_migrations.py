@@ -145,7 +145,10 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> No
     upgrade_to_head(empty_settings)  # twice is harmless
     assert directory_triggers(empty_settings) == expected_directory_triggers(empty_settings)
     at_head = search_objects(empty_settings)
-    assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(HEAD).down_revision == "0010"
+    assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(HEAD).down_revision == "0011"
+    assert "forbid_external_forwarding" not in columns_of(empty_settings, "domain")
+    assert directory_triggers(empty_settings) == expected_directory_triggers(empty_settings)  # the domain table kept
+    assert downgrade(empty_settings, "-1") == "0010"
     assert {"token_id", "token_name"} & columns_of(empty_settings, "audit_log") == set()
     assert downgrade(empty_settings, "-1") == "0009"
     assert tables(empty_settings) == MODEL_TABLES - {"sender_rule"}
