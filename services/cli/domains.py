@@ -83,8 +83,8 @@ def domain_forwarding(name: str, reach: str) -> None:
     """Let NAME's mailboxes forward to any domain (external, the default) or only to hosted
     domains (internal: saved forwards elsewhere are left unused and their mail stays in the
     mailbox). Aliases and groups are not governed by it."""
-    accounts.update_domain(open_database(), name, forbid_external_forwarding=reach == "internal", actor=CONSOLE)
-    click.echo(f"forwarding {reach}: {name}")
+    updated = accounts.update_domain(open_database(), name, forbid_external_forwarding=reach == "internal", actor=CONSOLE)
+    click.echo(f"forwarding {reach}: {updated.name}")
 
 
 @domain.command("allow")

@@ -134,3 +134,13 @@ def test_long_values_are_cut_with_the_full_text_on_hover(
     page.goto(f"{portal_url}/aliases/")
     listed = ", ".join([LONG_USER, *LONG_REMOTE])
     assert page.locator(f'[title="{listed}"]').count() == 1
+
+
+def test_number_inputs_look_like_the_other_inputs(portal_url: str, browser: Browser, long_world: dict[str, object]) -> None:
+    page = signed_in_page(browser, portal_url, ADMIN, PASSWORD)
+    page.goto(f"{portal_url}/domains/{LONG_DOMAIN}/edit")
+    style = "e => ['borderTopWidth', 'borderTopColor', 'borderRadius', 'paddingLeft', 'fontSize', 'width'].map(k => getComputedStyle(e)[k])"
+    number = page.locator("input#max_mailboxes").evaluate(style)
+    text = page.locator("input#quota").evaluate(style)
+    assert page.locator("input#max_mailboxes").get_attribute("type") == "number"
+    assert number == text

@@ -156,6 +156,20 @@ def test_domain_checks_switch(initialised) -> None:  # type: ignore[no-untyped-d
     assert json.loads(ok(run("domain", "list", "--json")))[0]["inbound_checks"] is True
 
 
+def test_domain_forwarding_switch(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x"))
+    assert json.loads(ok(run("domain", "list", "--json")))[0]["forbid_external_forwarding"] is False
+    assert ok(run("domain", "forwarding", "Example.COM", "internal")) == "forwarding internal: example.com\n"
+    assert json.loads(ok(run("domain", "list", "--json")))[0]["forbid_external_forwarding"] is True
+    assert fails(run("domain", "forwarding", "example.com", "off")) == (
+        "beaconmail: Invalid value for '{external|internal}': 'off' is not one of 'external', 'internal'."
+    )
+    assert fails(run("domain", "forwarding", "unknown.example", "external")) == "beaconmail: unknown domain: unknown.example"
+    assert ok(run("domain", "forwarding", "example.com", "external")) == "forwarding external: example.com\n"
+    assert json.loads(ok(run("domain", "list", "--json")))[0]["forbid_external_forwarding"] is False
+
+
 def test_mailbox_lifecycle(initialised, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     run = initialised
     ok(run("mailbox", "add", "Alice@example.com", "--password", "pw-a", "--quota", "1M", "--name", "Alice A"))
