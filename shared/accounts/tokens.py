@@ -28,7 +28,7 @@ from shared.accounts.permissions import (
     scope_of,
 )
 from shared.accounts.views import Actor, TokenRef
-from shared.errors import AuthFailed, InvalidValue, NotFound
+from shared.errors import N_, AuthFailed, InvalidValue, NotFound
 from shared.storage.db import Database
 from shared.storage.lookups import domain_by_name, mailbox_by_address
 from shared.storage.models import ApiToken, Mailbox, api_token_domain
@@ -121,7 +121,7 @@ def create_token(
     actor's own, or anyone's when the actor is a global admin."""
     expiry = as_utc(expires_at)
     if expiry is not None and expiry <= datetime.now(UTC):
-        raise InvalidValue("the expiry must be in the future")
+        raise InvalidValue(N_("the expiry must be in the future"))
     prefix = secrets.token_hex(PREFIX_BYTES)
     secret = f"{TOKEN_START}{prefix}.{secrets.token_urlsafe(SECRET_BYTES)}"
     with db.session.begin() as s:
@@ -171,7 +171,7 @@ def _visible_token(s: Session, actor: Actor, token_id: int) -> tuple[ApiToken, s
     query = select(ApiToken, Mailbox.address).join(Mailbox, ApiToken.owner_id == Mailbox.id)
     found = s.execute(query.where(ApiToken.id == token_id, *_owned(actor, None))).one_or_none()
     if found is None:
-        raise NotFound(f"unknown token: {token_id}")
+        raise NotFound(N_("unknown token: %(token)s"), token=token_id)
     return found.tuple()
 
 
@@ -195,17 +195,17 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None) -
     moment = now or datetime.now(UTC)
     prefix = presented.removeprefix(TOKEN_START).partition(".")[0]
     if not presented.startswith(TOKEN_START) or len(prefix) != 2 * PREFIX_BYTES:
-        raise AuthFailed("invalid or expired token")
+        raise AuthFailed(N_("invalid or expired token"))
     with db.session.begin() as s:
         token = s.scalars(
             select(ApiToken).where(ApiToken.prefix == prefix).options(selectinload(ApiToken.domains))
         ).one_or_none()
         if token is None or not hmac.compare_digest(token.token_hash, _digest(presented)):
-            raise AuthFailed("invalid or expired token")
+            raise AuthFailed(N_("invalid or expired token"))
         expires = as_utc(token.expires_at)
         owner = s.get(Mailbox, token.owner_id)
         if (expires is not None and expires <= moment) or owner is None or not (owner.active and owner.domain.active):
-            raise AuthFailed("invalid or expired token")
+            raise AuthFailed(N_("invalid or expired token"))
         last_used = as_utc(token.last_used_at)
         if last_used is None or moment - last_used >= LAST_USED_PRECISION:
             token.last_used_at = moment

@@ -1,4 +1,11 @@
 """The data model; import models from here."""
+from shared.storage.models.account_security import (
+    Passkey,
+    PasswordResetLink,
+    PortalSession,
+    RecoveryCode,
+    TotpFactor,
+)
 from shared.storage.models.alias import Alias, AliasDestination
 from shared.storage.models.audit import AuditEntry
 from shared.storage.models.autoreply import AutoReplySent, OutOfOffice
@@ -6,6 +13,7 @@ from shared.storage.models.base import Base, utcnow
 from shared.storage.models.domain import AliasDomain, Domain
 from shared.storage.models.group import GroupMailbox, GroupMember, SendingPolicy
 from shared.storage.models.imap import ImapUsage
+from shared.storage.models.login import AppPassword, LoginFailure, MailboxLogin
 from shared.storage.models.mailbox import Mailbox, MailboxForward, domain_manager
 from shared.storage.models.queue import (
     DeliveryStatus,
@@ -21,6 +29,7 @@ __all__ = [
     "AliasDestination",
     "AliasDomain",
     "ApiToken",
+    "AppPassword",
     "AuditEntry",
     "AutoReplySent",
     "Base",
@@ -29,15 +38,22 @@ __all__ = [
     "GroupMailbox",
     "GroupMember",
     "ImapUsage",
+    "LoginFailure",
     "Mailbox",
     "MailboxForward",
+    "MailboxLogin",
     "OutboundMessage",
     "OutOfOffice",
     "OutboundRecipient",
+    "Passkey",
+    "PasswordResetLink",
+    "PortalSession",
+    "RecoveryCode",
     "SenderListing",
     "SenderRule",
     "SendingPolicy",
     "SubmissionWindow",
+    "TotpFactor",
     "api_token_domain",
     "domain_manager",
     "utcnow",

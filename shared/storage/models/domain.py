@@ -26,6 +26,8 @@ class Domain(Timestamped, Base):
     # domains are left unused by routing (their mail stays in the mailbox). Aliases and groups,
     # which managers make, are not governed by it.
     forbid_external_forwarding: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Its users must enrol a second factor at their next portal sign-in before any other page.
+    require_2fa: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     alias_domains: Mapped[list[AliasDomain]] = relationship(
         back_populates="domain", cascade="all, delete-orphan", order_by="AliasDomain.name"
