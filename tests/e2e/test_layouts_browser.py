@@ -40,6 +40,8 @@ LONG_SUBJECT = b"Subject: " + b"S" * 300 + b"\r\nFrom: " + b"f" * 64 + b"@spam.e
 USER_PASSWORD = "long-user-password-1"
 # Not pages: XML and profiles for mail clients, probes, files, and routes that only take a POST.
 NOT_PAGES = {"clientconfig.thunderbird", "clientconfig.mobileconfig", "health.healthz", "health.metrics", "static"}
+# Steps of a sign-in or a password reset in progress: 404 to anyone signed in already.
+SIGN_IN_STEPS = {"auth.second_factor", "reset.reset"}
 
 
 def seed(db: Database) -> dict[str, object]:
@@ -69,7 +71,7 @@ def portal_pages(db: Database, values: dict[str, object]) -> list[str]:
     pages = []
     with app.test_request_context():
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-            if "GET" not in (rule.methods or ()) or rule.rule.startswith("/api/") or rule.endpoint in NOT_PAGES:
+            if "GET" not in (rule.methods or ()) or rule.rule.startswith("/api/") or rule.endpoint in NOT_PAGES | SIGN_IN_STEPS:
                 continue
             address = LONG_GROUP if rule.endpoint.startswith("groups.") else LONG_USER
             arguments = {name: values.get(name, address) for name in rule.arguments}
