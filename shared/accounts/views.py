@@ -48,6 +48,7 @@ class DomainView:
     display_name: str
     active: bool
     inbound_checks: bool
+    forbid_external_forwarding: bool
     require_2fa: bool
     max_mailboxes: int
     max_aliases: int
@@ -66,6 +67,7 @@ class DomainView:
             display_name=domain_to_unicode(domain.name),
             active=domain.active,
             inbound_checks=domain.inbound_checks,
+            forbid_external_forwarding=domain.forbid_external_forwarding,
             require_2fa=domain.require_2fa,
             max_mailboxes=domain.max_mailboxes,
             max_aliases=domain.max_aliases,

@@ -180,6 +180,7 @@ def forms(targets: Targets) -> dict[str, dict[str, str]]:
         "account.change_password": {"current_password": PASSWORD, "new_password": INTRUDER, "repeat_password": INTRUDER},
         "aliases.create": creates | {"destinations": World.manager},
         "aliases.edit": {"destinations": World.manager},
+        "aliases.remove": {"confirmation": targets.alias},
         "auth.login": {"address": World.staff, "password": PASSWORD},
         "domains.add_alias_domain": {"alias_name": "forged.example"},
         "domains.create": domain_limits | {"name": "forged.example"},
@@ -189,6 +190,7 @@ def forms(targets: Targets) -> dict[str, dict[str, str]]:
         "domains.unlist_sender": {"sender": targets.sender},
         "groups.create": creates | {"members": World.manager, "policy": "anyone"},
         "groups.edit": {"members": World.manager, "policy": "anyone"},
+        "groups.remove": {"confirmation": targets.group},
         "imports.apply": {"csv_text": f"address,password\nforged@{targets.domain},{INTRUDER}\n"},
         "language.switch": {"lang": "zh_Hans"},
         "mailboxes.create": creates | {"password": INTRUDER},
@@ -197,6 +199,7 @@ def forms(targets: Targets) -> dict[str, dict[str, str]]:
         "mailboxes.forwarding": {"destinations": "elsewhere@remote.example"},
         "mailboxes.reset_password": {"password": INTRUDER},
         "tokens.create": {"name": "forged", "access": "write", "domains": targets.domain},
+        "tokens.revoke": {"confirmation": "admin's"},
     }
 
 
