@@ -97,6 +97,8 @@ class MailTransaction(Envelope):
         # (None: relayed for the signed-in user).
         self.remote: dict[str, str | None] = {}
         self.sender_vouched = False  # a group admitted the sender by address (DeliveryPlan.sender_vouched)
+        # Recipients refused at RCPT, with our reply, for the message log (logged once, then cleared).
+        self.refused: list[tuple[str, str]] = []
 
 
 def is_valid_helo(hostname: str | None) -> bool:
@@ -160,10 +162,19 @@ class BeaconSMTP(SMTP):
         if self._counted_ip is None:
             return
         self.connections.release(self._counted_ip)
+        self._end_transaction()
         super().connection_lost(error)
 
     def _create_envelope(self) -> MailTransaction:
+        self._end_transaction()
         return MailTransaction()
+
+    def _end_transaction(self) -> None:
+        """A transaction ends (RSET, EHLO, after DATA, the connection gone): the handler logs
+        the recipients it refused that no DATA reply has logged yet."""
+        envelope = getattr(self, "envelope", None)
+        if isinstance(envelope, MailTransaction) and envelope.refused:
+            self.event_handler.transaction_ended(self, envelope)
 
     # -- facts the handler asks about (methods: aiosmtpd inspects every attribute at init)
 

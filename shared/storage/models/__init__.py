@@ -7,6 +7,7 @@ from shared.storage.models.domain import AliasDomain, Domain
 from shared.storage.models.group import GroupMailbox, GroupMember, SendingPolicy
 from shared.storage.models.imap import ImapUsage
 from shared.storage.models.mailbox import Mailbox, MailboxForward, domain_manager
+from shared.storage.models.message_log import LogEvent, LoggedMessage, LoggedRecipient
 from shared.storage.models.queue import (
     DeliveryStatus,
     OutboundMessage,
@@ -29,6 +30,9 @@ __all__ = [
     "GroupMailbox",
     "GroupMember",
     "ImapUsage",
+    "LogEvent",
+    "LoggedMessage",
+    "LoggedRecipient",
     "Mailbox",
     "MailboxForward",
     "OutboundMessage",
