@@ -25,6 +25,7 @@ from shared.mail import autoreply, message_log, outbound, srs
 from shared.mail.delivery import DeliveryReport, deliver
 from shared.mail.dsn import FailedRecipient, build_dsn
 from shared.mail.routing import Refusal, resolve_recipient
+from shared.storage import maildirs
 from shared.storage.db import Database
 from shared.storage.models import Mailbox
 from shared.storage.rawsql import RawCursor
@@ -261,3 +262,20 @@ def _original(delivery: outbound.Delivery) -> bytes:
         return outbound.read_body(delivery)
     except TemporaryFailure:
         return b""
+
+
+def bounce_given_up(db: Database, given_up: outbound.GivenUp, reply: str) -> None:
+    """Tell the sender about recipients an admin gave up on (outbound.give_up, committed), then
+    drop the body of a message that left the queue. A failure to bounce is logged: the
+    recipients stay given up."""
+    try:
+        original = given_up.body_path.read_bytes()
+    except OSError:
+        original = b""
+    failures = [FailedRecipient(address, reply) for address in given_up.addresses]
+    try:
+        send_bounce(db, sender=given_up.sender, failures=failures, original=original, arrival=given_up.arrival)
+    except (TemporaryFailure, SQLAlchemyError):
+        log.exception("could not bounce to %r the recipients given up: %s", given_up.sender, list(given_up.addresses))
+    if given_up.settled:
+        maildirs.remove_messages([given_up.body_path])

@@ -280,3 +280,95 @@ def purge_orphans(db: Database) -> int:
             s.execute(delete(OutboundMessage).where(OutboundMessage.id.in_([o.id for o in orphans])))
     maildirs.remove_messages([queue_dir(db) / o.body_path for o in orphans])
     return len(orphans)
+
+
+# -- the queue as admins see it (shared.accounts.message_tracking checks who may) -------------
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A recipient still in the queue: its message log id, next try, tries so far, last reply."""
+
+    log_id: str
+    sender: str
+    address: str
+    attempts: int
+    next_attempt_at: datetime
+    last_reply: str
+
+
+def waiting(s: Session, *, log_id: str | None = None, domains: Sequence[str] | None = None) -> list[Waiting]:
+    """Queued recipients of logged messages, soonest first; `domains` limits them to messages
+    from or to those domains (None: all)."""
+    query = (
+        select(OutboundMessage.log_id, OutboundMessage.sender, OutboundRecipient)
+        .join(OutboundRecipient, OutboundRecipient.message_id == OutboundMessage.id)
+        .where(OutboundMessage.log_id.is_not(None), OutboundRecipient.status == DeliveryStatus.QUEUED)
+        .order_by(OutboundRecipient.next_attempt_at, OutboundRecipient.id)
+    )
+    if log_id is not None:
+        query = query.where(OutboundMessage.log_id == log_id)
+    rows = [
+        Waiting(str(log), sender, r.address, r.attempts, _aware(r.next_attempt_at), r.last_reply)
+        for log, sender, r in s.execute(query)
+    ]
+    if domains is None:
+        return rows
+    wanted = set(domains)
+    return [w for w in rows if w.sender.rpartition("@")[2].lower() in wanted or w.address.rpartition("@")[2].lower() in wanted]
+
+
+def retry_now(s: Session, log_id: str) -> int:
+    """Make the queued recipients of `log_id` due at once; how many."""
+    result = s.execute(
+        update(OutboundRecipient)
+        .where(
+            OutboundRecipient.status == DeliveryStatus.QUEUED,
+            OutboundRecipient.message_id.in_(select(OutboundMessage.id).where(OutboundMessage.log_id == log_id)),
+        )
+        .values(next_attempt_at=now_utc())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class GivenUp:
+    """The recipients of one queued message an admin gave up on, for the bounce; `settled`:
+    the message left the queue, so its body goes once the bounce is written."""
+
+    sender: str
+    addresses: tuple[str, ...]
+    body_path: Path
+    arrival: datetime
+    settled: bool
+
+
+def give_up(s: Session, db: Database, log_id: str, reply: str) -> list[GivenUp]:
+    """Fail the queued recipients of `log_id` that no worker holds now, recording each outcome."""
+    now = now_utc()
+    unclaimed = or_(OutboundRecipient.claimed_until.is_(None), OutboundRecipient.claimed_until < now)
+    rows = s.execute(
+        select(OutboundRecipient, OutboundMessage)
+        .join(OutboundMessage, OutboundMessage.id == OutboundRecipient.message_id)
+        .where(OutboundMessage.log_id == log_id, OutboundRecipient.status == DeliveryStatus.QUEUED, unclaimed)
+        .order_by(OutboundRecipient.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    by_message: dict[int, tuple[OutboundMessage, list[str]]] = {}
+    for recipient, message in rows:
+        recipient.status, recipient.last_reply = DeliveryStatus.FAILED, reply
+        status = message_log.Status.BOUNCED if message.sender else message_log.Status.FAILED
+        outcome = message_log.Outcome(recipient.address, status, reply)
+        message_log.record_outcome(
+            s, log_id=log_id, sender=message.sender, outcome=outcome, attempts=recipient.attempts, at=now
+        )
+        by_message.setdefault(message.id, (message, []))[1].append(recipient.address)
+    s.flush()
+    given_up = []
+    for message_id, (message, addresses) in by_message.items():
+        settled = _is_settled(s, message_id)
+        given_up.append(GivenUp(message.sender, tuple(addresses), queue_dir(db) / message.body_path,
+                                _aware(message.created_at), settled))
+        if settled:
+            s.execute(delete(OutboundMessage).where(OutboundMessage.id == message_id))
+    return given_up

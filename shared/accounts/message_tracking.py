@@ -1,0 +1,239 @@
+"""Who may see the message log and act on the queue: search, a message's timeline, the
+queue's waiting recipients, retry now, give up and bounce.
+
+A global admin sees every message; a domain manager only messages from or to their domains
+(the sender's domain, or any recipient's). Anything else answers NotFound with the same text
+as an id that does not exist, so guessing ids tells nothing.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.orm import Session
+
+from shared.accounts import audit
+from shared.accounts.permissions import require_manager, require_write
+from shared.accounts.views import Actor
+from shared.errors import InvalidValue, NotFound
+from shared.mail import mailflow, message_log, outbound
+from shared.mail.outbound import Waiting
+from shared.storage.db import Database
+from shared.storage.models import LogEvent, LoggedMessage, LoggedRecipient
+from shared.storage.models.message_log import LOG_ID_LENGTH
+
+MAX_PAGE = 200
+LOG_ID = re.compile(f"[0-9a-f]{{{LOG_ID_LENGTH}}}")
+GIVEN_UP_REPLY = "554 5.0.0 delivery given up by an administrator"
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    sender: str | None = None
+    recipient: str | None = None
+    message_id: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EventView:
+    address: str
+    status: str
+    reply: str
+    relay: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RecipientView:
+    address: str
+    status: str
+    attempts: int
+    reply: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class LoggedMessageView:
+    id: str
+    message_id: str
+    sender: str
+    size: int
+    via: str
+    client_ip: str
+    user: str
+    created_at: datetime
+    recipients: tuple[RecipientView, ...]
+    events: tuple[EventView, ...] = ()  # the timeline, oldest first (a single message only)
+
+
+@dataclass(frozen=True)
+class LogPage:
+    items: tuple[LoggedMessageView, ...]
+    next_cursor: str | None  # pass it as `cursor` for the next (older) page
+
+
+def check_log_id(text: str) -> str:
+    if not LOG_ID.fullmatch(text):
+        raise InvalidValue("a message log id is 20 hexadecimal digits")
+    return text
+
+
+def _plain(text: str | None, what: str, limit: int) -> str | None:
+    """A search term as it is stored (lower-case addresses), refused when no row could hold it."""
+    if text is None or text == "":
+        return None
+    if "\x00" in text or len(text) > limit:
+        raise InvalidValue(f"the {what} is not one that could be logged")
+    return text.strip()
+
+
+def _conditions(filters: LogFilters, domains: Sequence[str] | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    sender = _plain(filters.sender, "sender", message_log.MAX_ADDRESS)
+    recipient = _plain(filters.recipient, "recipient", message_log.MAX_ADDRESS)
+    message_id = _plain(filters.message_id, "Message-ID", message_log.MAX_MESSAGE_ID)
+    if filters.status is not None and filters.status not in message_log.STATUSES:
+        raise InvalidValue(f"the status must be one of {', '.join(message_log.STATUSES)}")
+    if sender is not None:
+        conditions.append(LoggedMessage.sender == sender.lower())
+    if message_id is not None:
+        conditions.append(LoggedMessage.message_id == message_id.strip("<>"))
+    if filters.since is not None:
+        conditions.append(LoggedMessage.id >= message_log.id_floor(filters.since))
+    if filters.until is not None:
+        conditions.append(LoggedMessage.id < message_log.id_floor(filters.until + timedelta(milliseconds=1)))
+    if recipient is not None or filters.status is not None:
+        match = select(LoggedRecipient.id).where(LoggedRecipient.log_id == LoggedMessage.id)
+        if recipient is not None:
+            match = match.where(LoggedRecipient.address == recipient.lower())
+        if filters.status is not None:
+            match = match.where(LoggedRecipient.status == filters.status)
+        conditions.append(exists(match))
+    if domains is not None:
+        conditions.append(_visible(domains))
+    return conditions
+
+
+def _visible(domains: Sequence[str]) -> ColumnElement[bool]:
+    """From or to one of `domains`."""
+    to_domain = select(LoggedRecipient.id).where(
+        LoggedRecipient.log_id == LoggedMessage.id, LoggedRecipient.domain.in_(domains)
+    )
+    return or_(LoggedMessage.sender_domain.in_(domains), exists(to_domain))
+
+
+def search_messages(
+    db: Database, *, actor: Actor, filters: LogFilters, cursor: str | None = None, limit: int = 50
+) -> LogPage:
+    """Newest first, `limit` at a time; `cursor` is the `next_cursor` of the page before."""
+    require_manager(actor.scope)
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidValue(f"the page size must be 1 to {MAX_PAGE}")
+    conditions = _conditions(filters, actor.scope.domain_filter())
+    if cursor:
+        conditions.append(LoggedMessage.id < check_log_id(cursor))
+    with db.read_session.begin() as s:
+        rows = list(s.scalars(select(LoggedMessage).where(*conditions).order_by(LoggedMessage.id.desc()).limit(limit + 1)))
+        page = rows[:limit]
+        recipients = _recipients(s, [row.id for row in page])
+        items = tuple(_view(row, recipients.get(row.id, ())) for row in page)
+    return LogPage(items, page[-1].id if len(rows) > limit else None)
+
+
+def get_message(db: Database, log_id: str, *, actor: Actor) -> LoggedMessageView:
+    """One message with every recipient and the timeline of their states."""
+    require_manager(actor.scope)
+    with db.read_session.begin() as s:
+        row = _visible_message(s, actor, log_id)
+        recipients = _recipients(s, [row.id]).get(row.id, ())
+        events = tuple(
+            EventView(e.address, e.status, e.reply, e.relay, e.at)
+            for e in s.scalars(select(LogEvent).where(LogEvent.log_id == row.id).order_by(LogEvent.id))
+        )
+        return _view(row, recipients, events)
+
+
+def _visible_message(s: Session, actor: Actor, log_id: str) -> LoggedMessage:
+    unknown = NotFound(f"unknown message: {log_id}")
+    if not LOG_ID.fullmatch(log_id):
+        raise unknown
+    domains = actor.scope.domain_filter()
+    query = select(LoggedMessage).where(LoggedMessage.id == log_id)
+    if domains is not None:
+        query = query.where(_visible(domains))
+    row = s.scalar(query)
+    if row is None:
+        raise unknown
+    return row
+
+
+def _recipients(s: Session, ids: list[str]) -> dict[str, tuple[RecipientView, ...]]:
+    found: dict[str, list[RecipientView]] = {}
+    if not ids:
+        return {}
+    query = select(LoggedRecipient).where(LoggedRecipient.log_id.in_(ids)).order_by(LoggedRecipient.id)
+    for r in s.scalars(query):
+        found.setdefault(r.log_id, []).append(RecipientView(r.address, r.status, r.attempts, r.reply, r.updated_at))
+    return {log_id: tuple(views) for log_id, views in found.items()}
+
+
+def _view(row: LoggedMessage, recipients: Sequence[RecipientView], events: Sequence[EventView] = ()) -> LoggedMessageView:
+    return LoggedMessageView(
+        id=row.id,
+        message_id=row.message_id,
+        sender=row.sender,
+        size=row.size,
+        via=row.via,
+        client_ip=row.client_ip,
+        user=row.username,
+        created_at=row.created_at,
+        recipients=tuple(recipients),
+        events=tuple(events),
+    )
+
+
+# -- the queue -----------------------------------------------------------------------------
+
+
+def list_queue(db: Database, *, actor: Actor) -> list[Waiting]:
+    """Recipients waiting in the outbound queue, soonest first, of the actor's domains."""
+    require_manager(actor.scope)
+    with db.read_session.begin() as s:
+        return outbound.waiting(s, domains=actor.scope.domain_filter())
+
+
+def _queued_in_scope(s: Session, actor: Actor, log_id: str) -> list[Waiting]:
+    require_write(actor.scope)
+    rows = outbound.waiting(s, log_id=log_id, domains=actor.scope.domain_filter()) if LOG_ID.fullmatch(log_id) else []
+    if not rows:
+        raise NotFound(f"no queued message: {log_id}")
+    return rows
+
+
+def retry_queued(db: Database, log_id: str, *, actor: Actor) -> int:
+    """Try the message's queued recipients at the worker's next round; how many."""
+    require_manager(actor.scope)
+    with db.session.begin() as s:
+        rows = _queued_in_scope(s, actor, log_id)
+        count = outbound.retry_now(s, log_id)
+        audit.record(s, actor, "queue.retry", log_id, rows[0].sender.rpartition("@")[2], f"{count} recipients")
+    return count
+
+
+def bounce_queued(db: Database, log_id: str, *, actor: Actor) -> int:
+    """Give up on the message's queued recipients and bounce them to the sender; how many."""
+    require_manager(actor.scope)
+    with db.session.begin() as s:
+        rows = _queued_in_scope(s, actor, log_id)
+        given_up = outbound.give_up(s, db, log_id, GIVEN_UP_REPLY)
+        count = sum(len(g.addresses) for g in given_up)
+        audit.record(s, actor, "queue.bounce", log_id, rows[0].sender.rpartition("@")[2], f"{count} recipients")
+    for item in given_up:
+        mailflow.bounce_given_up(db, item, GIVEN_UP_REPLY)
+    return count
