@@ -21,6 +21,7 @@ from services.admin import (
     junk,
     language,
     mailboxes,
+    message_log,
     tokens,
 )
 from services.admin.access import login_manager
@@ -48,6 +49,7 @@ BLUEPRINTS = (
     aliases.bp,
     groups.bp,
     audit.bp,
+    message_log.bp,
     account.bp,
     junk.bp,
     tokens.bp,
