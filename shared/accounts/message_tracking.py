@@ -151,12 +151,19 @@ def get_message(db: Database, log_id: str, *, actor: Actor) -> LoggedMessageView
     require_manager(actor.scope)
     with db.read_session.begin() as s:
         row = _visible_message(s, actor, log_id)
-        recipients = _recipients(s, [row.id]).get(row.id, ())
-        events = tuple(
+        recipients = list(
+            s.scalars(select(LoggedRecipient).where(LoggedRecipient.log_id == row.id).order_by(LoggedRecipient.id))
+        )
+        changes = [
             EventView(e.address, e.status, e.reply, e.relay, e.at)
             for e in s.scalars(select(LogEvent).where(LogEvent.log_id == row.id).order_by(LogEvent.id))
-        )
-        return _view(row, recipients, events)
+        ]
+        changed = {event.address for event in changes}
+        first = []
+        for r in recipients:
+            accepted = message_log.accepted_event(r, r.address in changed)
+            first.append(EventView(r.address, accepted.status.value, accepted.reply, accepted.relay, row.created_at))
+        return _view(row, [_recipient_view(r) for r in recipients], (*first, *changes))
 
 
 def _visible_message(s: Session, actor: Actor, log_id: str) -> LoggedMessage:
@@ -179,8 +186,12 @@ def _recipients(s: Session, ids: list[str]) -> dict[str, tuple[RecipientView, ..
         return {}
     query = select(LoggedRecipient).where(LoggedRecipient.log_id.in_(ids)).order_by(LoggedRecipient.id)
     for r in s.scalars(query):
-        found.setdefault(r.log_id, []).append(RecipientView(r.address, r.status, r.attempts, r.reply, r.updated_at))
+        found.setdefault(r.log_id, []).append(_recipient_view(r))
     return {log_id: tuple(views) for log_id, views in found.items()}
+
+
+def _recipient_view(r: LoggedRecipient) -> RecipientView:
+    return RecipientView(r.address, r.status, r.attempts, r.reply, r.updated_at)
 
 
 def _view(row: LoggedMessage, recipients: Sequence[RecipientView], events: Sequence[EventView] = ()) -> LoggedMessageView:

@@ -9,6 +9,11 @@ One status model for SMTP and the API:
   failed     failed for good, and no bounce could go (the null sender <>)
   refused    we answered 4xx/5xx at RCPT or DATA; `reply` is our answer
 
+A recipient's state at acceptance is final, except `queued`: only the outbound queue changes
+a state later. So the timeline stores only the changes (one event each), and its first entry,
+the state at acceptance, is told from the recipient row (`accepted_event`): a message costs
+one row and one per recipient.
+
 Entries are written in the transaction that already stands behind the 250 (the quota
 reservation of a local delivery, or the release of queued copies; shared.mail.mailflow), so
 logging costs no commit of its own. Outcomes of the outbound worker and of the queue commands
@@ -120,7 +125,6 @@ def domain_of(address: str) -> str:
 
 _MESSAGE_TABLE = LoggedMessage.metadata.tables[LoggedMessage.__tablename__]
 _RECIPIENT_TABLE = LoggedMessage.metadata.tables[LoggedRecipient.__tablename__]
-_EVENT_TABLE = LoggedMessage.metadata.tables[LogEvent.__tablename__]
 
 
 class _AsStored(UserDefinedType[Any]):
@@ -146,10 +150,9 @@ def _raw_insert(table: Table) -> rawsql.RawStatement:
 
 _INSERT_MESSAGE = _raw_insert(_MESSAGE_TABLE)
 _INSERT_RECIPIENT = _raw_insert(_RECIPIENT_TABLE)
-_INSERT_EVENT = _raw_insert(_EVENT_TABLE)
 
 
-def _rows(entry: Entry) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def _rows(entry: Entry) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     message = {
         "id": entry.log_id,
         "message_id": entry.message_id,
@@ -161,18 +164,12 @@ def _rows(entry: Entry) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict
         "username": entry.origin.user,
         "created_at": entry.at,
     }
-    recipients, events = [], []
-    for outcome in entry.outcomes:
-        address, reply = outcome.address.lower(), outcome.reply[:MAX_REPLY]
-        recipients.append(
-            {"log_id": entry.log_id, "address": address, "domain": domain_of(address),
-             "status": outcome.status.value, "attempts": 0, "reply": reply, "updated_at": entry.at}
-        )
-        events.append(
-            {"log_id": entry.log_id, "address": address, "status": outcome.status.value,
-             "reply": reply, "relay": outcome.relay, "at": entry.at}
-        )
-    return message, recipients, events
+    recipients = [
+        {"log_id": entry.log_id, "address": outcome.address.lower(), "domain": domain_of(outcome.address),
+         "status": outcome.status.value, "attempts": 0, "reply": outcome.reply[:MAX_REPLY], "updated_at": entry.at}
+        for outcome in entry.outcomes
+    ]
+    return message, recipients
 
 
 def _stamp(dialect: Dialect, moment: datetime) -> Any:
@@ -184,23 +181,20 @@ def _stamp(dialect: Dialect, moment: datetime) -> Any:
 
 def write(cursor: rawsql.RawCursor, entry: Entry) -> None:
     """Write `entry` on a raw cursor, in the transaction of the caller (a delivery's reservation)."""
-    message, recipients, events = _rows(entry)
+    message, recipients = _rows(entry)
     stamp = _stamp(cursor.dialect, entry.at)
     _INSERT_MESSAGE.execute(cursor, {**message, "created_at": stamp})
     for row in recipients:
         _INSERT_RECIPIENT.execute(cursor, {**row, "updated_at": stamp})
-    for row in events:
-        _INSERT_EVENT.execute(cursor, {**row, "at": stamp})
     _tell(entry)
 
 
 def add(s: Session, entry: Entry) -> None:
     """Write `entry` in the caller's session transaction (the release of queued copies)."""
-    message, recipients, events = _rows(entry)
+    message, recipients = _rows(entry)
     s.execute(insert(LoggedMessage), [message])
     if recipients:
         s.execute(insert(LoggedRecipient), recipients)
-        s.execute(insert(LogEvent), events)
     _tell(entry)
 
 
@@ -240,6 +234,15 @@ def log_line(log_id: str, sender: str, outcome: Outcome) -> None:
         "%s: from=<%s> to=<%s> status=%s relay=%s reply=%s",
         log_id, sender, outcome.address, outcome.status.value, outcome.relay or "none", outcome.reply or "-",
     )
+
+
+def accepted_event(recipient: LoggedRecipient, changed: bool) -> Outcome:
+    """What a recipient's timeline starts with: `queued` when later events `changed` it, else
+    the state it still has (delivered, bounced by a full mailbox, refused) with its reply."""
+    if changed:
+        return Outcome(recipient.address, Status.QUEUED)
+    local = recipient.status in (Status.DELIVERED.value, Status.BOUNCED.value)
+    return Outcome(recipient.address, Status(recipient.status), recipient.reply, "local" if local else "")
 
 
 # -- later outcomes ----------------------------------------------------------------------
