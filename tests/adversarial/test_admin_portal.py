@@ -23,6 +23,7 @@ from services.admin import create_app
 from shared import accounts
 from shared.accounts import tokens
 from shared.accounts.forwarding import get_forwarding
+from shared.accounts.message_tracking import LogFilters, list_queue, search_messages
 from shared.accounts.out_of_office import get_out_of_office, set_out_of_office
 from shared.accounts.passwords import hash_password
 from shared.accounts.permissions import scope_of
@@ -32,6 +33,7 @@ from shared.errors import NotFound, PermissionDenied
 from shared.mail.autoreply import Notice
 from shared.storage.db import Database
 from tests.junkmail import put_in_junk
+from tests.messagelog import accept
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Outlook's autodiscover is a POST that only reads (and Outlook sends no CSRF token).
@@ -55,6 +57,7 @@ class Targets:
     token_id: int
     sender: str
     junk_id: str
+    log_id: str  # a message of the domain's mailbox, waiting in the outbound queue
 
     def for_rule(self, rule: Rule) -> dict[str, Any]:
         values = {
@@ -65,6 +68,8 @@ class Targets:
             "token_id": self.token_id,
             "sender": self.sender,
             "message_id": self.junk_id,
+            "log_id": self.log_id,
+            "action": "retry",
         }
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a target for {sorted(missing)}"
@@ -93,6 +98,7 @@ def world(db: Database, password_hash: str) -> World:
         accounts.create_group(db, f"team@{domain}", [member], actor=CONSOLE)
         accounts.block_sender(db, domain, f"spam.{domain}", actor=CONSOLE)
         put_in_junk(db, member)
+        accept(db, member, remote=["far@remote.example"], via="submission")
     return people
 
 
@@ -109,8 +115,10 @@ def admin_token(db: Database, world: World) -> int:
 def targets_in(domain: str, token_id: int, db: Database) -> Targets:
     mailbox = {World.alpha: World.staff, World.beta: World.other}[domain]
     [junk] = list_junk_messages(db, mailbox, actor=CONSOLE).messages
+    [logged] = search_messages(db, actor=CONSOLE, filters=LogFilters(sender=mailbox)).items
     return Targets(
-        domain, mailbox, f"info@{domain}", f"team@{domain}", f"alias-{domain}", token_id, f"spam.{domain}", junk.id
+        domain, mailbox, f"info@{domain}", f"team@{domain}", f"alias-{domain}", token_id, f"spam.{domain}", junk.id,
+        logged.id,
     )
 
 
@@ -146,6 +154,7 @@ def state_of(db: Database, domain: str, mailbox: str) -> tuple[object, ...]:
         accounts.list_senders(db, domain, actor=CONSOLE),
         list_junk_messages(db, mailbox, actor=CONSOLE),
         [(t.id, t.owner, t.name, t.domains, t.read_only, t.expires_at) for t in tokens.list_tokens(db, actor=CONSOLE)],
+        [w for w in list_queue(db, actor=CONSOLE) if w.sender == mailbox],
     )
 
 
