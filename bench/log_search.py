@@ -24,6 +24,7 @@ from shared.accounts.message_tracking import LogFilters, search_messages
 from shared.accounts.permissions import Scope
 from shared.accounts.views import CONSOLE, Actor
 from shared.storage.db import Database
+from shared.storage.models import LoggedMessage, LoggedRecipient
 
 DOMAINS = 200
 ADDRESSES = 20_000
@@ -71,8 +72,14 @@ RECIPIENT_COLUMNS = "log_id, address, domain, status, attempts, reply, updated_a
 
 
 def fill(db: Database, total: int) -> None:
+    """The rows first, then the indexes the migration made (built once instead of row by row)."""
     TOTAL[0] = total
     chooser, now = random.Random(20261206), datetime.now(timezone.utc)
+    tables = [LoggedMessage.metadata.tables[model.__tablename__] for model in (LoggedMessage, LoggedRecipient)]
+    indexes = [index for table in tables for index in table.indexes]
+    with db.engine.begin() as connection:
+        for index in indexes:
+            index.drop(connection)
     for start in range(0, total, BATCH):
         batch = generate(min(BATCH, total - start), start, chooser, now)
         if db.is_sqlite:
@@ -80,6 +87,8 @@ def fill(db: Database, total: int) -> None:
         else:
             _copy_postgresql(db, batch)
     with db.engine.begin() as connection:
+        for index in indexes:
+            index.create(connection)
         connection.execute(text("ANALYZE"))
 
 

@@ -8,11 +8,11 @@ as an id that does not exist, so guessing ids tells nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, Select, exists, or_, select
 from sqlalchemy.orm import Session
 
 from shared.accounts import audit
@@ -131,19 +131,100 @@ def _visible(domains: Sequence[str]) -> ColumnElement[bool]:
 def search_messages(
     db: Database, *, actor: Actor, filters: LogFilters, cursor: str | None = None, limit: int = 50
 ) -> LogPage:
-    """Newest first, `limit` at a time; `cursor` is the `next_cursor` of the page before."""
+    """Newest first, `limit` at a time; `cursor` is the `next_cursor` of the page before. A page
+    that looked at MAX_SCANNED candidates ends early, maybe short, with a cursor to go on from."""
     require_manager(actor.scope)
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidValue(f"the page size must be 1 to {MAX_PAGE}")
-    conditions = _conditions(filters, actor.scope.domain_filter())
-    if cursor:
-        conditions.append(LoggedMessage.id < check_log_id(cursor))
+    domains = actor.scope.domain_filter()
+    conditions = _conditions(filters, domains)
+    below = check_log_id(cursor) if cursor else None
+    if filters.until is not None:
+        ceiling = message_log.id_floor(filters.until + timedelta(milliseconds=1))
+        below = min(below, ceiling) if below else ceiling
+    at_least = message_log.id_floor(filters.since) if filters.since is not None else ""
     with db.read_session.begin() as s:
-        rows = list(s.scalars(select(LoggedMessage).where(*conditions).order_by(LoggedMessage.id.desc()).limit(limit + 1)))
-        page = rows[:limit]
+        scan = _Scan(s, _streams(filters, domains, at_least), conditions, limit)
+        page, next_cursor = scan.run(below)
         recipients = _recipients(s, [row.id for row in page])
         items = tuple(_view(row, recipients.get(row.id, ())) for row in page)
-    return LogPage(items, page[-1].id if len(rows) > limit else None)
+    return LogPage(items, next_cursor)
+
+
+# A stream gives the next chunk of candidate log ids below an id (None: from the newest), newest
+# first, from one index: the primary key, (sender, id), (sender_domain, id), or the recipients'
+# (address, log_id), (status, log_id), (domain, log_id). Each chunk is a range scan of its index,
+# and the other conditions are checked on the candidates alone, so no search walks the whole log.
+Stream = Callable[[str | None, int], Select[str]]
+FIRST_CHUNK_EXTRA, MAX_CHUNK, MAX_SCANNED = 1, 1000, 20_000
+
+
+def _message_stream(at_least: str, *conditions: ColumnElement[bool]) -> Stream:
+    def chunk(below: str | None, size: int) -> Select[str]:
+        bounds = [LoggedMessage.id >= at_least] + ([LoggedMessage.id < below] if below else [])
+        return select(LoggedMessage.id).where(*conditions, *bounds).order_by(LoggedMessage.id.desc()).limit(size)
+
+    return chunk
+
+
+def _recipient_stream(at_least: str, *conditions: ColumnElement[bool]) -> Stream:
+    def chunk(below: str | None, size: int) -> Select[str]:
+        bounds = [LoggedRecipient.log_id >= at_least] + ([LoggedRecipient.log_id < below] if below else [])
+        query = select(LoggedRecipient.log_id).where(*conditions, *bounds).distinct()
+        return query.order_by(LoggedRecipient.log_id.desc()).limit(size)
+
+    return chunk
+
+
+def _streams(filters: LogFilters, domains: Sequence[str] | None, at_least: str) -> list[Stream]:
+    """The index that narrows the search most: an exact message field, then a recipient, then
+    the manager's domains (as sender or recipient: two streams), then a status, else the key."""
+    if filters.message_id:
+        return [_message_stream(at_least, LoggedMessage.message_id == filters.message_id.strip().strip("<>"))]
+    if filters.sender:
+        return [_message_stream(at_least, LoggedMessage.sender == filters.sender.strip().lower())]
+    if filters.recipient:
+        return [_recipient_stream(at_least, LoggedRecipient.address == filters.recipient.strip().lower())]
+    if domains is not None:
+        return [
+            _message_stream(at_least, LoggedMessage.sender_domain.in_(domains)),
+            _recipient_stream(at_least, LoggedRecipient.domain.in_(domains)),
+        ]
+    if filters.status:
+        return [_recipient_stream(at_least, LoggedRecipient.status == filters.status)]
+    return [_message_stream(at_least)]
+
+
+@dataclass
+class _Scan:
+    s: Session
+    streams: list[Stream]
+    conditions: list[ColumnElement[bool]]
+    limit: int
+
+    def run(self, below: str | None) -> tuple[list[LoggedMessage], str | None]:
+        found: list[LoggedMessage] = []
+        scanned, size = 0, self.limit + FIRST_CHUNK_EXTRA
+        while True:
+            chunks = [list(self.s.scalars(stream(below, size))) for stream in self.streams]
+            # Ids down to the highest last id of a full chunk are complete in every stream.
+            frontier = max((chunk[-1] for chunk in chunks if len(chunk) == size), default=None)
+            candidates = sorted({i for chunk in chunks for i in chunk if frontier is None or i >= frontier}, reverse=True)
+            found.extend(self._matching(candidates))
+            if len(found) > self.limit:
+                return found[: self.limit], found[self.limit - 1].id
+            scanned += len(candidates)
+            if frontier is None:
+                return found, None  # every stream is exhausted
+            if scanned >= MAX_SCANNED:
+                return found, frontier
+            below, size = frontier, min(size * 4, MAX_CHUNK)
+
+    def _matching(self, candidates: list[str]) -> list[LoggedMessage]:
+        if not candidates:
+            return []
+        query = select(LoggedMessage).where(LoggedMessage.id.in_(candidates), *self.conditions)
+        return list(self.s.scalars(query.order_by(LoggedMessage.id.desc())))
 
 
 def get_message(db: Database, log_id: str, *, actor: Actor) -> LoggedMessageView:
