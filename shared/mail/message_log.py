@@ -136,20 +136,30 @@ class _AsStored(UserDefinedType[Any]):
         return "TEXT"
 
 
-def _raw_insert(table: Table) -> rawsql.RawStatement:
-    """Every column but a generated key, as untyped parameters: raw statements take no bind
-    processors (shared.storage.rawsql), so times are passed as each database stores them (_stamp)."""
+def _raw_values(table: Table, suffix: str = "") -> dict[str, Any]:
+    """Every column but a generated key, as untyped parameters named `<column><suffix>`: raw
+    statements take no bind processors (shared.storage.rawsql), so times are passed as each
+    database stores them (_stamp)."""
     generated = [c for c in table.primary_key.columns if isinstance(c.type, Integer)]
-    values = {
-        c.name: bindparam(c.name, type_=_AsStored()) if isinstance(c.type, DateTime) else bindparam(c.name)
+    return {
+        c.name: bindparam(c.name + suffix, type_=_AsStored()) if isinstance(c.type, DateTime) else bindparam(c.name + suffix)
         for c in table.c
         if c not in generated
     }
-    return rawsql.RawStatement(insert(table).values(values))
 
 
-_INSERT_MESSAGE = _raw_insert(_MESSAGE_TABLE)
-_INSERT_RECIPIENT = _raw_insert(_RECIPIENT_TABLE)
+_INSERT_MESSAGE = rawsql.RawStatement(insert(_MESSAGE_TABLE).values(_raw_values(_MESSAGE_TABLE)))
+_INSERT_RECIPIENT = rawsql.RawStatement(insert(_RECIPIENT_TABLE).values(_raw_values(_RECIPIENT_TABLE)))
+# PostgreSQL: the message and its recipients in one statement (one round trip), by recipient count.
+_INSERT_TOGETHER: dict[int, rawsql.RawStatement] = {}
+
+
+def _inserted_together(count: int) -> rawsql.RawStatement:
+    if count not in _INSERT_TOGETHER:
+        logged = insert(_MESSAGE_TABLE).values(_raw_values(_MESSAGE_TABLE)).cte("logged")
+        rows = [_raw_values(_RECIPIENT_TABLE, f"_{n}") for n in range(count)]
+        _INSERT_TOGETHER[count] = rawsql.RawStatement(insert(_RECIPIENT_TABLE).values(rows).add_cte(logged))
+    return _INSERT_TOGETHER[count]
 
 
 def _rows(entry: Entry) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -183,9 +193,14 @@ def write(cursor: rawsql.RawCursor, entry: Entry) -> None:
     """Write `entry` on a raw cursor, in the transaction of the caller (a delivery's reservation)."""
     message, recipients = _rows(entry)
     stamp = _stamp(cursor.dialect, entry.at)
-    _INSERT_MESSAGE.execute(cursor, {**message, "created_at": stamp})
-    for row in recipients:
-        _INSERT_RECIPIENT.execute(cursor, {**row, "updated_at": stamp})
+    if cursor.dialect.name == "postgresql" and recipients:
+        values = {f"{key}_{n}": value for n, row in enumerate(recipients) for key, value in row.items()}
+        stamps = {f"updated_at_{n}": stamp for n in range(len(recipients))}
+        _inserted_together(len(recipients)).execute(cursor, {**message, "created_at": stamp, **values, **stamps})
+    else:  # SQLite has no INSERT in WITH; its statements cost no round trip
+        _INSERT_MESSAGE.execute(cursor, {**message, "created_at": stamp})
+        for row in recipients:
+            _INSERT_RECIPIENT.execute(cursor, {**row, "updated_at": stamp})
     _tell(entry)
 
 
