@@ -143,3 +143,23 @@ def test_entries_older_than_the_retention_are_purged(smtp: RunningSmtp) -> None:
     with smtp.db.session.begin() as s:
         assert list(s.scalars(select(LoggedMessage.id))) == [kept]
         assert s.scalar(select(func.count()).select_from(LoggedMessage)) == 1
+
+
+def test_the_smtp_worker_purges_entries_past_the_retention_itself(start_smtp) -> None:  # type: ignore[no-untyped-def]
+    server = start_smtp(log_retention_days=2)
+    moment = time.time() - 3 * 86400
+    old = message_log.Entry(
+        log_id=message_log.new_log_id(moment),
+        sender="old@remote.example",
+        message_id="",
+        size=1,
+        origin=message_log.Origin("mx"),
+        outcomes=(),
+        at=datetime.fromtimestamp(moment, timezone.utc),
+    )
+    message_log.record_refusal(server.db, old)
+    recent = message_log.Entry(**{**old.__dict__, "log_id": message_log.new_log_id(time.time() - 86400)})
+    message_log.record_refusal(server.db, recent)
+    work_queue(server.db)  # the worker's first round sweeps
+    with server.db.session.begin() as s:
+        assert list(s.scalars(select(LoggedMessage.id))) == [recent.log_id]
