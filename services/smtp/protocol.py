@@ -371,16 +371,25 @@ class BeaconSMTP(SMTP):
         async with self.data_slots:
             await self.push(replies.S354_START_INPUT)
             body = await self._read_data()
-        # RFC 5321 §4.2.5: a body that breaks a limit is refused only after its end.
-        if body is None:
-            reply = replies.S552_MESSAGE_TOO_BIG
-        elif longest_line(body) > self.line_length_limit:
-            reply = replies.S500_DATA_LINE_TOO_LONG
-        else:
+        refusal = self._limit_refusal(body)
+        if refusal is None:
+            assert body is not None
             self.envelope.content = self.envelope.original_content = unstuff(body)
             reply = await self._call_handler_hook("DATA")
+        else:  # the handler never sees it: logged as refused when the transaction ends
+            assert isinstance(self.envelope, MailTransaction)  # _create_envelope makes no other
+            self.envelope.refused.extend((address, str(refusal)) for address in self.envelope.rcpt_tos)
+            reply = refusal
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(reply)
+
+    def _limit_refusal(self, body: bytes | None) -> Reply | None:
+        """RFC 5321 §4.2.5: a body that breaks a limit is refused only after its end."""
+        if body is None:
+            return replies.S552_MESSAGE_TOO_BIG
+        if longest_line(body) > self.line_length_limit:
+            return replies.S500_DATA_LINE_TOO_LONG
+        return None
 
     async def _read_data(self) -> bytes | None:
         self._receiving_data = True

@@ -163,3 +163,21 @@ def test_the_smtp_worker_purges_entries_past_the_retention_itself(start_smtp) ->
     work_queue(server.db)  # the worker's first round sweeps
     with server.db.session.begin() as s:
         assert list(s.scalars(select(LoggedMessage.id))) == [recent.log_id]
+
+
+def test_a_message_over_the_size_limit_is_logged_as_refused(start_smtp) -> None:  # type: ignore[no-untyped-def]
+    server = start_smtp(max_message_size=1000)
+    client = RawSmtp(server.mx)
+    client.command(b"EHLO client.example")
+    client.command(b"MAIL FROM:<big@remote.example>")
+    assert client.command(f"RCPT TO:<{BOB}>".encode()).startswith(b"250")
+    assert client.command(b"DATA").startswith(b"354")
+    reply = client.command(b"Subject: big\r\n\r\n" + b"x" * 2000 + b"\r\n.")
+    assert reply.startswith(b"552")
+    client.command(b"QUIT")
+    client.close()
+    deadline = time.monotonic() + 5
+    while not (found := search_messages(server.db, actor=CONSOLE, filters=LogFilters(sender="big@remote.example")).items):
+        assert time.monotonic() < deadline, "never logged"
+        time.sleep(0.05)
+    assert [(r.address, r.status, r.reply) for r in found[0].recipients] == [(BOB, "refused", reply.decode().strip())]
