@@ -137,14 +137,17 @@ def search_messages(
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidValue(f"the page size must be 1 to {MAX_PAGE}")
     domains = actor.scope.domain_filter()
-    conditions = _conditions(filters, domains)
+    conditions = _conditions(filters, domains)  # checks every term before any stream is built
+    streams, in_scope = _streams(filters, domains)
+    if in_scope:  # the manager's own streams yield only messages they may see: no second check
+        conditions = _conditions(filters, None)
     below = check_log_id(cursor) if cursor else None
     if filters.until is not None:
         ceiling = message_log.id_floor(filters.until + timedelta(milliseconds=1))
         below = min(below, ceiling) if below else ceiling
     at_least = message_log.id_floor(filters.since) if filters.since is not None else ""
     with db.read_session.begin() as s:
-        scan = _Scan(s, _streams(filters, domains, at_least), conditions, limit)
+        scan = _Scan(s, [stream(at_least) for stream in streams], conditions, limit)
         page, next_cursor = scan.run(below)
         recipients = _recipients(s, [row.id for row in page])
         items = tuple(_view(row, recipients.get(row.id, ())) for row in page)
@@ -156,43 +159,48 @@ def search_messages(
 # (address, log_id), (status, log_id), (domain, log_id). Each chunk is a range scan of its index,
 # and the other conditions are checked on the candidates alone, so no search walks the whole log.
 Stream = Callable[[str | None, int], Select[str]]
-FIRST_CHUNK_EXTRA, MAX_CHUNK, MAX_SCANNED = 1, 1000, 20_000
+FIRST_CHUNK_EXTRA, MAX_CHUNK, MAX_SCANNED = 1, 1000, 10_000
 
 
-def _message_stream(at_least: str, *conditions: ColumnElement[bool]) -> Stream:
-    def chunk(below: str | None, size: int) -> Select[str]:
-        bounds = [LoggedMessage.id >= at_least] + ([LoggedMessage.id < below] if below else [])
-        return select(LoggedMessage.id).where(*conditions, *bounds).order_by(LoggedMessage.id.desc()).limit(size)
+def _message_stream(*conditions: ColumnElement[bool]) -> Callable[[str], Stream]:
+    def from_(at_least: str) -> Stream:
+        def chunk(below: str | None, size: int) -> Select[str]:
+            bounds = [LoggedMessage.id >= at_least] + ([LoggedMessage.id < below] if below else [])
+            return select(LoggedMessage.id).where(*conditions, *bounds).order_by(LoggedMessage.id.desc()).limit(size)
 
-    return chunk
+        return chunk
 
-
-def _recipient_stream(at_least: str, *conditions: ColumnElement[bool]) -> Stream:
-    def chunk(below: str | None, size: int) -> Select[str]:
-        bounds = [LoggedRecipient.log_id >= at_least] + ([LoggedRecipient.log_id < below] if below else [])
-        query = select(LoggedRecipient.log_id).where(*conditions, *bounds).distinct()
-        return query.order_by(LoggedRecipient.log_id.desc()).limit(size)
-
-    return chunk
+    return from_
 
 
-def _streams(filters: LogFilters, domains: Sequence[str] | None, at_least: str) -> list[Stream]:
+def _recipient_stream(*conditions: ColumnElement[bool]) -> Callable[[str], Stream]:
+    def from_(at_least: str) -> Stream:
+        def chunk(below: str | None, size: int) -> Select[str]:
+            bounds = [LoggedRecipient.log_id >= at_least] + ([LoggedRecipient.log_id < below] if below else [])
+            query = select(LoggedRecipient.log_id).where(*conditions, *bounds).distinct()
+            return query.order_by(LoggedRecipient.log_id.desc()).limit(size)
+
+        return chunk
+
+    return from_
+
+
+def _streams(filters: LogFilters, domains: Sequence[str] | None) -> tuple[list[Callable[[str], Stream]], bool]:
     """The index that narrows the search most: an exact message field, then a recipient, then
-    the manager's domains (as sender or recipient: two streams), then a status, else the key."""
+    the manager's domains (as sender or recipient: two streams), then a status, else the key;
+    and whether the streams yield only messages in the manager's domains."""
     if filters.message_id:
-        return [_message_stream(at_least, LoggedMessage.message_id == filters.message_id.strip().strip("<>"))]
+        return [_message_stream(LoggedMessage.message_id == filters.message_id.strip().strip("<>"))], False
     if filters.sender:
-        return [_message_stream(at_least, LoggedMessage.sender == filters.sender.strip().lower())]
+        return [_message_stream(LoggedMessage.sender == filters.sender.strip().lower())], False
     if filters.recipient:
-        return [_recipient_stream(at_least, LoggedRecipient.address == filters.recipient.strip().lower())]
+        return [_recipient_stream(LoggedRecipient.address == filters.recipient.strip().lower())], False
     if domains is not None:
-        return [
-            _message_stream(at_least, LoggedMessage.sender_domain.in_(domains)),
-            _recipient_stream(at_least, LoggedRecipient.domain.in_(domains)),
-        ]
+        streams = [_message_stream(LoggedMessage.sender_domain.in_(domains)), _recipient_stream(LoggedRecipient.domain.in_(domains))]
+        return streams, True
     if filters.status:
-        return [_recipient_stream(at_least, LoggedRecipient.status == filters.status)]
-    return [_message_stream(at_least)]
+        return [_recipient_stream(LoggedRecipient.status == filters.status)], False
+    return [_message_stream()], False
 
 
 @dataclass
