@@ -159,7 +159,7 @@ def search_messages(
 # (address, log_id), (status, log_id), (domain, log_id). Each chunk is a range scan of its index,
 # and the other conditions are checked on the candidates alone, so no search walks the whole log.
 Stream = Callable[[str | None, int], Select[str]]
-FIRST_CHUNK_EXTRA, MAX_CHUNK, MAX_SCANNED = 1, 5000, 10_000
+FIRST_CHUNK_EXTRA, MAX_CHUNK, MAX_SCANNED = 1, 1000, 10_000
 
 
 def _message_stream(*conditions: ColumnElement[bool]) -> Callable[[str], Stream]:
