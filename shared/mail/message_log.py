@@ -150,7 +150,10 @@ def _raw_values(table: Table, suffix: str = "") -> dict[str, Any]:
 
 _INSERT_MESSAGE = rawsql.RawStatement(insert(_MESSAGE_TABLE).values(_raw_values(_MESSAGE_TABLE)))
 _INSERT_RECIPIENT = rawsql.RawStatement(insert(_RECIPIENT_TABLE).values(_raw_values(_RECIPIENT_TABLE)))
-# PostgreSQL: the message and its recipients in one statement (one round trip), by recipient count.
+# PostgreSQL: the message and its recipients in one statement (one round trip), by recipient
+# count; up to TOGETHER_MAX recipients (a statement takes at most 65,535 parameters, and each
+# count is a statement of its own to keep).
+TOGETHER_MAX = 16
 _INSERT_TOGETHER: dict[int, rawsql.RawStatement] = {}
 
 
@@ -193,14 +196,13 @@ def write(cursor: rawsql.RawCursor, entry: Entry) -> None:
     """Write `entry` on a raw cursor, in the transaction of the caller (a delivery's reservation)."""
     message, recipients = _rows(entry)
     stamp = _stamp(cursor.dialect, entry.at)
-    if cursor.dialect.name == "postgresql" and recipients:
+    if cursor.dialect.name == "postgresql" and 0 < len(recipients) <= TOGETHER_MAX:
         values = {f"{key}_{n}": value for n, row in enumerate(recipients) for key, value in row.items()}
         stamps = {f"updated_at_{n}": stamp for n in range(len(recipients))}
         _inserted_together(len(recipients)).execute(cursor, {**message, "created_at": stamp, **values, **stamps})
     else:  # SQLite has no INSERT in WITH; its statements cost no round trip
         _INSERT_MESSAGE.execute(cursor, {**message, "created_at": stamp})
-        for row in recipients:
-            _INSERT_RECIPIENT.execute(cursor, {**row, "updated_at": stamp})
+        _INSERT_RECIPIENT.execute_many(cursor, [{**row, "updated_at": stamp} for row in recipients])
     _tell(entry)
 
 
