@@ -15,6 +15,7 @@ from shared.storage.models.group import GroupMailbox, GroupMember, SendingPolicy
 from shared.storage.models.imap import ImapUsage
 from shared.storage.models.login import AppPassword, LoginFailure, MailboxLogin
 from shared.storage.models.mailbox import Mailbox, MailboxForward, domain_manager
+from shared.storage.models.message_log import LogEvent, LoggedMessage, LoggedRecipient
 from shared.storage.models.queue import (
     DeliveryStatus,
     OutboundMessage,
@@ -38,6 +39,9 @@ __all__ = [
     "GroupMailbox",
     "GroupMember",
     "ImapUsage",
+    "LogEvent",
+    "LoggedMessage",
+    "LoggedRecipient",
     "LoginFailure",
     "Mailbox",
     "MailboxForward",
