@@ -66,6 +66,7 @@ class Settings:
     dns_resolver: tuple[tuple[str, int], ...]
     dnsbl: tuple[str, ...]
     rspamd_url: str | None
+    webhook_allow_private: bool
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -298,6 +299,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dns_resolver=_value(env, "dns_resolver", _dns_resolver, ()),
         dnsbl=_value(env, "dnsbl", _dnsbl, ()),
         rspamd_url=_value(env, "rspamd_url", _http_url, None),
+        # Webhook URLs on loopback, private, link-local or reserved addresses are refused unless
+        # this is set: otherwise anyone who may add a webhook could make the server call its own network.
+        webhook_allow_private=_value(env, "webhook_allow_private", _bool, False),
     )
 
 

@@ -5,6 +5,7 @@ from shared.storage.models.autoreply import AutoReplySent, OutOfOffice
 from shared.storage.models.base import Base, utcnow
 from shared.storage.models.domain import AliasDomain, Domain
 from shared.storage.models.group import GroupMailbox, GroupMember, SendingPolicy
+from shared.storage.models.idempotency import IdempotentSend
 from shared.storage.models.imap import ImapUsage
 from shared.storage.models.mailbox import Mailbox, MailboxForward, domain_manager
 from shared.storage.models.queue import (
@@ -15,6 +16,7 @@ from shared.storage.models.queue import (
 from shared.storage.models.ratelimit import SubmissionWindow
 from shared.storage.models.sender_rule import SenderListing, SenderRule
 from shared.storage.models.token import ApiToken, api_token_domain
+from shared.storage.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "Alias",
@@ -28,6 +30,7 @@ __all__ = [
     "Domain",
     "GroupMailbox",
     "GroupMember",
+    "IdempotentSend",
     "ImapUsage",
     "Mailbox",
     "MailboxForward",
@@ -38,6 +41,8 @@ __all__ = [
     "SenderRule",
     "SendingPolicy",
     "SubmissionWindow",
+    "Webhook",
+    "WebhookDelivery",
     "api_token_domain",
     "domain_manager",
     "utcnow",

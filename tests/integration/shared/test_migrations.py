@@ -145,14 +145,18 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> No
     upgrade_to_head(empty_settings)  # twice is harmless
     assert directory_triggers(empty_settings) == expected_directory_triggers(empty_settings)
     at_head = search_objects(empty_settings)
-    assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(HEAD).down_revision == "0010"
+    assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(HEAD).down_revision == "0011"
+    send_api = {"idempotent_send", "webhook", "webhook_delivery"}
+    assert tables(empty_settings) == MODEL_TABLES - send_api
+    assert "sends_mail" not in columns_of(empty_settings, "api_token")
+    assert downgrade(empty_settings, "-1") == "0010"
     assert {"token_id", "token_name"} & columns_of(empty_settings, "audit_log") == set()
     assert downgrade(empty_settings, "-1") == "0009"
-    assert tables(empty_settings) == MODEL_TABLES - {"sender_rule"}
+    assert tables(empty_settings) == MODEL_TABLES - send_api - {"sender_rule"}
     assert downgrade(empty_settings, "-1") == "0008"
-    assert tables(empty_settings) == MODEL_TABLES - {"sender_rule", "imap_usage"}
+    assert tables(empty_settings) == MODEL_TABLES - send_api - {"sender_rule", "imap_usage"}
     assert downgrade(empty_settings, "-1") == "0007"
-    assert tables(empty_settings) == MODEL_TABLES - {"sender_rule", "imap_usage", "out_of_office", "auto_reply_sent"}
+    assert tables(empty_settings) == MODEL_TABLES - send_api - {"sender_rule", "imap_usage", "out_of_office", "auto_reply_sent"}
     assert downgrade(empty_settings, "-1") == "0006"
     assert "imap_enabled" not in columns_of(empty_settings, "mailbox")
     assert search_objects(empty_settings) == at_head  # 0007 left the SQLite search triggers alone
