@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,7 @@ class Acceptance:
     delivered: tuple[int, ...]
     over_quota: tuple[int, ...]
     queued: tuple[int, ...]
+    log_id: str  # the message's id in answers and logs (`250 2.0.0 Ok: queued as <id>`)
 
 
 def accept_message(
@@ -77,7 +79,7 @@ def accept_message(
     in_inbox = [mailbox_id for mailbox_id in report.delivered if mailbox_id not in junk_ids]
     if in_inbox and return_path:
         _reply_automatically(db, message, return_path, in_inbox)
-    return Acceptance(report.delivered, report.over_quota, queued)
+    return Acceptance(report.delivered, report.over_quota, queued, secrets.token_hex(8))
 
 
 def _queue_held(db: Database, message: bytes, return_path: str, remote: Mapping[str, str | None]) -> tuple[int, ...]:
