@@ -30,9 +30,12 @@ class Receiver:
     url: str
     secret: str = ""  # set once the webhook is created; deliveries before that fail verification
     status: int = 204
+    location: str = ""  # sent as Location (with a 3xx status)
     received: list[Received] = field(default_factory=list)
 
     def verify(self, body: bytes, headers: dict[str, str]) -> bool:
+        if not self.secret:
+            return False
         try:
             Webhook(self.secret).verify(body, headers)
         except (WebhookVerificationError, ValueError):
@@ -50,6 +53,8 @@ def webhook_receiver(path: str = "/hooks") -> Iterator[Receiver]:
             headers = {name.lower(): value for name, value in self.headers.items()}
             receiver.received.append(Received(headers, body, receiver.verify(body, headers)))
             self.send_response(receiver.status)
+            if receiver.location:
+                self.send_header("Location", receiver.location)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
