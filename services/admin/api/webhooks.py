@@ -10,6 +10,7 @@ from shared.accounts import webhooks
 from shared.accounts.records import webhook_record
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+MAX_ID = 2**31 - 1  # an INTEGER column; a larger id matches nothing (404) instead of failing the query
 
 
 @bp.get("")
@@ -31,7 +32,7 @@ def create_webhook() -> tuple[Response, int]:
     return jsonify(webhook_record(issued.webhook) | {"secret": issued.secret}), 201
 
 
-@bp.delete("/<int:webhook_id>")
+@bp.delete(f"/<int(max={MAX_ID}):webhook_id>")
 def delete_webhook(webhook_id: int) -> tuple[str, int]:
     webhooks.remove_webhook(db(), webhook_id, actor=api_actor())
     return "", 204
