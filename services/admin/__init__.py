@@ -22,6 +22,7 @@ from services.admin import (
     language,
     mailboxes,
     tokens,
+    webhooks,
 )
 from services.admin.access import login_manager
 from services.admin.errors import register_error_pages
@@ -51,6 +52,7 @@ BLUEPRINTS = (
     account.bp,
     junk.bp,
     tokens.bp,
+    webhooks.bp,
     bulk_import.bp,
     clientconfig.bp,
     health.bp,

@@ -35,6 +35,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from services.admin.formatting import size_for_input
 from shared.config import parse_size
 from shared.mail.sender_lists import MAX_SENDER_CHARS
+from shared.mail.webhooks import EVENTS, MAX_URL
 
 MIN_PASSWORD = 8
 POLICY_CHOICES = [
@@ -256,3 +257,14 @@ class TokenForm(FlaskForm):
         validators=[DataRequired()],
     )
     expires = DateField(_l("Expires on (optional)"), validators=[Optional(), future_date])
+
+
+class WebhookForm(FlaskForm):
+    domain = SelectField(_l("Domain"), choices=[], validators=[DataRequired()])
+    url = StringField(_l("URL (https://…)"), validators=[DataRequired(), Length(max=MAX_URL)])
+    events = CheckboxListField(
+        _l("Events"),
+        choices=[SelectChoice(event, event) for event in EVENTS],
+        default=list(EVENTS),
+        validators=[DataRequired(_l("Choose at least one event."))],
+    )
