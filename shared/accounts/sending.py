@@ -160,10 +160,13 @@ def _send(
     with db.session.begin() as s:
         if key is not None:
             idempotency.keep_answer(s, token_id, key, answer)
-        webhooks.queue_event(s, "message.received", common | {"recipients": list(recipients)})
-        for address, status in statuses.items():
-            if status == "delivered":
-                webhooks.queue_event(s, "message.delivered", common | {"recipient": address, "status": status})
+        events = [("message.received", common | {"recipients": list(recipients)})]
+        events += [
+            ("message.delivered", common | {"recipient": address, "status": status})
+            for address, status in statuses.items()
+            if status == "delivered"
+        ]
+        webhooks.queue_events(s, events)
     return answer
 
 

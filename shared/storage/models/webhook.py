@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.storage.models.base import Base, Timestamped
-from shared.storage.models.domain import Domain
 
 
 class Webhook(Timestamped, Base):
@@ -25,8 +24,6 @@ class Webhook(Timestamped, Base):
     # Set when deliveries kept failing for the whole retry period; no events are queued for it then.
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     last_error: Mapped[str] = mapped_column(Text, default="")
-
-    domain: Mapped[Domain] = relationship()
 
 
 class WebhookDelivery(Base):
