@@ -1,7 +1,8 @@
 """HTTP send API throughput: POST /api/v1/messages of a 10 KB text message to one local
 mailbox, against `beaconmail admin` (gunicorn) on SQLite and PostgreSQL, from C client
 threads with keep-alive connections (httpx); messages/s from the first request to the last
-202, each message durably in the Maildir before its answer.
+202, each message durably in the Maildir before its answer, and the server's CPU (the gunicorn
+tree's) per message, which says what a quieter machine could do.
 
 The hourly submission limit is set far above the workload, so its counting is measured too.
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import beacon, common, machine, report
+from bench import beacon, common, machine, procstat, report
 from shared.accounts.tokens import create_token
 from shared.accounts.views import CONSOLE
 
@@ -29,7 +30,7 @@ BODY_TEXT = ("x" * 76 + "\n") * (common.MESSAGE_SIZE // 77)
 
 
 @contextmanager
-def running_admin(instance: beacon.BeaconInstance, workers: int) -> Iterator[str]:
+def running_admin(instance: beacon.BeaconInstance, workers: int) -> Iterator[tuple[str, int]]:
     log = instance.root / "admin.log"
     environment = instance.environment() | {
         "BEACONMAIL_ADMIN_PORT": "0",
@@ -48,7 +49,7 @@ def running_admin(instance: beacon.BeaconInstance, workers: int) -> Iterator[str
                 raise RuntimeError(f"beaconmail admin did not start:\n{log.read_text()}")
             time.sleep(0.05)
         time.sleep(1.0)  # every worker booted, not only the first
-        yield f"http://127.0.0.1:{found.group(1)}/api/v1/messages"
+        yield f"http://127.0.0.1:{found.group(1)}/api/v1/messages", process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -88,19 +89,20 @@ def stored(instance: beacon.BeaconInstance) -> int:
     return sum(1 for _ in (instance.maildir(1) / "new").iterdir())
 
 
-def measure(work_dir: Path, backend: str, messages: int, clients: int, workers: int, runs: int) -> report.Series:
-    rates = []
+def measure(work_dir: Path, backend: str, messages: int, clients: int, workers: int, runs: int) -> list[report.Series]:
+    rates, cpu = [], []
     with beacon.beacon_instance(work_dir, backend) as instance:
         instance.create_mailboxes(2)
         secret = create_token(instance.db, beacon.address(0), name="bench", sends_mail=True, actor=CONSOLE).secret
-        with running_admin(instance, workers) as url:
+        with running_admin(instance, workers) as (url, pid):
             send_all(url, secret, min(100, messages), clients)  # warm-up: imports, statement caches
             for _ in range(runs):
-                before = stored(instance)
+                before, used = stored(instance), procstat.cpu_seconds(procstat.descendants(pid))
                 rates.append(send_all(url, secret, messages, clients))
+                cpu.append(1000 * (procstat.cpu_seconds(procstat.descendants(pid)) - used) / messages)
                 assert stored(instance) - before == messages, "a 202 without its message in the Maildir"
     label = f"beacon-{backend} {clients} clients {workers} workers"
-    return report.Series(label, "msgs/s", tuple(rates))
+    return [report.Series(label, "msgs/s", tuple(rates)), report.Series(f"{label} server CPU", "ms/msg", tuple(cpu))]
 
 
 def main() -> None:
@@ -118,8 +120,9 @@ def main() -> None:
     for backend in options.backends:
         for clients in options.clients:
             found = measure(options.work_dir, backend, messages, clients, options.workers, options.runs)
-            print(found.line(), flush=True)
-            series.append(found)
+            for item in found:
+                print(item.line(), flush=True)
+            series += found
     report.record(options.results, "api_send", series, echo=False)
 
 

@@ -35,19 +35,24 @@ def check_key(key: str) -> str:
 def claim(db: Database, token_id: int, key: str, request_hash: str) -> dict[str, Any] | None:
     """None: the key is ours now, send. A dict: the answer the first request got."""
     horizon = datetime.now(UTC) - KEPT
-    with db.session.begin() as s:
-        s.execute(delete(IdempotentSend).where(IdempotentSend.token_id == token_id, IdempotentSend.created_at < horizon))
-        try:
-            with s.begin_nested():
-                s.add(IdempotentSend(token_id=token_id, key=key, request_hash=request_hash, answer=""))
-            return None
-        except IntegrityError:
-            pass
-        first = s.scalars(
-            select(IdempotentSend).where(IdempotentSend.token_id == token_id, IdempotentSend.key == key)
-        ).one_or_none()
-    if first is None:  # the first request failed and gave the key back meanwhile
-        return claim(db, token_id, key, request_hash)
+    for _attempt in range(2):  # a second time when the first request gave the key back meanwhile
+        with db.session.begin() as s:
+            s.execute(delete(IdempotentSend).where(IdempotentSend.token_id == token_id, IdempotentSend.created_at < horizon))
+            try:
+                with s.begin_nested():
+                    s.add(IdempotentSend(token_id=token_id, key=key, request_hash=request_hash, answer=""))
+                return None
+            except IntegrityError:
+                pass
+            first = s.scalars(
+                select(IdempotentSend).where(IdempotentSend.token_id == token_id, IdempotentSend.key == key)
+            ).one_or_none()
+        if first is not None:
+            return _earlier_answer(first, request_hash)
+    raise Conflict("a request with this Idempotency-Key is still being processed; try again shortly")
+
+
+def _earlier_answer(first: IdempotentSend, request_hash: str) -> dict[str, Any]:
     if first.request_hash != request_hash:
         raise FieldError(HEADER, "was used with a different request; use a new key for a new message")
     if not first.answer:

@@ -71,6 +71,8 @@ def send_message(
     message = _message(db, envelope, content, actor)
     token_id = actor.token.id if actor.token else 0
     if idempotency_key is not None:
+        if actor.token is None:
+            raise FieldError(idempotency.HEADER, "is kept per API token; this sender uses none")
         first = idempotency.claim(db, token_id, idempotency.check_key(idempotency_key), request_hash)
         if first is not None:
             return first, True
@@ -156,16 +158,18 @@ def _send(
         "recipients": [{"address": address, "status": status} for address, status in statuses.items()],
     }
     common = {"id": accepted.log_id, "message_id": answer["message_id"], "from": sender, "tags": list(tags)}
+    events = [("message.received", common | {"recipients": list(recipients)})]
+    events += [
+        ("message.delivered", common | {"recipient": address, "status": status})
+        for address, status in statuses.items()
+        if status == "delivered"
+    ]
     token_id, key = idempotent
+    if key is None and not webhooks.is_listened(db, events):
+        return answer  # nothing to write: no second write transaction per message
     with db.session.begin() as s:
         if key is not None:
             idempotency.keep_answer(s, token_id, key, answer)
-        events = [("message.received", common | {"recipients": list(recipients)})]
-        events += [
-            ("message.delivered", common | {"recipient": address, "status": status})
-            for address, status in statuses.items()
-            if status == "delivered"
-        ]
         webhooks.queue_events(s, events)
     return answer
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import overload
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shared.accounts import audit
@@ -194,7 +194,8 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None) -
     prefix = presented.removeprefix(TOKEN_START).partition(".")[0]
     if not presented.startswith(TOKEN_START) or len(prefix) != 2 * PREFIX_BYTES:
         raise AuthFailed("invalid or expired token")
-    with db.session.begin() as s:
+    # Read without SQLite's write lock: every API call verifies, and the write below is rare.
+    with db.read_session.begin() as s:
         token = s.scalars(
             select(ApiToken).where(ApiToken.prefix == prefix).options(selectinload(ApiToken.domains))
         ).one_or_none()
@@ -205,13 +206,15 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None) -
         if (expires is not None and expires <= moment) or owner is None or not (owner.active and owner.domain.active):
             raise AuthFailed("invalid or expired token")
         last_used = as_utc(token.last_used_at)
-        if last_used is None or moment - last_used >= LAST_USED_PRECISION:
-            token.last_used_at = moment
         if token.sends_mail:
             scope = Scope(owner.address, read_only=True, sends_mail=True)
         else:
             scope = _owner_scope(owner).narrowed([d.name for d in token.domains], read_only=token.read_only)
-        return TokenGrant(TokenRef(token.id, token.name), scope)
+        grant = TokenGrant(TokenRef(token.id, token.name), scope)
+    if last_used is None or moment - last_used >= LAST_USED_PRECISION:
+        with db.session.begin() as s:
+            s.execute(update(ApiToken).where(ApiToken.id == grant.token.id).values(last_used_at=moment))
+    return grant
 
 
 def revoke_tokens_of_domain(s: Session, domain_id: int) -> None:

@@ -18,16 +18,17 @@ import ipaddress
 import json
 import secrets
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
 from shared.errors import InvalidValue
+from shared.storage.db import Database
 from shared.storage.models import Domain, Webhook, WebhookDelivery
 
 EVENTS = (
@@ -111,15 +112,27 @@ def queue_event(db_session: Session, event: str, payload: Mapping[str, Any], now
     return queue_events(db_session, [(event, payload)], now)
 
 
-def queue_events(db_session: Session, events: Sequence[tuple[str, Mapping[str, Any]]], now: datetime | None = None) -> int:
-    """`queue_event` for several events (a message's), with one lookup of the webhooks."""
-    moment = now or datetime.now(UTC)
+def is_listened(db: Database, events: Sequence[tuple[str, Mapping[str, Any]]]) -> bool:
+    """Does any active webhook listen to one of `events`? Read without a write lock, so a
+    caller with nothing else to write may skip the transaction that `queue_events` needs."""
     domains = set().union(*(_domains_of(payload) for _event, payload in events))
-    hooks = db_session.execute(
+    with db.read_session.begin() as s:
+        return bool(_listening(s, domains))
+
+
+def _listening(db_session: Session, domains: Collection[str]) -> Sequence[Row[Webhook, str]]:
+    return db_session.execute(
         select(Webhook, Domain.name)
         .join(Domain, Domain.id == Webhook.domain_id)
         .where(Domain.name.in_(domains), Webhook.disabled_at.is_(None))
     ).all()
+
+
+def queue_events(db_session: Session, events: Sequence[tuple[str, Mapping[str, Any]]], now: datetime | None = None) -> int:
+    """`queue_event` for several events (a message's), with one lookup of the webhooks."""
+    moment = now or datetime.now(UTC)
+    domains = set().union(*(_domains_of(payload) for _event, payload in events))
+    hooks = _listening(db_session, domains)
     queued = 0
     for event, payload in events:
         concerned = _domains_of(payload)
