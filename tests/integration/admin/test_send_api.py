@@ -56,6 +56,8 @@ def test_a_send_token_delivers_to_a_local_mailbox(app: Flask, db: Database, worl
     assert stored["Message-ID"] == body["message_id"] and body["message_id"].endswith("@mx.test.example>")
     assert stored["Date"] and stored["Subject"] == "Invoice 7" and stored["From"] == world.staff
     assert stored.get_content().strip() == "Hello from the API"
+    (used,) = tokens.list_tokens(db, actor=CONSOLE)
+    assert used.last_used_at is not None and used.sends_mail
 
 
 def test_parts_become_one_mime_message(app: Flask, db: Database, world: World) -> None:
