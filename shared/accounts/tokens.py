@@ -196,9 +196,8 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None) -
         raise AuthFailed("invalid or expired token")
     # Read without SQLite's write lock: every API call verifies, and the write below is rare.
     with db.read_session.begin() as s:
-        token = s.scalars(
-            select(ApiToken).where(ApiToken.prefix == prefix).options(selectinload(ApiToken.domains))
-        ).one_or_none()
+        # token.domains loads below only for the tokens that have domains to narrow to (not send tokens).
+        token = s.scalars(select(ApiToken).where(ApiToken.prefix == prefix)).one_or_none()
         if token is None or not hmac.compare_digest(token.token_hash, _digest(presented)):
             raise AuthFailed("invalid or expired token")
         expires = as_utc(token.expires_at)
