@@ -101,6 +101,7 @@ INVALID = [
     ("pop3_idle_timeout", "0"),
     ("pop3_idle_timeout", "soon"),
     ("allow_plaintext_auth", "maybe"),
+    ("webhook_allow_private", "maybe"),
     ("maildrop_lease_seconds", "-3"),
     ("auth_fail_limit", "five"),
     ("auth_fail_window", "-1"),
