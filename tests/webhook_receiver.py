@@ -3,6 +3,7 @@ signatures with the `standardwebhooks` package, as a customer's receiver would."
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +45,8 @@ class Receiver:
 
 
 @contextmanager
-def webhook_receiver(path: str = "/hooks") -> Iterator[Receiver]:
+def webhook_receiver(path: str = "/hooks", tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> Iterator[Receiver]:
+    """Listening on 127.0.0.1; with `tls`, over HTTPS, its URL naming `host`."""
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
@@ -62,7 +64,9 @@ def webhook_receiver(path: str = "/hooks") -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver = Receiver(f"http://127.0.0.1:{server.server_address[1]}{path}")
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    receiver = Receiver(f"{'https' if tls else 'http'}://{host}:{server.server_address[1]}{path}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
