@@ -252,7 +252,11 @@ class TokenForm(FlaskForm):
     domains = CheckboxListField(_l("Domains (none ticked = all you manage)"), choices=[])
     access = RadioField(
         _l("Access"),
-        choices=[SelectChoice("read", _l("Read only")), SelectChoice("write", _l("Read and write"))],
+        choices=[
+            SelectChoice("read", _l("Read only")),
+            SelectChoice("write", _l("Read and write")),
+            SelectChoice("send", _l("Send mail")),
+        ],
         default="read",
         validators=[DataRequired()],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import email
+import re
 import threading
 from email import policy
 from email.message import EmailMessage
@@ -24,7 +25,7 @@ from shared.storage.db import Database
 from shared.storage.maildirs import list_messages
 from tests.junkmail import maildir_of
 
-from .support import World, bearer
+from .support import PortalClient, World, bearer, text_of
 
 SEND_URL = "/api/v1/messages"
 PROBLEM = "application/problem+json"
@@ -212,3 +213,13 @@ def test_the_hourly_submission_rate_applies(settings: Settings, db: Database, wo
         one_an_hour.dispose()
     assert limited.status_code == 429 and limited.mimetype == PROBLEM and "hour" in limited.get_json()["detail"]
     assert len(inbox(db, world.manager)) == 1
+
+
+def test_a_manager_makes_a_send_token_on_the_tokens_page(as_manager: PortalClient, db: Database, world: World) -> None:
+    created = as_manager.post("/tokens/", {"name": "shop", "access": "send"}, token_page="/tokens/")
+    found = re.search(r'id="new-token">([^<]+)<', text_of(created))
+    assert found is not None
+    assert tokens.verify_token(db, found.group(1)).scope.sends_mail
+    assert "Send mail" in text_of(as_manager.get("/tokens/"))
+    refused = as_manager.post("/tokens/", {"name": "x", "access": "send", "domains": world.alpha}, token_page="/tokens/")
+    assert refused.status_code == 422 and "takes no domains" in text_of(refused)
