@@ -18,6 +18,7 @@ from typing import Any
 
 PREFIX = "BEACONMAIL_"
 SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+SIZE_STEPS = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
 
 
 class ConfigError(Exception):
@@ -52,9 +53,9 @@ class Settings:
     pop3_idle_timeout: float
     allow_plaintext_auth: bool
     maildrop_lease_seconds: int
-    auth_fail_limit: int
-    auth_fail_window: float
-    auth_lockout: float
+    login_max_failures: int
+    login_lockout: float
+    password_min_length: int
     login_delay: int
     alias_depth_limit: int
     proxy_hops: int
@@ -67,6 +68,7 @@ class Settings:
     dnsbl: tuple[str, ...]
     rspamd_url: str | None
     webhook_allow_private: bool
+    portal_url: str | None
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -84,6 +86,18 @@ def parse_size(text: str) -> int:
     if not number.isdigit():
         raise ValueError(f"not a size: {text!r} (use bytes or a K/M/G suffix)")
     return int(number) * SIZE_UNITS[unit]
+
+
+def format_size(size: int | None, number: Callable[[float], str] = "{:g}".format) -> str:
+    """A byte count for people, in binary units as parse_size reads them: 21474836480 -> "20 GiB",
+    1610612736 -> "1.5 GiB" (one decimal). `number` writes the figure (the portal's is the
+    visitor's locale); the one rule for sizes in the CLI, the portal and the errors of shared."""
+    if not size:
+        return "0 B"
+    for unit, factor in SIZE_STEPS:
+        if size >= factor:
+            return f"{number(round(size / factor, 1))} {unit}"
+    return f"{size} B"
 
 
 def _expected(what: str, text: str) -> ValueError:
@@ -281,9 +295,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pop3_idle_timeout=_value(env, "pop3_idle_timeout", _positive_float, 600.0),
         allow_plaintext_auth=_value(env, "allow_plaintext_auth", _bool, _is_loopback(bind)),
         maildrop_lease_seconds=_value(env, "maildrop_lease_seconds", _positive_int, 60),
-        auth_fail_limit=_value(env, "auth_fail_limit", _positive_int, 5),
-        auth_fail_window=_value(env, "auth_fail_window", _positive_float, 300.0),
-        auth_lockout=_value(env, "auth_lockout", _positive_float, 900.0),
+        # The lockout of one client address for one account, kept in the database (shared.accounts.lockout).
+        login_max_failures=_value(env, "login_max_failures", _at_least_one, 10),
+        login_lockout=_value(env, "login_lockout", _positive_float, 900.0),
+        password_min_length=_value(env, "password_min_length", _at_least_one, 10),
         login_delay=_value(env, "login_delay", _positive_int, 0),
         alias_depth_limit=_value(env, "alias_depth_limit", _positive_int, 10),
         # TLS-terminating proxies in front of the admin portal whose X-Forwarded-* headers are trusted.
@@ -302,6 +317,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # Webhook URLs on loopback, private, link-local or reserved addresses are refused unless
         # this is set: otherwise anyone who may add a webhook could make the server call its own network.
         webhook_allow_private=_value(env, "webhook_allow_private", _bool, False),
+        # The portal's address as its users reach it: password-reset links point there (never
+        # to the Host a request named, which anyone can set).
+        portal_url=_value(env, "portal_url", _http_url, None),
     )
 
 

@@ -77,7 +77,10 @@ def base_settings(data_dir: Path, **overrides: object) -> Settings:
     # Every test client connects from 127.0.0.1, some tests with 50 sessions and more at once;
     # tests/adversarial/test_connection_floods.py sets a cap of its own.
     uncapped = dict(max_connections_per_ip=0)
-    return dataclasses.replace(settings, **(ports | uncapped | overrides))  # type: ignore[arg-type]
+    # The fixtures' passwords ("alice-pw") predate BEACONMAIL_PASSWORD_MIN_LENGTH; the rule's own
+    # tests (tests/integration/shared/test_logins.py and the edges') set it back to its default.
+    short_passwords = dict(password_min_length=1)
+    return dataclasses.replace(settings, **(ports | uncapped | short_passwords | overrides))  # type: ignore[arg-type]
 
 
 def _create_postgres_database(name: str, template: str | None = None) -> None:

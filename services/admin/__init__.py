@@ -10,6 +10,7 @@ from services.admin import (
     account,
     aliases,
     api,
+    app_passwords,
     audit,
     auth,
     bulk_import,
@@ -20,11 +21,14 @@ from services.admin import (
     health,
     junk,
     language,
+    locks,
     mailboxes,
+    password_reset,
     tokens,
+    two_factor,
     webhooks,
 )
-from services.admin.access import login_manager
+from services.admin.access import login_manager, require_enrolment
 from services.admin.errors import register_error_pages
 from services.admin.formatting import register_filters
 from services.admin.language import babel
@@ -35,11 +39,12 @@ from services.admin.security import (
     csrf,
     protect_forms,
 )
+from shared.accounts import portal_sessions
 from shared.config import Settings, load_settings
-from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database, open_database
 
-SESSION_HOURS = 8
+# The cookie lives as long as a server-side session may stay idle.
+SESSION_SECONDS = int(portal_sessions.IDLE_LIMIT.total_seconds())
 BLUEPRINTS = (
     auth.bp,
     language.bp,
@@ -50,6 +55,10 @@ BLUEPRINTS = (
     groups.bp,
     audit.bp,
     account.bp,
+    app_passwords.bp,
+    locks.bp,
+    two_factor.bp,
+    password_reset.bp,
     junk.bp,
     tokens.bp,
     webhooks.bp,
@@ -69,8 +78,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         SESSION_COOKIE_NAME="beaconmail_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600,
-        WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
+        PERMANENT_SESSION_LIFETIME=SESSION_SECONDS,
+        WTF_CSRF_TIME_LIMIT=SESSION_SECONDS,
         WTF_CSRF_CHECK_DEFAULT=False,
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
@@ -79,7 +88,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.extensions["beaconmail"] = Portal(
         settings=settings,
         db=database or open_database(settings),
-        throttle=LoginThrottle(settings),
     )
     if settings.proxy_hops:
         # Only headers set by our own proxies are believed: scheme (Secure cookies), host, client IP.
@@ -92,6 +100,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.before_request(protect_forms)
+    app.before_request(require_enrolment)
     app.after_request(add_security_headers)
     register_error_pages(app)
     register_filters(app)

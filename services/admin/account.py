@@ -1,19 +1,19 @@
-"""Staff self-service: own quota use, own password, own forwarding, out-of-office reply, mail client settings."""
+"""Staff self-service: own quota use, own password, own forwarding, out-of-office reply, mail client
+settings, the recovery address for password resets, and the portal sessions (sign out any or all)."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from services.admin.access import PortalUser, current_actor, signed_in
-from services.admin.auth import start_session
+from services.admin.access import SESSION_TOKEN, current_actor, signed_in
 from services.admin.feedback import form_status, refusal_shown_on
-from services.admin.forms import ForwardingForm, OutOfOfficeForm, OwnPasswordForm
+from services.admin.forms import ForwardingForm, OutOfOfficeForm, OwnPasswordForm, RecoveryAddressForm
 from services.admin.forwarding import save_forwarding, saved_forwarding_form
 from services.admin.portal import client_ip, db, portal
 from shared import accounts
-from shared.accounts import out_of_office
+from shared.accounts import out_of_office, password_reset, portal_sessions, second_factors
 from shared.errors import AccountDisabled, AuthFailed
 from shared.mail import dnsrecords
 from shared.mail.autoreply import Notice
@@ -25,6 +25,7 @@ def account_page(
     form: OwnPasswordForm | None = None,
     forwarding_form: ForwardingForm | None = None,
     away_form: OutOfOfficeForm | None = None,
+    recovery_form: RecoveryAddressForm | None = None,
 ) -> str:
     address = signed_in().address
     mailbox = accounts.signed_in_mailbox(db(), address)
@@ -35,9 +36,17 @@ def account_page(
         form=form or OwnPasswordForm(formdata=None),
         forwarding_form=forwarding_form or saved_forwarding_form(address),
         away_form=away_form or saved_out_of_office_form(address),
+        recovery_form=recovery_form or RecoveryAddressForm(formdata=None, recovery_address=mailbox.recovery_address),
+        factors=second_factors.list_second_factors(db(), address, actor=current_actor()),
+        sessions=portal_sessions.list_portal_sessions(db(), address, actor=current_actor()),
+        current_session=signed_in().session_id,
         hostname=settings.hostname,
         endpoints=dnsrecords.client_endpoints(settings),
     )
+
+
+def current_token() -> str:
+    return str(session.get(SESSION_TOKEN, ""))
 
 
 @bp.get("/")
@@ -84,24 +93,51 @@ def change_password() -> Response | tuple[str, int]:
     if form.validate_on_submit() and current_password_ok(form):
         address = signed_in().address
         with refusal_shown_on(form):
-            accounts.set_password(db(), address, form.new_password.data, actor=current_actor())
-            start_session(PortalUser(accounts.signed_in_mailbox(db(), address)))
-            flash(_("Your password was changed."), "success")
+            accounts.set_password(
+                db(), address, form.new_password.data, actor=current_actor(), sign_out=True, keep_session=current_token()
+            )
+            flash(_("Your password was changed. Your other sessions are signed out."), "success")
             return redirect(url_for("account.index"))
     return account_page(form=form), form_status(form)
 
 
 def current_password_ok(form: OwnPasswordForm) -> bool:
-    """Re-check the current password, throttled like a sign-in (a left-open session is no shortcut)."""
-    throttle, ip, address = portal().throttle, client_ip(), signed_in().address
-    if throttle.is_locked(ip, address):
-        form.current_password.errors = [_("Too many failed attempts. Wait a while and try again.")]
-        return False
+    """Re-check the current password under the sign-in's lockout (a left-open session is no shortcut)."""
     try:
-        accounts.authenticate(db(), address, form.current_password.data, service="portal")
+        accounts.authenticate(db(), signed_in().address, form.current_password.data, "portal", client_ip())
     except (AuthFailed, AccountDisabled):
-        throttle.record_failure(ip, address)
         form.current_password.errors = [_("The current password is wrong.")]
         return False
-    throttle.record_success(ip, address)
     return True
+
+
+@bp.post("/recovery-address")
+@login_required
+def change_recovery_address() -> Response | tuple[str, int]:
+    form = RecoveryAddressForm()
+    if form.validate_on_submit():
+        with refusal_shown_on(form):
+            password_reset.set_recovery_address(
+                db(), signed_in().address, form.recovery_address.data or "", actor=current_actor()
+            )
+            flash(_("Your recovery address was saved."), "success")
+            return redirect(url_for("account.index"))
+    return account_page(recovery_form=form), form_status(form)
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int) -> Response:
+    portal_sessions.end_portal_session(db(), signed_in().address, session_id, actor=current_actor())
+    flash(_("That session is signed out."), "success")
+    return redirect(url_for("account.index"))
+
+
+@bp.post("/sessions/end-others")
+@login_required
+def end_other_sessions() -> Response:
+    ended = portal_sessions.end_portal_sessions(
+        db(), signed_in().address, actor=current_actor(), keep_token=current_token()
+    )
+    flash(_("%(count)s other sessions signed out.", count=ended), "success")
+    return redirect(url_for("account.index"))

@@ -20,6 +20,7 @@ from shared import accounts
 from shared.accounts.views import DomainView
 from shared.errors import BeaconError
 from shared.mail import dkimkeys, dnsrecords
+from shared.mail.addresses import for_people
 
 bp = Blueprint("domains", __name__, url_prefix="/domains")
 
@@ -90,6 +91,7 @@ def edit(name: str) -> Page:
                 domain.name,
                 active=form.active.data,
                 inbound_checks=form.inbound_checks.data,
+                require_2fa=form.require_2fa.data,
                 max_mailboxes=form.max_mailboxes.data,
                 max_aliases=form.max_aliases.data,
                 quota_bytes=form.quota.data,
@@ -132,10 +134,10 @@ def list_sender(name: str) -> Page:
         with refusal_shown_on(form):
             if form.listing.data == "block":
                 listed = accounts.block_sender(db(), domain.name, form.sender.data, actor=current_actor())
-                flash(_("Mail from %(sender)s is now refused.", sender=listed.sender), "success")
+                flash(_("Mail from %(sender)s is now refused.", sender=for_people(listed.sender)), "success")
             else:
                 listed = accounts.allow_sender(db(), domain.name, form.sender.data, actor=current_actor())
-                flash(_("%(sender)s is now allowed past the spam filter.", sender=listed.sender), "success")
+                flash(_("%(sender)s is now allowed past the spam filter.", sender=for_people(listed.sender)), "success")
             return redirect(url_for("domains.show", name=domain.name))
     return domain_page(domain, sender_form=form), 422
 
@@ -147,7 +149,7 @@ def unlist_sender(name: str) -> Response:
     domain = visible_domain(name)
     try:
         unlisted = accounts.unlist_sender(db(), domain.name, request.form.get("sender", ""), actor=current_actor())
-        flash(_("%(sender)s was taken off the sender lists.", sender=unlisted), "success")
+        flash(_("%(sender)s was taken off the sender lists.", sender=for_people(unlisted)), "success")
     except BeaconError as error:
         flash(explain(error), "error")
     return redirect(url_for("domains.show", name=domain.name))

@@ -1,10 +1,12 @@
-"""Business errors explained on the page: a translated kind, then shared's own detail."""
+"""Business errors explained on the page: a translated kind, then shared's message in the
+visitor's language (its message id translated here, at the edge, with its parameters)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask_babel import gettext as _
+from flask_babel import gettext as translate
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -33,8 +35,16 @@ def error_kind(error: BeaconError) -> str:
     return next((label for kind, label in kinds if isinstance(error, kind)), _("Could not save"))
 
 
+def error_text(error: BeaconError) -> str:
+    """The error's sentence in the visitor's language; an error given as a parameter (the reason
+    inside "... is not a valid address (reason)") is translated too."""
+    params = {name: error_text(value) if isinstance(value, BeaconError) else value for name, value in error.params.items()}
+    # gettext under a name pybabel does not extract: the ids are marked (N_) and extracted in shared.
+    return translate(error.message, **params)
+
+
 def explain(error: BeaconError) -> str:
-    return f"{error_kind(error)}: {error}"
+    return f"{error_kind(error)}: {error_text(error)}"
 
 
 def reject(form: FlaskForm, error: BeaconError) -> None:

@@ -37,7 +37,6 @@ from shared.config import parse_size
 from shared.mail.sender_lists import MAX_SENDER_CHARS
 from shared.mail.webhooks import EVENTS, MAX_URL
 
-MIN_PASSWORD = 8
 POLICY_CHOICES = [
     SelectChoice("anyone", _l("Anyone")),
     SelectChoice("domain", _l("Senders of the same domain")),
@@ -99,6 +98,32 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
+class SecondFactorForm(FlaskForm):
+    code = StringField(_l("Code from your app, or a recovery code"), validators=[DataRequired(), Length(max=32)])
+
+
+class TotpConfirmForm(FlaskForm):
+    code = StringField(_l("Code shown by the app"), validators=[DataRequired(), Length(max=32)])
+
+
+class RecoveryAddressForm(FlaskForm):
+    recovery_address = StringField(
+        _l("Recovery address (elsewhere, for password reset links; empty = none)"), validators=[Length(max=MAX_ADDRESS)]
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    address = StringField(_l("Your mail address"), validators=[DataRequired(), Length(max=MAX_ADDRESS)])
+
+
+class NewPasswordForm(FlaskForm):
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
+    repeat_password = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))],
+    )
+
+
 class DomainForm(FlaskForm):
     name = StringField(_l("Domain name"), validators=[DataRequired(), Length(max=255)])
     max_mailboxes = limit_field(_l("Max mailboxes (0 = no limit)"))
@@ -111,6 +136,7 @@ class DomainEditForm(DomainForm):
     name = None  # type: ignore[assignment]
     active = BooleanField(_l("Active (receives and sends mail)"))
     inbound_checks = BooleanField(_l("Check incoming mail (SPF, DKIM, DMARC, blocklists, spam filter)"))
+    require_2fa = BooleanField(_l("Users must sign in with a second factor (they set one up at their next sign-in)"))
 
 
 class SenderListingForm(FlaskForm):
@@ -144,7 +170,7 @@ class MailboxCreateForm(FlaskForm):
     local = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
     domain = SelectField(_l("Domain"), validators=[DataRequired()])
     name = StringField(_l("Display name"), validators=[Length(max=255)])
-    password = PasswordField(_l("Password"), validators=[typed_or_generated, Length(min=MIN_PASSWORD, max=1024)])
+    password = PasswordField(_l("Password"), validators=[typed_or_generated, Length(max=1024)])
     generate_password = BooleanField(_l("Generate a password and show it once"))
     quota = SizeField(_l("Quota (blank = domain default, 0 = no limit)"), validators=[Optional()])
 
@@ -161,8 +187,9 @@ class MailboxEditForm(FlaskForm):
 
 
 class PasswordResetForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[typed_or_generated, Length(min=MIN_PASSWORD, max=1024)])
+    password = PasswordField(_l("New password"), validators=[typed_or_generated, Length(max=1024)])
     generate_password = BooleanField(_l("Generate a password and show it once"))
+    sign_out = BooleanField(_l("Sign out all its portal sessions"))
 
 
 class SearchForm(FlaskForm):
@@ -216,7 +243,7 @@ class ImportConfirmForm(FlaskForm):
 
 class OwnPasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
-    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)])
     repeat_password = PasswordField(
         _l("Repeat the new password"),
         validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))],
@@ -261,6 +288,20 @@ class TokenForm(FlaskForm):
         validators=[DataRequired()],
     )
     expires = DateField(_l("Expires on (optional)"), validators=[Optional(), future_date])
+
+
+class AppPasswordForm(FlaskForm):
+    name = StringField(_l("Name (the device or program it is for)"), validators=[DataRequired(), Length(max=120)])
+    protocols = CheckboxListField(
+        _l("May log in to (none ticked = all three)"),
+        choices=[SelectChoice("smtp", _l("SMTP (sending)")), SelectChoice("pop3", "POP3"), SelectChoice("imap", "IMAP")],
+    )
+    expires = IntegerField(_l("Expires after days (optional)"), validators=[Optional(), NumberRange(min=1, max=36500)])
+
+
+class LiftLockForm(FlaskForm):
+    account = StringField(validators=[DataRequired(), Length(max=MAX_ADDRESS)])
+    client_ip = StringField(validators=[DataRequired(), Length(max=45)])
 
 
 class WebhookForm(FlaskForm):

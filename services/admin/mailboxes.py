@@ -7,6 +7,7 @@ from typing import TypeVar
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from services.admin.access import current_actor, current_scope, manager_required
@@ -23,6 +24,8 @@ from services.admin.forwarding import save_forwarding, saved_forwarding_form
 from services.admin.pagination import PAGE_SIZE, PageLinks, requested_position
 from services.admin.portal import db
 from shared import accounts
+from shared.accounts import second_factors
+from shared.accounts.logins import PROTOCOLS as LOGIN_PROTOCOLS
 from shared.accounts.mailbox_search import search_mailboxes
 from shared.accounts.views import MailboxView
 from shared.errors import InvalidAddress, PermissionDenied
@@ -116,7 +119,9 @@ def edit(address: str) -> Page:
             save_mailbox(mailbox, form)
             flash(_("Mailbox %(address)s saved.", address=mailbox.address), "success")
             return redirect(url_for("mailboxes.edit", address=mailbox.address))
-    return render_template("mailboxes/edit.html", mailbox=mailbox, form=form), form_status(form)
+    factors = second_factors.list_second_factors(db(), mailbox.address, actor=current_actor())
+    page = render_template("mailboxes/edit.html", mailbox=mailbox, form=form, login_protocols=LOGIN_PROTOCOLS, factors=factors)
+    return page, form_status(form)
 
 
 def save_mailbox(mailbox: MailboxView, form: MailboxEditForm) -> None:
@@ -145,7 +150,7 @@ def reset_password(address: str) -> Page:
     if form.validate_on_submit():
         password = generated_password() if form.generate_password.data else form.password.data
         with refusal_shown_on(form):
-            accounts.set_password(db(), mailbox.address, password, actor=current_actor())
+            accounts.set_password(db(), mailbox.address, password, actor=current_actor(), sign_out=form.sign_out.data)
             shown = password if form.generate_password.data else None
             return render_template("mailboxes/password_set.html", mailbox=mailbox, password=shown)
     return render_template("mailboxes/password.html", mailbox=mailbox, form=form), form_status(form)
@@ -180,3 +185,13 @@ def delete(address: str) -> Page:
             flash(_("Mailbox %(address)s and its mail were deleted.", address=mailbox.address), "success")
             return redirect(url_for("mailboxes.index", domain=mailbox.domain))
     return render_template("mailboxes/delete.html", mailbox=mailbox, form=form), form_status(form)
+
+
+@bp.post("/<address>/second-factors/remove")
+@manager_required
+def remove_second_factors(address: str) -> Response:
+    """For a user who lost their phone and recovery codes: the password alone signs in again."""
+    mailbox = accounts.get_mailbox(db(), address, actor=current_actor(), to_change=True)
+    second_factors.remove_second_factors(db(), mailbox.address, actor=current_actor())
+    flash(_("The second factors of %(address)s were removed.", address=mailbox.address), "success")
+    return redirect(url_for("mailboxes.edit", address=mailbox.address))

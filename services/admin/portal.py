@@ -1,14 +1,15 @@
-"""What every request of the portal shares: settings, the database and the login throttle."""
+"""What every request of the portal shares: the settings and the database."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import current_app, request
 
+from shared.accounts.passkeys import RelyingParty
 from shared.accounts.permissions import Scope
 from shared.accounts.views import Actor, TokenRef
 from shared.config import Settings
-from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database
 
 
@@ -16,7 +17,6 @@ from shared.storage.db import Database
 class Portal:
     settings: Settings
     db: Database
-    throttle: LoginThrottle
 
 
 def portal() -> Portal:
@@ -30,6 +30,13 @@ def db() -> Database:
 
 def client_ip() -> str:
     return request.remote_addr or ""
+
+
+def relying_party() -> RelyingParty:
+    """WebAuthn's relying party: the host name and origin the browser shows the portal under
+    (a proxy's, through ProxyFix). A browser signs only for the origin it really shows."""
+    origin = request.host_url.rstrip("/")
+    return RelyingParty(id=urlsplit(origin).hostname or "", origin=origin)
 
 
 def acting_as(scope: Scope, token: TokenRef | None = None) -> Actor:

@@ -5,7 +5,7 @@ from shared import accounts
 from shared.accounts.views import CONSOLE
 from shared.config import load_settings
 from shared.storage.db import Database
-from shared.storage.migrations import ensure_at_head
+from shared.storage.schema_version import ensure_at_head
 
 
 def open_database(hosting: str | None = None) -> Database:

@@ -23,7 +23,10 @@ def domain() -> None:
 @click.option("--max-aliases", type=click.IntRange(min=0), default=0, help="0 = no limit.")
 @click.option("--quota", type=SIZE, default=0, help="Total storage cap (0 = none).")
 @click.option("--default-mailbox-quota", type=SIZE, default=0, help="Quota of new mailboxes (0 = none).")
-def domain_add(name: str, max_mailboxes: int, max_aliases: int, quota: int, default_mailbox_quota: int) -> None:
+@click.option("--require-2fa", is_flag=True, help="Its users must sign in to the portal with a second factor.")
+def domain_add(
+    name: str, max_mailboxes: int, max_aliases: int, quota: int, default_mailbox_quota: int, require_2fa: bool
+) -> None:
     created = accounts.create_domain(
         open_database(),
         name,
@@ -31,9 +34,25 @@ def domain_add(name: str, max_mailboxes: int, max_aliases: int, quota: int, defa
         max_aliases=max_aliases,
         quota_bytes=quota,
         default_mailbox_quota=default_mailbox_quota,
+        require_2fa=require_2fa,
         actor=CONSOLE,
     )
     click.echo(f"domain added: {created.name}")
+
+
+@domain.command("set")
+@click.argument("name", callback=checked_domain, metavar="DOMAIN")
+@click.option(
+    "--require-2fa/--no-require-2fa",
+    default=None,
+    help="Whether its users must enrol a second factor at their next portal sign-in and use it from then on.",
+)
+def domain_set(name: str, require_2fa: bool | None) -> None:
+    """Change a setting of the hosted domain DOMAIN."""
+    if require_2fa is None:
+        raise click.UsageError("give --require-2fa or --no-require-2fa")
+    updated = accounts.update_domain(open_database(), name, require_2fa=require_2fa, actor=CONSOLE)
+    click.echo(f"two-factor sign-in {'required' if require_2fa else 'not required'}: {updated.name}")
 
 
 @domain.command("list")

@@ -11,7 +11,8 @@ from services.launch import StartupError, serve
 from shared.config import load_settings
 from shared.mail.addresses import parse_address
 from shared.storage.db import Database
-from shared.storage.migrations import ensure_at_head, upgrade_to_head
+from shared.storage.migrations import upgrade_to_head
+from shared.storage.schema_version import ensure_at_head
 from shared.storage.uidl_stamping import keep_uidls_of_old_messages
 
 

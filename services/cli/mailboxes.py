@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from services.cli.app_passwords import app_password
 from services.cli.database import open_database
 from services.cli.output import json_option, print_records
 from services.cli.params import (
@@ -17,6 +18,7 @@ from services.cli.params import (
     with_password,
 )
 from shared import accounts
+from shared.accounts import second_factors
 from shared.accounts.records import mailbox_record, pick
 from shared.accounts.views import CONSOLE, MailboxView
 
@@ -60,6 +62,19 @@ def mailbox_passwd(address: str, password: str | None, password_stdin: bool) -> 
     click.echo(f"password changed: {address}")
 
 
+@mailbox.group("2fa")
+def mailbox_2fa() -> None:
+    """Second factors of the portal sign-in."""
+
+
+@mailbox_2fa.command("reset")
+@click.argument("address", callback=checked_address)
+def mailbox_2fa_reset(address: str) -> None:
+    """Remove every second factor of ADDRESS (authenticator app, passkeys, recovery codes)."""
+    second_factors.remove_second_factors(open_database(), address, actor=CONSOLE)
+    click.echo(f"second factors removed: {address}")
+
+
 @mailbox.command("remove")
 @click.argument("address", callback=checked_address)
 def mailbox_remove(address: str) -> None:
@@ -93,3 +108,6 @@ def mailbox_revoke(address: str, global_admin: bool, domain_name: str | None) ->
     """Take a portal role away."""
     view = accounts.revoke_role(open_database(), address, global_admin=global_admin, domain=domain_name, actor=CONSOLE)
     _echo_roles(view)
+
+
+mailbox.add_command(app_password)

@@ -47,7 +47,7 @@ REPORTED = (click.exceptions.Abort, click.ClickException, ConfigError, BeaconErr
 # The database's failures, by module and class name: a command raises them only after importing
 # that module, so they are looked up among the imported modules rather than imported here, which
 # would load SQLAlchemy and Alembic into every command (`beaconmail --help` included).
-SCHEMA_NOT_READY = ("shared.storage.migrations", "SchemaNotReady")
+SCHEMA_NOT_READY = ("shared.storage.schema_version", "SchemaNotReady")
 DATABASE_ERROR = ("sqlalchemy.exc", "SQLAlchemyError")
 
 

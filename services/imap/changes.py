@@ -9,6 +9,8 @@ that user's Maildir on disk and writes the totals where quota_clone writes its o
 (shared.mail.quota.recount_after_imap). Totals, not differences: a recount cannot count
 twice what POP3 or SMTP counted, and a second event for a mailbox still waiting is dropped.
 
+The same listener answers Dovecot's auth policy requests below `/policy` (services.imap.policy).
+
 The listener takes requests from any local process, so the path carries a secret drawn at
 each start, and a body names a user only as an address we host (a recount of someone else's
 mailbox would be harmless anyway: it writes what is on disk).
@@ -23,6 +25,8 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from services.imap import policy
+from services.imap.config import POLICY_PATH
 from shared.errors import InvalidAddress
 from shared.mail.addresses import parse_address
 from shared.mail.quota import recount_after_imap
@@ -110,23 +114,52 @@ def _handler_for(listener: ChangeListener) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"  # Dovecot's HTTP client keeps its connection open
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's spelling)
-            if not secrets.compare_digest(self.path.encode(errors="surrogateescape"), f"/{listener.secret}".encode()):
+            path, is_policy, command = self.path.partition(f"{POLICY_PATH}?command=")
+            if not secrets.compare_digest(path.encode(errors="surrogateescape"), f"/{listener.secret}".encode()):
                 self._reply(HTTPStatus.NOT_FOUND)
                 return
-            try:
-                length = int(self.headers.get("Content-Length", ""))
-            except ValueError:
-                self._reply(HTTPStatus.LENGTH_REQUIRED)
+            body = self._body()
+            if body is None:
                 return
-            if not 0 <= length <= MAX_EVENT_BYTES:
-                self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            if is_policy:
+                self._policy(command, body)
                 return
-            address = changed_user(self.rfile.read(length))
+            address = changed_user(body)
             if address is None:
                 self._reply(HTTPStatus.BAD_REQUEST)
                 return
             listener.changed(address)
             self._reply(HTTPStatus.NO_CONTENT)
+
+        def _policy(self, command: str, body: bytes) -> None:
+            try:
+                reply = policy.answer(listener.db, command, body)
+            # The boundary of a policy request: Dovecot lets a login through when we fail to
+            # answer (auth_policy_reject_on_fail = no), as it would without the hook.
+            except Exception:
+                log.exception("imap auth policy %s failed", command)
+                self._reply(HTTPStatus.INTERNAL_SERVER_ERROR)
+                return
+            if reply is None:
+                self._reply(HTTPStatus.BAD_REQUEST)
+                return
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def _body(self) -> bytes | None:
+            """The request's body, or None after an error reply."""
+            try:
+                length = int(self.headers.get("Content-Length", ""))
+            except ValueError:
+                self._reply(HTTPStatus.LENGTH_REQUIRED)
+                return None
+            if not 0 <= length <= MAX_EVENT_BYTES:
+                self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+                return None
+            return self.rfile.read(length)
 
         def _reply(self, status: HTTPStatus) -> None:
             self.send_response(status)

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.accounts.imap_login import DEFAULT_PASS_SCHEME, ImapDirectory
+from shared.accounts.imap_login import APP_PASSWORD_FIELD, DEFAULT_PASS_SCHEME, ImapDirectory
 from shared.config import ConfigError, Settings
 
 # The folders every mailbox has from its first login, on disk Maildir++'s `.Sent` and so on.
@@ -22,6 +22,8 @@ USERNAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 # The IMAP commands that can store or remove a message (their UID forms are named apart),
 # each a reason to recount the user's mailbox (services.imap.changes).
 CHANGING_COMMANDS = ("APPEND", "COPY", "UID COPY", "MOVE", "UID MOVE", "EXPUNGE", "UID EXPUNGE", "CLOSE")
+# Below the listener's url: where Dovecot's auth process asks the policy (services.imap.changes).
+POLICY_PATH = "/policy"
 # How long the stats service waits for our listener, which answers before it recounts.
 CHANGES_TIMEOUT = "2 secs"
 # Loopback clients may log in before TLS (the contract); TLS is required from anywhere else.
@@ -47,6 +49,7 @@ class Host:
 class DovecotFiles:
     main: str  # dovecot.conf
     sql: str  # the passdb/userdb file it names (holds the database password)
+    app_password_sql: str  # the second passdb's: app passwords (holds it too)
     quota_dict: str  # the SQL dict quota_clone writes through (holds it too)
 
 
@@ -70,6 +73,10 @@ def sql_file(settings: Settings) -> Path:
     return imap_folder(settings) / "dovecot-sql.conf.ext"
 
 
+def app_password_sql_file(settings: Settings) -> Path:
+    return imap_folder(settings) / "dovecot-sql-app-passwords.conf.ext"
+
+
 def quota_dict_file(settings: Settings) -> Path:
     return imap_folder(settings) / "dovecot-dict-sql.conf.ext"
 
@@ -81,8 +88,14 @@ def dict_user(directory: ImapDirectory, host: Host) -> str:
 
 
 def render(settings: Settings, directory: ImapDirectory, host: Host, changes_url: str) -> DovecotFiles:
-    """`changes_url`: where Dovecot posts each finished command of CHANGING_COMMANDS."""
-    return DovecotFiles(_main(settings, directory, host, changes_url), _sql(directory), _quota_dict(directory))
+    """`changes_url`: where Dovecot posts each finished command of CHANGING_COMMANDS, and below
+    which it asks the auth policy (POLICY_PATH)."""
+    return DovecotFiles(
+        _main(settings, directory, host, changes_url),
+        _sql(directory, directory.password_query, with_users=True),
+        _sql(directory, directory.app_password_query, with_users=False),
+        _quota_dict(directory),
+    )
 
 
 def _main(settings: Settings, directory: ImapDirectory, host: Host, changes_url: str) -> str:
@@ -109,6 +122,7 @@ def _main(settings: Settings, directory: ImapDirectory, host: Host, changes_url:
         f"auth_username_chars = {_quoted(USERNAME_CHARS)}",
         # No cache: a disabled mailbox or a changed password is refused at the next login.
         "auth_cache_size = 0",
+        *_policy(settings, changes_url + POLICY_PATH),
         *_users(directory, host),
         f"mail_location = maildir:~:INDEX={index}:CONTROL={index}",
         *_quota(settings, directory, host),
@@ -124,19 +138,39 @@ def _main(settings: Settings, directory: ImapDirectory, host: Host, changes_url:
         *_login_chroot(host),
         "}",
         f"passdb {{\n  driver = sql\n  args = {sql_file(settings)}\n}}",
+        # Tried when the mailbox's own password did not match (Dovecot's default result_failure = continue).
+        f"passdb {{\n  driver = sql\n  args = {app_password_sql_file(settings)}\n}}",
         f"userdb {{\n  driver = sql\n  args = {sql_file(settings)}\n}}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def _sql(directory: ImapDirectory) -> str:
-    return "\n".join([
+def _sql(directory: ImapDirectory, password_query: str, *, with_users: bool) -> str:
+    lines = [
         f"driver = {directory.driver}",
         f"connect = {_quoted(directory.connect)}",
         f"default_pass_scheme = {DEFAULT_PASS_SCHEME}",
-        f"password_query = {directory.password_query}",
-        f"user_query = {directory.user_query}",
-    ]) + "\n"
+        f"password_query = {password_query}",
+    ]
+    if with_users:
+        lines.append(f"user_query = {directory.user_query}")
+    return "\n".join(lines) + "\n"
+
+
+def _policy(settings: Settings, url: str) -> list[str]:
+    """Dovecot's auth policy hook, for the lockout every service shares (shared.accounts.logins):
+    before a password is checked, may this address try this account; after, how it went (with
+    the app password used, if one was). A refusal is answered as a wrong password."""
+    nonce = hashlib.sha256(f"dovecot auth policy {settings.secret_key}".encode()).hexdigest()
+    return [
+        f"auth_policy_server_url = {url}",
+        f"auth_policy_hash_nonce = {nonce}",
+        "auth_policy_request_attributes = "
+        f"login=%{{requested_username}} remote=%{{rip}} app_password=%{{passdb:{APP_PASSWORD_FIELD}}}",
+        "auth_policy_check_before_auth = yes",
+        "auth_policy_check_after_auth = no",
+        "auth_policy_report_after_auth = yes",
+    ]
 
 
 def _quota(settings: Settings, directory: ImapDirectory, host: Host) -> list[str]:

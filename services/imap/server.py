@@ -8,10 +8,14 @@ die first.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import pwd
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -19,6 +23,7 @@ from services.imap.changes import ChangeListener
 from services.imap.config import (
     DovecotFiles,
     Host,
+    app_password_sql_file,
     dict_user,
     imap_folder,
     quota_dict_file,
@@ -67,13 +72,26 @@ def run_imap(settings: Settings) -> None:
     directory = imap_directory(settings)
     db = Database(settings)
     try:
-        with ChangeListener(db) as listener:
+        with sole_instance(imap_folder(settings)), ChangeListener(db) as listener:
             config = write_config(settings, directory, machine_host(settings), listener.url)
             returncode = _run_dovecot(config)
     finally:
         db.dispose()
     if returncode:
         raise SystemExit(returncode)
+
+
+@contextmanager
+def sole_instance(folder: Path) -> Iterator[None]:
+    """Held while Dovecot runs: a second `beaconmail imap` on the same data folder would rewrite
+    the running Dovecot's configuration and sockets, so it stops before writing anything."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "instance.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OSError(errno.EBUSY, f"another `beaconmail imap` is running on {folder}") from None
+        yield
 
 
 def _run_dovecot(config: Path) -> int:
@@ -109,6 +127,7 @@ def write_config(settings: Settings, directory: ImapDirectory, host: Host, chang
     # The mail processes (the Maildirs' owner) create each mailbox's index folder.
     os.chown(index, directory.mail_uid, directory.mail_gid)
     _write_private(sql_file(settings), files.sql, pwd.getpwnam(host.internal_user).pw_uid)
+    _write_private(app_password_sql_file(settings), files.app_password_sql, pwd.getpwnam(host.internal_user).pw_uid)
     _write_private(quota_dict_file(settings), files.quota_dict, pwd.getpwnam(dict_user(directory, host)).pw_uid)
     config = folder / "dovecot.conf"
     _write_private(config, files.main, os.geteuid())

@@ -71,7 +71,7 @@ class Channel(asyncio.Protocol):
 
     @property
     def peer(self) -> str:
-        """The client's IP address, for throttling and logs."""
+        """The client's IP address, for the lockout and logs."""
         peername = self._transport.get_extra_info("peername") if self._transport else None
         return str(peername[0]) if peername else "unknown"
 

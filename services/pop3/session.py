@@ -43,14 +43,13 @@ from services.pop3.events import (
 )
 from services.pop3.protocol import Pop3Connection
 from services.pop3.replies import (
-    ERR_AUTH,
     ERR_LOGIN_DELAY,
     ERR_SYS_TEMP,
     reply_for_error,
 )
 from services.pop3.stuffing import MessageEncoder
 from shared.accounts import authenticate
-from shared.errors import AuthFailed, BeaconError
+from shared.errors import BeaconError
 from shared.mail.maildrop import (
     Maildrop,
     commit_deletes,
@@ -59,7 +58,6 @@ from shared.mail.maildrop import (
     release_maildrop,
     renew_maildrop,
 )
-from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -98,7 +96,6 @@ class SessionServices:
 
     db: Database
     ssl_context: ssl.SSLContext
-    throttle: LoginThrottle
     login_delay: LoginDelay
 
 
@@ -257,22 +254,14 @@ class Pop3Session:
                 return await self._start_tls()
 
     async def _authenticate(self, action: Authenticate) -> Result:
-        """Only failures are slowed down, after the password check: the right password is
-        answered at once, even for an account that others are guessing at from elsewhere."""
-        peer, throttle = self._channel.peer, self._services.throttle
-        if throttle.is_locked(peer, action.user):
-            log.warning("pop3 %s: login as %r refused, too many failures", peer, action.user)
-            return Refused(ERR_AUTH)
+        """The lockout is shared's, one for every process and service: a locked out client
+        reads `-ERR [AUTH]`, as a wrong password does."""
+        peer = self._channel.peer
         try:
-            mailbox = await asyncio.to_thread(authenticate, self._db, action.user, action.secret, service="pop3")
+            mailbox = await asyncio.to_thread(authenticate, self._db, action.user, action.secret, "pop3", peer)
         except SHARED_FAILURES as error:
             log.info("pop3 %s: login as %r failed: %s", peer, action.user, type(error).__name__)
-            if isinstance(error, AuthFailed):
-                delay = throttle.delay_for(peer, action.user)  # grows with the failures before this one
-                throttle.record_failure(peer, action.user)  # counted even if the client hangs up now
-                await asyncio.sleep(delay)
             return Refused(reply_for_error(error))
-        throttle.record_success(peer, action.user)
         if not self._services.login_delay.allows(mailbox.address):
             return Refused(ERR_LOGIN_DELAY)
         log.info("pop3 %s: %s logged in", peer, mailbox.address)

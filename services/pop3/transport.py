@@ -16,7 +16,6 @@ from shared.runtime import eventloop
 from shared.runtime.accepting import Acceptor, WorkerLoads
 from shared.runtime.connections import ConnectionsPerIp
 from shared.runtime.prefork import listening_socket, run_workers, service_sockets
-from shared.runtime.throttle import LoginThrottle
 from shared.runtime.tls import server_ssl_context
 from shared.storage.db import Database, open_database
 
@@ -57,8 +56,7 @@ class Pop3Server:
     async def start(self) -> None:
         context = await asyncio.to_thread(server_ssl_context, self.settings)
         self._db = await asyncio.to_thread(open_database, self.settings)
-        throttle, login_delay = LoginThrottle(self.settings), LoginDelay(self.settings.login_delay)
-        services = SessionServices(self._db, context, throttle, login_delay)
+        services = SessionServices(self._db, context, LoginDelay(self.settings.login_delay))
         bind = self.settings.bind
         plain_socket, implicit_socket = self._sockets or (
             listening_socket(bind, self.settings.pop3_port),

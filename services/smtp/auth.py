@@ -22,7 +22,6 @@ from shared import accounts
 from shared.accounts.views import MailboxView
 from shared.errors import AccountDisabled, AuthFailed, InvalidAddress, TemporaryFailure
 from shared.mail.addresses import parse_address
-from shared.runtime.throttle import LoginThrottle
 from shared.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -109,40 +108,32 @@ def password_check_slots() -> int:
 
 
 class Authenticator:
-    """Checks credentials against the shared accounts, with per-IP/per-account throttling."""
+    """Checks credentials against the shared accounts; the lockout is shared's (one for every
+    process and service), and a locked out client reads the same 535 as a wrong password."""
 
-    def __init__(self, db: Database, throttle: LoginThrottle) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.throttle = throttle
         self._checks = asyncio.Semaphore(password_check_slots())
 
     async def verify(self, credentials: Credentials, ip: str) -> AuthOutcome:
         account = credentials.username
-        if self.throttle.is_locked(ip, account):
-            log.warning("AUTH from %s for %r refused: locked out", ip, account)
-            return AuthOutcome(replies.S421_AUTH_LOCKED, close=True)
-        await asyncio.sleep(self.throttle.delay_for(ip, account))
         try:
             async with self._checks:
                 mailbox = await asyncio.to_thread(
-                    accounts.authenticate, self.db, account, credentials.password, service="smtp"
+                    accounts.authenticate, self.db, account, credentials.password, "smtp", ip
                 )
         except AccountDisabled:
             return AuthOutcome(replies.S535_ACCOUNT_DISABLED)
         except (AuthFailed, InvalidAddress):
-            return self._failed(ip, account)
+            log.info("AUTH from %s for %r failed", ip, account)
+            return AuthOutcome(replies.S535_AUTH_FAILED)
         except TemporaryFailure:
             return AuthOutcome(replies.S454_AUTH_UNAVAILABLE)
         if credentials.authzid and not _is_same_address(credentials.authzid, mailbox.address):
-            return self._failed(ip, account)
-        self.throttle.record_success(ip, account)
+            log.info("AUTH from %s as %s refused: authzid %r", ip, mailbox.address, credentials.authzid)
+            return AuthOutcome(replies.S535_AUTH_FAILED)
         log.info("AUTH from %s as %s", ip, mailbox.address)
         return AuthOutcome(replies.S235_AUTH_OK, mailbox)
-
-    def _failed(self, ip: str, account: str) -> AuthOutcome:
-        self.throttle.record_failure(ip, account)
-        log.info("AUTH from %s for %r failed", ip, account)
-        return AuthOutcome(replies.S535_AUTH_FAILED)
 
 
 def _is_same_address(authzid: str, address: str) -> bool:

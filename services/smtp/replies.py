@@ -46,7 +46,6 @@ S250_MESSAGE_ACCEPTED = Reply(250, "2.0.0", "Message accepted for delivery")
 S252_CANNOT_VRFY = Reply(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery")
 
 S421_TOO_MANY_COMMANDS = Reply(421, "4.7.0", "Too many commands, closing connection")
-S421_AUTH_LOCKED = Reply(421, "4.7.0", "Too many failed authentication attempts, try again later")
 S421_TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections from your address, try again later")
 S421_TOO_MANY_REFUSED_RECIPIENTS = Reply(421, "4.7.0", "Too many refused recipients, closing connection")
 S451_LOCAL_ERROR = Reply(451, "4.3.0", "Local error in processing, try again later")

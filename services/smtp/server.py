@@ -25,7 +25,6 @@ from shared.runtime import eventloop
 from shared.runtime.accepting import Acceptor, WorkerLoads
 from shared.runtime.connections import ConnectionsPerIp
 from shared.runtime.prefork import listening_socket, run_workers, service_sockets
-from shared.runtime.throttle import LoginThrottle
 from shared.runtime.tls import server_ssl_context
 from shared.storage.db import Database, open_database
 from shared.storage.directory_cache import DirectoryCache
@@ -87,7 +86,7 @@ async def start_listeners(
     context = ServerContext(
         settings=settings,
         tls_context=server_ssl_context(settings),
-        authenticator=Authenticator(db, LoginThrottle(settings)),
+        authenticator=Authenticator(db),
         data_slots=asyncio.Semaphore(data_slot_count(settings)),
         connections=ConnectionsPerIp(settings.max_connections_per_ip, loads),
         idle_timeout=idle_timeout,

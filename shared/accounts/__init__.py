@@ -30,9 +30,9 @@ from shared.accounts.domains import (
     remove_domain,
     update_domain,
 )
+from shared.accounts.logins import authenticate
 from shared.accounts.mailbox_search import count_mailboxes, list_mailboxes
 from shared.accounts.mailboxes import (
-    authenticate,
     create_mailbox,
     get_mailbox,
     grant_role,

@@ -15,7 +15,7 @@ from shared.accounts.permissions import (
     require_write,
 )
 from shared.accounts.views import Actor, AliasView, GroupView
-from shared.errors import InvalidValue, LimitExceeded, NotFound
+from shared.errors import N_, InvalidValue, LimitExceeded, MessageId, NotFound
 from shared.mail.addresses import domain_part, parse_address, stored_alias_source
 from shared.mail.routing import forwards_in_loop
 from shared.storage.db import Database
@@ -30,14 +30,14 @@ from shared.storage.models import (
 )
 
 
-def _normalised_targets(addresses: Iterable[str], what: str) -> list[str]:
+def _normalised_targets(addresses: Iterable[str], missing: MessageId) -> list[str]:
     targets: list[str] = []
     for text in addresses:
         target = str(parse_address(text))
         if target not in targets:
             targets.append(target)
     if not targets:
-        raise InvalidValue(f"give at least one {what}")
+        raise InvalidValue(missing)
     return targets
 
 
@@ -46,7 +46,9 @@ def _claim_address(s: Session, domain_name: str, address: str) -> Domain:
     domain = domain_by_name(s, domain_name, for_update=True)
     used = count_in_domain(s, Alias.domain_id, domain.id) + count_in_domain(s, GroupMailbox.domain_id, domain.id)
     if domain.max_aliases and used >= domain.max_aliases:
-        raise LimitExceeded(f"{domain.name} already has its maximum of {domain.max_aliases} aliases")
+        raise LimitExceeded(
+            N_("%(domain)s already has its maximum of %(limit)s aliases"), domain=domain.name, limit=domain.max_aliases
+        )
     ensure_address_free(s, address)
     return domain
 
@@ -57,9 +59,9 @@ def create_alias(db: Database, source: str, destinations: Iterable[str], *, acto
     domain_name = domain_part(key)
     with db.session.begin() as s:
         _require_change(actor.scope, alias_source_in_scope, key)
-        targets = _normalised_targets(destinations, "destination")
+        targets = _normalised_targets(destinations, N_("give at least one destination"))
         if key in targets:
-            raise InvalidValue(f"{key} cannot forward to itself")
+            raise InvalidValue(N_("%(address)s cannot forward to itself"), address=key)
         domain = _claim_address(s, domain_name, key)
         alias = Alias(domain_id=domain.id, source=key)
         alias.destinations = [AliasDestination(position=i, address=t) for i, t in enumerate(targets)]
@@ -72,7 +74,7 @@ def create_alias(db: Database, source: str, destinations: Iterable[str], *, acto
 def update_alias(db: Database, source: str, destinations: Iterable[str], *, actor: Actor) -> AliasView:
     with db.session.begin() as s:
         key = _require_change(actor.scope, alias_source_in_scope, source)
-        targets = _normalised_targets(destinations, "destination")
+        targets = _normalised_targets(destinations, N_("give at least one destination"))
         alias = _alias(s, key)
         alias.destinations = []
         s.flush()
@@ -86,7 +88,7 @@ def _refuse_loop(db: Database, s: Session, key: str) -> None:
     s.flush()
     limit = db.settings.alias_depth_limit
     if forwards_in_loop(s, key, limit):
-        raise InvalidValue(f"{key} would forward in a loop or through more than {limit} aliases")
+        raise InvalidValue(N_("%(address)s would forward in a loop or through more than %(limit)s aliases"), address=key, limit=limit)
 
 
 def _require_change(scope: Scope, in_scope: Callable[[Scope, str], object], text: str) -> str:
@@ -98,7 +100,7 @@ def _require_change(scope: Scope, in_scope: Callable[[Scope, str], object], text
 def _alias(s: Session, key: str) -> Alias:
     alias = s.scalars(select(Alias).where(Alias.source == key)).one_or_none()
     if alias is None:
-        raise NotFound(f"unknown alias: {key}")
+        raise NotFound(N_("unknown alias: %(name)s"), name=key)
     return alias
 
 
@@ -128,7 +130,7 @@ def _policy(text: str) -> SendingPolicy:
     try:
         return SendingPolicy(text)
     except ValueError:
-        raise InvalidValue(f"unknown sending policy {text!r} (use anyone, domain or members)") from None
+        raise InvalidValue(N_("unknown sending policy %(policy)r (use anyone, domain or members)"), policy=text) from None
 
 
 def create_group(
@@ -138,10 +140,10 @@ def create_group(
     parsed = parse_address(address)
     with db.session.begin() as s:
         _require_change(actor.scope, address_in_scope, str(parsed))
-        targets = _normalised_targets(members, "member")
+        targets = _normalised_targets(members, N_("give at least one member"))
         sending = _policy(policy)
         if str(parsed) in targets:
-            raise InvalidValue(f"{parsed} cannot be a member of itself")
+            raise InvalidValue(N_("%(address)s cannot be a member of itself"), address=parsed)
         domain = _claim_address(s, parsed.domain, str(parsed))
         group = GroupMailbox(domain_id=domain.id, address=str(parsed), policy=sending)
         group.members = [GroupMember(address=member) for member in sorted(targets)]
@@ -154,7 +156,7 @@ def create_group(
 def _group(s: Session, address: str) -> GroupMailbox:
     group = s.scalars(select(GroupMailbox).where(GroupMailbox.address == address)).one_or_none()
     if group is None:
-        raise NotFound(f"unknown group: {address}")
+        raise NotFound(N_("unknown group: %(name)s"), name=address)
     return group
 
 
@@ -168,7 +170,7 @@ def update_group(
 ) -> GroupView:
     with db.session.begin() as s:
         key = _require_change(actor.scope, address_in_scope, address)
-        targets = _normalised_targets(members, "member") if members is not None else None
+        targets = _normalised_targets(members, N_("give at least one member")) if members is not None else None
         sending = _policy(policy) if policy is not None else None
         group = _group(s, key)
         if targets is not None:

@@ -6,6 +6,8 @@ from sqlalchemy.orm import Session
 
 from shared.accounts.permissions import domain_in_scope, require_manager
 from shared.accounts.views import Actor, AuditView
+from shared.errors import InvalidAddress
+from shared.mail.addresses import normalise_domain, stored_alias_source
 from shared.storage.db import Database
 from shared.storage.models import AuditEntry
 
@@ -39,7 +41,8 @@ def list_audit(
     """Newest first, of the actor's domains or of `domain`, one of them; `by` is who made the change."""
     require_manager(actor.scope)
     domains = [domain_in_scope(actor.scope, domain)] if domain else actor.scope.domain_filter()
-    filters = [by or "", action or "", text or "", *(domains or [])]
+    by, texts = stored_form(by) if by else None, {text, stored_form(text)} if text else set()
+    filters = [by or "", action or "", *texts, *(domains or [])]
     if any("\x00" in value for value in filters):
         return []  # no stored value holds a NUL, and PostgreSQL refuses one as a parameter
     query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
@@ -49,8 +52,19 @@ def list_audit(
         query = query.where(AuditEntry.actor == by)
     if action:
         query = query.where(AuditEntry.action == action)
-    if text:
-        pattern = f"%{text}%"
-        query = query.where(or_(AuditEntry.target.like(pattern), AuditEntry.detail.like(pattern)))
+    if texts:
+        patterns = [f"%{each}%" for each in texts]
+        query = query.where(or_(*(column.like(pattern) for pattern in patterns for column in (AuditEntry.target, AuditEntry.detail))))
     with db.session.begin() as s:
         return [AuditView.of(entry) for entry in s.scalars(query.limit(limit).offset(offset))]
+
+
+def stored_form(text: str) -> str:
+    """An address or a domain as entries store it (A-labels), so a filter typed in Unicode finds
+    them; any other text as it was."""
+    for normalise in (stored_alias_source, normalise_domain):
+        try:
+            return normalise(text)
+        except InvalidAddress:
+            pass
+    return text

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -14,12 +15,15 @@ from shared.accounts.permissions import (
 )
 from shared.accounts.tokens import revoke_tokens_of_domain
 from shared.accounts.views import Actor, DomainView
-from shared.errors import Conflict, InvalidValue, NotFound
-from shared.mail import dkimkeys, dnshealth
+from shared.errors import N_, Conflict, InvalidValue, NotFound
+from shared.mail import dkimkeys
 from shared.mail.addresses import domain_to_unicode, normalise_domain
 from shared.storage.db import Database
 from shared.storage.lookups import count_in_domain, domain_by_name, hosted_domain
 from shared.storage.models import Alias, AliasDomain, Domain, GroupMailbox, Mailbox
+
+if TYPE_CHECKING:
+    from shared.mail.dnshealth import DnsCheck
 
 LIMIT_FIELDS = ("max_mailboxes", "max_aliases", "quota_bytes", "default_mailbox_quota")
 
@@ -29,7 +33,7 @@ def _checked_limits(*values: int | None) -> dict[str, int | None]:
     limits = dict(zip(LIMIT_FIELDS, values, strict=True))
     for field, value in limits.items():
         if value is not None and value < 0:
-            raise InvalidValue(f"{field} must not be negative")
+            raise InvalidValue(N_("%(field)s must not be negative"), field=field)
     return limits
 
 
@@ -47,6 +51,7 @@ def create_domain(
     max_aliases: int = 0,
     quota_bytes: int = 0,
     default_mailbox_quota: int = 0,
+    require_2fa: bool = False,
     actor: Actor,
 ) -> DomainView:
     """Host a new domain: only global admins may."""
@@ -55,11 +60,11 @@ def create_domain(
         ascii_name = normalise_domain(name)
         limits = _checked_limits(max_mailboxes, max_aliases, quota_bytes, default_mailbox_quota)
         if hosted_domain(s, ascii_name) is not None:
-            raise Conflict(f"domain already exists: {ascii_name}")
-        domain = Domain(name=ascii_name, **limits)
+            raise Conflict(N_("domain already exists: %(name)s"), name=ascii_name)
+        domain = Domain(name=ascii_name, require_2fa=require_2fa, **limits)
         s.add(domain)
         s.flush()
-        audit.record(s, actor, "domain.create", ascii_name, ascii_name)
+        audit.record(s, actor, "domain.create", ascii_name, ascii_name, f"require_2fa={require_2fa}" if require_2fa else "")
         return _view(s, domain)
 
 
@@ -69,6 +74,7 @@ def update_domain(
     *,
     active: bool | None = None,
     inbound_checks: bool | None = None,
+    require_2fa: bool | None = None,
     max_mailboxes: int | None = None,
     max_aliases: int | None = None,
     quota_bytes: int | None = None,
@@ -76,12 +82,13 @@ def update_domain(
     actor: Actor,
 ) -> DomainView:
     """Change a domain's limits, switch it on or off, or switch the checks of mail arriving on
-    the MX for it (authentication, blocklists, content) on or off: only global admins may."""
+    the MX for it (authentication, blocklists, content) on or off, or require its users to sign
+    in to the portal with a second factor: only global admins may."""
     with db.session.begin() as s:
         domain = _administered_domain(s, actor, name)
         limits = _checked_limits(max_mailboxes, max_aliases, quota_bytes, default_mailbox_quota)
         changes = {field: value for field, value in limits.items() if value is not None}
-        switches = {"active": active, "inbound_checks": inbound_checks}
+        switches = {"active": active, "inbound_checks": inbound_checks, "require_2fa": require_2fa}
         changes.update({field: value for field, value in switches.items() if value is not None})
         for field, value in changes.items():
             setattr(domain, field, value)
@@ -120,11 +127,14 @@ def get_domain(db: Database, name: str, *, actor: Actor) -> DomainView:
         return _view(s, domain_by_name(s, domain_in_scope(actor.scope, name)))
 
 
-def check_domain_dns(db: Database, name: str, *, actor: Actor) -> list[dnshealth.DnsCheck]:
+def check_domain_dns(db: Database, name: str, *, actor: Actor) -> list[DnsCheck]:
     """One of the actor's domains: each record it should publish against what the resolver returns.
     The lookups run outside the transaction, which only says whether the actor sees the domain."""
     with db.session.begin() as s:
         domain = domain_by_name(s, domain_in_scope(actor.scope, name)).name
+    # Imported here: dnspython is a tenth of every other CLI command's start-up.
+    from shared.mail import dnshealth
+
     return dnshealth.check_domain(db.settings, domain, dkimkeys.dns_record(db.settings, domain))
 
 
@@ -164,7 +174,7 @@ def add_alias_domain(db: Database, alias_name: str, target: str, *, actor: Actor
         domain = _administered_domain(s, actor, target)
         alias_ascii, target_ascii = normalise_domain(alias_name), domain.name
         if hosted_domain(s, alias_ascii) is not None:
-            raise Conflict(f"domain already exists: {alias_ascii}")
+            raise Conflict(N_("domain already exists: %(name)s"), name=alias_ascii)
         domain.alias_domains.append(AliasDomain(name=alias_ascii))
         s.flush()
         audit.record(s, actor, "alias_domain.create", alias_ascii, target_ascii)
@@ -181,6 +191,6 @@ def remove_alias_domain(db: Database, alias_name: str, *, actor: Actor, of_domai
         alias_ascii = domain_in_scope(actor.scope, alias_name)  # normalises; a global admin covers every name
         alias_domain = s.scalars(select(AliasDomain).where(AliasDomain.name == alias_ascii)).one_or_none()
         if alias_domain is None or (target is not None and alias_domain.domain_id != target.id):
-            raise NotFound(f"unknown alias domain: {alias_ascii}")
+            raise NotFound(N_("unknown alias domain: %(name)s"), name=alias_ascii)
         audit.record(s, actor, "alias_domain.remove", alias_ascii, alias_domain.domain.name)
         s.delete(alias_domain)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from shared.accounts import audit
 from shared.accounts.mailboxes import administered_mailbox, visible_mailbox
 from shared.accounts.views import Actor
-from shared.errors import InvalidAddress, InvalidValue
+from shared.errors import N_, InvalidAddress, InvalidValue
 from shared.mail.addresses import parse_address
 from shared.mail.routing import forwards_in_loop
 from shared.storage.db import Database
@@ -45,7 +45,7 @@ def set_forwarding(
         mailbox = administered_mailbox(s, actor.scope, address, own=True)
         targets = _canonical_targets(s, destinations)
         if mailbox.address in targets:
-            raise InvalidValue(f"{mailbox.address} cannot forward to itself")
+            raise InvalidValue(N_("%(address)s cannot forward to itself"), address=mailbox.address)
         mailbox.forwards = []
         s.flush()
         mailbox.forwards = [MailboxForward(position=i, address=t) for i, t in enumerate(targets)]
@@ -53,7 +53,11 @@ def set_forwarding(
         s.flush()
         limit = db.settings.alias_depth_limit
         if forwards_in_loop(s, mailbox.address, limit):
-            raise InvalidValue(f"{mailbox.address} would forward in a loop or through more than {limit} aliases")
+            raise InvalidValue(
+                N_("%(address)s would forward in a loop or through more than %(limit)s aliases"),
+                address=mailbox.address,
+                limit=limit,
+            )
         detail = f"keep_copy={keep_copy} " + " ".join(targets)
         audit.record(s, actor, "mailbox.forwarding", mailbox.address, mailbox.domain.name, detail.strip())
         return ForwardingView.of(mailbox)
@@ -66,11 +70,11 @@ def _canonical_targets(s: Session, destinations: Iterable[str]) -> list[str]:
         try:
             parsed = parse_address(text)
         except InvalidAddress as error:
-            raise InvalidAddress(f"{text.strip()!r} is not a valid address ({error})") from None
+            raise InvalidAddress(N_("%(text)r is not a valid address (%(reason)s)"), text=text.strip(), reason=error) from None
         domain = hosted_domain(s, parsed.domain)
         target = f"{parsed.local}@{domain.name}" if domain else str(parsed)
         if target not in targets:
             targets.append(target)
     if len(targets) > MAX_FORWARDS:
-        raise InvalidValue(f"give at most {MAX_FORWARDS} forwarding addresses")
+        raise InvalidValue(N_("give at most %(limit)s forwarding addresses"), limit=MAX_FORWARDS)
     return targets

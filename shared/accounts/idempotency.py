@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.errors import Conflict
+from shared.errors import N_, Conflict
 from shared.mail.composition import FieldError
 from shared.storage.db import Database
 from shared.storage.models import IdempotentSend
@@ -24,11 +24,12 @@ from shared.storage.models import IdempotentSend
 KEPT = timedelta(hours=24)
 MAX_KEY = 255
 HEADER = "Idempotency-Key"
+IN_PROGRESS = N_("a request with this Idempotency-Key is still being processed; try again shortly")
 
 
 def check_key(key: str) -> str:
     if not key or len(key) > MAX_KEY or not key.isascii() or not key.isprintable():
-        raise FieldError(HEADER, f"must be 1 to {MAX_KEY} printable ASCII characters")
+        raise FieldError(HEADER, N_("%(field)s: must be 1 to %(limit)d printable ASCII characters"), limit=MAX_KEY)
     return key
 
 
@@ -49,14 +50,14 @@ def claim(db: Database, token_id: int, key: str, request_hash: str) -> dict[str,
             ).one_or_none()
         if first is not None:
             return _earlier_answer(first, request_hash)
-    raise Conflict("a request with this Idempotency-Key is still being processed; try again shortly")
+    raise Conflict(IN_PROGRESS)
 
 
 def _earlier_answer(first: IdempotentSend, request_hash: str) -> dict[str, Any]:
     if first.request_hash != request_hash:
-        raise FieldError(HEADER, "was used with a different request; use a new key for a new message")
+        raise FieldError(HEADER, N_("%(field)s: was used with a different request; use a new key for a new message"))
     if not first.answer:
-        raise Conflict("a request with this Idempotency-Key is still being processed; try again shortly")
+        raise Conflict(IN_PROGRESS)
     answer: dict[str, Any] = json.loads(first.answer)
     return answer
 

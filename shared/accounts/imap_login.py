@@ -35,15 +35,17 @@ import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Select, String, case, cast, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, Select, String, case, cast, func, literal, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.orm import aliased
 
+from shared.accounts.app_passwords import PREFIX_LENGTH
+from shared.accounts.factor_check import second_factor_of
 from shared.config import ConfigError, Settings
 from shared.storage.db import libpq_conninfo, sqlite_file
 from shared.storage.maildirs import hand_over
-from shared.storage.models import AliasDomain, Domain, ImapUsage, Mailbox
+from shared.storage.models import AliasDomain, AppPassword, Domain, ImapUsage, Mailbox
 
 DEFAULT_PASS_SCHEME = "CRYPT"
 # Dovecot's scheme for each argon2 hash that passlib writes (or we import) without a prefix.
@@ -55,10 +57,19 @@ ROOTLESS_MAIL_OWNER = "mail"
 # Dovecot's variables for the login name and its parts before and after the first `@`, lower-cased
 # (auth_username_format lower-cases it too). Dovecot escapes what it puts in an SQL query.
 LOGIN_NAME, LOGIN_LOCAL, LOGIN_DOMAIN = "%Lu", "%Ln", "%Ld"
+# The password the client sent (plaintext mechanisms only, which are all we offer).
+LOGIN_PASSWORD = "%w"
 # Each stands for its variable while SQLAlchemy renders the query: Dovecot expands every `%` in a
 # query, so the rendered text's own `%` (LIKE patterns) are doubled before the variables go in.
-_SENTINELS = {f"'\x00{n}\x00'": variable for n, variable in enumerate((LOGIN_NAME, LOGIN_LOCAL, LOGIN_DOMAIN))}
-_LOGIN, _LOGIN_LOCAL, _LOGIN_DOMAIN = _SENTINELS
+_SENTINELS = {
+    f"'\x00{n}\x00'": variable for n, variable in enumerate((LOGIN_NAME, LOGIN_LOCAL, LOGIN_DOMAIN, LOGIN_PASSWORD))
+}
+_LOGIN, _LOGIN_LOCAL, _LOGIN_DOMAIN, _LOGIN_PASSWORD = _SENTINELS
+# App passwords are kept as the hex SHA-256 of the whole password, which this scheme checks.
+APP_PASSWORD_SCHEME = "{SHA256.HEX}"
+# The app password passdb's extra field naming the row: the auth policy's report carries it
+# (services.imap.config), so an IMAP login notes the app password's use as SMTP and POP3 do.
+APP_PASSWORD_FIELD = "beaconmail_app_password"
 # Named parameters: the pyformat dialects would double each `%` of a literal themselves.
 # (PostgreSQL's dialect class has no annotated __init__.)
 DIALECTS: dict[str, Dialect] = {
@@ -74,6 +85,7 @@ class ImapDirectory:
     driver: str  # Dovecot's SQL driver: sqlite or pgsql
     connect: str  # its connect string: a file name, or libpq's key='value' pairs
     password_query: str
+    app_password_query: str  # the second passdb's: an app password, found by its prefix
     user_query: str
     mail_uid: int  # the owner of the mail root, whose the Maildirs are
     mail_gid: int
@@ -97,6 +109,7 @@ def imap_directory(settings: Settings) -> ImapDirectory:
         driver=driver,
         connect=_connect_string(url, driver),
         password_query=_render(_password_select(), dialect),
+        app_password_query=_render(_app_password_select(), dialect),
         user_query=_render(_user_select(settings.mail_root), dialect),
         mail_uid=owner.st_uid,
         mail_gid=owner.st_gid,
@@ -159,7 +172,35 @@ def _password_select() -> Select[str, str]:
         *((Mailbox.password_hash.startswith(prefix), literal(scheme) + Mailbox.password_hash) for prefix, scheme in ARGON2_SCHEMES),
         else_=Mailbox.password_hash,
     )
-    return select(Mailbox.address.label("user"), password.label("password")).join(Domain).where(*_login_rule())
+    # A mailbox with a second factor logs in over IMAP with app passwords only: its main
+    # password's row does not match, so Dovecot answers as for a wrong password.
+    return (
+        select(Mailbox.address.label("user"), password.label("password"))
+        .join(Domain)
+        .where(*_login_rule(), ~second_factor_of(Mailbox.id))
+    )
+
+
+def _app_password_select() -> Select[str, str, int]:
+    """The mailbox's app password that the password's first characters name, if it may log in to
+    IMAP and has not expired; Dovecot compares the digest. A revoked one is gone (no row)."""
+    prefix = func.substr(literal_column(_LOGIN_PASSWORD), 1, PREFIX_LENGTH)
+    return (
+        select(
+            Mailbox.address.label("user"),
+            (literal(APP_PASSWORD_SCHEME) + AppPassword.secret_hash).label("password"),
+            AppPassword.id.label(APP_PASSWORD_FIELD),
+        )
+        .select_from(AppPassword)
+        .join(Mailbox, AppPassword.mailbox_id == Mailbox.id)
+        .join(Domain, Mailbox.domain_id == Domain.id)
+        .where(
+            *_login_rule(),
+            AppPassword.prefix == prefix,
+            AppPassword.imap_enabled.is_(True),
+            or_(AppPassword.expires_at.is_(None), AppPassword.expires_at > func.now()),
+        )
+    )
 
 
 def _user_select(mail_root: Path) -> Select[str, str]:
@@ -184,7 +225,7 @@ def quota_clone_maps() -> str:
     return "\n".join(blocks) + "\n"
 
 
-def _render(statement: Select[str, str], dialect: Dialect) -> str:
+def _render(statement: Select[str, str] | Select[str, str, int], dialect: Dialect) -> str:
     text = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     text = text.replace("\n", " ").replace("%", "%%")
     for sentinel, variable in _SENTINELS.items():

@@ -24,7 +24,7 @@ def list_mailboxes(db: Database, domain: str | None = None, *, actor: Actor) -> 
     """Every mailbox the actor sees (of `domain`), ordered by address."""
     query = select(Mailbox).where(*listed_domains(actor.scope, Mailbox.domain_id, domain)).order_by(Mailbox.address)
     with db.read_session.begin() as s:
-        return [MailboxView.of(m) for m in s.scalars(query.options(*_VIEW_LOADING))]
+        return [MailboxView.of(m, logins=True) for m in s.scalars(query.options(*_VIEW_LOADING))]
 
 
 def count_mailboxes(db: Database, domain: str | None = None, *, actor: Actor) -> int:
@@ -67,7 +67,7 @@ def search_mailboxes(
             rows = list(s.scalars(page.where(_substring(term), Mailbox.id.in_(window))))
         if len(rows) <= limit:
             rows = list(s.scalars(page.where(*_matching(s, term))))
-        views = [MailboxView.of(m) for m in rows]
+        views = [MailboxView.of(m, logins=True) for m in rows]
     more = len(views) > limit  # the row past the page, in the direction of travel
     del views[limit:]
     if before is not None:  # travelling backwards; `before` itself comes after the page
@@ -84,8 +84,11 @@ def search_mailboxes(
     )
 
 
-# MailboxView reads the domain and the managed domains; forwards (selectin by default) it never reads.
-_VIEW_LOADING = (selectinload(Mailbox.domain), selectinload(Mailbox.managed_domains), lazyload(Mailbox.forwards))
+# MailboxView reads the domain, the managed domains and (for listings) the last logins; forwards
+# (selectin by default) it never reads.
+_VIEW_LOADING = (
+    selectinload(Mailbox.domain), selectinload(Mailbox.managed_domains), selectinload(Mailbox.logins), lazyload(Mailbox.forwards)
+)
 _SEARCH = table(SEARCH_TABLE, column("rowid"), column(SEARCH_TABLE))
 
 

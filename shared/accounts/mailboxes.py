@@ -4,15 +4,10 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 
-from sqlalchemy import (
-    select,
-    update,
-)
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.accounts import audit
-from shared.accounts.passwords import hash_password, is_importable_hash, verify_password
+from shared.accounts.passwords import hash_password, is_importable_hash
 from shared.accounts.permissions import (
     Scope,
     address_in_scope,
@@ -23,15 +18,13 @@ from shared.accounts.permissions import (
     require_global_admin,
     require_write,
 )
+from shared.accounts.signouts import sign_out_sessions
 from shared.accounts.views import Actor, MailboxView
 from shared.errors import (
-    AccountDisabled,
-    AuthFailed,
-    InvalidAddress,
+    N_,
     InvalidValue,
     LimitExceeded,
     PermissionDenied,
-    TemporaryFailure,
 )
 from shared.mail.addresses import parse_address
 from shared.mail.quota import check_mailbox_quota, give_back_to_domain
@@ -40,20 +33,18 @@ from shared.storage.lookups import (
     count_in_domain,
     domain_by_name,
     ensure_address_free,
-    hosted_domain,
     mailbox_by_address,
 )
 from shared.storage.maildirs import create_maildir, maildir_relative_path
 from shared.storage.models import Mailbox
 
-SERVICES = ("smtp", "pop3", "portal")
 
-
-def check_password_text(password: str) -> None:
-    if not password:
-        raise InvalidValue("the password must not be empty")
+def check_password_text(password: str, min_length: int) -> None:
+    """The one password rule (BEACONMAIL_PASSWORD_MIN_LENGTH), for every path that sets one."""
+    if len(password) < min_length:
+        raise InvalidValue(N_("the password must have at least %(count)d characters"), count=min_length)
     if len(password) > 1024 or any(ord(ch) < 32 or ch == "\x7f" for ch in password):
-        raise InvalidValue("the password must be at most 1024 characters without control characters")
+        raise InvalidValue(N_("the password must be at most 1024 characters without control characters"))
 
 
 def display_name(text: str) -> str:
@@ -61,7 +52,7 @@ def display_name(text: str) -> str:
     would become a header line wherever the name is used as a sender's phrase (the Apple mail
     profile, a From: written from it) or break a line of `beaconmail mailbox list`."""
     if not text.isprintable():
-        raise InvalidValue("the display name must not contain control characters or line breaks")
+        raise InvalidValue(N_("the display name must not contain control characters or line breaks"))
     return text.strip()
 
 
@@ -81,15 +72,17 @@ def create_mailbox(
     require_write(actor.scope)
     address_in_scope(actor.scope, str(parsed))  # a right on the input alone: checked before the slow hash
     if password_is_hash and not is_importable_hash(password):
-        raise InvalidValue("unrecognised password hash")
+        raise InvalidValue(N_("unrecognised password hash"))
     if not password_is_hash:
-        check_password_text(password)
+        check_password_text(password, db.settings.password_min_length)
     stored_name = display_name(name)
     stored_hash = password if password_is_hash else hash_password(password)
     with db.session.begin() as s:
         domain = domain_by_name(s, parsed.domain, for_update=True)
         if domain.max_mailboxes and count_in_domain(s, Mailbox.domain_id, domain.id) >= domain.max_mailboxes:
-            raise LimitExceeded(f"{domain.name} already has its maximum of {domain.max_mailboxes} mailboxes")
+            raise LimitExceeded(
+                N_("%(domain)s already has its maximum of %(limit)s mailboxes"), domain=domain.name, limit=domain.max_mailboxes
+            )
         quota = domain.default_mailbox_quota if quota_bytes is None else quota_bytes
         check_mailbox_quota(quota, domain)
         ensure_address_free(s, str(parsed))
@@ -137,7 +130,7 @@ def get_mailbox(db: Database, address: str, *, actor: Actor, to_change: bool = F
     (for a page that leads to a change)."""
     with db.session.begin() as s:
         find = administered_mailbox if to_change else visible_mailbox
-        return MailboxView.of(find(s, actor.scope, address))
+        return MailboxView.of(find(s, actor.scope, address), logins=True)
 
 
 def signed_in_mailbox(db: Database, address: str) -> MailboxView:
@@ -221,14 +214,19 @@ def _change_role(s: Session, actor: Actor, mailbox: Mailbox, *, grant: bool, dom
     s.flush()
 
 
-def set_password(db: Database, address: str, password: str, *, actor: Actor) -> None:
-    """Set the password of the actor's own mailbox or of one it may change."""
-    check_password_text(password)
+def set_password(
+    db: Database, address: str, password: str, *, actor: Actor, sign_out: bool = False, keep_session: str | None = None
+) -> None:
+    """Set the password of the actor's own mailbox or of one it may change; with `sign_out`,
+    end its portal sessions too, but the one holding `keep_session` (the owner's own browser)."""
+    check_password_text(password, db.settings.password_min_length)
     new_hash = hash_password(password)  # slow: before the transaction, which on SQLite holds the write lock
     with db.session.begin() as s:
         mailbox = administered_mailbox(s, actor.scope, address, own=True)
         mailbox.password_hash = new_hash
-        audit.record(s, actor, "mailbox.password", mailbox.address, mailbox.domain.name)
+        ended = sign_out_sessions(s, mailbox.id, keep_token=keep_session) if sign_out else 0
+        detail = f"{ended} sessions signed out" if sign_out else ""
+        audit.record(s, actor, "mailbox.password", mailbox.address, mailbox.domain.name, detail)
 
 
 def remove_mailbox(db: Database, address: str, *, actor: Actor) -> None:
@@ -237,7 +235,7 @@ def remove_mailbox(db: Database, address: str, *, actor: Actor) -> None:
     with db.session.begin() as s:
         mailbox = administered_mailbox(s, actor.scope, address)
         if mailbox.address == actor.address:
-            raise PermissionDenied("you cannot delete your own mailbox")
+            raise PermissionDenied(N_("you cannot delete your own mailbox"))
         s.refresh(mailbox, with_for_update=True)  # no delivery may add bytes between counting and deleting
         give_back_to_domain(s, mailbox.id, mailbox.used_bytes)
         maildir = db.settings.mail_root / mailbox.maildir
@@ -248,7 +246,7 @@ def remove_mailbox(db: Database, address: str, *, actor: Actor) -> None:
 
 def _one_role(db: Database, address: str, actor: Actor, grant: bool, global_admin: bool, domain: str | None) -> MailboxView:
     if global_admin == (domain is not None):
-        raise InvalidValue("give exactly one of a global role or a domain")
+        raise InvalidValue(N_("give exactly one of a global role or a domain"))
     with db.session.begin() as s:
         mailbox = administered_mailbox(s, actor.scope, address)
         _change_role(s, actor, mailbox, grant=grant, domain=domain)
@@ -266,40 +264,3 @@ def revoke_role(
     db: Database, address: str, *, actor: Actor, global_admin: bool = False, domain: str | None = None
 ) -> MailboxView:
     return _one_role(db, address, actor, False, global_admin, domain)
-
-
-def authenticate(db: Database, address: str, password: str, *, service: str) -> MailboxView:
-    """The mailbox for these credentials. Unknown user and wrong password fail alike and cost alike;
-    a disabled account is reported only to a caller who knew the password."""
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}")
-    try:
-        parsed = parse_address(address)
-    except InvalidAddress:
-        verify_password(password, None)
-        raise AuthFailed("authentication failed") from None
-    # The hash is checked outside any transaction: on SQLite a transaction holds the write
-    # lock, and argon2 takes long enough to stall every delivery behind a burst of logins.
-    try:
-        with db.session.begin() as s:
-            domain = hosted_domain(s, parsed.domain)
-            key = f"{parsed.local}@{domain.name}" if domain else str(parsed)
-            mailbox = s.scalars(select(Mailbox).where(Mailbox.address == key)).one_or_none()
-            view = MailboxView.of(mailbox) if mailbox else None
-            stored_hash = mailbox.password_hash if mailbox else None
-    except SQLAlchemyError as exc:
-        raise TemporaryFailure("the account database is not available") from exc
-    ok, new_hash = verify_password(password, stored_hash)
-    if view is None or not ok:
-        raise AuthFailed("authentication failed")
-    if new_hash is not None:
-        with db.session.begin() as s:
-            s.execute(
-                update(Mailbox)
-                .where(Mailbox.id == view.id, Mailbox.password_hash == stored_hash)
-                .values(password_hash=new_hash)
-            )
-    if not (view.active and view.domain_active) or (service != "portal" and not getattr(view, f"{service}_enabled")):
-        raise AccountDisabled(f"{view.address} may not use {service}")
-    return view
-

@@ -14,7 +14,7 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from shared.errors import InvalidAddress, NotFound, PermissionDenied
+from shared.errors import N_, InvalidAddress, MessageId, NotFound, PermissionDenied
 from shared.mail.addresses import (
     Address,
     domain_part,
@@ -62,27 +62,27 @@ def scope_of(address: str, *, is_global_admin: bool, managed_domains: Iterable[s
 
 
 def _known_in_scope(
-    scope: Scope, text: str, what: str, parse: Callable[[str], Parsed], domain_of: Callable[[Parsed], str]
+    scope: Scope, text: str, unknown: MessageId, parse: Callable[[str], Parsed], domain_of: Callable[[Parsed], str]
 ) -> Parsed:
-    """`text` parsed, if it lies in the scope's domains; else NotFound ("unknown <what>: ..."),
-    the same for a malformed `text` as for one outside the scope."""
+    """`text` parsed, if it lies in the scope's domains; else NotFound with `unknown` ("unknown
+    domain: %(name)s"), the same for a malformed `text` as for one outside the scope."""
     try:
         parsed = parse(text)
     except InvalidAddress as exc:
-        raise NotFound(f"unknown {what}: {text}") from exc
+        raise NotFound(unknown, name=text) from exc
     if not scope.covers_domain(domain_of(parsed)):
-        raise NotFound(f"unknown {what}: {parsed}")
+        raise NotFound(unknown, name=parsed)
     return parsed
 
 
 def domain_in_scope(scope: Scope, text: str) -> str:
     """The normalised domain name, or NotFound when it is outside the scope."""
-    return _known_in_scope(scope, text, "domain", normalise_domain, lambda name: name)
+    return _known_in_scope(scope, text, N_("unknown domain: %(name)s"), normalise_domain, lambda name: name)
 
 
 def address_in_scope(scope: Scope, text: str) -> Address:
     """A managed address (mailbox, group or alias) inside the scope's domains, else NotFound."""
-    return _known_in_scope(scope, text, "address", parse_address, lambda address: address.domain)
+    return _known_in_scope(scope, text, N_("unknown address: %(name)s"), parse_address, lambda address: address.domain)
 
 
 def listed_domains(scope: Scope, domain_id: InstrumentedAttribute[int], domain: str | None) -> list[ColumnElement[bool]]:
@@ -109,27 +109,27 @@ def is_own(scope: Scope, text: str) -> bool:
 
 def alias_source_in_scope(scope: Scope, text: str) -> str:
     """An alias source (`local@domain` or catch-all `@domain`) inside the scope, as stored."""
-    return _known_in_scope(scope, text, "alias", stored_alias_source, domain_part)
+    return _known_in_scope(scope, text, N_("unknown alias: %(name)s"), stored_alias_source, domain_part)
 
 
 def require_manager(scope: Scope) -> None:
     if not scope.is_manager:
-        raise PermissionDenied("only global admins and domain managers may do this")
+        raise PermissionDenied(N_("only global admins and domain managers may do this"))
 
 
 def require_global_admin(scope: Scope) -> None:
     if not scope.is_global_admin:
-        raise PermissionDenied("only global admins may do this")
+        raise PermissionDenied(N_("only global admins may do this"))
 
 
 def require_write(scope: Scope) -> None:
     if scope.read_only:
-        raise PermissionDenied("this token may only read")
+        raise PermissionDenied(N_("this token may only read"))
 
 
 def require_sender(scope: Scope) -> None:
     if not scope.sends_mail:
-        raise PermissionDenied("only a token of scope send may send mail")
+        raise PermissionDenied(N_("only a token of scope send may send mail"))
 
 
 def refuse_self_lockout(scope: Scope, address: str, *, active: bool | None, drop_global_admin: bool) -> None:
@@ -137,9 +137,9 @@ def refuse_self_lockout(scope: Scope, address: str, *, active: bool | None, drop
     if address != scope.address:
         return
     if active is False:
-        raise PermissionDenied("you cannot disable your own mailbox")
+        raise PermissionDenied(N_("you cannot disable your own mailbox"))
     if drop_global_admin:
-        raise PermissionDenied("you cannot remove your own global admin role")
+        raise PermissionDenied(N_("you cannot remove your own global admin role"))
 
 
 def may_administer(scope: Scope, *, is_global_admin: bool, managed_domains: Iterable[str]) -> bool:
@@ -152,5 +152,5 @@ def may_administer(scope: Scope, *, is_global_admin: bool, managed_domains: Iter
 
 def require_administer(scope: Scope, *, is_global_admin: bool, managed_domains: Iterable[str]) -> None:
     if not may_administer(scope, is_global_admin=is_global_admin, managed_domains=managed_domains):
-        raise PermissionDenied("this account has rights beyond yours; ask a global admin")
+        raise PermissionDenied(N_("this account has rights beyond yours; ask a global admin"))
 

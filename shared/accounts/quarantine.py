@@ -13,7 +13,7 @@ from datetime import datetime
 from shared.accounts import audit
 from shared.accounts.mailboxes import administered_mailbox, visible_mailbox
 from shared.accounts.views import Actor
-from shared.errors import InvalidValue
+from shared.errors import N_, InvalidValue
 from shared.mail.quota import give_back
 from shared.mail.summaries import summarise
 from shared.storage.db import Database
@@ -52,7 +52,7 @@ def checked_junk_id(text: str) -> str:
     """A message id from outside, or InvalidValue: it is never used as a path, but only the
     characters an id can have are looked for."""
     if not is_junk_id(text):
-        raise InvalidValue("not a junk message id")
+        raise InvalidValue(N_("not a junk message id"))
     return text
 
 

@@ -1,13 +1,18 @@
 """One JSON record per view: the keys and value formats that the JSON API and the `beaconmail`
 command share. A service shows a whole record or a selection of its keys (`pick`), in the order
-it has always shown them, but never names a key or formats a value of its own."""
+it has always shown them, but never names a key or formats a value of its own.
+
+Addresses and domains are given in their Unicode form (`jill@bücher.de`), the one form for
+people; every input takes that form and the A-label one (`jill@xn--bcher-kva.de`) alike."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shared.accounts.app_passwords import AppPasswordView
 from shared.accounts.forwarding import ForwardingView
+from shared.accounts.logins import PROTOCOLS as LOGIN_PROTOCOLS
 from shared.accounts.quarantine import JunkMessage
 from shared.accounts.sender_lists import SenderView
 from shared.accounts.tokens import TokenView, as_utc
@@ -19,8 +24,11 @@ from shared.accounts.views import (
     MailboxView,
 )
 from shared.accounts.webhooks import WebhookView
+from shared.mail.addresses import for_people
 from shared.mail.autoreply import Notice
-from shared.mail.dnshealth import DnsCheck
+
+if TYPE_CHECKING:  # the DNS checks' module loads dnspython; a record only reads its fields
+    from shared.mail.dnshealth import DnsCheck
 
 Record = dict[str, Any]
 
@@ -38,10 +46,11 @@ def domain_record(view: DomainView) -> Record:
     """`id` is for the command line; the API names a domain by its name alone."""
     return {
         "id": view.id,
-        "name": view.name,
+        "name": for_people(view.name),
         "display_name": view.display_name,
         "active": view.active,
         "inbound_checks": view.inbound_checks,
+        "require_2fa": view.require_2fa,
         "max_mailboxes": view.max_mailboxes,
         "max_aliases": view.max_aliases,
         "quota_bytes": view.quota_bytes,
@@ -49,15 +58,15 @@ def domain_record(view: DomainView) -> Record:
         "used_bytes": view.used_bytes,
         "mailboxes": view.mailboxes,
         "aliases": view.aliases,
-        "alias_domains": list(view.alias_domains),
+        "alias_domains": _for_people(view.alias_domains),
     }
 
 
 def mailbox_record(view: MailboxView) -> Record:
     """`roles` sums up `is_global_admin` and `managed_domains` in one list for the command line."""
     return {
-        "address": view.address,
-        "domain": view.domain,
+        "address": for_people(view.address),
+        "domain": for_people(view.domain),
         "name": view.name,
         "quota_bytes": view.quota_bytes,
         "used_bytes": view.used_bytes,
@@ -67,13 +76,14 @@ def mailbox_record(view: MailboxView) -> Record:
         "pop3_enabled": view.pop3_enabled,
         "imap_enabled": view.imap_enabled,
         "is_global_admin": view.is_global_admin,
-        "managed_domains": list(view.managed_domains),
-        "roles": list(view.roles),
+        "managed_domains": _for_people(view.managed_domains),
+        "roles": _for_people(view.roles),
+        "last_login": last_login_record(view),
     }
 
 
 def forwarding_record(view: ForwardingView) -> Record:
-    return {"address": view.address, "destinations": list(view.destinations), "keep_copy": view.keep_copy}
+    return {"address": for_people(view.address), "destinations": _for_people(view.destinations), "keep_copy": view.keep_copy}
 
 
 def out_of_office_record(view: Notice) -> Record:
@@ -101,22 +111,22 @@ def junk_record(view: JunkMessage) -> Record:
 
 
 def alias_record(view: AliasView) -> Record:
-    return {"source": view.source, "destinations": list(view.destinations)}
+    return {"source": for_people(view.source), "destinations": _for_people(view.destinations)}
 
 
 def group_record(view: GroupView) -> Record:
-    return {"address": view.address, "members": list(view.members), "policy": view.policy}
+    return {"address": for_people(view.address), "members": _for_people(view.members), "policy": view.policy}
 
 
 def token_record(view: TokenView) -> Record:
     """Times to the second, unlike the audit log's `at`: a token's dates are for people to read."""
     return {
         "id": view.id,
-        "owner": view.owner,
+        "owner": for_people(view.owner),
         "name": view.name,
         "prefix": view.prefix,
         "access": "send" if view.sends_mail else "read" if view.read_only else "write",
-        "domains": list(view.domains),
+        "domains": _for_people(view.domains),
         "expires_at": _to_second(view.expires_at),
         "last_used_at": _to_second(view.last_used_at),
         "created_at": _to_second(view.created_at),
@@ -126,7 +136,7 @@ def token_record(view: TokenView) -> Record:
 def webhook_record(view: WebhookView) -> Record:
     return {
         "id": view.id,
-        "domain": view.domain,
+        "domain": for_people(view.domain),
         "url": view.url,
         "events": list(view.events),
         "enabled": view.disabled_at is None,
@@ -136,8 +146,37 @@ def webhook_record(view: WebhookView) -> Record:
     }
 
 
+APP_PASSWORD_KEYS = ("id", "name", "protocols", "created_at", "expires_at", "last_used_at", "last_used_from")
+
+
+def app_password_record(view: AppPasswordView) -> Record:
+    """Times to the second, as a token's. The password itself is in no record: it is shown once."""
+    return {
+        "id": view.id,
+        "name": view.name,
+        "protocols": list(view.protocols),
+        "created_at": _to_second(view.created_at),
+        "expires_at": _to_second(view.expires_at),
+        "last_used_at": _to_second(view.last_used_at),
+        "last_used_from": view.last_used_from,
+    }
+
+
+def last_login_record(view: MailboxView) -> Record:
+    """Per protocol, when (UTC, to the second) and from which client address; null for never."""
+    logins = {protocol: view.last_login(protocol) for protocol in LOGIN_PROTOCOLS}
+    return {
+        protocol: {"at": _to_second(login.at), "from": login.client_ip} if login else None
+        for protocol, login in logins.items()
+    }
+
+
 def sender_record(view: SenderView) -> Record:
-    return {"sender": view.sender, "listing": view.listing, "created": _to_second(as_utc(view.created_at))}
+    return {"sender": for_people(view.sender), "listing": view.listing, "created": _to_second(as_utc(view.created_at))}
+
+
+def _for_people(keys: Iterable[str]) -> list[str]:
+    return [for_people(key) for key in keys]
 
 
 def _to_second(moment: datetime | None) -> str | None:
@@ -147,11 +186,11 @@ def _to_second(moment: datetime | None) -> str | None:
 def audit_record(view: AuditView) -> Record:
     return {
         "at": as_utc(view.at).isoformat(),
-        "actor": view.actor,
+        "actor": for_people(view.actor),
         "ip": view.ip,
         "action": view.action,
-        "target": view.target,
-        "domain": view.domain,
-        "detail": view.detail,
+        "target": for_people(view.target),
+        "domain": for_people(view.domain),
+        "detail": for_people(view.detail),
         "token": {"id": view.token.id, "name": view.token.name} if view.token else None,
     }

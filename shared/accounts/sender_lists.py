@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from shared.accounts import audit
 from shared.accounts.permissions import domain_in_scope, require_manager, require_write
 from shared.accounts.views import Actor
-from shared.errors import LimitExceeded, NotFound
+from shared.errors import N_, LimitExceeded, NotFound
 from shared.mail.sender_lists import listed_sender_key
 from shared.storage.db import Database
 from shared.storage.lookups import count_in_domain, domain_by_name
@@ -69,7 +69,7 @@ def unlist_sender(db: Database, domain: str, sender: str, *, actor: Actor) -> st
         key = listed_sender_key(sender)
         rule = _rule(s, hosted, key)
         if rule is None:
-            raise NotFound(f"sender not listed for {hosted.name}: {key}")
+            raise NotFound(N_("sender not listed for %(domain)s: %(sender)s"), domain=hosted.name, sender=key)
         s.delete(rule)
         audit.record(s, actor, "sender.unlist", key, hosted.name)
         return key
@@ -100,4 +100,4 @@ def _rule(s: Session, domain: Domain, key: str) -> SenderRule | None:
 
 def _require_room(s: Session, domain: Domain) -> None:
     if count_in_domain(s, SenderRule.domain_id, domain.id) >= MAX_LISTINGS_PER_DOMAIN:
-        raise LimitExceeded(f"{domain.name} already lists {MAX_LISTINGS_PER_DOMAIN} senders")
+        raise LimitExceeded(N_("%(domain)s already lists %(limit)s senders"), domain=domain.name, limit=MAX_LISTINGS_PER_DOMAIN)

@@ -18,7 +18,7 @@ from typing import Any
 from shared.accounts import idempotency
 from shared.accounts.permissions import require_sender
 from shared.accounts.views import Actor
-from shared.errors import LimitExceeded, PermissionDenied
+from shared.errors import N_, LimitExceeded, PermissionDenied
 from shared.mail import mailflow, ratelimit, webhooks
 from shared.mail.composition import Draft, FieldError, authors, complete_raw, compose, mailbox_of, message_id
 from shared.mail.routing import Refusal, may_send_as, resolve_recipient
@@ -31,7 +31,7 @@ class NotYourAddress(PermissionDenied):
     """The sender may not use this address; `field` names where it was given."""
 
     def __init__(self, field: str, address: str) -> None:
-        super().__init__(f"{field}: you may not send as {address}")
+        super().__init__(N_("%(field)s: you may not send as %(address)s"), field=field, address=address)
         self.field = field
 
 
@@ -72,14 +72,14 @@ def send_message(
     token_id = actor.token.id if actor.token else 0
     if idempotency_key is not None:
         if actor.token is None:
-            raise FieldError(idempotency.HEADER, "is kept per API token; this sender uses none")
+            raise FieldError(idempotency.HEADER, N_("%(field)s: is kept per API token; this sender uses none"))
         first = idempotency.claim(db, token_id, idempotency.check_key(idempotency_key), request_hash)
         if first is not None:
             return first, True
     try:
         if not ratelimit.consume_submission(db, actor.address):
             limit = db.settings.submission_rate_per_hour
-            raise LimitExceeded(f"the limit of {limit} messages an hour is reached; try again later")
+            raise LimitExceeded(N_("the limit of %(limit)d messages an hour is reached; try again later"), limit=limit)
         answer = _send(db, sender, recipients, message, envelope.tags, (token_id, idempotency_key))
     except BaseException:
         if idempotency_key is not None:
@@ -94,15 +94,15 @@ def _recipients(db: Database, envelope: Envelope) -> list[str]:
         for index, text in enumerate(addresses):
             found.setdefault(mailbox_of(f"{field}[{index}]", text))
     if not found:
-        raise FieldError("to", "give at least one recipient")
+        raise FieldError("to", N_("%(field)s: give at least one recipient"))
     if len(found) > db.settings.max_recipients:
-        raise FieldError("to", f"at most {db.settings.max_recipients} recipients in all")
+        raise FieldError("to", N_("%(field)s: at most %(limit)d recipients in all"), limit=db.settings.max_recipients)
     return list(found)
 
 
 def _check_tags(tags: Sequence[str]) -> None:
     if len(tags) > MAX_TAGS or not all(0 < len(tag) <= 128 and tag.isprintable() for tag in tags):
-        raise FieldError("tags", f"at most {MAX_TAGS} tags of 1 to 128 printable characters")
+        raise FieldError("tags", N_("%(field)s: at most %(limit)d tags of 1 to 128 printable characters"), limit=MAX_TAGS)
 
 
 def _message(db: Database, envelope: Envelope, content: Draft | bytes, actor: Actor) -> bytes:
@@ -117,7 +117,7 @@ def _message(db: Database, envelope: Envelope, content: Draft | bytes, actor: Ac
                 raise NotYourAddress("raw_base64", author or "(no From field)")
     if len(message) > db.settings.max_message_size:
         field = "text" if isinstance(content, Draft) else "raw_base64"
-        raise FieldError(field, f"the message is larger than {db.settings.max_message_size} bytes")
+        raise FieldError(field, N_("%(field)s: the message is larger than %(limit)d bytes"), limit=db.settings.max_message_size)
     return message
 
 
@@ -148,7 +148,7 @@ def _send(
 ) -> dict[str, Any]:
     routes = _route(db, sender, recipients)
     if len(routes.refused) == len(recipients):
-        raise FieldError("to", f"no recipient exists: {', '.join(routes.refused)}")
+        raise FieldError("to", N_("%(field)s: no recipient exists: %(addresses)s"), addresses=", ".join(routes.refused))
     mailbox_ids = sorted({number for numbers in routes.mailboxes.values() for number in numbers})
     accepted = mailflow.accept_message(db, message, return_path=sender, mailbox_ids=mailbox_ids, remote=routes.remote)
     statuses = {address: _status(routes, accepted, address) for address in recipients}

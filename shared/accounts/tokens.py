@@ -29,7 +29,7 @@ from shared.accounts.permissions import (
     scope_of,
 )
 from shared.accounts.views import Actor, TokenRef
-from shared.errors import AuthFailed, InvalidValue, NotFound
+from shared.errors import N_, AuthFailed, InvalidValue, NotFound
 from shared.storage.db import Database
 from shared.storage.lookups import domain_by_name, mailbox_by_address
 from shared.storage.models import ApiToken, Mailbox, api_token_domain
@@ -126,9 +126,9 @@ def create_token(
     may belong to any mailbox and is limited to no domains: it sends as its owner."""
     expiry = as_utc(expires_at)
     if expiry is not None and expiry <= datetime.now(UTC):
-        raise InvalidValue("the expiry must be in the future")
+        raise InvalidValue(N_("the expiry must be in the future"))
     if sends_mail and domains:
-        raise InvalidValue("a send token sends as its owner: it takes no domains")
+        raise InvalidValue(N_("a send token sends as its owner: it takes no domains"))
     prefix = secrets.token_hex(PREFIX_BYTES)
     secret = f"{TOKEN_START}{prefix}.{secrets.token_urlsafe(SECRET_BYTES)}"
     with db.session.begin() as s:
@@ -183,7 +183,7 @@ def revoke_token(db: Database, token_id: int, *, actor: Actor) -> None:
         require_write(actor.scope)
         token = s.scalars(query).one_or_none()
         if token is None:
-            raise NotFound(f"unknown token: {token_id}")
+            raise NotFound(N_("unknown token: %(token)s"), token=token_id)
         audit.record(s, actor, "token.revoke", token.prefix, "", token.name)
         s.delete(token)
 
@@ -193,17 +193,17 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None) -
     moment = now or datetime.now(UTC)
     prefix = presented.removeprefix(TOKEN_START).partition(".")[0]
     if not presented.startswith(TOKEN_START) or len(prefix) != 2 * PREFIX_BYTES:
-        raise AuthFailed("invalid or expired token")
+        raise AuthFailed(N_("invalid or expired token"))
     # Read without SQLite's write lock: every API call verifies, and the write below is rare.
     with db.read_session.begin() as s:
         # token.domains loads below only for the tokens that have domains to narrow to (not send tokens).
         token = s.scalars(select(ApiToken).where(ApiToken.prefix == prefix)).one_or_none()
         if token is None or not hmac.compare_digest(token.token_hash, _digest(presented)):
-            raise AuthFailed("invalid or expired token")
+            raise AuthFailed(N_("invalid or expired token"))
         expires = as_utc(token.expires_at)
         owner = s.get(Mailbox, token.owner_id)
         if (expires is not None and expires <= moment) or owner is None or not (owner.active and owner.domain.active):
-            raise AuthFailed("invalid or expired token")
+            raise AuthFailed(N_("invalid or expired token"))
         last_used = as_utc(token.last_used_at)
         if token.sends_mail:
             scope = Scope(owner.address, read_only=True, sends_mail=True)

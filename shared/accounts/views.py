@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from shared.accounts.permissions import Scope
 from shared.mail.addresses import domain_to_unicode
-from shared.storage.models import Alias, AuditEntry, Domain, GroupMailbox, Mailbox
+from shared.storage.models import Alias, AuditEntry, Domain, GroupMailbox, Mailbox, MailboxLogin
+
+# A mailbox's roles as the records spell them; the portal shows each as a translated label.
+GLOBAL_ADMIN_ROLE = "global-admin"
+MANAGER_ROLE_PREFIX = "manager:"
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class DomainView:
     display_name: str
     active: bool
     inbound_checks: bool
+    require_2fa: bool
     max_mailboxes: int
     max_aliases: int
     quota_bytes: int
@@ -61,6 +66,7 @@ class DomainView:
             display_name=domain_to_unicode(domain.name),
             active=domain.active,
             inbound_checks=domain.inbound_checks,
+            require_2fa=domain.require_2fa,
             max_mailboxes=domain.max_mailboxes,
             max_aliases=domain.max_aliases,
             quota_bytes=domain.quota_bytes,
@@ -70,6 +76,20 @@ class DomainView:
             aliases=aliases,
             alias_domains=tuple(alias.name for alias in domain.alias_domains),
         )
+
+
+@dataclass(frozen=True)
+class LastLogin:
+    """A mailbox's last successful login over one protocol: when (UTC) and from which address."""
+
+    protocol: str
+    at: datetime
+    client_ip: str
+
+    @classmethod
+    def of(cls, login: MailboxLogin) -> LastLogin:
+        at = login.at if login.at.tzinfo else login.at.replace(tzinfo=timezone.utc)  # SQLite's are naive UTC
+        return cls(login.protocol, at, login.client_ip)
 
 
 @dataclass(frozen=True)
@@ -89,14 +109,19 @@ class MailboxView:
     imap_enabled: bool
     is_global_admin: bool
     managed_domains: tuple[str, ...]
+    last_logins: tuple[LastLogin, ...] = ()  # filled only by the reads that show them (`logins=True`)
+    recovery_address: str | None = None  # where password-reset links go (My account)
 
     @property
     def roles(self) -> tuple[str, ...]:
-        global_role = ("global-admin",) if self.is_global_admin else ()
-        return global_role + tuple(f"manager:{name}" for name in self.managed_domains)
+        global_role = (GLOBAL_ADMIN_ROLE,) if self.is_global_admin else ()
+        return global_role + tuple(f"{MANAGER_ROLE_PREFIX}{name}" for name in self.managed_domains)
+
+    def last_login(self, protocol: str) -> LastLogin | None:
+        return next((login for login in self.last_logins if login.protocol == protocol), None)
 
     @classmethod
-    def of(cls, mailbox: Mailbox) -> MailboxView:
+    def of(cls, mailbox: Mailbox, *, logins: bool = False) -> MailboxView:
         return cls(
             id=mailbox.id,
             address=mailbox.address,
@@ -113,6 +138,8 @@ class MailboxView:
             imap_enabled=mailbox.imap_enabled,
             is_global_admin=mailbox.is_global_admin,
             managed_domains=tuple(domain.name for domain in mailbox.managed_domains),
+            last_logins=tuple(LastLogin.of(login) for login in mailbox.logins) if logins else (),
+            recovery_address=mailbox.recovery_address,
         )
 
 

@@ -13,7 +13,7 @@ from shared.accounts import audit
 from shared.accounts.permissions import domain_in_scope, listed_domains, require_manager, require_write
 from shared.accounts.tokens import as_utc
 from shared.accounts.views import Actor
-from shared.errors import LimitExceeded, NotFound
+from shared.errors import N_, LimitExceeded, NotFound
 from shared.mail import webhooks
 from shared.storage.db import Database
 from shared.storage.lookups import domain_by_name
@@ -66,7 +66,7 @@ def create_webhook(db: Database, domain: str, url: str, events: Iterable[str], *
         hosted = domain_by_name(s, name)
         existing = s.scalars(select(Webhook.id).where(Webhook.domain_id == hosted.id)).all()
         if len(existing) >= MAX_WEBHOOKS_PER_DOMAIN:
-            raise LimitExceeded(f"{hosted.name} has {MAX_WEBHOOKS_PER_DOMAIN} webhooks already")
+            raise LimitExceeded(N_("%(domain)s has %(limit)d webhooks already"), domain=hosted.name, limit=MAX_WEBHOOKS_PER_DOMAIN)
         hook = Webhook(domain_id=hosted.id, url=url, events=" ".join(chosen), secret=secret, last_error="")
         s.add(hook)
         s.flush()
@@ -95,7 +95,7 @@ def remove_webhook(db: Database, webhook_id: int, *, actor: Actor) -> None:
     with db.session.begin() as s:
         found = s.execute(query.where(*listed_domains(actor.scope, Webhook.domain_id, None))).one_or_none()
         if found is None:
-            raise NotFound(f"unknown webhook: {webhook_id}")
+            raise NotFound(N_("unknown webhook: %(id)s"), id=webhook_id)
         hook, name = found
         audit.record(s, actor, "webhook.delete", str(hook.id), name, hook.url)
         s.delete(hook)

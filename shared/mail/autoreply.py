@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.errors import InvalidValue
+from shared.errors import N_, InvalidValue
 from shared.mail.completion import new_message_id
 from shared.storage.db import Database
 from shared.storage.models import AutoReplySent, Mailbox, OutOfOffice
@@ -59,15 +59,15 @@ def checked_notice(notice: Notice) -> Notice:
     line break in it could add headers of the sender's choosing: it is refused, not cleaned."""
     subject = notice.subject.strip()
     if "\r" in subject or "\n" in subject:
-        raise InvalidValue("the subject must be one line")
+        raise InvalidValue(N_("the subject must be one line"))
     if len(subject) > MAX_SUBJECT:
-        raise InvalidValue(f"the subject may have at most {MAX_SUBJECT} characters")
+        raise InvalidValue(N_("the subject may have at most %(limit)s characters"), limit=MAX_SUBJECT)
     if len(notice.text) > MAX_TEXT:
-        raise InvalidValue(f"the text may have at most {MAX_TEXT} characters")
+        raise InvalidValue(N_("the text may have at most %(limit)s characters"), limit=MAX_TEXT)
     if notice.starts_on and notice.ends_on and notice.ends_on < notice.starts_on:
-        raise InvalidValue("the last day comes before the first")
+        raise InvalidValue(N_("the last day comes before the first"))
     if notice.enabled and not notice.text.strip():
-        raise InvalidValue("an out-of-office reply needs a text")
+        raise InvalidValue(N_("an out-of-office reply needs a text"))
     return Notice(notice.enabled, subject, notice.text, notice.starts_on, notice.ends_on)
 
 

@@ -15,7 +15,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
 
-from shared.errors import InvalidAddress, InvalidValue
+from shared.errors import N_, InvalidAddress, InvalidValue, MessageId
 from shared.mail.addresses import parse_address
 from shared.mail.completion import complete_submission, header_fields, new_message_id
 from shared.mail.lineends import to_crlf
@@ -35,10 +35,10 @@ RESERVED_FIELDS = frozenset(
 
 
 class FieldError(InvalidValue):
-    """`field` of the request is not acceptable: `message` says why."""
+    """`field` of the request is not acceptable: `message` (which starts with `%(field)s: `) says why."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, message: MessageId, /, **params: object) -> None:
+        super().__init__(message, field=field, **params)
         self.field = field
 
 
@@ -66,12 +66,12 @@ class Draft:
 def mailbox_of(field: str, text: str) -> str:
     """The address of `text` (`a@b` or `Name <a@b>`), normalised; FieldError when it is none."""
     if "\r" in text or "\n" in text:
-        raise FieldError(field, "must not contain line breaks")
+        raise FieldError(field, N_("%(field)s: must not contain line breaks"))
     _name, address = parseaddr(text)
     try:
         return str(parse_address(address))
     except InvalidAddress:
-        raise FieldError(field, f"not a valid address: {text!r}") from None
+        raise FieldError(field, N_("%(field)s: not a valid address: %(text)r"), text=text) from None
 
 
 def compose(draft: Draft, *, hostname: str, now: datetime) -> bytes:
@@ -92,30 +92,30 @@ def compose(draft: Draft, *, hostname: str, now: datetime) -> bytes:
     try:
         return message.as_bytes(policy=policy.SMTP)
     except (ValueError, UnicodeError) as error:  # an address the header encoder cannot write
-        raise FieldError("from", f"the message cannot be written: {error}") from None
+        raise FieldError("from", N_("%(field)s: the message cannot be written: %(reason)s"), reason=str(error)) from None
 
 
 def _set(message: EmailMessage, field: str, name: str, value: str) -> None:
     if "\r" in value or "\n" in value:
-        raise FieldError(field, "must not contain line breaks")
+        raise FieldError(field, N_("%(field)s: must not contain line breaks"))
     try:
         message[name] = value
     except (ValueError, TypeError, IndexError) as error:
-        raise FieldError(field, str(error)) from None
+        raise FieldError(field, N_("%(field)s: %(reason)s"), reason=str(error)) from None
 
 
 def _add_header(message: EmailMessage, name: str, value: str) -> None:
     field = f"headers.{name}"
     if not FIELD_NAME.fullmatch(name):
-        raise FieldError(field, "not a header field name")
+        raise FieldError(field, N_("%(field)s: not a header field name"))
     if name.lower() in RESERVED_FIELDS:
-        raise FieldError(field, "is set from the request's own fields, or only by servers")
+        raise FieldError(field, N_("%(field)s: is set from the request's own fields, or only by servers"))
     _set(message, field, name, value)
 
 
 def _set_body(message: EmailMessage, draft: Draft) -> None:
     if draft.text is None and draft.html is None:
-        raise FieldError("text", "give text, html or both")
+        raise FieldError("text", N_("%(field)s: give text, html or both"))
     if draft.text is not None:
         message.set_content(draft.text)
         if draft.html is not None:
@@ -126,9 +126,9 @@ def _set_body(message: EmailMessage, draft: Draft) -> None:
 
 def _attach(message: EmailMessage, field: str, attachment: Attachment) -> None:
     if not MIME_TYPE.fullmatch(attachment.content_type):
-        raise FieldError(f"{field}.content_type", "must be a MIME type such as application/pdf")
+        raise FieldError(f"{field}.content_type", N_("%(field)s: must be a MIME type such as application/pdf"))
     if not attachment.filename.strip() or not attachment.filename.isprintable() or "/" in attachment.filename:
-        raise FieldError(f"{field}.filename", "must be a file name without line breaks, control characters or '/'")
+        raise FieldError(f"{field}.filename", N_("%(field)s: must be a file name without line breaks, control characters or '/'"))
     maintype, subtype = attachment.content_type.lower().split("/")
     message.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
 
@@ -138,7 +138,7 @@ def complete_raw(raw: bytes, *, hostname: str, now: datetime) -> bytes:
     where missing, exactly as submission completes one."""
     message = to_crlf(raw)
     if b"\r\n\r\n" not in message and not message.startswith(b"\r\n"):
-        raise FieldError("raw_base64", "must be a whole message: header fields, a blank line, the body")
+        raise FieldError("raw_base64", N_("%(field)s: must be a whole message: header fields, a blank line, the body"))
     return complete_submission(message, hostname=hostname, now=now)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.errors import TemporaryFailure
+from shared.errors import N_, TemporaryFailure
 from shared.mail import quota
 from shared.mail.lineends import to_crlf
 from shared.storage import maildirs
@@ -52,7 +52,7 @@ def deliver(
         reserved = quota.reserve(db, ids, len(data))
     except SQLAlchemyError as exc:
         log.error("delivery to %s failed while reserving quota: %s", ids, exc)
-        raise TemporaryFailure("the message could not be stored") from exc
+        raise TemporaryFailure(N_("the message could not be stored")) from exc
     pending: list[maildirs.PendingMessage] = []
     published: list[Path] = []
     try:
@@ -64,7 +64,7 @@ def deliver(
     except OSError as exc:
         _undo(db, published, pending, list(reserved), len(data))
         log.error("delivery to %s failed while writing: %s", ids, exc)
-        raise TemporaryFailure("the message could not be stored") from exc
+        raise TemporaryFailure(N_("the message could not be stored")) from exc
     return DeliveryReport(tuple(reserved), tuple(i for i in ids if i not in reserved))
 
 

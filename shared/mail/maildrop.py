@@ -15,7 +15,7 @@ from sqlalchemy import CursorResult, Update, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from shared.errors import MaildropLocked, NotFound, TemporaryFailure
+from shared.errors import N_, MaildropLocked, NotFound, TemporaryFailure
 from shared.mail import quota
 from shared.mail.addresses import parse_address
 from shared.storage import maildirs
@@ -39,7 +39,7 @@ class Maildrop:
         try:
             return self._by_uid[uid]
         except KeyError:
-            raise NotFound(f"no message {uid}") from None
+            raise NotFound(N_("no message %(uid)s"), uid=uid) from None
 
 
 def _updated_rows(s: Session, statement: Update) -> int:
@@ -58,7 +58,7 @@ def open_maildrop(db: Database, address: str, holder: str) -> Maildrop:
         with db.session.begin() as s:
             found = s.execute(select(Mailbox.id, Mailbox.maildir).where(Mailbox.address == key)).one_or_none()
             if found is None:
-                raise NotFound(f"unknown mailbox: {key}")
+                raise NotFound(N_("unknown mailbox: %(name)s"), name=key)
             mailbox_id, maildir_name = found
             taken = _updated_rows(
                 s,
@@ -73,10 +73,10 @@ def open_maildrop(db: Database, address: str, holder: str) -> Maildrop:
                 .execution_options(synchronize_session=False),
             )
             if not taken:
-                raise MaildropLocked(f"{key} is open in another session")
+                raise MaildropLocked(N_("%(address)s is open in another session"), address=key)
             maildir = db.settings.mail_root / maildir_name
     except SQLAlchemyError as exc:
-        raise TemporaryFailure("the maildrop is not available") from exc
+        raise TemporaryFailure(N_("the maildrop is not available")) from exc
     maildirs.remove_stale_tmp(maildir)  # left by killed deliveries; one scandir, so done at every login
     messages = tuple(maildirs.list_messages(maildir))
     return Maildrop(mailbox_id, key, messages)
@@ -103,7 +103,7 @@ def open_message(db: Database, maildrop: Maildrop, uid: str) -> BinaryIO:
     try:
         return open(maildrop.message(uid).location, "rb", buffering=0)
     except FileNotFoundError as exc:
-        raise NotFound(f"message {uid} is gone") from exc
+        raise NotFound(N_("message %(uid)s is gone"), uid=uid) from exc
 
 
 def commit_deletes(db: Database, maildrop: Maildrop, holder: str, uids: list[str]) -> None:
@@ -116,7 +116,7 @@ def commit_deletes(db: Database, maildrop: Maildrop, holder: str, uids: list[str
     with db.session.begin() as s:
         lease = select(Mailbox.lease_holder).where(Mailbox.id == maildrop.mailbox_id).with_for_update()
         if s.scalar(lease) != holder:
-            raise MaildropLocked("the maildrop lease was lost; nothing was deleted")
+            raise MaildropLocked(N_("the maildrop lease was lost; nothing was deleted"))
         paths = [maildrop.message(uid).path for uid in dict.fromkeys(uids)]  # a uid named twice is one message
         removed = [path for path in paths if path.exists()]
         freed = maildirs.remove_messages(removed)

@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
+from shared.errors import N_, InvalidAddress, QuotaExceeded, TemporaryFailure
 from shared.mail import autoreply, outbound, srs
 from shared.mail.delivery import DeliveryReport, deliver
 from shared.mail.dsn import FailedRecipient, build_dsn
@@ -71,7 +71,7 @@ def accept_message(
         _cancel(db, queued)
         raise
     if not queued and not report.delivered and report.over_quota:
-        raise QuotaExceeded("every recipient mailbox is full")
+        raise QuotaExceeded(N_("every recipient mailbox is full"))
     for message_id in queued:
         outbound.release(db, message_id)
     if report.over_quota:

@@ -22,7 +22,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from shared.errors import TemporaryFailure
+from shared.errors import N_, TemporaryFailure
 from shared.storage import maildirs
 from shared.storage.db import Database
 from shared.storage.models import DeliveryStatus, OutboundMessage, OutboundRecipient
@@ -85,7 +85,7 @@ def enqueue(db: Database, message: bytes, *, sender: str, recipients: Sequence[s
     try:
         path = maildirs.publish(maildirs.write_pending(folder, message))
     except OSError as exc:
-        raise TemporaryFailure("the message could not be queued") from exc
+        raise TemporaryFailure(N_("the message could not be queued")) from exc
     status = DeliveryStatus.HELD if held else DeliveryStatus.QUEUED
     now = now_utc()
     try:
@@ -102,7 +102,7 @@ def enqueue(db: Database, message: bytes, *, sender: str, recipients: Sequence[s
             return row.id
     except SQLAlchemyError as exc:
         maildirs.remove_messages([path])
-        raise TemporaryFailure("the message could not be queued") from exc
+        raise TemporaryFailure(N_("the message could not be queued")) from exc
 
 
 def _recipient(address: str, status: DeliveryStatus, now: datetime) -> OutboundRecipient:
@@ -193,7 +193,7 @@ def read_body(delivery: Delivery) -> bytes:
     try:
         return delivery.body_path.read_bytes()
     except OSError as exc:
-        raise TemporaryFailure(f"queued body {delivery.body_path.name} unreadable") from exc
+        raise TemporaryFailure(N_("queued body %(name)s unreadable"), name=delivery.body_path.name) from exc
 
 
 def is_final_failure(attempt: Attempt, delivery: Delivery, now: datetime) -> bool:

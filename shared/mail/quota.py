@@ -13,7 +13,8 @@ from sqlalchemy import ColumnElement, Table, bindparam, exists, func, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from shared.errors import InvalidValue, LimitExceeded, TemporaryFailure
+from shared.config import format_size
+from shared.errors import N_, InvalidValue, LimitExceeded, TemporaryFailure
 from shared.mail.addresses import parse_address
 from shared.storage import rawsql
 from shared.storage.db import Database
@@ -40,9 +41,9 @@ def has_spare_room(quota_bytes: int, used_bytes: int, size: int) -> bool:
 def check_mailbox_quota(quota_bytes: int, domain: Domain) -> None:
     """A mailbox quota must be a count of bytes within its domain's total (when it has one)."""
     if quota_bytes < 0:
-        raise InvalidValue("the quota must not be negative")
+        raise InvalidValue(N_("the quota must not be negative"))
     if domain.quota_bytes and quota_bytes > domain.quota_bytes:
-        raise LimitExceeded(f"the quota must not exceed the domain's total of {domain.quota_bytes} bytes")
+        raise LimitExceeded(N_("the quota must not exceed the domain's total of %(total)s"), total=format_size(domain.quota_bytes))
 
 
 # -- reserving and giving back ---------------------------------------------------------
@@ -149,7 +150,7 @@ def _refuse_if_vanished(cursor: rawsql.RawCursor, mailbox_id: int) -> None:
     """After a reservation found no room: a mailbox removed since RCPT is not a full mailbox to
     bounce for; the sender retries and learns."""
     if _MAILBOX_EXISTS.execute(cursor, {"mailbox_id": mailbox_id}).fetchone() is None:
-        raise TemporaryFailure(f"mailbox {mailbox_id} vanished during delivery")
+        raise TemporaryFailure(N_("mailbox %(id)s vanished during delivery"), id=mailbox_id)
 
 
 def _give_back_one(cursor: rawsql.RawCursor, mailbox_id: int, size: int) -> None:

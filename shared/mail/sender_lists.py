@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable
 
 from sqlalchemy import Row, select
 
-from shared.errors import InvalidAddress
+from shared.errors import N_, InvalidAddress
 from shared.mail.addresses import Address, normalise_domain, parse_address
 from shared.storage.db import Database
 from shared.storage.models import Mailbox, SenderListing, SenderRule
@@ -80,15 +80,15 @@ def listed_sender_key(text: str) -> str:
     `listing_keys` produces, so it is refused rather than stored as a listing that never applies.
     """
     if len(text) > MAX_SENDER_CHARS:
-        raise InvalidAddress(f"invalid sender: longer than {MAX_SENDER_CHARS} characters")
+        raise InvalidAddress(N_("invalid sender: longer than %(limit)s characters"), limit=MAX_SENDER_CHARS)
     if any(unicodedata.category(char) == "Cc" for char in text):
-        raise InvalidAddress(f"invalid sender: {text!r} holds control characters")
+        raise InvalidAddress(N_("invalid sender: %(sender)r holds control characters"), sender=text)
     if "*" in text:
-        raise InvalidAddress(f"invalid sender: {text!r}: no wildcards; list a whole domain as example.com")
+        raise InvalidAddress(N_("invalid sender: %(sender)r: no wildcards; list a whole domain as example.com"), sender=text)
     cleaned = text.strip()
     try:
         if cleaned.startswith("@"):
             return normalise_domain(cleaned[1:])
         return str(parse_address(cleaned)) if "@" in cleaned else normalise_domain(cleaned)
     except InvalidAddress as exc:
-        raise InvalidAddress(f"invalid sender: {text!r} (give local@domain, domain or @domain)") from exc
+        raise InvalidAddress(N_("invalid sender: %(sender)r (give local@domain, domain or @domain)"), sender=text) from exc

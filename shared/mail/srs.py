@@ -27,7 +27,7 @@ import re
 import srslib  # type: ignore[import-untyped]
 
 from shared.config import Settings
-from shared.errors import InvalidAddress
+from shared.errors import N_, InvalidAddress
 from shared.mail.addresses import MAX_LOCAL_OCTETS, normalise_domain
 from shared.mail.routing import DeliveryPlan, Refusal, is_hosted_domain
 from shared.storage.db import Database
@@ -85,13 +85,13 @@ def original_address(settings: Settings, address: str, domain: str) -> str:
     local = address.rpartition("@")[0]
     hash_field = _HASH_FIELD.match(local)
     if len(address.encode()) > MAX_ADDRESS_OCTETS or hash_field is None:
-        raise InvalidAddress("not an SRS address we could have written")
+        raise InvalidAddress(N_("not an SRS address we could have written"))
     if len(hash_field.group(1)) != HASH_LENGTH:
-        raise InvalidAddress("SRS hash of the wrong length")
+        raise InvalidAddress(N_("SRS hash of the wrong length"))
     try:
         original: str = _scheme(settings, domain).reverse(address)
     except srslib.Error as exc:
-        raise InvalidAddress(f"SRS address refused: {exc.__class__.__name__}") from None
+        raise InvalidAddress(N_("SRS address refused: %(reason)s"), reason=exc.__class__.__name__) from None
     return _checked_original(original)
 
 
@@ -99,9 +99,9 @@ def _checked_original(original: str) -> str:
     """What srslib decoded, held to the rules of any address we would send to."""
     local, _at, domain = original.rpartition("@")
     if not local or not local.isprintable() or any(c.isspace() or c in "<>@" for c in local):
-        raise InvalidAddress("SRS address with an unusable local part")
+        raise InvalidAddress(N_("SRS address with an unusable local part"))
     if len(local.encode()) > MAX_LOCAL_OCTETS and not is_srs_address(local):
-        raise InvalidAddress("SRS address with an overlong local part")
+        raise InvalidAddress(N_("SRS address with an overlong local part"))
     return f"{local}@{normalise_domain(domain)}"
 
 

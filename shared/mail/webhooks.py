@@ -27,7 +27,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
-from shared.errors import InvalidValue
+from shared.errors import N_, InvalidValue
 from shared.storage.db import Database
 from shared.storage.models import Domain, Webhook, WebhookDelivery
 
@@ -59,16 +59,16 @@ def signature(secret: str, webhook_id: str, timestamp: int, body: str) -> str:
 def parse_url(url: str) -> SplitResult:
     """An http(s) URL with a host and no credentials, else InvalidValue."""
     if len(url) > MAX_URL or not url.isprintable() or any(character.isspace() for character in url):
-        raise InvalidValue(f"url: must be an http or https URL of at most {MAX_URL} characters")
+        raise InvalidValue(N_("url: must be an http or https URL of at most %(limit)d characters"), limit=MAX_URL)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidValue("url: must be an http or https URL with a host")
+        raise InvalidValue(N_("url: must be an http or https URL with a host"))
     if parts.username is not None or parts.password is not None:
-        raise InvalidValue("url: must not carry a user name or password")
+        raise InvalidValue(N_("url: must not carry a user name or password"))
     try:
         parts.port  # noqa: B018  # raises ValueError for a port out of range
     except ValueError:
-        raise InvalidValue("url: the port is not valid") from None
+        raise InvalidValue(N_("url: the port is not valid")) from None
     return parts
 
 
@@ -86,12 +86,16 @@ def allowed_addresses(settings: Settings, url: str) -> list[IpAddress]:
     try:
         found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise InvalidValue(f"url: the host {parts.hostname} does not resolve") from None
+        raise InvalidValue(N_("url: the host %(host)s does not resolve"), host=parts.hostname) from None
     addresses = [ipaddress.ip_address(str(entry[4][0]).partition("%")[0]) for entry in found]
     if not settings.webhook_allow_private:
         refused = sorted({str(address) for address in addresses if not is_public(address)})
         if refused:
-            raise InvalidValue(f"url: {parts.hostname} resolves to a non-public address ({', '.join(refused)})")
+            raise InvalidValue(
+                N_("url: %(host)s resolves to a non-public address (%(addresses)s)"),
+                host=parts.hostname,
+                addresses=", ".join(refused),
+            )
     return addresses
 
 
@@ -99,7 +103,7 @@ def check_events(events: Iterable[str]) -> list[str]:
     chosen = list(dict.fromkeys(events))
     unknown = [event for event in chosen if event not in EVENTS]
     if not chosen or unknown:
-        raise InvalidValue(f"events: choose from {', '.join(EVENTS)}")
+        raise InvalidValue(N_("events: choose from %(events)s"), events=", ".join(EVENTS))
     return chosen
 
 

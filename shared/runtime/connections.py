@@ -2,7 +2,7 @@
 or a slowloris holding sessions open as slowly as the idle timeouts allow) must not take
 every session a process can hold, while other clients keep being served.
 
-Counted per worker process, as the login throttle is; with BEACONMAIL_*_PROCESSES workers an
+Counted per worker process; with BEACONMAIL_*_PROCESSES workers an
 address may hold up to that many times the limit. Used from the event loop only.
 """
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from shared.errors import Conflict, NotFound
+from shared.errors import N_, Conflict, NotFound
 from shared.storage.maildirs import fsync_directory, message_files, uid_of
 
 JUNK_FOLDER = ".Junk"
@@ -86,7 +86,7 @@ def find_junk(maildir: Path, message_id: str) -> Path:
     for entry in message_files(junk_folder(maildir)):
         if junk_id(entry.name) == message_id:
             return Path(entry.path)
-    raise NotFound(f"no junk message {message_id}")
+    raise NotFound(N_("no junk message %(id)s"), id=message_id)
 
 
 def release_to_inbox(maildir: Path, path: Path) -> Path:
@@ -100,9 +100,9 @@ def release_to_inbox(maildir: Path, path: Path) -> Path:
     try:
         os.link(path, target)
     except FileNotFoundError:
-        raise NotFound(f"junk message {junk_id(path.name)} is gone") from None
+        raise NotFound(N_("junk message %(id)s is gone"), id=junk_id(path.name)) from None
     except FileExistsError:
-        raise Conflict(f"the inbox already holds a message named {target.name}") from None
+        raise Conflict(N_("the inbox already holds a message named %(name)s"), name=target.name) from None
     fsync_directory(target.parent)
     try:
         path.unlink()
@@ -118,6 +118,6 @@ def remove_junk(path: Path) -> int:
         size = path.stat().st_size
         path.unlink()
     except FileNotFoundError:
-        raise NotFound(f"junk message {junk_id(path.name)} is gone") from None
+        raise NotFound(N_("junk message %(id)s is gone"), id=junk_id(path.name)) from None
     fsync_directory(path.parent)
     return size

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from shared.errors import Conflict, NotFound
+from shared.errors import N_, Conflict, NotFound
 from shared.storage.models import Alias, AliasDomain, Domain, GroupMailbox, Mailbox
 
 
@@ -14,7 +14,7 @@ def domain_by_name(s: Session, name: str, *, for_update: bool = False) -> Domain
         query = query.with_for_update()
     domain = s.scalars(query).one_or_none()
     if domain is None:
-        raise NotFound(f"unknown domain: {name}")
+        raise NotFound(N_("unknown domain: %(name)s"), name=name)
     return domain
 
 
@@ -31,19 +31,19 @@ def hosted_domain(s: Session, name: str) -> Domain | None:
 def mailbox_by_address(s: Session, address: str) -> Mailbox:
     mailbox = s.scalars(select(Mailbox).where(Mailbox.address == address)).one_or_none()
     if mailbox is None:
-        raise NotFound(f"unknown mailbox: {address}")
+        raise NotFound(N_("unknown mailbox: %(name)s"), name=address)
     return mailbox
 
 
 def ensure_address_free(s: Session, address: str) -> None:
     """Mailboxes, aliases and groups share one address space."""
-    for model, column, kind in (
-        (Mailbox, Mailbox.address, "a mailbox"),
-        (Alias, Alias.source, "an alias"),
-        (GroupMailbox, GroupMailbox.address, "a group"),
+    for model, column, taken in (
+        (Mailbox, Mailbox.address, N_("%(address)s is already a mailbox")),
+        (Alias, Alias.source, N_("%(address)s is already an alias")),
+        (GroupMailbox, GroupMailbox.address, N_("%(address)s is already a group")),
     ):
         if s.scalar(select(func.count()).select_from(model).where(column == address)):
-            raise Conflict(f"{address} is already {kind}")
+            raise Conflict(taken, address=address)
 
 
 def count_in_domain(s: Session, column: InstrumentedAttribute[int], domain_id: int) -> int:

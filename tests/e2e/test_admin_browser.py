@@ -147,7 +147,7 @@ def test_admin_works_in_a_real_browser(portal_url: str, browser: Browser, settin
     page.get_by_label("Quota (blank = domain default, 0 = no limit)").fill("1G")
     submit(page, "Create mailbox")
     generated = page.locator("#generated-password").inner_text()
-    assert accounts.authenticate(db, "anna@shop.example", generated, service="portal").quota_bytes == 1024**3
+    assert accounts.authenticate(db, "anna@shop.example", generated, "portal", "127.0.0.1").quota_bytes == 1024**3
     snap(page, "3-mailbox", database)
 
     alias = {"Address (blank = catch-all for the domain)": "sales", "Deliver to (one address per line)": "anna@shop.example\npartner@remote.example"}

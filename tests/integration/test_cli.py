@@ -9,13 +9,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from services.admin import create_app
 from services.cli import main
 from shared import accounts
-from shared.accounts.views import CONSOLE
+from shared.accounts import second_factors
+from shared.accounts.permissions import scope_of
+from shared.accounts.views import CONSOLE, Actor
 from shared.config import Settings
+from shared.errors import AuthFailed
 from shared.storage.db import Database
 from tests.conftest import require_user_attributes
 
@@ -94,10 +98,10 @@ def test_domain_add_list_remove(initialised) -> None:  # type: ignore[no-untyped
     lines = ok(run("domain", "list")).splitlines()
     assert lines == [
         "example.com\tyes\t3\t2\t10485760\t0",
-        "xn--bcher-kva.example\tyes\t0\t0\t0\t0",
+        "bücher.example\tyes\t0\t0\t0\t0",
     ]
     records = json.loads(ok(run("domain", "list", "--json")))
-    assert {r["name"]: r["max_mailboxes"] for r in records} == {"example.com": 3, "xn--bcher-kva.example": 0}
+    assert {r["name"]: r["max_mailboxes"] for r in records} == {"example.com": 3, "bücher.example": 0}
     assert all({"name", "active", "max_aliases", "quota_bytes", "mailboxes"} <= r.keys() for r in records)
     assert "already exists" in fails(run("domain", "add", "EXAMPLE.com"))
     assert "invalid domain" in fails(run("domain", "add", "not a domain"))
@@ -116,16 +120,16 @@ def test_domain_sender_lists(initialised) -> None:  # type: ignore[no-untyped-de
     ok(run("domain", "block", "example.com", "partner@bücher.example"))  # replaces the allow
     lines = ok(run("domain", "senders", "example.com")).splitlines()
     assert [line.split("\t")[:2] for line in lines] == [
-        ["partner@xn--bcher-kva.example", "block"],
+        ["partner@bücher.example", "block"],
         ["spam.example", "block"],
     ]
     records = json.loads(ok(run("domain", "senders", "example.com", "--json")))
-    assert [(r["sender"], r["listing"]) for r in records] == [("partner@xn--bcher-kva.example", "block"), ("spam.example", "block")]
+    assert [(r["sender"], r["listing"]) for r in records] == [("partner@bücher.example", "block"), ("spam.example", "block")]
     assert all(set(r) == {"sender", "listing", "created"} and r["created"].endswith("+00:00") for r in records)
     assert lines[0].split("\t")[2] == records[0]["created"]
     assert ok(run("domain", "unlist", "example.com", "spam.example")) == "sender unlisted for example.com: spam.example\n"
     assert [r["sender"] for r in json.loads(ok(run("domain", "senders", "example.com", "--json")))] == [
-        "partner@xn--bcher-kva.example"
+        "partner@bücher.example"
     ]
 
 
@@ -156,10 +160,42 @@ def test_domain_checks_switch(initialised) -> None:  # type: ignore[no-untyped-d
     assert json.loads(ok(run("domain", "list", "--json")))[0]["inbound_checks"] is True
 
 
+def test_domain_two_factor_requirement(db: Database, initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    assert json.loads(ok(run("domain", "list", "--json")))[0]["require_2fa"] is False
+    assert ok(run("domain", "add", "strict.example", "--require-2fa")) == "domain added: strict.example\n"
+    assert accounts.get_domain(db, "strict.example", actor=CONSOLE).require_2fa is True
+    assert ok(run("domain", "set", "Example.COM", "--require-2fa")) == "two-factor sign-in required: example.com\n"
+    assert accounts.get_domain(db, "example.com", actor=CONSOLE).require_2fa is True
+    assert ok(run("domain", "set", "example.com", "--no-require-2fa")) == "two-factor sign-in not required: example.com\n"
+    assert accounts.get_domain(db, "example.com", actor=CONSOLE).require_2fa is False
+    assert fails(run("domain", "set", "example.com")) == "beaconmail: give --require-2fa or --no-require-2fa"
+    assert fails(run("domain", "set", "nowhere.example", "--require-2fa")) == "beaconmail: unknown domain: nowhere.example"
+    assert [e.detail for e in accounts.list_audit(db, actor=CONSOLE, action="domain.update")][:2] == [
+        "require_2fa=False", "require_2fa=True"
+    ]
+
+
+def test_mailbox_2fa_reset(db: Database, initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("mailbox", "add", "ann@example.com", "--password", "ann-password-1"))
+    owner = Actor(scope_of("ann@example.com", is_global_admin=False, managed_domains=()))
+    secret = second_factors.begin_totp(db, "ann@example.com", actor=owner).secret
+    second_factors.confirm_totp(db, "ann@example.com", pyotp.TOTP(secret).now(), actor=owner)
+    assert second_factors.list_second_factors(db, "ann@example.com", actor=CONSOLE).any
+    assert ok(run("mailbox", "2fa", "reset", "ann@example.com")) == "second factors removed: ann@example.com\n"
+    assert not second_factors.list_second_factors(db, "ann@example.com", actor=CONSOLE).any
+    assert [(e.actor, e.target) for e in accounts.list_audit(db, actor=CONSOLE, action="2fa.reset")] == [
+        ("cli", "ann@example.com")
+    ]
+    assert fails(run("mailbox", "2fa", "reset", "nobody@example.com")) == "beaconmail: unknown mailbox: nobody@example.com"
+    assert fails(run("mailbox", "2fa", "reset", "not an address")) == "beaconmail: invalid address: 'not an address'"
+
+
 def test_mailbox_lifecycle(initialised, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "Alice@example.com", "--password", "pw-a", "--quota", "1M", "--name", "Alice A"))
-    ok(run("mailbox", "add", "bob@example.com", "--password-stdin", stdin="pw b\n"))
+    ok(run("mailbox", "add", "Alice@example.com", "--password", "pw-a-123456", "--quota", "1M", "--name", "Alice A"))
+    ok(run("mailbox", "add", "bob@example.com", "--password-stdin", stdin="pw b 123456\n"))
     assert (settings.mail_root / "example.com" / "alice" / "new").is_dir()
     records = {r["address"]: r for r in json.loads(ok(run("mailbox", "list", "--json")))}
     assert records["alice@example.com"]["quota_bytes"] == 1024 * 1024
@@ -169,15 +205,15 @@ def test_mailbox_lifecycle(initialised, settings: Settings) -> None:  # type: ig
     assert "unknown domain" in fails(run("mailbox", "list", "other.example"))
 
     assert "exactly one of --password" in fails(run("mailbox", "add", "c@example.com"))
-    assert "exactly one of --password" in fails(run("mailbox", "add", "c@example.com", "--password", "x", "--password-stdin"))
+    assert "exactly one of --password" in fails(run("mailbox", "add", "c@example.com", "--password", "x-password-1", "--password-stdin"))
     assert "nothing on standard input" in fails(run("mailbox", "add", "c@example.com", "--password-stdin", stdin=""))
-    assert "already" in fails(run("mailbox", "add", "ALICE@example.com", "--password", "x"))
-    assert "invalid" in fails(run("mailbox", "add", "no-at-sign", "--password", "x"))
-    assert "unknown domain" in fails(run("mailbox", "add", "c@elsewhere.example", "--password", "x"))
-    assert "must not exceed" in fails(run("mailbox", "add", "c@example.com", "--password", "x", "--quota", "11M"))
+    assert "already" in fails(run("mailbox", "add", "ALICE@example.com", "--password", "x-password-1"))
+    assert "invalid" in fails(run("mailbox", "add", "no-at-sign", "--password", "x-password-1"))
+    assert "unknown domain" in fails(run("mailbox", "add", "c@elsewhere.example", "--password", "x-password-1"))
+    assert "must not exceed" in fails(run("mailbox", "add", "c@example.com", "--password", "x-password-1", "--quota", "11M"))
 
-    ok(run("mailbox", "passwd", "alice@example.com", "--password-stdin", stdin="new-pw\n"))
-    assert "unknown mailbox" in fails(run("mailbox", "passwd", "zed@example.com", "--password", "x"))
+    ok(run("mailbox", "passwd", "alice@example.com", "--password-stdin", stdin="new-pw-123456\n"))
+    assert "unknown mailbox" in fails(run("mailbox", "passwd", "zed@example.com", "--password", "x-password-1"))
     ok(run("mailbox", "remove", "bob@example.com"))
     assert not (settings.mail_root / "example.com" / "bob").exists()
     assert "unknown mailbox" in fails(run("mailbox", "remove", "bob@example.com"))
@@ -186,14 +222,14 @@ def test_mailbox_lifecycle(initialised, settings: Settings) -> None:  # type: ig
 def test_mailbox_limit_is_enforced(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
     for name in ("a", "b", "c"):
-        ok(run("mailbox", "add", f"{name}@example.com", "--password", "x"))
-    assert "maximum of 3 mailboxes" in fails(run("mailbox", "add", "d@example.com", "--password", "x"))
+        ok(run("mailbox", "add", f"{name}@example.com", "--password", "x-password-1"))
+    assert "maximum of 3 mailboxes" in fails(run("mailbox", "add", "d@example.com", "--password", "x-password-1"))
     assert len(json.loads(ok(run("mailbox", "list", "--json")))) == 3
 
 
 def test_roles(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "boss@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "boss@example.com", "--password", "x-password-1"))
     assert "global-admin" in ok(run("mailbox", "grant", "boss@example.com", "--global"))
     assert "manager:example.com" in ok(run("mailbox", "grant", "boss@example.com", "--domain", "example.com"))
     roles = json.loads(ok(run("mailbox", "list", "--json")))[0]["roles"]
@@ -206,7 +242,7 @@ def test_roles(initialised) -> None:  # type: ignore[no-untyped-def]
 
 def test_aliases_and_catch_all(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "alice@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x-password-1"))
     ok(run("alias", "add", "info@example.com", "alice@example.com", "friend@remote.example"))
     ok(run("alias", "add", "@example.com", "alice@example.com"))
     records = json.loads(ok(run("alias", "list", "--json")))
@@ -232,7 +268,7 @@ def test_alias_loop_is_refused(initialised) -> None:  # type: ignore[no-untyped-
 
 def test_groups(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "alice@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x-password-1"))
     ok(run("group", "add", "team@example.com", "--member", "alice@example.com", "--member", "ext@remote.example", "--policy", "members"))
     assert json.loads(ok(run("group", "list", "--json"))) == [
         {"address": "team@example.com", "members": ["alice@example.com", "ext@remote.example"], "policy": "members"}
@@ -245,7 +281,7 @@ def test_groups(initialised) -> None:  # type: ignore[no-untyped-def]
 
 def test_quota_recalc_reports_each_mailbox(initialised, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "alice@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x-password-1"))
     stray = settings.mail_root / "example.com" / "alice" / "cur" / "1.M1P1.host,S=5"
     stray.write_bytes(b"12345")
     assert ok(run("quota", "recalc")).splitlines() == ["alice@example.com\tfixed\t0->5\t0->1"]
@@ -277,9 +313,9 @@ def test_console_script_contract(settings: Settings) -> None:
 
 def test_api_tokens_create_list_revoke(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "boss@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "boss@example.com", "--password", "x-password-1"))
     ok(run("mailbox", "grant", "boss@example.com", "--global"))
-    ok(run("mailbox", "add", "staff@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "staff@example.com", "--password", "x-password-1"))
     created = run("token", "create", "--user", "Boss@Example.com", "--scope", "write", "--domain", "example.com", "--expires", "30", "--name", "deploy")
     scoped = ok(created)
     assert created.err == "" and scoped.count("\n") == 1 and scoped.startswith("bm_")  # the secret alone
@@ -350,12 +386,12 @@ def test_a_token_made_by_the_console_script_works_against_the_api(settings: Sett
     ("args", "message"),
     [
         (("mailbox", "remove", "bad"), "invalid address: 'bad'"),
-        (("mailbox", "passwd", "bad", "--password", "x"), "invalid address: 'bad'"),
+        (("mailbox", "passwd", "bad", "--password", "x-password-1"), "invalid address: 'bad'"),
         (("mailbox", "grant", "bad", "--global"), "invalid address: 'bad'"),
-        (("mailbox", "revoke", "a@b.example", "--domain", "bad..x"), "invalid domain: 'bad..x'"),
-        (("mailbox", "list", "bad..x"), "invalid domain: 'bad..x'"),
-        (("domain", "remove", "bad..x"), "invalid domain: 'bad..x'"),
-        (("domain", "alias-add", "bad..x", "unknown.example"), "invalid domain: 'bad..x'"),
+        (("mailbox", "revoke", "a@b.example", "--domain", "bad..x"), "invalid domain: 'bad..x': it has an empty label (two dots in a row, or a dot first)"),
+        (("mailbox", "list", "bad..x"), "invalid domain: 'bad..x': it has an empty label (two dots in a row, or a dot first)"),
+        (("domain", "remove", "bad..x"), "invalid domain: 'bad..x': it has an empty label (two dots in a row, or a dot first)"),
+        (("domain", "alias-add", "bad..x", "unknown.example"), "invalid domain: 'bad..x': it has an empty label (two dots in a row, or a dot first)"),
         (("alias", "remove", "bad"), "invalid address: 'bad'"),
         (("group", "remove", "bad"), "invalid address: 'bad'"),
         (("token", "list", "--user", "bad"), "invalid address: 'bad'"),
@@ -374,3 +410,56 @@ def test_an_unusable_database_url_is_one_line(run, monkeypatch: pytest.MonkeyPat
     result = run("domain", "list")
     assert result.code == 2
     assert fails(result).startswith("beaconmail: database error: ")
+
+
+def test_international_domains_are_listed_in_unicode_and_taken_in_both_forms(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("domain", "add", "xn--bcher-kva.example"))
+    ok(run("mailbox", "add", "jill@bücher.example", "--password", "long-enough-1"))
+    assert "jill@bücher.example" in ok(run("mailbox", "list", "xn--bcher-kva.example"))
+    assert json.loads(ok(run("domain", "list", "--json")))[-1]["name"] == "bücher.example"
+    ok(run("mailbox", "remove", "jill@xn--bcher-kva.example"))
+    assert ok(run("mailbox", "list", "bücher.example")) == ""
+
+
+def test_app_passwords(run, db: Database) -> None:  # type: ignore[no-untyped-def]
+    ok(run("domain", "add", "example.com"))
+    ok(run("mailbox", "add", "alice@example.com", "--password", "x-password-1"))
+    everything = ok(run("mailbox", "app-password", "add", "Alice@example.com", "--name", "laptop"))
+    assert everything.count("\n") == 1 and accounts.authenticate(db, "alice@example.com", everything.strip(), "imap", "192.0.2.1")
+    mail_only = ok(run("mailbox", "app-password", "add", "alice@example.com", "--name", "phone", "--protocol", "smtp",
+                       "--protocol", "pop3", "--expires", "30")).strip()
+    assert accounts.authenticate(db, "alice@example.com", mail_only, "pop3", "192.0.2.1")
+    with pytest.raises(AuthFailed):
+        accounts.authenticate(db, "alice@example.com", mail_only, "imap", "192.0.2.1")
+    listed = json.loads(ok(run("mailbox", "app-password", "list", "alice@example.com", "--json")))
+    assert [list(record) for record in listed] == [
+        ["id", "name", "protocols", "created_at", "expires_at", "last_used_at", "last_used_from"]
+    ] * 2
+    laptop, phone = listed
+    assert (laptop["name"], laptop["protocols"], laptop["expires_at"], laptop["last_used_from"]) == (
+        "laptop", ["smtp", "pop3", "imap"], None, "192.0.2.1"
+    )
+    assert phone["protocols"] == ["smtp", "pop3"] and phone["expires_at"] and phone["last_used_from"] == "192.0.2.1"
+    assert everything.strip() not in json.dumps(listed)
+    lines = ok(run("mailbox", "app-password", "list", "alice@example.com")).splitlines()
+    assert lines[0].split("\t")[1:3] == ["laptop", "smtp,pop3,imap"] and lines[0].split("\t")[4] == "never"
+    assert lines[1].split("\t")[5:] != ["never", "-"]  # phone was used
+    assert ok(run("mailbox", "app-password", "revoke", "alice@example.com", str(phone["id"]))) == f"app password revoked: {phone['id']}\n"
+    with pytest.raises(AuthFailed):
+        accounts.authenticate(db, "alice@example.com", mail_only, "pop3", "192.0.2.1")
+    assert "has no app password" in fails(run("mailbox", "app-password", "revoke", "alice@example.com", str(phone["id"])))
+    assert "unknown mailbox" in fails(run("mailbox", "app-password", "add", "zed@example.com", "--name", "x"))
+    assert "'ftp'" in fails(run("mailbox", "app-password", "add", "alice@example.com", "--name", "x", "--protocol", "ftp"))
+    assert "--name" in fails(run("mailbox", "app-password", "add", "alice@example.com"))
+    assert "needs a name" in fails(run("mailbox", "app-password", "add", "alice@example.com", "--name", " "))
+    assert fails(run("mailbox", "app-password", "add", "alice@example.com", "--name", "x", "--expires", "0"))
+
+
+def test_the_password_rule_on_the_command_line(run, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    ok(run("domain", "add", "example.com"))
+    assert fails(run("mailbox", "add", "x@example.com", "--password", "b")) == "beaconmail: the password must have at least 10 characters"
+    ok(run("mailbox", "add", "x@example.com", "--password", "0123456789"))
+    assert "at least 10" in fails(run("mailbox", "passwd", "x@example.com", "--password-stdin", stdin="short\n"))
+    monkeypatch.setenv("BEACONMAIL_PASSWORD_MIN_LENGTH", "16")
+    assert "at least 16" in fails(run("mailbox", "passwd", "x@example.com", "--password", "0123456789"))

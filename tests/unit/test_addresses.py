@@ -103,3 +103,38 @@ def test_alias_source_is_an_address_or_a_catch_all_domain() -> None:
     assert parse_alias_source("@Bücher.example") == "xn--bcher-kva.example"
     with pytest.raises(InvalidAddress):
         parse_alias_source("@")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("exa mple", "it contains a space"),
+        ("-x.com", "a label may not start with a hyphen ('-x')"),
+        ("x-.com", "a label may not end with a hyphen ('x-')"),
+        ("a..example", "it has an empty label (two dots in a row, or a dot first)"),
+        (".example.com", "it has an empty label (two dots in a row, or a dot first)"),
+        ("a" * 64 + ".com", f"the label '{'a' * 64}' has 64 characters; at most 63 are allowed"),
+        ("a_b.example", "it contains the invalid character '_'"),
+        ("example.123", "the last label '123' is all digits; a top-level domain is never a number"),
+        ("localhost", "it needs at least one dot, as in example.com"),
+        ("ab--cd.example", "hyphens in a label's third and fourth places are kept for xn-- names ('ab--cd')"),
+        ("[192.0.2.1]", "address literals such as [192.0.2.1] are not accepted"),
+        ("", "it is empty"),
+        ("☃.example", "not a valid international domain name"),
+    ],
+)
+def test_a_refused_domain_says_why(text: str, reason: str) -> None:
+    with pytest.raises(InvalidAddress) as refused:
+        normalise_domain(text)
+    assert str(refused.value) == f"invalid domain: {text!r}: {reason}"
+
+
+def test_a_domain_over_253_characters_is_refused_with_its_length() -> None:
+    with pytest.raises(InvalidAddress, match=r"^invalid domain: the name is 263 characters long; at most 253 are allowed$"):
+        normalise_domain("a." * 130 + "com")
+    assert normalise_domain("a." * 125 + "com") == "a." * 125 + "com"  # 253 characters
+
+
+def test_an_address_with_a_bad_domain_names_the_domain_fault() -> None:
+    with pytest.raises(InvalidAddress, match="it contains a space"):
+        parse_address("jill@exa mple")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import ConfigError, Settings, load_settings, parse_size, passed_sockets
+from shared.config import ConfigError, Settings, format_size, load_settings, parse_size, passed_sockets
 
 
 def load(tmp_path: Path, **variables: str) -> Settings:
@@ -103,9 +103,10 @@ INVALID = [
     ("allow_plaintext_auth", "maybe"),
     ("webhook_allow_private", "maybe"),
     ("maildrop_lease_seconds", "-3"),
-    ("auth_fail_limit", "five"),
-    ("auth_fail_window", "-1"),
-    ("auth_lockout", "forever"),
+    ("login_max_failures", "five"),
+    ("login_max_failures", "0"),
+    ("login_lockout", "forever"),
+    ("password_min_length", "0"),
     ("login_delay", "-1"),
     ("alias_depth_limit", "deep"),
     ("proxy_hops", "-1"),
@@ -146,7 +147,7 @@ def test_invalid_value_names_the_variable_and_what_it_expects(tmp_path: Path, na
         ("smtp_port", "+25", "BEACONMAIL_SMTP_PORT: expected a port number 0-65535, got '+25'"),
         ("max_recipients", "1_000", "BEACONMAIL_MAX_RECIPIENTS: expected a whole number, 0 or more, got '1_000'"),
         ("pop3_processes", "0", "BEACONMAIL_POP3_PROCESSES: expected a whole number, 1 or more, got '0'"),
-        ("auth_lockout", "nan", "BEACONMAIL_AUTH_LOCKOUT: expected a number greater than 0, got 'nan'"),
+        ("login_lockout", "nan", "BEACONMAIL_LOGIN_LOCKOUT: expected a number greater than 0, got 'nan'"),
         ("queue_lifetime", "inf", "BEACONMAIL_QUEUE_LIFETIME: expected a number greater than 0, got 'inf'"),
         ("bind", "localhost", "BEACONMAIL_BIND: expected an IP address to listen on, e.g. 127.0.0.1, 0.0.0.0 or ::, got 'localhost'"),
         ("max_message_size", "5X", "BEACONMAIL_MAX_MESSAGE_SIZE: expected a size in bytes or with a K/M/G/T suffix, e.g. 25M, got '5X'"),
@@ -240,3 +241,16 @@ def test_passed_sockets_are_named_from_descriptor_3_for_this_process_only() -> N
 def test_bad_passed_sockets_name_the_variable(count: str, names: str, variable: str) -> None:
     with pytest.raises(ConfigError, match=f"^{variable}: "):
         passed_sockets({"LISTEN_PID": "7", "LISTEN_FDS": count, "LISTEN_FDNAMES": names}, pid=7)
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [(0, "0 B"), (None, "0 B"), (1023, "1023 B"), (1024, "1 KiB"), (1536, "1.5 KiB"), (20 * 1024**3, "20 GiB"), (21474836480, "20 GiB"),
+     (1610612736, "1.5 GiB"), (3 * 1024**4, "3 TiB")],
+)
+def test_format_size_writes_binary_units(size: int | None, text: str) -> None:
+    assert format_size(size) == text
+
+
+def test_format_size_takes_the_callers_number_format() -> None:
+    assert format_size(1610612736, lambda number: f"{number:.2f}".replace(".", ",")) == "1,50 GiB"

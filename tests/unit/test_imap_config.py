@@ -12,7 +12,7 @@ from shared.config import ConfigError
 from tests.conftest import base_settings
 
 DIRECTORY = ImapDirectory(
-    "sqlite", "/d/beaconmail.db", "SELECT 1", "SELECT 2", mail_uid=8, mail_gid=8, mail_user="mail",
+    "sqlite", "/d/beaconmail.db", "SELECT 1", "SELECT 3", "SELECT 2", mail_uid=8, mail_gid=8, mail_user="mail",
     quota_maps=quota_clone_maps(), database_owner="beacon",
 )
 # render() reads no file; a short data folder leaves room for Dovecot's socket paths.

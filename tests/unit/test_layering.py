@@ -35,7 +35,7 @@ SHARED_LAYERS = {
     "shared.accounts": LEAVES | {"shared.mail", "shared.storage"},
 }
 FORBIDDEN_ATTRIBUTES = {"engine", "mail_root", "maildir"}
-# The launcher checks the schema before starting (shared.storage.migrations.ensure_at_head takes the
+# The launcher checks the schema before starting (shared.storage.schema_version.ensure_at_head takes the
 # engine) and makes the mail folder at first run; it reads and writes no mail.
 LAUNCHER_ALLOWANCES = {"engine", "mail_root"}
 # The `beaconmail` command starts every service, so it is a launcher like the files directly in services/.

@@ -22,7 +22,7 @@ def test_spare_room_keeps_a_tenth_of_the_quota_free() -> None:
 def test_a_mailbox_quota_must_fit_its_domain() -> None:
     check_mailbox_quota(1000, Domain(name="example.com", quota_bytes=1000))
     check_mailbox_quota(10**12, Domain(name="example.com", quota_bytes=0))
-    with pytest.raises(LimitExceeded, match="^the quota must not exceed the domain's total of 1000 bytes$"):
+    with pytest.raises(LimitExceeded, match="^the quota must not exceed the domain's total of 1000 B$"):
         check_mailbox_quota(1001, Domain(name="example.com", quota_bytes=1000))
     with pytest.raises(InvalidValue, match="^the quota must not be negative$"):
         check_mailbox_quota(-1, Domain(name="example.com", quota_bytes=0))

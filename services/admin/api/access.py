@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import g, request
 
 from services.admin.api.errors import ApiError
+from services.admin.feedback import error_text
 from services.admin.portal import acting_as, db
 from shared.accounts import tokens
 from shared.accounts.permissions import Scope, require_manager, require_sender, require_write
@@ -24,7 +25,7 @@ def authenticate_request() -> None:
     try:
         grant = tokens.verify_token(db(), presented.strip())
     except AuthFailed as error:
-        raise ApiError(401, "unauthorized", str(error)) from None
+        raise ApiError(401, "unauthorized", error_text(error)) from None
     # The use cases check these rights again; refusing here answers 403 before a body is parsed.
     if request.endpoint in SEND_ENDPOINTS:
         require_sender(grant.scope)

@@ -17,7 +17,7 @@ from shared.mail.sender_lists import MAX_SENDER_CHARS
 bp = Blueprint("domains", __name__, url_prefix="/domains")
 
 LIMITS = ("max_mailboxes", "max_aliases", "quota_bytes", "default_mailbox_quota")
-SWITCHES = ("active", "inbound_checks")
+SWITCHES = ("active", "inbound_checks", "require_2fa")
 LISTINGS = {"allow": accounts.allow_sender, "block": accounts.block_sender}
 
 
@@ -33,10 +33,11 @@ def list_domains() -> Response:
 
 @bp.post("")
 def create_domain() -> tuple[Response, int]:
-    body = json_body("name", *LIMITS)
+    body = json_body("name", "require_2fa", *LIMITS)
     name = text(body, "name", required=True, max_length=255) or ""
     limits = {field: count(body, field) or 0 for field in LIMITS}
-    domain = accounts.create_domain(db(), name, actor=api_actor(), **limits)
+    require_2fa = bool(flag(body, "require_2fa"))
+    domain = accounts.create_domain(db(), name, actor=api_actor(), require_2fa=require_2fa, **limits)
     return created(domain_json(domain))
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from flask import Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from services.admin.feedback import error_text
 from shared.errors import (
     AccountDisabled,
     AuthFailed,
@@ -79,8 +80,8 @@ def from_api_error(error: ApiError) -> Response:
 def from_beacon_error(error: BeaconError) -> Response:
     for kind, status, code in BEACON_ERRORS:
         if isinstance(error, kind):
-            return json_error(status, code, str(error))
-    return json_error(422, "invalid_value", str(error))
+            return json_error(status, code, error_text(error))
+    return json_error(422, "invalid_value", error_text(error))
 
 
 def from_http_exception(error: HTTPException) -> Response:

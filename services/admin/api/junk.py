@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify
 from services.admin.api.access import api_actor
 from services.admin.api.errors import ApiError
 from services.admin.api.payload import query_int
+from services.admin.feedback import error_text
 from services.admin.portal import db
 from shared.accounts import quarantine
 from shared.accounts.records import junk_record
@@ -20,7 +21,7 @@ def message_id_of(text: str) -> str:
     try:
         return quarantine.checked_junk_id(text)
     except InvalidValue as error:
-        raise ApiError(400, "bad_request", str(error)) from None
+        raise ApiError(400, "bad_request", error_text(error)) from None
 
 
 @bp.get("/<address>/junk")

@@ -14,6 +14,7 @@ from services.admin.api.payload import (
     flag,
     invalid,
     json_body,
+    password,
     query_int,
     query_text,
     strings,
@@ -21,7 +22,7 @@ from services.admin.api.payload import (
 )
 from services.admin.api.serialise import mailbox_json
 from services.admin.mailboxes import generated_password
-from services.admin.portal import db
+from services.admin.portal import db, portal
 from shared import accounts
 from shared.accounts import forwarding, out_of_office
 from shared.accounts.mailbox_search import search_mailboxes
@@ -66,17 +67,17 @@ def list_mailboxes() -> Response:
 def create_mailbox() -> tuple[Response, int]:
     body = json_body("address", "password", "name", "quota_bytes")
     address = text(body, "address", required=True, max_length=320) or ""
-    given = text(body, "password")
-    password = given or generated_password()
+    given = password(body, "password", portal().settings.password_min_length)
+    new_password = given or generated_password()
     mailbox = accounts.create_mailbox(
         db(),
         address,
-        password,
+        new_password,
         quota_bytes=count(body, "quota_bytes"),
         name=text(body, "name", max_length=255) or "",
         actor=api_actor(),
     )
-    reply = {"mailbox": mailbox_json(mailbox), "password": None if given else password}
+    reply = {"mailbox": mailbox_json(mailbox), "password": None if given else new_password}
     return jsonify(reply), 201
 
 
@@ -135,8 +136,8 @@ def update_mailbox(address: str) -> Response:
 @bp.put("/<address>/password")
 def set_password(address: str) -> tuple[str, int]:
     refuse_early(address)
-    password = text(json_body("password"), "password", required=True) or ""
-    accounts.set_password(db(), address, password, actor=api_actor())
+    new_password = password(json_body("password"), "password", portal().settings.password_min_length, required=True) or ""
+    accounts.set_password(db(), address, new_password, actor=api_actor())
     return "", 204
 
 

@@ -43,6 +43,9 @@ DAY = {"type": ["string", "null"], "format": "date"}
 INBOUND_CHECKS = BOOLEAN | {
     "description": "Whether mail arriving on the MX for the domain is checked (SPF, DKIM, DMARC, blocklists, content)"
 }
+REQUIRE_2FA = BOOLEAN | {
+    "description": "Whether its users must sign in to the portal with a second factor (they enrol at their next sign-in)"
+}
 LISTING = {"type": "string", "enum": ["allow", "block"],
            "description": "allow: skips the content filter's junk verdict; block: refused with 550 5.7.1"}
 SENDER = {"type": "string", "minLength": 1, "maxLength": MAX_SENDER_CHARS}
@@ -55,10 +58,15 @@ MAILBOX_PROPERTIES: dict[str, Schema] = {
     "address": STRING, "domain": STRING, "name": STRING, "quota_bytes": COUNT,
     "used_bytes": {"type": "integer"}, "messages": {"type": "integer"}, "active": BOOLEAN,
     "smtp_enabled": BOOLEAN, "pop3_enabled": BOOLEAN, "imap_enabled": BOOLEAN, "is_global_admin": BOOLEAN,
-    "managed_domains": STRINGS,
+    "managed_domains": STRINGS, "last_login": ref("LastLogin"),
 }
 MAILBOX_REQUIRED = ["address", "domain", "name", "quota_bytes", "used_bytes", "messages", "active",
-                    "smtp_enabled", "pop3_enabled", "imap_enabled", "is_global_admin", "managed_domains"]
+                    "smtp_enabled", "pop3_enabled", "imap_enabled", "is_global_admin", "managed_domains", "last_login"]
+LOGIN = obj({"at": {"type": "string", "format": "date-time"}, "from": STRING}, ["at", "from"]) | {
+    "type": ["object", "null"], "description": "The last successful login: when (UTC) and from which client address; null for never",
+}
+TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+PROTOCOL = {"type": "string", "enum": ["smtp", "pop3", "imap"]}
 
 
 EVENT = {"type": "string", "enum": list(EVENTS)}
@@ -149,21 +157,21 @@ SCHEMAS: dict[str, Schema] = {
     "Domain": obj(
         {
             "name": STRING, "display_name": STRING, "active": BOOLEAN, "inbound_checks": INBOUND_CHECKS,
-            "max_mailboxes": COUNT, "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT,
+            "require_2fa": REQUIRE_2FA, "max_mailboxes": COUNT, "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT,
             "used_bytes": {"type": "integer"}, "mailboxes": COUNT, "aliases": COUNT,
             "alias_domains": STRINGS,
         },
-        ["name", "display_name", "active", "inbound_checks", "max_mailboxes", "max_aliases", "quota_bytes",
-         "default_mailbox_quota", "used_bytes", "mailboxes", "aliases", "alias_domains"],
+        ["name", "display_name", "active", "inbound_checks", "require_2fa", "max_mailboxes", "max_aliases",
+         "quota_bytes", "default_mailbox_quota", "used_bytes", "mailboxes", "aliases", "alias_domains"],
     ),
     "DomainCreate": obj(
         {"name": {"type": "string", "minLength": 1, "maxLength": 255}, "max_mailboxes": COUNT,
-         "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT},
+         "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT, "require_2fa": REQUIRE_2FA},
         ["name"],
     ),
     "DomainUpdate": obj(
-        {"active": BOOLEAN, "inbound_checks": INBOUND_CHECKS, "max_mailboxes": COUNT, "max_aliases": COUNT,
-         "quota_bytes": COUNT, "default_mailbox_quota": COUNT},
+        {"active": BOOLEAN, "inbound_checks": INBOUND_CHECKS, "require_2fa": REQUIRE_2FA, "max_mailboxes": COUNT,
+         "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT},
     ),
     "AliasDomainCreate": obj({"name": {"type": "string", "minLength": 1, "maxLength": 255}}, ["name"]),
     "Sender": obj(
@@ -177,6 +185,25 @@ SCHEMAS: dict[str, Schema] = {
     },
     "SenderList": items_of("Sender"),
     "Mailbox": obj(MAILBOX_PROPERTIES, MAILBOX_REQUIRED),
+    "LastLogin": obj({"portal": LOGIN, "smtp": LOGIN, "pop3": LOGIN, "imap": LOGIN}, ["portal", "smtp", "pop3", "imap"]),
+    "AppPassword": obj(
+        {"id": COUNT, "name": STRING, "protocols": {"type": "array", "items": PROTOCOL},
+         "created_at": {"type": "string", "format": "date-time"}, "expires_at": TIME_OR_NULL,
+         "last_used_at": TIME_OR_NULL, "last_used_from": {"type": ["string", "null"]}},
+        ["id", "name", "protocols", "created_at", "expires_at", "last_used_at", "last_used_from"],
+    ),
+    "AppPasswordList": items_of("AppPassword"),
+    "AppPasswordCreate": obj(
+        {"name": {"type": "string", "minLength": 1, "maxLength": 120},
+         "protocols": {"type": "array", "items": PROTOCOL, "description": "Empty or omitted: all three"},
+         "expires_days": {"type": "integer", "minimum": 1, "maximum": 36500, "description": "Omitted: never"}},
+        ["name"],
+    ),
+    "AppPasswordCreated": obj(
+        {"app_password": ref("AppPassword"),
+         "password": STRING | {"description": "Shown this once; only a hash is kept"}},
+        ["app_password", "password"],
+    ),
     "MailboxDetail": obj(
         {**MAILBOX_PROPERTIES, "out_of_office": ref("OutOfOffice")}, [*MAILBOX_REQUIRED, "out_of_office"]
     ),
@@ -401,6 +428,16 @@ def paths() -> dict[str, Schema]:
             "parameters": [*address, path_param("id")],
             "delete": operation("Delete a Junk message and give its bytes back to the quota (400 for a malformed id)",
                                 ("204", None)),
+        },
+        "/mailboxes/{address}/app-passwords": {
+            "parameters": address,
+            "get": operation("List the mailbox's app passwords", ("200", "AppPasswordList")),
+            "post": operation("Make an app password for SMTP, POP3 and/or IMAP (never the portal); "
+                              "its password is in the reply, once", ("201", "AppPasswordCreated"), "AppPasswordCreate"),
+        },
+        "/mailboxes/{address}/app-passwords/{id}": {
+            "parameters": [*address, path_param("id")],
+            "delete": operation("Revoke an app password: the next login with it is refused", ("204", None)),
         },
         "/aliases": {
             "get": operation("List aliases", ("200", "AliasList"), params=[DOMAIN_FILTER]),

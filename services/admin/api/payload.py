@@ -8,6 +8,8 @@ from typing import Any
 from flask import request
 
 from services.admin.api.errors import ApiError
+from shared.accounts.mailboxes import check_password_text
+from shared.errors import InvalidValue
 
 MAX_TEXT = 1024
 MAX_PAGE = 500
@@ -39,6 +41,18 @@ def text(body: dict[str, Any], field: str, *, required: bool = False, max_length
         raise invalid(field, f"must be a string of at most {max_length} characters")
     if required and not value.strip():
         raise invalid(field, "must not be empty")
+    return value
+
+
+def password(body: dict[str, Any], field: str, min_length: int, *, required: bool = False) -> str | None:
+    """A new password, or a 422 naming the field when it breaks the password rule."""
+    value = text(body, field, required=required)
+    if value is None:
+        return None
+    try:
+        check_password_text(value, min_length)
+    except InvalidValue as error:  # the use case's own code, with the field named
+        raise ApiError(422, "invalid_value", f"{field}: {error}", {field: [str(error)]}) from None
     return value
 
 

@@ -9,13 +9,13 @@ from shared.accounts.views import DomainView, MailboxView
 
 # All but the command line's `id`.
 DOMAIN_FIELDS = (
-    "name", "display_name", "active", "inbound_checks", "max_mailboxes", "max_aliases", "quota_bytes",
+    "name", "display_name", "active", "inbound_checks", "require_2fa", "max_mailboxes", "max_aliases", "quota_bytes",
     "default_mailbox_quota", "used_bytes", "mailboxes", "aliases", "alias_domains",
 )
 # The roles as their two parts, not the command line's `roles`.
 MAILBOX_FIELDS = (
     "address", "domain", "name", "quota_bytes", "used_bytes", "messages", "active",
-    "smtp_enabled", "pop3_enabled", "imap_enabled", "is_global_admin", "managed_domains",
+    "smtp_enabled", "pop3_enabled", "imap_enabled", "is_global_admin", "managed_domains", "last_login",
 )
 
 

@@ -8,9 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
 from shared.config import Settings
 from shared.storage.db import make_engine, sqlite_file
@@ -52,18 +50,3 @@ def _migration_lock(url: str) -> Iterator[None]:
     with open(db_path.with_name(db_path.name + ".migrate-lock"), "w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         yield
-
-
-class SchemaNotReady(Exception):
-    """The database is missing the schema or is behind the code."""
-
-
-def ensure_at_head(engine: Engine) -> None:
-    """Refuse to run against a database that `beaconmail init` has not brought to head."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-    if current is None:
-        raise SchemaNotReady("the database is not initialised: run `beaconmail init`")
-    if current != head:
-        raise SchemaNotReady("the database schema is not up to date: run `beaconmail init`")

@@ -1,4 +1,11 @@
 """The data model; import models from here."""
+from shared.storage.models.account_security import (
+    Passkey,
+    PasswordResetLink,
+    PortalSession,
+    RecoveryCode,
+    TotpFactor,
+)
 from shared.storage.models.alias import Alias, AliasDestination
 from shared.storage.models.audit import AuditEntry
 from shared.storage.models.autoreply import AutoReplySent, OutOfOffice
@@ -7,6 +14,7 @@ from shared.storage.models.domain import AliasDomain, Domain
 from shared.storage.models.group import GroupMailbox, GroupMember, SendingPolicy
 from shared.storage.models.idempotency import IdempotentSend
 from shared.storage.models.imap import ImapUsage
+from shared.storage.models.login import AppPassword, LoginFailure, MailboxLogin
 from shared.storage.models.mailbox import Mailbox, MailboxForward, domain_manager
 from shared.storage.models.queue import (
     DeliveryStatus,
@@ -23,6 +31,7 @@ __all__ = [
     "AliasDestination",
     "AliasDomain",
     "ApiToken",
+    "AppPassword",
     "AuditEntry",
     "AutoReplySent",
     "Base",
@@ -32,17 +41,24 @@ __all__ = [
     "GroupMember",
     "IdempotentSend",
     "ImapUsage",
+    "LoginFailure",
     "Mailbox",
     "MailboxForward",
+    "MailboxLogin",
     "OutboundMessage",
     "OutOfOffice",
     "OutboundRecipient",
+    "Passkey",
+    "PasswordResetLink",
+    "PortalSession",
+    "RecoveryCode",
     "SenderListing",
     "SenderRule",
     "SendingPolicy",
     "SubmissionWindow",
     "Webhook",
     "WebhookDelivery",
+    "TotpFactor",
     "api_token_domain",
     "domain_manager",
     "utcnow",

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, String, true
+from sqlalchemy import BigInteger, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.storage.models.base import Base, Timestamped
@@ -22,6 +22,8 @@ class Domain(Timestamped, Base):
     # Mail from the internet to this domain is held to the sender's SPF, DKIM and DMARC, its
     # forged use of a hosted domain is refused, and rspamd's verdict is applied.
     inbound_checks: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Its users must enrol a second factor at their next portal sign-in before any other page.
+    require_2fa: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     alias_domains: Mapped[list[AliasDomain]] = relationship(
         back_populates="domain", cascade="all, delete-orphan", order_by="AliasDomain.name"

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.storage.models.base import Base, Timestamped
 from shared.storage.models.domain import Domain
+from shared.storage.models.login import MailboxLogin
 
 # The search indexes of migration 0005 live outside these models, because neither can be
 # declared for both databases: on PostgreSQL, pg_trgm GIN indexes on address and lower(name); on
@@ -55,6 +56,8 @@ class Mailbox(Timestamped, Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     # With forwards: whether a copy still goes into this mailbox.
     keep_copy: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Where password-reset links go: an address outside the hosted domains, or None.
+    recovery_address: Mapped[str | None] = mapped_column(String(320), default=None)
 
     domain: Mapped[Domain] = relationship()
     managed_domains: Mapped[list[Domain]] = relationship(secondary=domain_manager, order_by=Domain.name)
@@ -62,6 +65,8 @@ class Mailbox(Timestamped, Base):
     forwards: Mapped[list[MailboxForward]] = relationship(
         cascade="all, delete-orphan", order_by="MailboxForward.position", lazy="selectin"
     )
+    # Read only where a page or record shows them (views.MailboxView.of with `logins`), never on a login.
+    logins: Mapped[list[MailboxLogin]] = relationship(order_by=MailboxLogin.protocol, viewonly=True)
 
     def __repr__(self) -> str:
         return f"Mailbox(id={self.id!r}, address={self.address!r})"

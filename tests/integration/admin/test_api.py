@@ -54,7 +54,7 @@ def test_global_token_crud(app: Flask, db: Database, world: World) -> None:
     assert new.status_code == 201 and new.get_json()["mailbox"]["address"] == "ann@gamma.example"
     generated = new.get_json()["password"]
     accounts.update_domain(db, "gamma.example", active=True, actor=CONSOLE)
-    assert accounts.authenticate(db, "ann@gamma.example", generated, service="pop3")
+    assert accounts.authenticate(db, "ann@gamma.example", generated, "pop3", "127.0.0.1")
     assert api.put("/api/v1/mailboxes/ann@gamma.example/password", json={"password": "chosen-one"}, headers=auth).status_code == 204
     patch = {"name": "Ann", "smtp_enabled": False, "imap_enabled": False, "managed_domains": ["gamma.example"]}
     changed = api.patch("/api/v1/mailboxes/ann@gamma.example", json=patch, headers=auth).get_json()

@@ -47,7 +47,7 @@ def test_import_dry_run_then_apply(as_manager: PortalClient, db: Database, world
     csv_text = re.search(r'<textarea name="csv_text" hidden>(.*?)</textarea>', preview, re.DOTALL).group(1)  # type: ignore[union-attr]
     result = as_manager.post("/import/apply", {"csv_text": html.unescape(csv_text)}, token_page="/import/")
     assert "1 mailbox created." in text_of(result)
-    assert accounts.authenticate(db, "new2@alpha.example", "second-password", service="portal").name == "New Two"
+    assert accounts.authenticate(db, "new2@alpha.example", "second-password", "portal", "127.0.0.1").name == "New Two"
     assert accounts.count_mailboxes(db, actor=CONSOLE) == 5
 
 

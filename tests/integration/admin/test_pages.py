@@ -105,7 +105,7 @@ def test_mailbox_life(as_manager: PortalClient, db: Database, world: World) -> N
     data = {"local": "Newbie", "domain": "alpha.example", "name": "New Person", "generate_password": "y", "quota": "50M"}
     created = text_of(as_manager.post("/mailboxes/new", data, token_page="/"))
     password = re.search(r'id="generated-password">([^<]+)<', created).group(1)  # type: ignore[union-attr]
-    assert accounts.authenticate(db, "newbie@alpha.example", password, service="pop3").quota_bytes == 50 * 1024**2
+    assert accounts.authenticate(db, "newbie@alpha.example", password, "pop3", "127.0.0.1").quota_bytes == 50 * 1024**2
     assert 'name="imap_enabled"' in text_of(as_manager.get("/mailboxes/newbie@alpha.example/edit"))
     edit = {"name": "Renamed", "quota": "200M", "active": "y", "pop3_enabled": "y"}
     assert as_manager.post("/mailboxes/newbie@alpha.example/edit", edit, token_page="/").status_code == 302
@@ -115,7 +115,7 @@ def test_mailbox_life(as_manager: PortalClient, db: Database, world: World) -> N
     assert "0 B / 200 MiB" in text_of(as_manager.get("/mailboxes/newbie@alpha.example/edit"))
     reset = as_manager.post("/mailboxes/newbie@alpha.example/password", {"password": "typed-password-1"}, token_page="/")
     assert "generated-password" not in text_of(reset)
-    assert accounts.authenticate(db, "newbie@alpha.example", "typed-password-1", service="portal")
+    assert accounts.authenticate(db, "newbie@alpha.example", "typed-password-1", "portal", "127.0.0.1")
     deleted = as_manager.post("/mailboxes/newbie@alpha.example/delete", {"confirmation": "newbie@alpha.example"}, token_page="/")
     assert deleted.status_code == 302
     assert accounts.count_mailboxes(db, "alpha.example", actor=CONSOLE) == 3
@@ -153,5 +153,5 @@ def test_staff_changes_own_password(as_staff: PortalClient, db: Database, world:
     assert world.staff in page and "0 B / 1 GiB" in page and "mx.test.example" in page
     data = {"current_password": "s3cret-password", "new_password": "brand-new-pass", "repeat_password": "brand-new-pass"}
     assert as_staff.post("/account/password", data, token_page="/account/").status_code == 302
-    assert accounts.authenticate(db, world.staff, "brand-new-pass", service="portal")
+    assert accounts.authenticate(db, world.staff, "brand-new-pass", "portal", "127.0.0.1")
     assert "Your password was changed." in text_of(as_staff.get("/account/"))

@@ -73,7 +73,7 @@ def test_manager_cannot_gain_rights_they_lack(as_manager: PortalClient, db: Data
     assert as_manager.post("/domains/alpha.example/delete", {"confirmation": "alpha.example"}, token_page="/").status_code == 403
     takeover = as_manager.post(f"/mailboxes/{world.admin}/password", {"password": "taken-over-now"}, token_page="/")
     assert takeover.status_code == 403
-    assert accounts.authenticate(db, world.admin, "s3cret-password", service="portal")
+    assert accounts.authenticate(db, world.admin, "s3cret-password", "portal", "127.0.0.1")
     promote = {"name": "", "quota": "1G", "active": "y", "smtp_enabled": "y", "is_global_admin": "y"}
     assert as_manager.post(f"/mailboxes/{world.staff}/edit", promote, token_page="/").status_code == 302
     assert not accounts.get_mailbox(db, world.staff, actor=CONSOLE).is_global_admin

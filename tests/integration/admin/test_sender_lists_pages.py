@@ -19,14 +19,14 @@ def test_a_manager_adds_replaces_and_removes_listings(as_manager: PortalClient, 
     added = as_manager.post(f"{SHOW}/senders", {"sender": "Partner@Bücher.example", "listing": "allow"}, token_page=SHOW)
     assert added.status_code == 302 and added.headers["Location"] == SHOW
     page = text_of(as_manager.get(SHOW))
-    assert "partner@xn--bcher-kva.example is now allowed past the spam filter." in page
-    assert "<td>partner@xn--bcher-kva.example</td>" in page and "<td>allowed</td>" in page
+    assert "partner@bücher.example is now allowed past the spam filter." in page
+    assert "<td>partner@bücher.example</td>" in page and "<td>allowed</td>" in page
     as_manager.post(f"{SHOW}/senders", {"sender": "partner@bücher.example", "listing": "block"}, token_page=SHOW)
-    assert "Mail from partner@xn--bcher-kva.example is now refused." in text_of(as_manager.get(SHOW))
+    assert "Mail from partner@bücher.example is now refused." in text_of(as_manager.get(SHOW))
     assert listed(db) == [("partner@xn--bcher-kva.example", "block")]
     removed = as_manager.post(f"{SHOW}/senders/remove", {"sender": "partner@xn--bcher-kva.example"}, token_page=SHOW)
     assert removed.status_code == 302
-    assert "partner@xn--bcher-kva.example was taken off the sender lists." in text_of(as_manager.get(SHOW))
+    assert "partner@bücher.example was taken off the sender lists." in text_of(as_manager.get(SHOW))
     assert listed(db) == []
 
 

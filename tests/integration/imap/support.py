@@ -42,7 +42,10 @@ def require_dovecot(settings: Settings) -> None:
 
 def environment(settings: Settings) -> dict[str, str]:
     """The BEACONMAIL_* variables that make `load_settings` give `settings`' values here."""
-    names = ("database_url", "data_dir", "mail_root", "hostname", "bind", "secret_key", "imap_port", "imaps_port")
+    names = (
+        "database_url", "data_dir", "mail_root", "hostname", "bind", "secret_key", "imap_port", "imaps_port",
+        "login_max_failures", "login_lockout",
+    )
     return {**os.environ, **{f"BEACONMAIL_{name.upper()}": str(getattr(settings, name)) for name in names}}
 
 

@@ -5,6 +5,7 @@ import imaplib
 import subprocess
 import uuid
 
+import pyotp
 import pytest
 from passlib.hash import argon2, bcrypt, sha512_crypt
 
@@ -15,12 +16,14 @@ from shared.accounts import (
     remove_alias_domain,
     remove_domain,
     remove_mailbox,
+    second_factors,
     set_password,
     update_domain,
     update_mailbox,
 )
 from shared.accounts.passwords import CONTEXT
-from shared.accounts.views import CONSOLE
+from shared.accounts.permissions import scope_of
+from shared.accounts.views import CONSOLE, Actor
 from tests.integration.pop3.support import RunningServer, deliver_to
 from tests.integration.pop3.support import login as pop3_login
 
@@ -179,3 +182,18 @@ def test_an_argon2d_hash_dovecot_cannot_read_logs_in_once_a_pop3_login_replaced_
     assert login_refused_afresh(imap_world.settings, address, PASSWORD)
     pop3_login(pop3, address, PASSWORD).quit()
     assert can_login(imap_world.settings, address, PASSWORD)
+
+
+def test_a_mailbox_with_a_second_factor_logs_in_without_its_main_password_only(imap_world: ImapWorld) -> None:
+    """Its main password's row no longer matches Dovecot's passdb query: refused as a wrong
+    password is (app passwords, in their own rows, are what mail programs use then)."""
+    settings, db = imap_world.settings, imap_world.db
+    address, _id = imap_world.new_mailbox()
+    assert can_login(settings, address, PASSWORD)
+    owner = Actor(scope_of(address, is_global_admin=False, managed_domains=()))
+    secret = second_factors.begin_totp(db, address, actor=owner).secret
+    assert can_login(settings, address, PASSWORD)  # an unconfirmed app is no factor yet
+    second_factors.confirm_totp(db, address, pyotp.TOTP(secret).now(), actor=owner)
+    assert login_refused_afresh(settings, address, PASSWORD)
+    second_factors.remove_second_factors(db, address, actor=CONSOLE)
+    assert can_login(settings, address, PASSWORD)

@@ -71,3 +71,19 @@ def test_dovecot_that_cannot_start_is_a_failed_beaconmail_imap(world: ImapWorld,
     )  # fmt: skip
     assert done.returncode != 0
     assert "Address already in use" in done.stderr, done.stderr
+
+
+def test_a_second_beaconmail_imap_on_the_same_data_leaves_the_first_alone(world: ImapWorld) -> None:
+    """It stops with one line before writing anything: the running Dovecot's configuration is
+    untouched and it still answers."""
+    config = world.settings.data_dir / "imap" / "dovecot.conf"
+    before = config.stat().st_mtime_ns
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "imap"], env=environment(world.settings),
+        capture_output=True, text=True, timeout=WAIT_SECONDS,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "another `beaconmail imap` is running" in done.stderr, done.stderr
+    assert config.stat().st_mtime_ns == before
+    with socket.create_connection(("127.0.0.1", world.settings.imap_port), timeout=5) as client:
+        assert client.recv(100).startswith(b"* OK")

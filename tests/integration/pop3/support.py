@@ -28,7 +28,7 @@ DOMAIN = "hosted.example"
 ALICE, ALICE_PW = f"alice@{DOMAIN}", "alice pw with spaces"
 BOB, BOB_PW = f"bob@{DOMAIN}", "bob-pw"
 # Short timers keep the suite fast; tests that need other values pass overrides.
-FAST = dict(pop3_idle_timeout=5.0, maildrop_lease_seconds=3, allow_plaintext_auth=False, auth_fail_limit=50)
+FAST = dict(pop3_idle_timeout=5.0, maildrop_lease_seconds=3, allow_plaintext_auth=False, login_max_failures=1000)
 
 
 class RunningServer:

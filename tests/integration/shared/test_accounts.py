@@ -239,9 +239,9 @@ def test_set_password(db: Database) -> None:
     create_domain(db, "example.com", actor=CONSOLE)
     create_mailbox(db, "a@example.com", "old password", actor=CONSOLE)
     set_password(db, "a@example.com", "new password", actor=ADMIN)
-    assert authenticate(db, "a@example.com", "new password", service="pop3").address == "a@example.com"
+    assert authenticate(db, "a@example.com", "new password", "pop3", "127.0.0.1").address == "a@example.com"
     with pytest.raises(AuthFailed):
-        authenticate(db, "a@example.com", "old password", service="pop3")
+        authenticate(db, "a@example.com", "old password", "pop3", "127.0.0.1")
     with pytest.raises(InvalidValue):
         set_password(db, "a@example.com", "", actor=CONSOLE)
     with pytest.raises(NotFound):
@@ -446,44 +446,44 @@ def test_authenticate(db: Database) -> None:
     create_domain(db, "example.com", actor=CONSOLE)
     add_alias_domain(db, "example.org", "example.com", actor=CONSOLE)
     create_mailbox(db, "a@example.com", "right", actor=CONSOLE)
-    assert authenticate(db, "A@Example.com", "right", service="smtp").address == "a@example.com"
-    assert authenticate(db, "a@example.org", "right", service="pop3").address == "a@example.com"
+    assert authenticate(db, "A@Example.com", "right", "smtp", "127.0.0.1").address == "a@example.com"
+    assert authenticate(db, "a@example.org", "right", "pop3", "127.0.0.1").address == "a@example.com"
     failures = []
     for address, password in [("a@example.com", "wrong"), ("nobody@example.com", "right"), ("a@example.net", "right"), ("garbage", "x")]:
         with pytest.raises(AuthFailed) as caught:
-            authenticate(db, address, password, service="pop3")
+            authenticate(db, address, password, "pop3", "127.0.0.1")
         failures.append(str(caught.value))
     assert len(set(failures)) == 1
     with pytest.raises(ValueError):
-        authenticate(db, "a@example.com", "right", service="imap")
+        authenticate(db, "a@example.com", "right", "ftp", "127.0.0.1")
 
 
 def test_disabled_accounts_are_reported_only_to_the_right_password(db: Database) -> None:
     create_domain(db, "example.com", actor=CONSOLE)
     create_mailbox(db, "a@example.com", "right", actor=CONSOLE)
     update_mailbox(db, "a@example.com", pop3_enabled=False, actor=CONSOLE)
-    assert authenticate(db, "a@example.com", "right", service="smtp").pop3_enabled is False
+    assert authenticate(db, "a@example.com", "right", "smtp", "127.0.0.1").pop3_enabled is False
     with pytest.raises(AccountDisabled):
-        authenticate(db, "a@example.com", "right", service="pop3")
+        authenticate(db, "a@example.com", "right", "pop3", "127.0.0.1")
     with pytest.raises(AuthFailed):
-        authenticate(db, "a@example.com", "wrong", service="pop3")
+        authenticate(db, "a@example.com", "wrong", "pop3", "127.0.0.1")
     update_mailbox(db, "a@example.com", pop3_enabled=True, smtp_enabled=False, actor=CONSOLE)
     with pytest.raises(AccountDisabled):
-        authenticate(db, "a@example.com", "right", service="smtp")
+        authenticate(db, "a@example.com", "right", "smtp", "127.0.0.1")
     update_mailbox(db, "a@example.com", smtp_enabled=True, active=False, actor=CONSOLE)
     for service in ("smtp", "pop3", "portal"):
         with pytest.raises(AccountDisabled):
-            authenticate(db, "a@example.com", "right", service=service)
+            authenticate(db, "a@example.com", "right", service, "127.0.0.1")
         with pytest.raises(AuthFailed):
-            authenticate(db, "a@example.com", "wrong", service=service)
+            authenticate(db, "a@example.com", "wrong", service, "127.0.0.1")
     update_mailbox(db, "a@example.com", active=True, actor=CONSOLE)
     update_domain(db, "example.com", active=False, actor=CONSOLE)
     with pytest.raises(AccountDisabled):
-        authenticate(db, "a@example.com", "right", service="portal")
+        authenticate(db, "a@example.com", "right", "portal", "127.0.0.1")
     with pytest.raises(AuthFailed):
-        authenticate(db, "a@example.com", "wrong", service="portal")
+        authenticate(db, "a@example.com", "wrong", "portal", "127.0.0.1")
     update_domain(db, "example.com", active=True, actor=CONSOLE)
-    assert authenticate(db, "a@example.com", "right", service="portal").active
+    assert authenticate(db, "a@example.com", "right", "portal", "127.0.0.1").active
 
 
 def dovecot_hashes(password: str) -> dict[str, str]:
@@ -504,15 +504,15 @@ def test_legacy_hashes_are_upgraded_on_login(db: Database) -> None:
         create_mailbox(db, address, stored, password_is_hash=True, actor=CONSOLE)
     for address, stored in legacy.items():
         with pytest.raises(AuthFailed):
-            authenticate(db, address, "wrong", service="pop3")
+            authenticate(db, address, "wrong", "pop3", "127.0.0.1")
         assert stored_hash(db, address) == stored
-        assert authenticate(db, address, "right", service="pop3").address == address
+        assert authenticate(db, address, "right", "pop3", "127.0.0.1").address == address
         upgraded = stored_hash(db, address)
         assert upgraded != stored and upgraded.startswith("$argon2id$") and "{" not in upgraded
-        authenticate(db, address, "right", service="smtp")
+        authenticate(db, address, "right", "smtp", "127.0.0.1")
         assert stored_hash(db, address) == upgraded
         with pytest.raises(AuthFailed):
-            authenticate(db, address, "wrong", service="smtp")
+            authenticate(db, address, "wrong", "smtp", "127.0.0.1")
 
 
 def argon2_parameters(stored: str) -> str:
@@ -538,7 +538,7 @@ def test_unknown_user_costs_the_same_as_a_wrong_password(db: Database, monkeypat
 
     for address, secret in (("a@example.com", "wrong"), ("nobody@example.com", "x"), ("a@example.net", "x")):
         with pytest.raises(AuthFailed):
-            authenticate(db, address, secret, service="pop3")
+            authenticate(db, address, secret, "pop3", "127.0.0.1")
     assert len(verified) == 3
     assert verified[0].startswith("$argon2id$")
     assert verified == [verified[0]] * 3

@@ -74,7 +74,7 @@ def test_a_manager_cannot_change_a_global_admins_mailbox(hosted: Database) -> No
     with pytest.raises(PermissionDenied, match=beyond):
         accounts.get_mailbox(hosted, ROOT, actor=MANAGER, to_change=True)
     assert accounts.get_mailbox(hosted, ROOT, actor=MANAGER).name == ""  # reading it is fine
-    accounts.authenticate(hosted, ROOT, "pw", service="portal")
+    accounts.authenticate(hosted, ROOT, "pw", "portal", "127.0.0.1")
 
 
 def test_nobody_disables_deletes_or_demotes_themselves(hosted: Database) -> None:

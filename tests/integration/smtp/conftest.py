@@ -49,7 +49,7 @@ from .support import (
 )
 
 # Generous throttling so tests that fail logins on purpose do not lock each other out.
-FAST = dict(auth_fail_limit=50, hostname="mx.hosted.example")
+FAST = dict(login_max_failures=1000, hostname="mx.hosted.example")
 # Small limits for the shared server, so SIZE and recipient limits are cheap to reach.
 SHARED_LIMITS = dict(max_message_size=100_000, max_recipients=100)
 
