@@ -350,7 +350,7 @@ def test_api_tokens_create_list_revoke(initialised) -> None:  # type: ignore[no-
 
 def test_a_send_token_for_any_mailbox(initialised) -> None:  # type: ignore[no-untyped-def]
     run = initialised
-    ok(run("mailbox", "add", "staff@example.com", "--password", "x"))
+    ok(run("mailbox", "add", "staff@example.com", "--password", "x-password-1"))
     assert ok(run("token", "create", "--user", "staff@example.com", "--scope", "send", "--name", "shop")).startswith("bm_")
     (record,) = json.loads(ok(run("token", "list", "--json")))
     assert (record["owner"], record["name"], record["access"], record["domains"]) == ("staff@example.com", "shop", "send", [])
