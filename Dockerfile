@@ -1,5 +1,5 @@
 # One image for every Beacon Mail service; docker-compose.yml picks the command
-# (beaconmail init | smtp | pop3 | imap | admin). Configuration and secrets come from the
+# (beaconmail init | smtp | pop3 | imap | admin | web). Configuration and secrets come from the
 # environment at run time, never from the image.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -33,5 +33,5 @@ ENV PATH=/opt/beaconmail/bin:$PATH \
     BEACONMAIL_DATA_DIR=/var/lib/beaconmail
 USER beaconmail:beaconmail
 WORKDIR /var/lib/beaconmail
-EXPOSE 25 587 465 110 995 143 993 8080
+EXPOSE 25 587 465 110 995 143 993 80 443 8080
 CMD ["beaconmail", "--help"]

@@ -23,7 +23,7 @@ from services.launch import StartupError, claim_port, serve
 from services.probe import LISTENERS, SERVICES, Listener, is_accepting, probe_host
 from shared.accounts import bootstrap
 from shared.accounts.views import CONSOLE
-from shared.config import ConfigError, Settings
+from shared.config import ConfigError, Settings, hostname_warning
 from shared.errors import InvalidAddress
 from shared.mail.addresses import parse_address
 from shared.runtime.proctitle import name_process
@@ -257,6 +257,9 @@ def run_embedded(settings: Settings, admin_address: str | None, admin_password: 
     stop = StopRequest()
     services = available_services(settings)
     check_ports(settings, services)
+    warning = hostname_warning(settings.hostname)  # once here: the children do not repeat it
+    if warning:
+        report(f"warning: {warning}")
     prepared = prepare_folder(settings)
     supervisor = Supervisor(prepared, services)
     for child in supervisor.children:

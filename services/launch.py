@@ -1,4 +1,4 @@
-"""Running one service in the foreground: as `beaconmail smtp|pop3|imap|admin`, and as a child of `up`."""
+"""Running one service in the foreground: as `beaconmail smtp|pop3|imap|admin|web`, and as a child of `up`."""
 from __future__ import annotations
 
 import ctypes
@@ -67,6 +67,11 @@ def serve(service: str, settings: Settings, *, admin_workers: int | None = None)
                 run_imap(settings)
             except DovecotMissing as exc:
                 raise StartupError(str(exc)) from exc
+        elif service == "web":
+            from services.admin.server import run_web
+
+            claim_port(settings.bind, settings.https_port)
+            run_web(settings, admin_workers)
         else:
             from services.admin.server import run_admin
 

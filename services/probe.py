@@ -9,13 +9,14 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import socket
+import ssl
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.config import PREFIX, ConfigError, Settings, load_settings
 
-SERVICES = ("smtp", "pop3", "imap", "admin")
+SERVICES = ("smtp", "pop3", "imap", "admin", "web")
 PROBE_TIMEOUT = 3.0
 
 
@@ -42,6 +43,8 @@ LISTENERS = (
     Listener("imap", "IMAP (STARTTLS)", "imap_port"),
     Listener("imap", "IMAPS (TLS)", "imaps_port"),
     Listener("admin", "Admin portal", "admin_port"),
+    Listener("web", "Portal (HTTPS)", "https_port"),
+    Listener("web", "HTTP (redirect, ACME)", "http_port"),
 )
 
 
@@ -80,6 +83,18 @@ def _admin_health(host: str, port: int) -> str | None:
     return None if status == 200 else f"GET /healthz on port {port} answered {status}"
 
 
+def _web_health(host: str, port: int) -> str | None:
+    """/healthz over HTTPS; the certificate is not checked here (its name is the public one, and
+    its state is in the answer)."""
+    client = http.client.HTTPSConnection(host, port, timeout=PROBE_TIMEOUT, context=ssl._create_unverified_context())
+    try:
+        client.request("GET", "/healthz")
+        status = client.getresponse().status
+    finally:
+        client.close()
+    return None if status == 200 else f"GET https /healthz on port {port} answered {status}"
+
+
 def check_service(settings: Settings, service: str) -> str | None:
     """None when every listener of `service` answers as it should, else one line saying what is wrong."""
     host = probe_host(settings.bind)
@@ -90,6 +105,8 @@ def check_service(settings: Settings, service: str) -> str | None:
             problem = _greeting(host, settings.pop3_port, b"+OK")
         elif service == "imap":
             problem = _greeting(host, settings.imap_port, b"* OK", b"probe LOGOUT\r\n")
+        elif service == "web":
+            problem = _web_health(host, settings.https_port)
         else:
             problem = _admin_health(host, settings.admin_port)
     except (OSError, http.client.HTTPException) as exc:

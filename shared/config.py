@@ -69,6 +69,12 @@ class Settings:
     rspamd_url: str | None
     webhook_allow_private: bool
     portal_url: str | None
+    http_port: int
+    https_port: int
+    acme_directory: str | None
+    acme_email: str | None
+    acme_ca_bundle: Path | None
+    acme_check_interval: float
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -227,6 +233,19 @@ def _http_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _contact_email(text: str) -> str:
+    if not re.fullmatch(r"[^@\s:/]+@[^@\s:/]+\.[^@\s:/]+", text.strip()):
+        raise _expected("an email address for the certificate authority to write to, e.g. postmaster@example.com", text)
+    return text.strip()
+
+
+def _readable_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise _expected("a readable file", text)
+    return path.absolute()
+
+
 def _is_loopback(bind: str) -> bool:
     return ipaddress.ip_address(bind).is_loopback
 
@@ -263,6 +282,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     tls_key = _value(env, "tls_key", Path, None)
     if (tls_cert is None) != (tls_key is None):
         raise ConfigError(f"{PREFIX}TLS_CERT and {PREFIX}TLS_KEY must be set together")
+    acme_directory = _value(env, "acme_directory", _http_url, None)
+    if acme_directory is not None and tls_cert is not None:
+        raise ConfigError(
+            f"{PREFIX}ACME_DIRECTORY and {PREFIX}TLS_CERT exclude each other: the certificate is either obtained or given"
+        )
     return Settings(
         database_url=_value(env, "database_url", _database_url, f"sqlite:///{data_dir / 'beaconmail.db'}"),
         data_dir=data_dir,
@@ -320,6 +344,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # The portal's address as its users reach it: password-reset links point there (never
         # to the Host a request named, which anyone can set).
         portal_url=_value(env, "portal_url", _http_url, None),
+        # The front door (`beaconmail web`): ACME challenges and a redirect on http_port, the portal on https_port.
+        http_port=_value(env, "http_port", _port, 8081),
+        https_port=_value(env, "https_port", _port, 8443),
+        acme_directory=acme_directory,
+        acme_email=_value(env, "acme_email", _contact_email, None),
+        acme_ca_bundle=_value(env, "acme_ca_bundle", _readable_file, None),
+        # How often the certificate's names and expiry are checked; also the first retry delay after a failure.
+        acme_check_interval=_value(env, "acme_check_interval", _positive_float, 60.0),
     )
 
 
@@ -341,6 +373,25 @@ def passed_sockets(environ: Mapping[str, str] | None = None, pid: int | None = N
     if len(names) != int(count):
         raise ConfigError(f"LISTEN_FDNAMES: expected {count} names separated by ':', got {len(names)}")
     return {name: LISTEN_FDS_START + index for index, name in enumerate(names)}
+
+
+PLACEHOLDER_HOSTNAME = "mail.example.com"
+
+
+def hostname_warning(hostname: str) -> str | None:
+    """Why BEACONMAIL_HOSTNAME will not do for mail from and to the internet, or None when it may."""
+    if hostname.lower().rstrip(".") == PLACEHOLDER_HOSTNAME:
+        return (
+            f"{PREFIX}HOSTNAME is {PLACEHOLDER_HOSTNAME}, the example from the documentation: set it to this "
+            "server's name in DNS, or certificates, greetings and DNS records will name the wrong host"
+        )
+    labels = hostname.rstrip(".").split(".")
+    if len(labels) < 2 or not all(labels) or labels[-1].isdigit():
+        return (
+            f"{PREFIX}HOSTNAME is {hostname!r}, not a fully qualified domain name: set it to this server's "
+            "name in DNS (such as mail.yourdomain.com), or other servers and certificate authorities cannot find it"
+        )
+    return None
 
 
 def _embedded_secret(data_dir: Path) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from shared.config import Settings, load_settings
 from shared.storage.db import Database
 from shared.storage.migrations import upgrade_to_head
+from tests.acme_server import SHORT_LIVED_SECONDS, Pebble
 
 POSTGRES_ADMIN_URL = os.environ.get("BEACONMAIL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"
@@ -167,3 +168,19 @@ def rspamd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with Rspamd(tmp_path_factory.mktemp("rspamd")) as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
+    """Let's Encrypt's test CA on loopback (tests/acme_server.py), once per test session."""
+    require_programs("pebble", "pebble-challtestsrv", install_hint="apt install pebble")
+    with Pebble(tmp_path_factory.mktemp("pebble")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def short_lived_pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
+    """Another one, whose certificates live SHORT_LIVED_SECONDS: renewal within a test."""
+    require_programs("pebble", "pebble-challtestsrv", install_hint="apt install pebble")
+    with Pebble(tmp_path_factory.mktemp("pebble-short"), validity_seconds=SHORT_LIVED_SECONDS) as server:
+        yield server

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from werkzeug.wrappers import Response
 
 from services.admin.access import current_actor, manager_required
 from services.admin.feedback import Page, form_status, refusal_shown_on
 from services.admin.forms import AliasEditForm, AliasForm, lines_of
 from services.admin.mailboxes import domain_choices, form_for_domain, selected_domain
 from services.admin.portal import db
+from services.admin.removal import Removal, confirmed_removal
 from shared import accounts
 
 bp = Blueprint("aliases", __name__, url_prefix="/aliases")
@@ -54,9 +54,23 @@ def edit(source: str) -> Page:
     return render_template("aliases/form.html", form=form, alias=alias), form_status(form)
 
 
-@bp.post("/<source>/remove")
+@bp.route("/<source>/remove", methods=["GET", "POST"])
 @manager_required
-def remove(source: str) -> Response:
-    removed = accounts.remove_alias(db(), source, actor=current_actor())
-    flash(_("Alias %(source)s removed.", source=removed), "success")
-    return redirect(url_for("aliases.index"))
+def remove(source: str) -> Page:
+    alias = accounts.get_alias(db(), source, actor=current_actor())
+    removal = Removal(
+        heading=_("Remove %(name)s", name=alias.source),
+        warnings=(
+            _("Mail to %(source)s is no longer delivered to: %(destinations)s.",
+              source=alias.source, destinations=", ".join(alias.destinations)),
+            _("Mail sent to the address afterwards is refused, unless a catch-all takes it."),
+        ),
+        expected=alias.source,
+        button=_("Remove alias"),
+        back=url_for("aliases.index"),
+    )
+
+    def remove_alias() -> str:
+        return _("Alias %(source)s removed.", source=accounts.remove_alias(db(), alias.source, actor=current_actor()))
+
+    return confirmed_removal(removal, remove_alias)

@@ -6,9 +6,10 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from services.admin.access import current_actor, current_scope
-from services.admin.portal import db
+from services.admin.portal import db, portal
 from shared import accounts
 from shared.accounts import reports
+from shared.runtime.acme import certificate_status
 
 bp = Blueprint("dashboard", __name__)
 
@@ -27,4 +28,6 @@ def index() -> Response | str:
         domains=accounts.list_domains(db(), actor=current_actor()),
         near_quota=reports.mailboxes_near_quota(db(), actor=current_actor()),
         recent=accounts.list_audit(db(), actor=current_actor(), limit=RECENT_CHANGES),
+        # The certificate is the whole server's: shown to those who run it.
+        certificate=certificate_status(portal().settings) if scope.is_global_admin else None,
     )

@@ -91,6 +91,7 @@ def edit(name: str) -> Page:
                 domain.name,
                 active=form.active.data,
                 inbound_checks=form.inbound_checks.data,
+                forbid_external_forwarding=form.forbid_external_forwarding.data,
                 require_2fa=form.require_2fa.data,
                 max_mailboxes=form.max_mailboxes.data,
                 max_aliases=form.max_aliases.data,

@@ -137,6 +137,7 @@ class DomainEditForm(DomainForm):
     active = BooleanField(_l("Active (receives and sends mail)"))
     inbound_checks = BooleanField(_l("Check incoming mail (SPF, DKIM, DMARC, blocklists, spam filter)"))
     require_2fa = BooleanField(_l("Users must sign in with a second factor (they set one up at their next sign-in)"))
+    forbid_external_forwarding = BooleanField(_l("Mailboxes may forward only to domains hosted here"))
 
 
 class SenderListingForm(FlaskForm):

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from werkzeug.wrappers import Response
 
 from services.admin.access import current_actor, manager_required
 from services.admin.feedback import Page, form_status, refusal_shown_on
 from services.admin.forms import POLICY_CHOICES, GroupEditForm, GroupForm, lines_of
 from services.admin.mailboxes import domain_choices, form_for_domain, selected_domain
 from services.admin.portal import db
+from services.admin.removal import Removal, confirmed_removal
 from shared import accounts
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
@@ -56,9 +56,22 @@ def edit(address: str) -> Page:
     return render_template("groups/form.html", form=form, group=group), form_status(form)
 
 
-@bp.post("/<address>/remove")
+@bp.route("/<address>/remove", methods=["GET", "POST"])
 @manager_required
-def remove(address: str) -> Response:
-    removed = accounts.remove_group(db(), address, actor=current_actor())
-    flash(_("Group %(address)s removed.", address=removed), "success")
-    return redirect(url_for("groups.index"))
+def remove(address: str) -> Page:
+    group = accounts.get_group(db(), address, actor=current_actor())
+    removal = Removal(
+        heading=_("Remove %(name)s", name=group.address),
+        warnings=(
+            _("Its %(count)s members no longer get mail sent to %(address)s.", count=len(group.members), address=group.address),
+            _("Mail sent to the address afterwards is refused, unless a catch-all takes it."),
+        ),
+        expected=group.address,
+        button=_("Remove group"),
+        back=url_for("groups.index"),
+    )
+
+    def remove_group() -> str:
+        return _("Group %(address)s removed.", address=accounts.remove_group(db(), group.address, actor=current_actor()))
+
+    return confirmed_removal(removal, remove_group)

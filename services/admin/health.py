@@ -1,8 +1,10 @@
 """/healthz for orchestrators, and /metrics in the Prometheus text format.
 
-/healthz is public: it says no more than whether the database answers. /metrics tells how many
-domains, mailboxes and requests there are, so it is served only when BEACONMAIL_METRICS_TOKEN is
-set, and only to a scraper that sends it as a bearer token.
+/healthz is public: it says whether the database answers, and when the served certificate
+expires, who issued it and why the last attempt to renew it failed (what any client sees or
+the CA said). /metrics tells how many domains, mailboxes and requests there are, so it is
+served only when BEACONMAIL_METRICS_TOKEN is set, and only to a scraper that sends it as a
+bearer token.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from shared.accounts import reports
 from shared.accounts.permissions import Scope
 from shared.accounts.views import Actor
 from shared.mail import rspamd
+from shared.runtime.acme import certificate_status
 
 # The metrics scraper reads the figures of every domain and changes nothing.
 SCRAPER = Actor(Scope("metrics", is_global_admin=True, read_only=True))
@@ -59,9 +62,11 @@ def count_requests(app: Flask) -> None:
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
+    # The certificate's state does not make the service unhealthy: the last good one is served.
+    certificate = certificate_status(portal().settings).as_json()
     if reports.is_database_reachable(db()):
-        return jsonify(status="ok", database="ok"), 200
-    return jsonify(status="error", database="unreachable"), 503
+        return jsonify(status="ok", database="ok", certificate=certificate), 200
+    return jsonify(status="error", database="unreachable", certificate=certificate), 503
 
 
 def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, int]]) -> list[str]:
@@ -87,6 +92,7 @@ def require_scraper() -> None:
 def metrics() -> Response:
     require_scraper()
     totals = reports.totals(db(), actor=SCRAPER)
+    certificate = certificate_status(portal().settings)
     lines = [
         *metric("beaconmail_domains", "gauge", "Hosted domains.", [("", totals.domains)]),
         *metric("beaconmail_domains_active", "gauge", "Hosted domains that are enabled.", [("", totals.active_domains)]),
@@ -101,6 +107,18 @@ def metrics() -> Response:
             "counter",
             "Messages the MX accepted unscanned because rspamd could not be reached or gave no verdict in time.",
             [("", rspamd.unscanned_count(portal().settings))],
+        ),
+        *metric(
+            "beaconmail_certificate_failures_total",
+            "counter",
+            "Failed attempts to obtain or renew the TLS certificate from the ACME CA.",
+            [("", certificate.failures_total)],
+        ),
+        *metric(
+            "beaconmail_certificate_expiry_timestamp_seconds",
+            "gauge",
+            "When the served TLS certificate expires (Unix time; 0 without one).",
+            [("", int(certificate.expires_at.timestamp()) if certificate.expires_at else 0)],
         ),
         *metric(
             "beaconmail_admin_requests_total",

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, render_template, url_for
 from flask_babel import gettext as _
-from werkzeug.wrappers import Response
 
 from services.admin.access import current_actor, current_scope, manager_required
 from services.admin.feedback import Page, form_status, refusal_shown_on
 from services.admin.forms import TokenForm
 from services.admin.mailboxes import domain_choices
 from services.admin.portal import db
+from services.admin.removal import Removal, confirmed_removal
 from shared.accounts import tokens as api_tokens
 
 bp = Blueprint("tokens", __name__, url_prefix="/tokens")
@@ -55,9 +55,20 @@ def create() -> Page:
     return page(form), form_status(form)
 
 
-@bp.post("/<int:token_id>/revoke")
+@bp.route("/<int:token_id>/revoke", methods=["GET", "POST"])
 @manager_required
-def revoke(token_id: int) -> Response:
-    api_tokens.revoke_token(db(), token_id, actor=current_actor())
-    flash(_("The token was revoked."), "success")
-    return redirect(url_for("tokens.index"))
+def revoke(token_id: int) -> Page:
+    shown = api_tokens.get_token(db(), token_id, actor=current_actor())
+    removal = Removal(
+        heading=_("Revoke the token %(name)s", name=shown.name),
+        warnings=(_("Programs using this token (bm_%(prefix)s…) are refused from now on.", prefix=shown.prefix),),
+        expected=shown.name,
+        button=_("Revoke token"),
+        back=url_for("tokens.index"),
+    )
+
+    def revoke_token() -> str:
+        api_tokens.revoke_token(db(), shown.id, actor=current_actor())
+        return _("The token was revoked.")
+
+    return confirmed_removal(removal, revoke_token)

@@ -24,7 +24,8 @@ COMMANDS = {
     "pop3": LazyCommand("services.cli.launchers:pop3", "Run the POP3 service: STLS and implicit-TLS listeners."),
     "imap": LazyCommand("services.cli.launchers:imap", "Run Dovecot for IMAP (STARTTLS and implicit TLS) on our accounts and Maildirs."),
     "admin": LazyCommand("services.cli.launchers:admin", "Run the admin portal and JSON API under gunicorn."),
-    "up": LazyCommand("services.cli.launchers:up", "Run smtp, pop3 and admin here (SQLite and Maildir under ./data by default) until Ctrl-C."),
+    "web": LazyCommand("services.cli.launchers:web", "Run the front door: the portal over HTTPS, the HTTP redirect and ACME certificates."),
+    "up": LazyCommand("services.cli.launchers:up", "Run smtp, pop3, imap, admin and web here (SQLite and Maildir under ./data by default) until Ctrl-C."),
 }
 
 

@@ -95,6 +95,17 @@ def domain_checks(name: str, switch: str) -> None:
     click.echo(f"inbound checks {switch}: {name}")
 
 
+@domain.command("forwarding")
+@click.argument("name", callback=checked_domain)
+@click.argument("reach", type=click.Choice(["external", "internal"]))
+def domain_forwarding(name: str, reach: str) -> None:
+    """Let NAME's mailboxes forward to any domain (external, the default) or only to hosted
+    domains (internal: saved forwards elsewhere are left unused and their mail stays in the
+    mailbox). Aliases and groups are not governed by it."""
+    updated = accounts.update_domain(open_database(), name, forbid_external_forwarding=reach == "internal", actor=CONSOLE)
+    click.echo(f"forwarding {reach}: {updated.name}")
+
+
 @domain.command("allow")
 @click.argument("name", callback=checked_domain, metavar="DOMAIN")
 @click.argument("sender", callback=checked_sender)

@@ -1,4 +1,4 @@
-"""`beaconmail init`, `smtp`, `pop3`, `imap`, `admin` and `up`: the schema, and the services in the foreground."""
+"""`beaconmail init`, `smtp`, `pop3`, `imap`, `admin`, `web` and `up`: the schema, and the services in the foreground."""
 from __future__ import annotations
 
 import time
@@ -8,12 +8,19 @@ import click
 from services.cli.output import StartupFailure
 from services.cli.params import read_admin_password
 from services.launch import StartupError, serve
-from shared.config import load_settings
+from shared.config import hostname_warning, load_settings
 from shared.mail.addresses import parse_address
 from shared.storage.db import Database
 from shared.storage.migrations import upgrade_to_head
 from shared.storage.schema_version import ensure_at_head
 from shared.storage.uidl_stamping import keep_uidls_of_old_messages
+
+
+def warn_about_hostname(hostname: str) -> None:
+    """Once per start: a placeholder or short host name works on a laptop and fails on the internet."""
+    warning = hostname_warning(hostname)
+    if warning:
+        click.echo(f"beaconmail: warning: {warning}", err=True)
 
 
 @click.command()
@@ -32,6 +39,7 @@ def init() -> None:
 def _serve(service: str, admin_workers: int | None = None) -> None:
     """Run one service in the foreground, after refusing a database that is not at head."""
     settings = load_settings()
+    warn_about_hostname(settings.hostname)
     database = Database(settings)
     try:
         ensure_at_head(database.engine)
@@ -69,9 +77,16 @@ def admin(workers: int | None) -> None:
 
 
 @click.command()
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: 2 per CPU, max 4).")
+def web(workers: int | None) -> None:
+    """Run the front door: the portal over HTTPS, the HTTP redirect and ACME certificates."""
+    _serve("web", workers)
+
+
+@click.command()
 @click.option("--admin", "admin_address", metavar="ADDRESS", help="First global admin; its password from stdin.")
 def up(admin_address: str | None) -> None:
-    """Run smtp, pop3 and admin here (SQLite and Maildir under ./data by default) until Ctrl-C.
+    """Run smtp, pop3, imap, admin and web here (SQLite and Maildir under ./data by default) until Ctrl-C.
 
     From an empty folder it creates the database, a self-signed TLS pair and a first global
     admin with a generated password, printed once with the endpoints.

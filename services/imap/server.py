@@ -14,6 +14,7 @@ import os
 import pwd
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +35,7 @@ from services.imap.config import (
 from shared.accounts.imap_login import ImapDirectory, dovecot_driver, imap_directory
 from shared.config import Settings
 from shared.runtime.prefork import die_with_parent
-from shared.runtime.tls import ensure_tls_pair
+from shared.runtime.tls import ensure_tls_pair, watch_pair
 from shared.storage.db import Database
 
 DOVECOT = Path("/usr/sbin/dovecot")
@@ -73,8 +74,9 @@ def run_imap(settings: Settings) -> None:
     db = Database(settings)
     try:
         with sole_instance(imap_folder(settings)), ChangeListener(db) as listener:
-            config = write_config(settings, directory, machine_host(settings), listener.url)
-            returncode = _run_dovecot(config)
+            host = machine_host(settings)
+            config = write_config(settings, directory, host, listener.url)
+            returncode = _run_dovecot(config, host)
     finally:
         db.dispose()
     if returncode:
@@ -94,7 +96,7 @@ def sole_instance(folder: Path) -> Iterator[None]:
         yield
 
 
-def _run_dovecot(config: Path) -> int:
+def _run_dovecot(config: Path, host: Host) -> int:
     parent = os.getpid()
     dovecot = subprocess.Popen(
         [str(DOVECOT), "-F", "-c", str(config)], preexec_fn=lambda: die_with_parent(parent, signal.SIGTERM)
@@ -105,7 +107,20 @@ def _run_dovecot(config: Path) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, forward)
-    return dovecot.wait()
+    # A renewed or replaced certificate: SIGHUP makes Dovecot read its configuration, and so the
+    # pair, again; new logins get the new certificate and open sessions go on.
+    stopped = threading.Event()
+    following = threading.Thread(
+        target=watch_pair,
+        args=(host.tls_cert, host.tls_key, lambda: dovecot.send_signal(signal.SIGHUP), stopped),
+        name="tls-follower",
+        daemon=True,
+    )
+    following.start()
+    try:
+        return dovecot.wait()
+    finally:
+        stopped.set()
 
 
 def machine_host(settings: Settings) -> Host:

@@ -16,7 +16,7 @@ from shared.runtime import eventloop
 from shared.runtime.accepting import Acceptor, WorkerLoads
 from shared.runtime.connections import ConnectionsPerIp
 from shared.runtime.prefork import listening_socket, run_workers, service_sockets
-from shared.runtime.tls import server_ssl_context
+from shared.runtime.tls import ServedCertificate, keep_fresh
 from shared.storage.db import Database, open_database
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class Pop3Server:
         self._listeners: list[Acceptor] = []
         self._sessions: dict[asyncio.Task[None], Channel] = {}
         self._connections = ConnectionsPerIp(settings.max_connections_per_ip, loads)
+        self._following_certificate: asyncio.Task[None] | None = None
 
     @property
     def ports(self) -> tuple[int, int]:
@@ -54,7 +55,9 @@ class Pop3Server:
         return plain, implicit
 
     async def start(self) -> None:
-        context = await asyncio.to_thread(server_ssl_context, self.settings)
+        certificate = await asyncio.to_thread(ServedCertificate.of, self.settings)
+        context = certificate.context  # STLS and port 995 alike; a renewed certificate is loaded into it
+        self._following_certificate = asyncio.get_running_loop().create_task(keep_fresh(certificate))
         self._db = await asyncio.to_thread(open_database, self.settings)
         services = SessionServices(self._db, context, LoginDelay(self.settings.login_delay))
         bind = self.settings.bind
@@ -97,6 +100,8 @@ class Pop3Server:
         """
         for listener in self._listeners:
             listener.close()
+        if self._following_certificate is not None:
+            self._following_certificate.cancel()
         for channel in self._sessions.values():
             channel.abort()
         if self._sessions:

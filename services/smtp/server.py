@@ -25,7 +25,7 @@ from shared.runtime import eventloop
 from shared.runtime.accepting import Acceptor, WorkerLoads
 from shared.runtime.connections import ConnectionsPerIp
 from shared.runtime.prefork import listening_socket, run_workers, service_sockets
-from shared.runtime.tls import server_ssl_context
+from shared.runtime.tls import ServedCertificate, keep_fresh
 from shared.storage.db import Database, open_database
 from shared.storage.directory_cache import DirectoryCache
 
@@ -57,6 +57,7 @@ class SmtpListeners:
     acceptors: dict[str, Acceptor]
     blocking: ThreadPoolExecutor
     following_directory: asyncio.Task[None] | None
+    following_certificate: asyncio.Task[None]
 
     def port(self, name: str) -> int:
         return self.acceptors[name].port
@@ -64,6 +65,7 @@ class SmtpListeners:
     async def close(self) -> None:
         for acceptor in self.acceptors.values():
             acceptor.close()
+        self.following_certificate.cancel()
         try:
             if self.following_directory is not None:
                 self.following_directory.cancel()
@@ -83,9 +85,10 @@ async def start_listeners(
 ) -> SmtpListeners:
     """Serve every listener on its socket in `sockets`, or else bind it (port 0 picks a free
     port, as tests do). `loads`: the connection counts of the worker processes sharing the sockets."""
+    certificate = ServedCertificate.of(settings)
     context = ServerContext(
         settings=settings,
-        tls_context=server_ssl_context(settings),
+        tls_context=certificate.context,
         authenticator=Authenticator(db),
         data_slots=asyncio.Semaphore(data_slot_count(settings)),
         connections=ConnectionsPerIp(settings.max_connections_per_ip, loads),
@@ -103,7 +106,8 @@ async def start_listeners(
         acceptors[listener.name] = Acceptor(sock, factory, context.connections.loads, tls)
         log.info("smtp %s listening on %s:%s", listener.name, settings.bind, acceptors[listener.name].port)
     following = asyncio.create_task(recipients.follow_changes()) if recipients is not None else None
-    return SmtpListeners(acceptors, blocking, following)
+    # STARTTLS and implicit TLS share the one context, which a renewed certificate is loaded into.
+    return SmtpListeners(acceptors, blocking, following, asyncio.create_task(keep_fresh(certificate)))
 
 
 async def serve(

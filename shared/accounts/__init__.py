@@ -1,4 +1,5 @@
 """Accounts: domains, mailboxes, aliases and groups, sender allow and block lists, API tokens,
+logging in (`logins`: app passwords, the lockout, last logins),
 who may do what (`permissions`), the audit trail, the frozen views handed to services and their
 JSON records (`records`), CSV import, and the first admin of an empty installation. This module
 re-exports the use cases the services call, so `from shared import accounts;

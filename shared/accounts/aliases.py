@@ -15,9 +15,9 @@ from shared.accounts.permissions import (
     require_write,
 )
 from shared.accounts.views import Actor, AliasView, GroupView
-from shared.errors import N_, InvalidValue, LimitExceeded, MessageId, NotFound
+from shared.errors import N_, InvalidAddress, InvalidValue, LimitExceeded, MessageId, NotFound
 from shared.mail.addresses import domain_part, parse_address, stored_alias_source
-from shared.mail.routing import forwards_in_loop
+from shared.mail.routing import forwards_in_loop, unknown_hosted_addresses
 from shared.storage.db import Database
 from shared.storage.lookups import count_in_domain, domain_by_name, ensure_address_free
 from shared.storage.models import (
@@ -39,6 +39,14 @@ def _normalised_targets(addresses: Iterable[str], missing: MessageId) -> list[st
     if not targets:
         raise InvalidValue(missing)
     return targets
+
+
+def refuse_unknown_hosted(s: Session, targets: list[str], saving: str) -> None:
+    """A destination in a hosted domain must exist (mail to it would be accepted, then bounce);
+    one in another domain is the remote server's business."""
+    unknown = unknown_hosted_addresses(s, targets, saving=saving)
+    if unknown:
+        raise InvalidAddress(N_("no mailbox, alias or group at %(addresses)s"), addresses=", ".join(unknown))
 
 
 def _claim_address(s: Session, domain_name: str, address: str) -> Domain:
@@ -63,6 +71,7 @@ def create_alias(db: Database, source: str, destinations: Iterable[str], *, acto
         if key in targets:
             raise InvalidValue(N_("%(address)s cannot forward to itself"), address=key)
         domain = _claim_address(s, domain_name, key)
+        refuse_unknown_hosted(s, targets, key)
         alias = Alias(domain_id=domain.id, source=key)
         alias.destinations = [AliasDestination(position=i, address=t) for i, t in enumerate(targets)]
         s.add(alias)
@@ -76,6 +85,7 @@ def update_alias(db: Database, source: str, destinations: Iterable[str], *, acto
         key = _require_change(actor.scope, alias_source_in_scope, source)
         targets = _normalised_targets(destinations, N_("give at least one destination"))
         alias = _alias(s, key)
+        refuse_unknown_hosted(s, targets, key)
         alias.destinations = []
         s.flush()
         alias.destinations = [AliasDestination(position=i, address=t) for i, t in enumerate(targets)]
@@ -145,6 +155,7 @@ def create_group(
         if str(parsed) in targets:
             raise InvalidValue(N_("%(address)s cannot be a member of itself"), address=parsed)
         domain = _claim_address(s, parsed.domain, str(parsed))
+        refuse_unknown_hosted(s, targets, str(parsed))
         group = GroupMailbox(domain_id=domain.id, address=str(parsed), policy=sending)
         group.members = [GroupMember(address=member) for member in sorted(targets)]
         s.add(group)
@@ -174,6 +185,7 @@ def update_group(
         sending = _policy(policy) if policy is not None else None
         group = _group(s, key)
         if targets is not None:
+            refuse_unknown_hosted(s, targets, key)
             group.members = []
             s.flush()
             group.members = [GroupMember(address=member) for member in sorted(targets)]

@@ -38,9 +38,7 @@ def _checked_limits(*values: int | None) -> dict[str, int | None]:
 
 
 def _view(s: Session, domain: Domain) -> DomainView:
-    mailboxes = count_in_domain(s, Mailbox.domain_id, domain.id)
-    aliases = count_in_domain(s, Alias.domain_id, domain.id) + count_in_domain(s, GroupMailbox.domain_id, domain.id)
-    return DomainView.of(domain, mailboxes, aliases)
+    return DomainView.of(domain, _mailboxes_held(s, domain), _aliases_held(s, domain))
 
 
 def create_domain(
@@ -74,6 +72,7 @@ def update_domain(
     *,
     active: bool | None = None,
     inbound_checks: bool | None = None,
+    forbid_external_forwarding: bool | None = None,
     require_2fa: bool | None = None,
     max_mailboxes: int | None = None,
     max_aliases: int | None = None,
@@ -81,20 +80,49 @@ def update_domain(
     default_mailbox_quota: int | None = None,
     actor: Actor,
 ) -> DomainView:
-    """Change a domain's limits, switch it on or off, or switch the checks of mail arriving on
-    the MX for it (authentication, blocklists, content) on or off, or require its users to sign
-    in to the portal with a second factor: only global admins may."""
+    """Change a domain's limits, switch it on or off, switch the checks of mail arriving on
+    the MX for it (authentication, blocklists, content) on or off, require its users to sign in
+    to the portal with a second factor, or forbid its mailboxes to forward to outside domains:
+    only global admins may. A mailbox or alias limit below what the domain holds is refused."""
     with db.session.begin() as s:
         domain = _administered_domain(s, actor, name)
         limits = _checked_limits(max_mailboxes, max_aliases, quota_bytes, default_mailbox_quota)
         changes = {field: value for field, value in limits.items() if value is not None}
-        switches = {"active": active, "inbound_checks": inbound_checks, "require_2fa": require_2fa}
+        _refuse_limits_below_held(s, domain, changes)
+        switches = {
+            "active": active,
+            "inbound_checks": inbound_checks,
+            "require_2fa": require_2fa,
+            "forbid_external_forwarding": forbid_external_forwarding,
+        }
         changes.update({field: value for field, value in switches.items() if value is not None})
         for field, value in changes.items():
             setattr(domain, field, value)
         detail = ", ".join(f"{field}={value}" for field, value in changes.items())
         audit.record(s, actor, "domain.update", domain.name, domain.name, detail)
         return _view(s, domain)
+
+
+def _refuse_limits_below_held(s: Session, domain: Domain, changes: dict[str, int]) -> None:
+    """A changed mailbox or alias limit must leave room for what the domain holds (groups count
+    as aliases, as when one is created). An unchanged limit passes, so a form that sends every
+    field back still saves a domain that got over its limit before this rule."""
+    held = (
+        ("max_mailboxes", N_("%(domain)s holds %(held)s mailboxes; the limit cannot be %(limit)s"), _mailboxes_held),
+        ("max_aliases", N_("%(domain)s holds %(held)s aliases and groups; the limit cannot be %(limit)s"), _aliases_held),
+    )
+    for field, message, count in held:
+        limit = changes.get(field)
+        if limit and limit != getattr(domain, field) and limit < (holds := count(s, domain)):
+            raise InvalidValue(message, domain=domain.name, held=holds, limit=limit)
+
+
+def _mailboxes_held(s: Session, domain: Domain) -> int:
+    return count_in_domain(s, Mailbox.domain_id, domain.id)
+
+
+def _aliases_held(s: Session, domain: Domain) -> int:
+    return count_in_domain(s, Alias.domain_id, domain.id) + count_in_domain(s, GroupMailbox.domain_id, domain.id)
 
 
 def remove_domain(db: Database, name: str, *, actor: Actor) -> None:

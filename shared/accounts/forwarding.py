@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from shared.accounts import audit
+from shared.accounts.aliases import refuse_unknown_hosted
 from shared.accounts.mailboxes import administered_mailbox, visible_mailbox
 from shared.accounts.views import Actor
 from shared.errors import N_, InvalidAddress, InvalidValue
-from shared.mail.addresses import parse_address
+from shared.mail.addresses import domain_part, parse_address
 from shared.mail.routing import forwards_in_loop
 from shared.storage.db import Database
 from shared.storage.lookups import hosted_domain
@@ -46,6 +47,8 @@ def set_forwarding(
         targets = _canonical_targets(s, destinations)
         if mailbox.address in targets:
             raise InvalidValue(N_("%(address)s cannot forward to itself"), address=mailbox.address)
+        refuse_unknown_hosted(s, targets, mailbox.address)
+        _refuse_outside_if_forbidden(s, mailbox, targets)
         mailbox.forwards = []
         s.flush()
         mailbox.forwards = [MailboxForward(position=i, address=t) for i, t in enumerate(targets)]
@@ -61,6 +64,19 @@ def set_forwarding(
         detail = f"keep_copy={keep_copy} " + " ".join(targets)
         audit.record(s, actor, "mailbox.forwarding", mailbox.address, mailbox.domain.name, detail.strip())
         return ForwardingView.of(mailbox)
+
+
+def _refuse_outside_if_forbidden(s: Session, mailbox: Mailbox, targets: list[str]) -> None:
+    """The domain's switch: its mailboxes may forward only within hosted domains."""
+    if not mailbox.domain.forbid_external_forwarding:
+        return
+    outside = [target for target in targets if hosted_domain(s, domain_part(target)) is None]
+    if outside:
+        raise InvalidValue(
+            N_("%(domain)s does not allow forwarding to other domains: %(addresses)s"),
+            domain=mailbox.domain.name,
+            addresses=", ".join(outside),
+        )
 
 
 def _canonical_targets(s: Session, destinations: Iterable[str]) -> list[str]:

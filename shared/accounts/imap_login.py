@@ -19,6 +19,12 @@ in Dovecot 2.3), so Dovecot also reports each finished APPEND, COPY, MOVE, EXPUN
 to `beaconmail imap` at once, which recounts that Maildir on disk into the same row
 (services.imap.changes, quota.recount_after_imap): totals again, from the same disk.
 
+App passwords (shared.accounts.app_passwords): a second passdb, tried when the mailbox's own
+password did not match, finds the app password by the first characters of the password the
+client sent (`%w`) among those of the login's mailbox that name IMAP and have not expired,
+and hands Dovecot its SHA-256 as {SHA256.HEX}; a revoked one has no row. Its row id goes out
+as an extra field, which the auth policy's report carries back (services.imap.policy).
+
 Hashes: passlib's argon2 hashes carry no scheme prefix; Dovecot's ARGON2ID scheme (libsodium,
 as in `passwords.matches`) reads them, and ARGON2I reads an imported `$argon2i$` hash.
 libsodium computes only parallelism 1 but verifies any (1.0.18, Debian 12's), so an imported

@@ -124,23 +124,25 @@ def _record_success(
     """The last login (one UPSERT), the app password's use, the failures forgotten and a
     replaced hash, in one transaction; none at all when there is nothing new."""
     login_is_news = _is_news(found.last.at if found.last else None, found.last.client_ip if found.last else None, now, client_ip)
-    app = found.app
-    app_is_news = app is not None and _is_news(app.last_used_at, app.last_used_from, now, client_ip)
-    if not (login_is_news or app_is_news or found.standing is not None or new_hash is not None):
+    app = found.app if found.app is not None and _is_news(found.app.last_used_at, found.app.last_used_from, now, client_ip) else None
+    if not (login_is_news or app or found.standing is not None or new_hash is not None):
         return
-    with db.session.begin() as s:
-        if login_is_news:
-            _note_login(s, view, protocol, client_ip, now)
-        if found.standing is not None:
-            lockout.clear_failures(s, view.address, client_ip)
-        if new_hash is not None:
-            s.execute(
-                update(Mailbox)
-                .where(Mailbox.id == view.id, Mailbox.password_hash == found.stored_hash)
-                .values(password_hash=new_hash)
-            )
-        if app is not None and app_is_news:
-            note_use(s, app, view, client_ip, now)
+    try:
+        with db.session.begin() as s:
+            if login_is_news:
+                _note_login(s, view, protocol, client_ip, now)
+            if found.standing is not None:
+                lockout.clear_failures(s, view.address, client_ip)
+            if new_hash is not None:
+                s.execute(
+                    update(Mailbox)
+                    .where(Mailbox.id == view.id, Mailbox.password_hash == found.stored_hash)
+                    .values(password_hash=new_hash)
+                )
+            if app is not None:
+                note_use(s, app, view, client_ip, now)
+    except SQLAlchemyError as exc:
+        raise TemporaryFailure(N_("the account database is not available")) from exc
 
 
 def _count_failure(db: Database, account: str, client_ip: str, now: datetime) -> None:

@@ -50,6 +50,7 @@ def domain_record(view: DomainView) -> Record:
         "display_name": view.display_name,
         "active": view.active,
         "inbound_checks": view.inbound_checks,
+        "forbid_external_forwarding": view.forbid_external_forwarding,
         "require_2fa": view.require_2fa,
         "max_mailboxes": view.max_mailboxes,
         "max_aliases": view.max_aliases,

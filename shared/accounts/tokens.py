@@ -175,15 +175,26 @@ def list_tokens(db: Database, *, actor: Actor, owner: str | None = None) -> list
         return [TokenView.of(token, address) for token, address in s.execute(query)]
 
 
+def _visible_token(s: Session, actor: Actor, token_id: int) -> tuple[ApiToken, str]:
+    """A token the actor sees, with its owner's address (any other is NotFound)."""
+    query = select(ApiToken, Mailbox.address).join(Mailbox, ApiToken.owner_id == Mailbox.id)
+    found = s.execute(query.where(ApiToken.id == token_id, *_owned(actor, None))).one_or_none()
+    if found is None:
+        raise NotFound(N_("unknown token: %(token)s"), token=token_id)
+    return found.tuple()
+
+
+def get_token(db: Database, token_id: int, *, actor: Actor) -> TokenView:
+    """A token the actor sees (any other is NotFound)."""
+    with db.session.begin() as s:
+        return TokenView.of(*_visible_token(s, actor, token_id))
+
+
 def revoke_token(db: Database, token_id: int, *, actor: Actor) -> None:
     """Delete a token the actor sees (any other is NotFound)."""
-    query = select(ApiToken).join(Mailbox, ApiToken.owner_id == Mailbox.id).where(ApiToken.id == token_id)
-    query = query.where(*_owned(actor, None))
     with db.session.begin() as s:
         require_write(actor.scope)
-        token = s.scalars(query).one_or_none()
-        if token is None:
-            raise NotFound(N_("unknown token: %(token)s"), token=token_id)
+        token, _owner = _visible_token(s, actor, token_id)
         audit.record(s, actor, "token.revoke", token.prefix, "", token.name)
         s.delete(token)
 

@@ -1,7 +1,7 @@
 """Frozen read models handed to services, so nothing lazy-loads after a session closes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from shared.accounts.permissions import Scope
@@ -48,6 +48,7 @@ class DomainView:
     display_name: str
     active: bool
     inbound_checks: bool
+    forbid_external_forwarding: bool
     require_2fa: bool
     max_mailboxes: int
     max_aliases: int
@@ -66,6 +67,7 @@ class DomainView:
             display_name=domain_to_unicode(domain.name),
             active=domain.active,
             inbound_checks=domain.inbound_checks,
+            forbid_external_forwarding=domain.forbid_external_forwarding,
             require_2fa=domain.require_2fa,
             max_mailboxes=domain.max_mailboxes,
             max_aliases=domain.max_aliases,
@@ -109,7 +111,9 @@ class MailboxView:
     imap_enabled: bool
     is_global_admin: bool
     managed_domains: tuple[str, ...]
-    last_logins: tuple[LastLogin, ...] = ()  # filled only by the reads that show them (`logins=True`)
+    # Filled only by the reads that show them (`logins=True`). A record of use, not of the
+    # mailbox's state: two views of an unchanged mailbox compare equal whoever logged in between.
+    last_logins: tuple[LastLogin, ...] = field(default=(), compare=False)
     recovery_address: str | None = None  # where password-reset links go (My account)
 
     @property

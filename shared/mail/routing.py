@@ -95,6 +95,8 @@ class _Walk:
     refused_sender: bool = False
     sender_vouched: bool = False
     domains: dict[str, Domain | None] = field(default_factory=dict)
+    # The address whose entry is being saved: it must not vouch for the addresses it leads to.
+    ignored: str | None = None
 
 
 # Most recipients are an active mailbox of an active domain that forwards nowhere: one
@@ -216,7 +218,7 @@ def _expand_level(s: Session, walk: _Walk, addresses: list[_Pending]) -> list[_P
     found.update(_fallbacks(s, walk, [a for a in local if str(a) not in found]))
     following: list[_Pending] = []
     for address in local:
-        following.extend(_deliver_entry(walk, found.get(str(address))))
+        following.extend(_deliver_entry(s, walk, found.get(str(address))))
     return following
 
 
@@ -242,6 +244,7 @@ def _fallbacks(s: Session, walk: _Walk, unresolved: list[Address]) -> dict[str, 
     }
     catch_alls = {str(a): f"@{a.domain}" for a in unresolved} if walk.use_catch_all else {}
     found = _lookup(s, list(untagged.values()) + list(catch_alls.values()))
+    found.pop(walk.ignored or "", None)
     chosen: dict[str, Entry] = {}
     for address in unresolved:
         key = str(address)
@@ -263,7 +266,7 @@ def _postmaster_targets(s: Session, domain_name: str) -> tuple[str, ...] | None:
     return targets or None
 
 
-def _deliver_entry(walk: _Walk, entry: Entry | None) -> list[str]:
+def _deliver_entry(s: Session, walk: _Walk, entry: Entry | None) -> list[str]:
     if entry is None:
         return []
     if isinstance(entry, tuple):
@@ -272,9 +275,10 @@ def _deliver_entry(walk: _Walk, entry: Entry | None) -> list[str]:
         if not entry.active:
             return []
         walk.owners.add(entry.id)
-        if (entry.keep_copy or not entry.forwards) and entry.id not in walk.mailboxes:
+        forwards = _usable_forwards(s, walk, entry)
+        if (entry.keep_copy or not forwards) and entry.id not in walk.mailboxes:
             walk.mailboxes[entry.id] = LocalMailbox(entry.id, entry.address, entry.quota_bytes, entry.used_bytes)
-        return [forward.address for forward in entry.forwards]
+        return forwards
     if isinstance(entry, GroupMailbox):
         if not _sender_may_write(entry, walk.sender):
             walk.refused_sender = True
@@ -282,6 +286,18 @@ def _deliver_entry(walk: _Walk, entry: Entry | None) -> list[str]:
         walk.sender_vouched |= entry.policy is not SendingPolicy.ANYONE
         return [member.address for member in entry.members]
     return [destination.address for destination in entry.destinations]
+
+
+def _usable_forwards(s: Session, walk: _Walk, mailbox: Mailbox) -> list[str]:
+    """The mailbox's forwards, less those to outside domains when its domain forbids them: the
+    mail they would have taken stays in the mailbox (a mailbox left with no forward keeps a copy)."""
+    forwards = [forward.address for forward in mailbox.forwards]
+    if not forwards:
+        return forwards
+    own_domain = _hosted_domain_in_walk(s, walk, mailbox.address.rpartition("@")[2])
+    if own_domain is None or not own_domain.forbid_external_forwarding:
+        return forwards
+    return [address for address in forwards if _hosted_domain_in_walk(s, walk, address.rpartition("@")[2])]
 
 
 def _sender_may_write(group: GroupMailbox, sender: Address | None) -> bool:
@@ -322,6 +338,25 @@ def may_send_as(db: Database, user_address: str, from_address: str) -> bool:
 def is_hosted_domain(db: Database, domain: str) -> bool:
     with db.read_session.begin() as s:
         return hosted_domain(s, domain) is not None
+
+
+def unknown_hosted_addresses(s: Session, addresses: list[str], *, saving: str | None = None) -> list[str]:
+    """Those of `addresses` in a hosted domain (or alias domain) that nothing answers for: no
+    mailbox, alias or group (enabled or not) by the precedence of `plan_for` (the exact address,
+    the one without its `+tag`, the catch-all, postmaster). `saving` is the alias, group or mailbox
+    whose destinations these are: its own entry vouches for none of them. Checked when saving
+    destinations, so that mail to them is not accepted only to bounce."""
+    walk = _Walk(sender=None, use_catch_all=True, ignored=saving)
+    hosted: dict[str, Address] = {}
+    for text in addresses:
+        address = parse_address(text)
+        domain = _hosted_domain_in_walk(s, walk, address.domain)
+        if domain is not None:
+            hosted[text] = Address(address.local, domain.name)
+    found = _lookup(s, [str(address) for address in hosted.values()])
+    found.pop(saving or "", None)
+    found.update(_fallbacks(s, walk, [address for address in hosted.values() if str(address) not in found]))
+    return [text for text, address in hosted.items() if str(address) not in found]
 
 
 def forwards_in_loop(s: Session, source: str, depth_limit: int) -> bool:

@@ -53,6 +53,17 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def create_private_sqlite_file(path: Path | None) -> None:
+    """Create an empty SQLite database readable by its owner alone (it holds password hashes);
+    SQLite gives its -wal and -shm files the database file's mode. An existing file is left as it is."""
+    if path is None:
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError):
+        pass  # there already, or no folder for it: SQLite says so in its own words
+
+
 class SqliteWriterLock:
     """Queues the writers of shared.storage.rawsql transactions (a delivery's quota reservation) for
     SQLite's single write lock: those of this process on a threading lock, those of other
@@ -110,6 +121,7 @@ def _libpq_quoted(value: str) -> str:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        create_private_sqlite_file(sqlite_file(url))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin)

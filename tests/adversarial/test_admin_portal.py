@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 
 from services.admin import create_app
 from shared import accounts
-from shared.accounts import portal_sessions, tokens
+from shared.accounts import app_passwords, portal_sessions, tokens
 from shared.accounts.forwarding import get_forwarding
 from shared.accounts.out_of_office import get_out_of_office, set_out_of_office
 from shared.accounts.passwords import hash_password
@@ -55,6 +55,7 @@ class Targets:
     token_id: int
     sender: str
     junk_id: str
+    app_password_id: int
     session_id: int  # a portal session of `mailbox`
     passkey_id: int = 1  # none exists: no page may tell another mailbox's from a missing one
     reset_token: str = "not-a-reset-link"
@@ -68,6 +69,7 @@ class Targets:
             "token_id": self.token_id,
             "sender": self.sender,
             "message_id": self.junk_id,
+            "app_password_id": self.app_password_id,
             "session_id": self.session_id,
             "passkey_id": self.passkey_id,
             "token": self.reset_token,
@@ -99,6 +101,7 @@ def world(db: Database, password_hash: str) -> World:
         accounts.create_group(db, f"team@{domain}", [member], actor=CONSOLE)
         accounts.block_sender(db, domain, f"spam.{domain}", actor=CONSOLE)
         put_in_junk(db, member)
+        app_passwords.create_app_password(db, member, name=f"phone of {member}", actor=CONSOLE)
     return people
 
 
@@ -115,11 +118,12 @@ def admin_token(db: Database, world: World) -> int:
 def targets_in(domain: str, token_id: int, db: Database) -> Targets:
     mailbox = {World.alpha: World.staff, World.beta: World.other}[domain]
     [junk] = list_junk_messages(db, mailbox, actor=CONSOLE).messages
+    [app] = app_passwords.list_app_passwords(db, mailbox, actor=CONSOLE)
     portal_sessions.open_portal_session(db, mailbox, ip="192.0.2.1", user_agent="curl/8")
     [session] = portal_sessions.list_portal_sessions(db, mailbox, actor=CONSOLE)
     return Targets(
         domain, mailbox, f"info@{domain}", f"team@{domain}", f"alias-{domain}", token_id, f"spam.{domain}", junk.id,
-        session.id,
+        app.id, session.id,
     )
 
 
@@ -154,6 +158,7 @@ def state_of(db: Database, domain: str, mailbox: str) -> tuple[object, ...]:
         get_forwarding(db, mailbox, actor=CONSOLE),
         accounts.list_senders(db, domain, actor=CONSOLE),
         list_junk_messages(db, mailbox, actor=CONSOLE),
+        app_passwords.list_app_passwords(db, mailbox, actor=CONSOLE),
         [(t.id, t.owner, t.name, t.domains, t.read_only, t.expires_at) for t in tokens.list_tokens(db, actor=CONSOLE)],
     )
 
@@ -175,6 +180,7 @@ def forms(targets: Targets) -> dict[str, dict[str, str]]:
         "account.change_password": {"current_password": PASSWORD, "new_password": INTRUDER, "repeat_password": INTRUDER},
         "aliases.create": creates | {"destinations": World.manager},
         "aliases.edit": {"destinations": World.manager},
+        "aliases.remove": {"confirmation": targets.alias},
         "auth.login": {"address": World.staff, "password": PASSWORD},
         "domains.add_alias_domain": {"alias_name": "forged.example"},
         "domains.create": domain_limits | {"name": "forged.example"},
@@ -184,6 +190,7 @@ def forms(targets: Targets) -> dict[str, dict[str, str]]:
         "domains.unlist_sender": {"sender": targets.sender},
         "groups.create": creates | {"members": World.manager, "policy": "anyone"},
         "groups.edit": {"members": World.manager, "policy": "anyone"},
+        "groups.remove": {"confirmation": targets.group},
         "imports.apply": {"csv_text": f"address,password\nforged@{targets.domain},{INTRUDER}\n"},
         "language.switch": {"lang": "zh_Hans"},
         "mailboxes.create": creates | {"password": INTRUDER},
@@ -192,6 +199,7 @@ def forms(targets: Targets) -> dict[str, dict[str, str]]:
         "mailboxes.forwarding": {"destinations": "elsewhere@remote.example"},
         "mailboxes.reset_password": {"password": INTRUDER},
         "tokens.create": {"name": "forged", "access": "write", "domains": targets.domain},
+        "tokens.revoke": {"confirmation": "admin's"},
     }
 
 
@@ -220,6 +228,7 @@ def test_every_state_changing_page_refuses_a_forged_form(app: Flask, db: Databas
 API_BODIES: dict[str, dict[str, Any]] = {
     "api.aliases.create_alias": {"source": "new@beta.example", "destinations": [World.manager]},
     "api.aliases.replace_alias": {"destinations": [World.manager]},
+    "api.app_passwords.create_app_password": {"name": "intruder's"},
     "api.domains.add_alias_domain": {"name": "taken-over.example"},
     "api.domains.create_domain": {"name": "gamma.example"},
     "api.domains.list_sender": {"sender": "forged@remote.example", "listing": "allow"},

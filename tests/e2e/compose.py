@@ -69,6 +69,26 @@ def image_workdir() -> str:
 
 
 @dataclass(frozen=True)
+class PublishedPort:
+    host_ip: str | None
+    published: int
+    target: int
+
+
+def published_ports(entry: dict[str, Any]) -> list[PublishedPort]:
+    """A service's `ports`, which `docker-compose config` gives in long form, except those bound
+    to one host address (`IP:PUBLISHED:TARGET`), which it leaves as written."""
+    ports = []
+    for port in entry.get("ports", []):
+        if isinstance(port, dict):
+            ports.append(PublishedPort(port.get("host_ip"), int(port["published"]), int(port["target"])))
+        else:
+            host_ip, published, target = str(port).rsplit(":", 2)
+            ports.append(PublishedPort(host_ip, int(published), int(target.removesuffix("/tcp"))))
+    return ports
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     command: list[str]
@@ -77,6 +97,7 @@ class ServiceSpec:
     published: list[int]  # container ports
     volumes: list[tuple[str, str]]  # (named volume, mount point)
     depends_on: dict[str, str]  # service -> condition
+    secrets: list[str]  # mounted at /run/secrets/NAME
 
     @classmethod
     def of(cls, name: str, entry: dict[str, Any]) -> ServiceSpec:
@@ -90,9 +111,10 @@ class ServiceSpec:
             command=list(entry.get("command", [])),
             environment={key: str(value) for key, value in entry.get("environment", {}).items()},
             healthcheck=entry.get("healthcheck", {}).get("test"),
-            published=[int(port["target"]) for port in entry.get("ports", [])],
+            published=[port.target for port in published_ports(entry)],
             volumes=volumes,
             depends_on={dep: spec["condition"] for dep, spec in entry.get("depends_on", {}).items()},
+            secrets=[secret["source"] if isinstance(secret, dict) else secret for secret in entry.get("secrets", [])],
         )
 
     def check_ports_are_configured(self) -> None:
@@ -130,7 +152,16 @@ class ComposeTopology:
             if not link.is_symlink():
                 link.symlink_to(shared, target_is_directory=True)
         (root / image_workdir().lstrip("/")).mkdir(parents=True, exist_ok=True)
+        for secret in spec.secrets:
+            self.write_secret(root / "run" / "secrets" / secret, secret)
         return root
+
+    def write_secret(self, path: Path, secret: str) -> None:
+        """What the admin puts in ./secrets: here the database URL is the test database's."""
+        assert secret == "database_url", f"no test value for the secret {secret}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.database_url + "\n")
+        path.chmod(0o600)
 
     def environment(self, spec: ServiceSpec) -> dict[str, str]:
         root = self.container_root(spec)

@@ -34,7 +34,6 @@ def create_first_admin(database_url: str, data_dir: Path) -> None:
 
 def env_for_tests(relay_port: int) -> str:
     return filled_env_example(
-        POSTGRES_PASSWORD="e2e0not0secret",
         BEACONMAIL_SECRET_KEY="e2e-secret-key",
         BEACONMAIL_HOSTNAME="mail.e2e.test",
         BEACONMAIL_RELAY_HOST=f"127.0.0.1:{relay_port}",

@@ -14,21 +14,20 @@ import pytest
 
 from shared.config import PREFIX, Settings, load_settings
 
-from .compose import COMPOSE_FILE, DOCKERFILE, REPO, filled_env_example, resolved_config
+from .compose import COMPOSE_FILE, DOCKERFILE, REPO, filled_env_example, published_ports, resolved_config
 
-LONG_RUNNING = {"smtp": {25, 587, 465}, "pop3": {110, 995}, "imap": {143, 993}, "admin": {8080}}
+LONG_RUNNING = {"smtp": {25, 587, 465}, "pop3": {110, 995}, "imap": {143, 993}, "admin": {8080}, "web": {80, 443}}
 # Values .env.example shows as examples rather than as the defaults.
 EXAMPLE_VALUES = {
-    "hostname", "secret_key", "relay_host", "relay_user", "relay_password", "tls_cert", "tls_key", "dns_resolver", "rspamd_url"
+    "hostname", "secret_key", "relay_host", "relay_user", "relay_password", "tls_cert", "tls_key", "dns_resolver", "rspamd_url",
+    "acme_directory", "acme_email",
 }
 RUNTIME_FOLDERS = {"templates", "static", "translations"}
 
 
 @pytest.fixture
 def compose_config(docker_compose: str, tmp_path: Path) -> dict[str, Any]:
-    env = filled_env_example(
-        POSTGRES_PASSWORD="pw0for0tests", BEACONMAIL_SECRET_KEY="key-for-tests", BEACONMAIL_RELAY_HOST="relay.test:2525"
-    )
+    env = filled_env_example(BEACONMAIL_SECRET_KEY="key-for-tests", BEACONMAIL_RELAY_HOST="relay.test:2525")
     return resolved_config(tmp_path / "project", env)["services"]
 
 
@@ -38,7 +37,7 @@ def test_docker_compose_refuses_to_start_without_the_secrets(docker_compose: str
     command = [docker_compose, "config", "--quiet"]
     result = subprocess.run(command, cwd=tmp_path, check=False, capture_output=True, timeout=60)
     assert result.returncode != 0
-    assert b"set POSTGRES_PASSWORD in .env" in result.stderr
+    assert b"set BEACONMAIL_SECRET_KEY in .env" in result.stderr
 
 
 def test_compose_file_has_the_topology_of_issue_6(compose_config: dict[str, Any]) -> None:
@@ -56,15 +55,28 @@ def test_compose_file_has_the_topology_of_issue_6(compose_config: dict[str, Any]
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert service["restart"] == db["restart"] == "unless-stopped"
         assert service["healthcheck"]["test"] == ["CMD", "python", "-m", "services.probe", name]
-        assert {(int(p["published"]), int(p["target"])) for p in service["ports"]} == {(p, p) for p in ports}
+        assert {(p.published, p.target) for p in published_ports(service)} == {(p, p) for p in ports}
         assert service["environment"]["BEACONMAIL_RELAY_HOST"] == "relay.test:2525"  # from .env
     mounts = {name: {v.split(":")[0] for v in compose_config[name]["volumes"]} for name in LONG_RUNNING}
     assert {"mail"} <= mounts["smtp"] & mounts["pop3"] & mounts["imap"] & mounts["admin"]
-    assert {"tls"} <= mounts["smtp"] & mounts["pop3"] & mounts["imap"]
+    assert all("tls" in mounted for mounted in mounts.values())  # one certificate, served by all
     imap = compose_config["imap"]
     assert imap["user"] == "root"  # Dovecot drops to dovenull and the mail volume's owner itself
-    assert "postgresql+psycopg://" in imap["environment"]["BEACONMAIL_DATABASE_URL"]
     assert {"dkim"} <= mounts["smtp"] & mounts["admin"]  # the portal shows the key smtp signs with
+
+
+def test_compose_front_door_and_secrets(compose_config: dict[str, Any]) -> None:
+    web, admin, db = compose_config["web"], compose_config["admin"], compose_config["db"]
+    assert (web["environment"]["BEACONMAIL_HTTP_PORT"], web["environment"]["BEACONMAIL_HTTPS_PORT"]) == ("80", "443")
+    assert [port.host_ip for port in published_ports(admin)] == ["127.0.0.1"]  # plain HTTP: this host's proxy only
+    # The database password: a file for PostgreSQL, the URL as a file for ours, in no environment.
+    assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert [secret["source"] for secret in db["secrets"]] == ["postgres_password"]
+    for name in ("migrate", *LONG_RUNNING):
+        service = compose_config[name]
+        assert service["environment"]["BEACONMAIL_DATABASE_URL_FILE"] == "/run/secrets/database_url", name
+        assert [secret["source"] for secret in service["secrets"]] == ["database_url"], name
+        assert not any("POSTGRES_PASSWORD" in key or key.endswith("_DATABASE_URL") for key in service["environment"]), name
 
 
 def test_compose_wires_rspamd_and_the_resolver_to_smtp(compose_config: dict[str, Any]) -> None:
@@ -72,7 +84,7 @@ def test_compose_wires_rspamd_and_the_resolver_to_smtp(compose_config: dict[str,
     assert smtp["environment"]["BEACONMAIL_RSPAMD_URL"] == "http://rspamd:11333"
     resolver_ip = resolver["networks"]["default"]["ipv4_address"]
     assert smtp["environment"]["BEACONMAIL_DNS_RESOLVER"] == f"{resolver_ip}:53"
-    assert smtp["environment"]["BEACONMAIL_DATABASE_URL"] == compose_config["pop3"]["environment"]["BEACONMAIL_DATABASE_URL"]
+    assert smtp["environment"]["BEACONMAIL_DATABASE_URL_FILE"] == compose_config["pop3"]["environment"]["BEACONMAIL_DATABASE_URL_FILE"]
     for name, port in (("rspamd", "11333"), ("resolver", "53")):
         assert "ports" not in compose_config[name]  # reachable on the compose network only
         assert port in (REPO / "deploy" / name / "Dockerfile").read_text()
@@ -90,13 +102,17 @@ def test_env_example_documents_real_settings_with_their_defaults(tmp_path: Path)
     assert {name.removeprefix(PREFIX).lower() for name in documented} <= fields
     base = {f"{PREFIX}DATA_DIR": str(tmp_path), f"{PREFIX}SECRET_KEY": "x", f"{PREFIX}BIND": "0.0.0.0"}
     defaults = load_settings(base)
-    shown = load_settings(base | {name: value for name, value in documented.items() if value})
+    # ACME and a certificate of one's own are alternatives: both are shown, one at a time is set.
+    alternatives = {f"{PREFIX}ACME_DIRECTORY"}
+    shown = load_settings(base | {name: value for name, value in documented.items() if value and name not in alternatives})
+    load_settings(base | {name: documented[name] for name in alternatives})
     for name in documented:
         field = name.removeprefix(PREFIX).lower()
         if field not in EXAMPLE_VALUES:
             assert getattr(shown, field) == getattr(defaults, field), name
     required = dict(re.findall(r"^([A-Z_]+)=(.*)$", (REPO / ".env.example").read_text(), re.MULTILINE))
-    assert required["POSTGRES_PASSWORD"] == required[f"{PREFIX}SECRET_KEY"] == ""  # no secret ships
+    assert required[f"{PREFIX}SECRET_KEY"] == ""  # no secret ships
+    assert "POSTGRES_PASSWORD" not in required  # a secret file, or every container would get it
 
 
 def dockerfile_stages() -> list[str]:

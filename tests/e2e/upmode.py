@@ -16,7 +16,7 @@ from .processes import (
     wait_for,
 )
 
-PORT_VARIABLES = ("SMTP", "SUBMISSION", "SUBMISSIONS", "POP3", "POP3S", "IMAP", "IMAPS", "ADMIN")
+PORT_VARIABLES = ("SMTP", "SUBMISSION", "SUBMISSIONS", "POP3", "POP3S", "IMAP", "IMAPS", "ADMIN", "HTTP", "HTTPS")
 READY_TIMEOUT = 30.0
 
 

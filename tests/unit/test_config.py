@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import ConfigError, Settings, format_size, load_settings, parse_size, passed_sockets
+from shared.config import (
+    ConfigError,
+    Settings,
+    format_size,
+    hostname_warning,
+    load_settings,
+    parse_size,
+    passed_sockets,
+)
 
 
 def load(tmp_path: Path, **variables: str) -> Settings:
@@ -121,6 +129,13 @@ INVALID = [
     ("dnsbl", "bl"),
     ("rspamd_url", "127.0.0.1:11333"),
     ("rspamd_url", "ftp://127.0.0.1:11333"),
+    ("http_port", "eighty"),
+    ("https_port", "65536"),
+    ("acme_directory", "acme.example/directory"),
+    ("acme_email", "nobody"),
+    ("acme_email", "mailto:a@b.example"),
+    ("acme_ca_bundle", "/nonexistent/ca.pem"),
+    ("acme_check_interval", "0"),
 ]
 UNTYPED = {"str", "str | None", "Path", "Path | None"}
 
@@ -254,3 +269,28 @@ def test_format_size_writes_binary_units(size: int | None, text: str) -> None:
 
 def test_format_size_takes_the_callers_number_format() -> None:
     assert format_size(1610612736, lambda number: f"{number:.2f}".replace(".", ",")) == "1,50 GiB"
+def test_front_door_ports_default_to_unprivileged_ones(tmp_path: Path) -> None:
+    settings = load(tmp_path)
+    assert (settings.http_port, settings.https_port, settings.acme_directory) == (8081, 8443, None)
+
+
+def test_acme_and_a_given_certificate_exclude_each_other(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ACME_DIRECTORY and BEACONMAIL_TLS_CERT"):
+        load(tmp_path, acme_directory="https://acme.example/dir", tls_cert="/c.pem", tls_key="/k.pem")
+
+
+def test_the_database_url_may_come_from_a_secret_file(tmp_path: Path) -> None:
+    secret = tmp_path / "database_url"
+    secret.write_text("postgresql+psycopg://beaconmail:s3cret@db/beaconmail\n")
+    environ = {"BEACONMAIL_DATA_DIR": str(tmp_path), "BEACONMAIL_DATABASE_URL_FILE": str(secret)}
+    assert load_settings(environ).database_url == "postgresql+psycopg://beaconmail:s3cret@db/beaconmail"
+
+
+@pytest.mark.parametrize(
+    ("hostname", "warned"),
+    [("mail.example.com", "the example"), ("MAIL.EXAMPLE.COM.", "the example"), ("mailhost", "not a fully qualified"),
+     ("localhost", "not a fully qualified"), ("10.0.0.1", "not a fully qualified"), ("mx.beacon.test", None)],
+)
+def test_a_placeholder_or_short_hostname_is_warned_about(hostname: str, warned: str | None) -> None:
+    warning = hostname_warning(hostname)
+    assert (warning is None) if warned is None else (warned in str(warning) and "BEACONMAIL_HOSTNAME" in str(warning))

@@ -67,7 +67,7 @@ def test_up_without_dovecot_leaves_imap_off_and_says_why(
     from services.embedded import available_services
 
     monkeypatch.setattr("services.imap.server.DOVECOT", DATA / "no-dovecot")
-    assert available_services(base_settings(DATA)) == ("smtp", "pop3", "admin")
+    assert available_services(base_settings(DATA)) == ("smtp", "pop3", "admin", "web")
     assert "IMAP is off: IMAP needs Dovecot: dovecot-core not installed" in capsys.readouterr().err
 
 

@@ -23,11 +23,12 @@ def test_a_pick_has_the_keys_asked_for_in_that_order_as_json_values() -> None:
 
 def test_a_domain_record_lists_its_alias_domains() -> None:
     view = DomainView(
-        id=1, name="xn--bcher-kva.example", display_name="bücher.example", active=True, inbound_checks=False, require_2fa=True, max_mailboxes=0,
-        max_aliases=0, quota_bytes=0, default_mailbox_quota=0, used_bytes=0, mailboxes=2, aliases=1,
+        id=1, name="xn--bcher-kva.example", display_name="bücher.example", active=True, inbound_checks=False,
+        forbid_external_forwarding=True, require_2fa=True, max_mailboxes=0, max_aliases=0, quota_bytes=0,
+        default_mailbox_quota=0, used_bytes=0, mailboxes=2, aliases=1,
         alias_domains=("books.example",),
     )
     record = domain_record(view)
     assert list(record)[:3] == ["id", "name", "display_name"]
     assert record["alias_domains"] == ["books.example"] and record["inbound_checks"] is False
-    assert record["require_2fa"] is True
+    assert record["require_2fa"] is True and record["forbid_external_forwarding"] is True

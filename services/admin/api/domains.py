@@ -17,7 +17,7 @@ from shared.mail.sender_lists import MAX_SENDER_CHARS
 bp = Blueprint("domains", __name__, url_prefix="/domains")
 
 LIMITS = ("max_mailboxes", "max_aliases", "quota_bytes", "default_mailbox_quota")
-SWITCHES = ("active", "inbound_checks", "require_2fa")
+SWITCHES = ("active", "inbound_checks", "require_2fa", "forbid_external_forwarding")
 LISTINGS = {"allow": accounts.allow_sender, "block": accounts.block_sender}
 
 

@@ -46,6 +46,10 @@ INBOUND_CHECKS = BOOLEAN | {
 REQUIRE_2FA = BOOLEAN | {
     "description": "Whether its users must sign in to the portal with a second factor (they enrol at their next sign-in)"
 }
+FORBID_EXTERNAL_FORWARDING = BOOLEAN | {
+    "description": "The domain's mailboxes may forward only to hosted domains; saved forwards to other "
+    "domains are left unused (their mail stays in the mailbox). Aliases and groups are not governed by it."
+}
 LISTING = {"type": "string", "enum": ["allow", "block"],
            "description": "allow: skips the content filter's junk verdict; block: refused with 550 5.7.1"}
 SENDER = {"type": "string", "minLength": 1, "maxLength": MAX_SENDER_CHARS}
@@ -157,12 +161,14 @@ SCHEMAS: dict[str, Schema] = {
     "Domain": obj(
         {
             "name": STRING, "display_name": STRING, "active": BOOLEAN, "inbound_checks": INBOUND_CHECKS,
-            "require_2fa": REQUIRE_2FA, "max_mailboxes": COUNT, "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT,
+            "require_2fa": REQUIRE_2FA, "forbid_external_forwarding": FORBID_EXTERNAL_FORWARDING,
+            "max_mailboxes": COUNT, "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT,
             "used_bytes": {"type": "integer"}, "mailboxes": COUNT, "aliases": COUNT,
             "alias_domains": STRINGS,
         },
-        ["name", "display_name", "active", "inbound_checks", "require_2fa", "max_mailboxes", "max_aliases",
-         "quota_bytes", "default_mailbox_quota", "used_bytes", "mailboxes", "aliases", "alias_domains"],
+        ["name", "display_name", "active", "inbound_checks", "require_2fa", "forbid_external_forwarding",
+         "max_mailboxes", "max_aliases", "quota_bytes", "default_mailbox_quota", "used_bytes", "mailboxes", "aliases",
+         "alias_domains"],
     ),
     "DomainCreate": obj(
         {"name": {"type": "string", "minLength": 1, "maxLength": 255}, "max_mailboxes": COUNT,
@@ -170,8 +176,9 @@ SCHEMAS: dict[str, Schema] = {
         ["name"],
     ),
     "DomainUpdate": obj(
-        {"active": BOOLEAN, "inbound_checks": INBOUND_CHECKS, "require_2fa": REQUIRE_2FA, "max_mailboxes": COUNT,
-         "max_aliases": COUNT, "quota_bytes": COUNT, "default_mailbox_quota": COUNT},
+        {"active": BOOLEAN, "inbound_checks": INBOUND_CHECKS, "require_2fa": REQUIRE_2FA,
+         "forbid_external_forwarding": FORBID_EXTERNAL_FORWARDING, "max_mailboxes": COUNT, "max_aliases": COUNT,
+         "quota_bytes": COUNT, "default_mailbox_quota": COUNT},
     ),
     "AliasDomainCreate": obj({"name": {"type": "string", "minLength": 1, "maxLength": 255}}, ["name"]),
     "Sender": obj(

@@ -9,8 +9,8 @@ from shared.accounts.views import DomainView, MailboxView
 
 # All but the command line's `id`.
 DOMAIN_FIELDS = (
-    "name", "display_name", "active", "inbound_checks", "require_2fa", "max_mailboxes", "max_aliases", "quota_bytes",
-    "default_mailbox_quota", "used_bytes", "mailboxes", "aliases", "alias_domains",
+    "name", "display_name", "active", "inbound_checks", "require_2fa", "forbid_external_forwarding", "max_mailboxes",
+    "max_aliases", "quota_bytes", "default_mailbox_quota", "used_bytes", "mailboxes", "aliases", "alias_domains",
 )
 # The roles as their two parts, not the command line's `roles`.
 MAILBOX_FIELDS = (

@@ -22,6 +22,10 @@ class Domain(Timestamped, Base):
     # Mail from the internet to this domain is held to the sender's SPF, DKIM and DMARC, its
     # forged use of a hosted domain is refused, and rspamd's verdict is applied.
     inbound_checks: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Mailboxes' own forwarding may only go to hosted domains; forwards already saved to other
+    # domains are left unused by routing (their mail stays in the mailbox). Aliases and groups,
+    # which managers make, are not governed by it.
+    forbid_external_forwarding: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Its users must enrol a second factor at their next portal sign-in before any other page.
     require_2fa: Mapped[bool] = mapped_column(default=False, server_default=false())
 

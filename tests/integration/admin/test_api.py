@@ -176,6 +176,6 @@ def test_tokens_page_shows_a_new_token_once(as_manager: PortalClient, db: Databa
     listing = as_manager.get("/tokens/").get_data(as_text=True)
     assert "script" in listing and secret not in listing
     token_id = tokens.list_tokens(db, actor=CONSOLE)[0].id
-    as_manager.post(f"/tokens/{token_id}/revoke", token_page="/tokens/")
+    as_manager.post(f"/tokens/{token_id}/revoke", {"confirmation": "script"}, token_page="/tokens/")
     with pytest.raises(AuthFailed):
         tokens.verify_token(db, secret)

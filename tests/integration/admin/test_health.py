@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import base_settings
+from cryptography import x509
 
 from services.admin import create_app
 from shared.config import Settings, load_settings
+from shared.runtime.acme import acme_folder
+from shared.runtime.tls import ensure_tls_pair
 from shared.storage.db import Database
 
 from .support import PortalClient, World, bearer
@@ -31,7 +36,9 @@ def test_metrics_token_is_read_from_the_environment_and_kept_out_of_logs(tmp_pat
 def test_health_is_public(client: PortalClient, scraped: PortalClient) -> None:
     for portal in (client, scraped):
         health = portal.get("/healthz")
-        assert health.status_code == 200 and health.get_json() == {"status": "ok", "database": "ok"}
+        no_certificate_yet = {"expires_at": None, "issuer": None, "last_error": None}
+        assert health.status_code == 200
+        assert health.get_json() == {"status": "ok", "database": "ok", "certificate": no_certificate_yet}
 
 
 def test_health_reports_an_unreachable_database(tmp_path: Path) -> None:
@@ -70,3 +77,40 @@ def test_metrics_for_the_scraper(scraped: PortalClient, world: World) -> None:
     assert 'beaconmail_admin_requests_total{method="GET",status="200"}' in text
     for line in text.splitlines():
         assert line.startswith("#") or len(line.split(" ")) == 2, line
+
+
+def record_a_failure(settings: Settings) -> str:
+    """What the ACME thread leaves after a failed renewal: the served pair, and status.json."""
+    ensure_tls_pair(settings)
+    error = "Authorization for autoconfig.corp.test failed: could not resolve"
+    folder = acme_folder(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "status.json").write_text(json.dumps({"last_error": error, "consecutive_failures": 3, "failures_total": 7}))
+    return error
+
+
+def test_health_and_metrics_show_the_certificate_and_its_failures(scraped: PortalClient, settings: Settings) -> None:
+    error = record_a_failure(settings)
+    served = x509.load_pem_x509_certificate(ensure_tls_pair(settings)[0].read_bytes())
+    certificate = scraped.get("/healthz").get_json()["certificate"]
+    assert certificate == {
+        "expires_at": served.not_valid_after_utc.isoformat(),
+        "issuer": f"CN={settings.hostname}",
+        "last_error": error,
+    }
+    metrics = scraped.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).get_data(as_text=True)
+    assert "\nbeaconmail_certificate_failures_total 7\n" in metrics
+    assert f"\nbeaconmail_certificate_expiry_timestamp_seconds {int(served.not_valid_after_utc.timestamp())}\n" in metrics
+
+
+def test_the_dashboard_shows_the_certificate_to_global_admins_only(
+    client_factory: Callable[[], PortalClient], settings: Settings, world: World
+) -> None:
+    error = record_a_failure(settings)
+    admin, manager = client_factory(), client_factory()
+    admin.login(world.admin)
+    manager.login(world.manager)
+    page = admin.get("/").get_data(as_text=True)
+    assert 'id="certificate-issuer"' in page and settings.hostname in page
+    assert 'id="certificate-error"' in page and "Attempts so far: 3" in page and error in page
+    assert "certificate" not in manager.get("/").get_data(as_text=True)

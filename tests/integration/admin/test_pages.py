@@ -128,7 +128,7 @@ def test_aliases_and_groups(as_manager: PortalClient, db: Database, world: World
     assert "catch-all" in text_of(as_manager.get("/aliases/"))
     as_manager.post("/aliases/@alpha.example/edit", {"destinations": world.manager}, token_page="/")
     assert accounts.get_alias(db, "@alpha.example", actor=CONSOLE).destinations == (world.manager,)
-    as_manager.post("/aliases/@alpha.example/remove", token_page="/")
+    as_manager.post("/aliases/@alpha.example/remove", {"confirmation": "@alpha.example"}, token_page="/")
     assert accounts.list_aliases(db, actor=CONSOLE) == []
     group = {"local": "team", "domain": "alpha.example", "members": f"{world.staff}, {world.manager}", "policy": "members"}
     assert as_manager.post("/groups/new", group, token_page="/").status_code == 302
@@ -136,7 +136,7 @@ def test_aliases_and_groups(as_manager: PortalClient, db: Database, world: World
     assert "Members only" in text_of(as_manager.get("/groups/"))
     as_manager.post("/groups/team@alpha.example/edit", {"members": world.staff, "policy": "domain"}, token_page="/")
     assert accounts.get_group(db, "team@alpha.example", actor=CONSOLE).members == (world.staff,)
-    as_manager.post("/groups/team@alpha.example/remove", token_page="/")
+    as_manager.post("/groups/team@alpha.example/remove", {"confirmation": "team@alpha.example"}, token_page="/")
     assert accounts.list_groups(db, actor=CONSOLE) == []
 
 

@@ -44,9 +44,9 @@ CHANGES_TO_OTHER_DOMAIN = [
     ("/mailboxes/someone@beta.example/edit", {"name": "x", "quota": "1G", "active": "y"}),
     ("/mailboxes/someone@beta.example/password", {"password": "another-password"}),
     ("/mailboxes/someone@beta.example/delete", {"confirmation": "someone@beta.example"}),
-    ("/aliases/info@beta.example/remove", {}),
+    ("/aliases/info@beta.example/remove", {"confirmation": "info@beta.example"}),
     ("/aliases/info@beta.example/edit", {"destinations": "boss@alpha.example"}),
-    ("/groups/team@beta.example/remove", {}),
+    ("/groups/team@beta.example/remove", {"confirmation": "team@beta.example"}),
     ("/groups/team@beta.example/edit", {"members": "boss@alpha.example", "policy": "anyone"}),
 ]
 

@@ -349,6 +349,7 @@ def test_alias_failures(db: Database) -> None:
 def test_groups(db: Database) -> None:
     create_domain(db, "example.com", actor=CONSOLE)
     create_mailbox(db, "a@example.com", "pw", actor=CONSOLE)
+    create_mailbox(db, "b@example.com", "pw", actor=CONSOLE)
     view = create_group(db, "Team@example.com", ["b@example.com", "A@example.com", "out@elsewhere.example"], policy="members", actor=CONSOLE)
     assert (view.address, view.policy) == ("team@example.com", "members")
     assert view.members == ("a@example.com", "b@example.com", "out@elsewhere.example")

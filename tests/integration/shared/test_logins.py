@@ -284,7 +284,7 @@ def test_every_path_that_sets_a_password_applies_the_minimum_length(strict: Data
         set_password(strict, ALICE, "123456789", actor=CONSOLE)
     set_password(strict, ALICE, "1234567890", actor=CONSOLE)
     plan = plan_import(strict, "address,password\nshort@example.com,abc\nlong@example.com,long enough\n", actor=CONSOLE)
-    assert [row.errors for row in plan.rows] == [("the password must have at least 10 characters",), ()]
+    assert [[str(error) for error in row.errors] for row in plan.rows] == [["the password must have at least 10 characters"], []]
     with pytest.raises(AuthFailed):  # what the issue found: a one-character password logged in to SMTP
         authenticate(strict, "new@example.com", "b", "smtp", HOME)
 

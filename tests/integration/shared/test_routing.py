@@ -75,9 +75,9 @@ def test_unknown_user_and_unhosted_domain(hosted: Database) -> None:
 
 
 def test_aliases_expand_recursively_to_mailboxes_and_forwards(hosted: Database) -> None:
-    create_alias(hosted, "team@example.com", ["sales@example.com", "bob@example.com"], actor=CONSOLE)
-    create_alias(hosted, "sales@example.com", ["alice@example.com", "boss@example.net"], actor=CONSOLE)
     create_alias(hosted, "boss@example.net", ["carol@example.net", "partner@elsewhere.example", "ALICE@example.org"], actor=CONSOLE)
+    create_alias(hosted, "sales@example.com", ["alice@example.com", "boss@example.net"], actor=CONSOLE)
+    create_alias(hosted, "team@example.com", ["sales@example.com", "bob@example.com"], actor=CONSOLE)
     plan = resolve_recipient(hosted, "team@example.com")
     assert delivered_to(plan) == ["alice@example.com", "bob@example.com", "carol@example.net"]
     assert plan.forwards == ("partner@elsewhere.example",)
@@ -90,17 +90,18 @@ def test_alias_to_external_only_is_deliverable(hosted: Database) -> None:
 
 
 def test_alias_loops_are_refused_when_saved(hosted: Database) -> None:
-    create_alias(hosted, "a@example.com", ["b@example.com"], actor=CONSOLE)
-    create_alias(hosted, "b@example.com", ["c@example.com"], actor=CONSOLE)
-    with pytest.raises(InvalidValue):
-        create_alias(hosted, "c@example.com", ["alice@example.com", "a@example.com"], actor=CONSOLE)
+    # Destinations must exist, so a loop can only be closed by a change.
     create_alias(hosted, "c@example.com", ["alice@example.com"], actor=CONSOLE)
+    create_alias(hosted, "b@example.com", ["c@example.com"], actor=CONSOLE)
+    create_alias(hosted, "a@example.com", ["b@example.com"], actor=CONSOLE)
+    with pytest.raises(InvalidValue):
+        update_alias(hosted, "c@example.com", ["alice@example.com", "a@example.com"], actor=CONSOLE)
     with pytest.raises(InvalidValue):
         update_alias(hosted, "c@example.com", ["a@example.com"], actor=CONSOLE)
+    create_group(hosted, "g@example.com", ["bob@example.com"], actor=CONSOLE)
     create_alias(hosted, "h@example.com", ["g@example.com"], actor=CONSOLE)
     with pytest.raises(InvalidValue):
-        create_group(hosted, "g@example.com", ["bob@example.com", "h@example.com"], actor=CONSOLE)
-    create_group(hosted, "g@example.com", ["bob@example.com"], actor=CONSOLE)
+        update_group(hosted, "g@example.com", members=["bob@example.com", "h@example.com"], actor=CONSOLE)
     with pytest.raises(InvalidValue):
         update_group(hosted, "g@example.com", members=["h@example.com"], actor=CONSOLE)
     assert delivered_to(resolve_recipient(hosted, "a@example.com")) == ["alice@example.com"]
@@ -108,8 +109,9 @@ def test_alias_loops_are_refused_when_saved(hosted: Database) -> None:
 
 def test_loop_through_an_alias_domain_is_survived(hosted: Database) -> None:
     """Saving checks exact addresses; resolution still stops on a loop it meets through an alias domain."""
+    create_alias(hosted, "pong@example.com", ["alice@example.com"], actor=CONSOLE)
     create_alias(hosted, "ping@example.com", ["pong@example.org"], actor=CONSOLE)
-    create_alias(hosted, "pong@example.com", ["ping@example.org"], actor=CONSOLE)
+    update_alias(hosted, "pong@example.com", ["ping@example.org"], actor=CONSOLE)
     plan = resolve_recipient(hosted, "ping@example.com")
     assert plan.refusal is Refusal.LOOP and not plan.deliverable
 
@@ -132,10 +134,11 @@ def test_chains_up_to_the_depth_limit_deliver(shallow: Database) -> None:
 
 
 def test_chains_beyond_the_depth_limit_are_refused(shallow: Database) -> None:
-    # Built from the front, each save only sees a short chain; resolution must still stop.
+    # Linked from the front, each save only sees a short chain; resolution must still stop.
+    for n in range(6):
+        create_alias(shallow, f"deep{n}@example.com", ["alice@example.com"], actor=CONSOLE)
     for n in range(5):
-        create_alias(shallow, f"deep{n}@example.com", [f"deep{n + 1}@example.com"], actor=CONSOLE)
-    create_alias(shallow, "deep5@example.com", ["alice@example.com"], actor=CONSOLE)
+        update_alias(shallow, f"deep{n}@example.com", [f"deep{n + 1}@example.com"], actor=CONSOLE)
     plan = resolve_recipient(shallow, "deep0@example.com")
     assert plan.refusal is Refusal.LOOP and plan.mailboxes == ()
     assert delivered_to(resolve_recipient(shallow, "deep3@example.com")) == ["alice@example.com"]
@@ -303,8 +306,8 @@ def probe_world(db: Database) -> None:
     add_alias_domain(db, "example.org", "example.com", actor=CONSOLE)
     add_mailboxes(db, 0, 10)
     grant_role(db, "user0@example.com", global_admin=True, actor=CONSOLE)
-    create_alias(db, "team@example.com", ["user5@example.com", "crew@example.com"], actor=CONSOLE)
     create_group(db, "crew@example.com", ["user6@example.com", "user7@example.com"], actor=CONSOLE)
+    create_alias(db, "team@example.com", ["user5@example.com", "crew@example.com"], actor=CONSOLE)
 
 
 # Equal statement lists at 10 and at LARGE mailboxes show the cost does not depend on the count;

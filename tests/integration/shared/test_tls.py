@@ -1,10 +1,13 @@
-"""The TLS pair: the configured one, or a self-signed one made once, also under a start-up race."""
+"""The TLS pair: the configured one, or a self-signed one made once, also under a start-up race;
+and the contexts serving it, which load a changed pair without a restart."""
 from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from shared.config import Settings
-from shared.runtime.tls import ensure_tls_pair, server_ssl_context
+from shared.runtime.tls import ServedCertificate, ensure_tls_pair, server_ssl_context, watch_pair, write_private
 
 
 def make_settings(tmp_path: Path) -> Settings:
@@ -77,3 +80,92 @@ def test_services_starting_together_end_with_one_matching_pair(tmp_path: Path) -
     assert outcomes[0][2:] == (cert_path.read_bytes(), key_path.read_bytes())
     assert_matching_pair(cert_path, key_path, settings.hostname)
     assert sorted(p.name for p in cert_path.parent.iterdir()) == ["cert.pem", "key.pem"]
+
+
+def served_serial(context: ssl.SSLContext) -> int:
+    """The serial a client is shown by a server handshake with `context`, over a socket pair."""
+    server_side, client_side = socket.socketpair()
+    client = ssl.create_default_context()
+    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+    found: list[bytes | None] = []
+    with server_side, client_side:
+        shaking = threading.Thread(target=lambda: _server_handshake(context, server_side))
+        shaking.start()
+        with client.wrap_socket(client_side, server_hostname="mx.test.example") as tls:
+            found.append(tls.getpeercert(binary_form=True))
+        shaking.join(5)
+    assert found[0] is not None
+    return x509.load_der_x509_certificate(found[0]).serial_number
+
+
+def _server_handshake(context: ssl.SSLContext, sock: socket.socket) -> None:
+    try:
+        with context.wrap_socket(sock, server_side=True):
+            pass
+    except (ssl.SSLError, OSError):
+        pass  # the client hung up after reading the certificate
+
+
+def replace_pair(folder: Path, target: tuple[Path, Path]) -> int:
+    """Write a new self-signed pair over `target` (key first), as a renewal does; its serial."""
+    cert, key = ensure_tls_pair(make_settings(folder))
+    write_private(target[1], key.read_bytes())
+    write_private(target[0], cert.read_bytes())
+    return x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
+
+
+def test_a_changed_pair_is_loaded_into_the_same_context(tmp_path: Path) -> None:
+    pair = ensure_tls_pair(make_settings(tmp_path / "a"))
+    served = ServedCertificate(*pair)
+    context = served.context
+    first = served_serial(context)
+    assert served.refresh() is False  # nothing changed
+    second = replace_pair(tmp_path / "b", pair)
+    assert served.refresh() is True and served.context is context
+    assert served_serial(context) == second != first
+
+
+def test_a_half_written_pair_keeps_the_last_good_certificate(tmp_path: Path) -> None:
+    pair = ensure_tls_pair(make_settings(tmp_path / "a"))
+    served = ServedCertificate(*pair)
+    first = served_serial(served.context)
+    other_cert, other_key = ensure_tls_pair(make_settings(tmp_path / "b"))
+    write_private(pair[0], other_cert.read_bytes())  # the certificate, its key not yet
+    assert served.refresh() is False
+    assert served_serial(served.context) == first
+    write_private(pair[1], other_key.read_bytes())
+    assert served.refresh() is True
+    assert served_serial(served.context) == x509.load_pem_x509_certificate(other_cert.read_bytes()).serial_number
+
+
+def test_threaded_servers_get_a_new_context_and_the_old_one_stays_as_it_was(tmp_path: Path) -> None:
+    pair = ensure_tls_pair(make_settings(tmp_path / "a"))
+    served = ServedCertificate(*pair)
+    old = served.current()
+    first = served_serial(old)
+    second = replace_pair(tmp_path / "b", pair)
+    new = served.current()
+    assert new is not old and served.current() is new
+    assert (served_serial(old), served_serial(new)) == (first, second)
+
+
+def test_a_pair_watcher_calls_back_on_a_change_and_not_otherwise(tmp_path: Path) -> None:
+    pair = ensure_tls_pair(make_settings(tmp_path / "a"))
+    changes: list[int] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_pair, args=(*pair, lambda: changes.append(1), stop, 0.05))
+    watcher.start()
+    try:
+        time.sleep(0.2)
+        assert changes == []
+        replace_pair(tmp_path / "b", pair)
+        deadline = time.monotonic() + 5
+        while not changes and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        seen = len(changes)  # one, or two when it looked between the key and the certificate
+        time.sleep(0.3)
+        assert 1 <= seen <= 2 and len(changes) == seen
+    finally:
+        stop.set()
+        watcher.join(5)
