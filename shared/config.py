@@ -68,6 +68,7 @@ class Settings:
     dns_resolver: tuple[tuple[str, int], ...]
     dnsbl: tuple[str, ...]
     rspamd_url: str | None
+    webhook_allow_private: bool
     portal_url: str | None
     http_port: int
     https_port: int
@@ -340,6 +341,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dns_resolver=_value(env, "dns_resolver", _dns_resolver, ()),
         dnsbl=_value(env, "dnsbl", _dnsbl, ()),
         rspamd_url=_value(env, "rspamd_url", _http_url, None),
+        # Webhook URLs on loopback, private, link-local or reserved addresses are refused unless
+        # this is set: otherwise anyone who may add a webhook could make the server call its own network.
+        webhook_allow_private=_value(env, "webhook_allow_private", _bool, False),
         # The portal's address as its users reach it: password-reset links point there (never
         # to the Host a request named, which anyone can set).
         portal_url=_value(env, "portal_url", _http_url, None),

@@ -27,6 +27,7 @@ from services.admin import (
     password_reset,
     tokens,
     two_factor,
+    webhooks,
 )
 from services.admin.access import login_manager, require_enrolment
 from services.admin.errors import register_error_pages
@@ -62,6 +63,7 @@ BLUEPRINTS = (
     password_reset.bp,
     junk.bp,
     tokens.bp,
+    webhooks.bp,
     bulk_import.bp,
     clientconfig.bp,
     health.bp,

@@ -36,6 +36,7 @@ from services.admin.formatting import size_for_input
 from shared.config import parse_size
 from shared.mail.message_log import STATUSES
 from shared.mail.sender_lists import MAX_SENDER_CHARS
+from shared.mail.webhooks import EVENTS, MAX_URL
 
 POLICY_CHOICES = [
     SelectChoice("anyone", _l("Anyone")),
@@ -280,7 +281,11 @@ class TokenForm(FlaskForm):
     domains = CheckboxListField(_l("Domains (none ticked = all you manage)"), choices=[])
     access = RadioField(
         _l("Access"),
-        choices=[SelectChoice("read", _l("Read only")), SelectChoice("write", _l("Read and write"))],
+        choices=[
+            SelectChoice("read", _l("Read only")),
+            SelectChoice("write", _l("Read and write")),
+            SelectChoice("send", _l("Send mail")),
+        ],
         default="read",
         validators=[DataRequired()],
     )
@@ -319,3 +324,14 @@ class MessageLogFilterForm(FlaskForm):
 
 class QueueActionForm(FlaskForm):
     """The confirm step of retry and bounce: only the CSRF token."""
+
+
+class WebhookForm(FlaskForm):
+    domain = SelectField(_l("Domain"), choices=[], validators=[DataRequired()])
+    url = StringField(_l("URL (https://…)"), validators=[DataRequired(), Length(max=MAX_URL)])
+    events = CheckboxListField(
+        _l("Events"),
+        choices=[SelectChoice(event, event) for event in EVENTS],
+        default=list(EVENTS),
+        validators=[DataRequired(_l("Choose at least one event."))],
+    )

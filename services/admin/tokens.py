@@ -47,6 +47,7 @@ def create() -> Page:
                 name=form.name.data,
                 domains=form.domains.data,
                 read_only=form.access.data == "read",
+                sends_mail=form.access.data == "send",
                 expires_at=expires,
                 actor=current_actor(),
             )

@@ -21,8 +21,14 @@ def token() -> None:
 
 
 @token.command("create")
-@click.option("--user", "owner", required=True, metavar="ADDRESS", help="Owner: a global admin or domain manager.")
-@click.option("--scope", type=click.Choice(["read", "write"]), default="read", show_default=True, help="Read only, or read and write.")
+@click.option("--user", "owner", required=True, metavar="ADDRESS", help="Owner: a global admin or domain manager; any mailbox for --scope send.")
+@click.option(
+    "--scope",
+    type=click.Choice(["read", "write", "send"]),
+    default="read",
+    show_default=True,
+    help="Read only, read and write, or send: only send mail as the owner (POST /api/v1/messages).",
+)
 @click.option("--domain", "domains", multiple=True, help="Only this domain (repeat; none = all the owner manages).")
 @click.option("--name", default="cli", show_default=True, help="Label shown in token lists and the audit log.")
 @click.option("--expires", type=click.IntRange(min=1), default=None, metavar="DAYS", help="Expire after DAYS days (default: never).")
@@ -34,6 +40,7 @@ def token_create(owner: str, scope: str, domains: tuple[str, ...], name: str, ex
         name=name,
         domains=domains,
         read_only=scope == "read",
+        sends_mail=scope == "send",
         expires_at=datetime.now(UTC) + timedelta(days=expires) if expires else None,
         actor=CONSOLE,
     )

@@ -1,7 +1,8 @@
 """The outbound delivery loop that runs inside every smtp process.
 
 Each round claims due recipients from the shared queue (several replicas can run this
-loop against one database), sends them in parallel threads, and settles the outcome.
+loop against one database), sends them in parallel threads, and settles the outcome;
+then it sends the webhook deliveries that are due (shared.mail.webhook_delivery).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from datetime import timedelta
 
 from services.smtp.relay import deliver_remote, for_all
-from shared.mail import mailflow, message_log, outbound
+from shared.mail import mailflow, message_log, outbound, webhook_delivery
 from shared.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ class OutboundWorker:
                     pass
 
     async def run_once(self) -> int:
-        """One round: sweep orphans and expired message log entries when due, claim, deliver, settle. Returns how many were claimed."""
+        """One round: sweep orphans and expired message log entries when due, claim, deliver,
+        settle, then the webhooks' turn. Returns how many queue entries and webhook deliveries
+        were claimed."""
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + ORPHAN_SWEEP_SECONDS
             await asyncio.to_thread(outbound.purge_orphans, self.db)
@@ -53,7 +56,7 @@ class OutboundWorker:
             await asyncio.to_thread(message_log.purge_expired, self.db, days=days)
         deliveries = await asyncio.to_thread(outbound.claim, self.db, limit=CLAIM_BATCH, lease=CLAIM_LEASE)
         await asyncio.gather(*(self._deliver(delivery) for delivery in deliveries))
-        return len(deliveries)
+        return len(deliveries) + await asyncio.to_thread(webhook_delivery.deliver_due, self.db)
 
     async def _deliver(self, delivery: outbound.Delivery) -> None:
         async with self._slots:

@@ -35,6 +35,7 @@ class Scope:
     is_global_admin: bool = False
     domains: frozenset[str] = frozenset()
     read_only: bool = False
+    sends_mail: bool = False  # a send token: it may send mail as `address` and do nothing else
 
     @property
     def is_manager(self) -> bool:
@@ -124,6 +125,11 @@ def require_global_admin(scope: Scope) -> None:
 def require_write(scope: Scope) -> None:
     if scope.read_only:
         raise PermissionDenied(N_("this token may only read"))
+
+
+def require_sender(scope: Scope) -> None:
+    if not scope.sends_mail:
+        raise PermissionDenied(N_("only a token of scope send may send mail"))
 
 
 def refuse_self_lockout(scope: Scope, address: str, *, active: bool | None, drop_global_admin: bool) -> None:

@@ -24,6 +24,7 @@ from shared.accounts.views import (
     GroupView,
     MailboxView,
 )
+from shared.accounts.webhooks import WebhookView
 from shared.mail.addresses import for_people
 from shared.mail.autoreply import Notice
 from shared.mail.outbound import Waiting
@@ -127,10 +128,23 @@ def token_record(view: TokenView) -> Record:
         "owner": for_people(view.owner),
         "name": view.name,
         "prefix": view.prefix,
-        "access": "read" if view.read_only else "write",
+        "access": "send" if view.sends_mail else "read" if view.read_only else "write",
         "domains": _for_people(view.domains),
         "expires_at": _to_second(view.expires_at),
         "last_used_at": _to_second(view.last_used_at),
+        "created_at": _to_second(view.created_at),
+    }
+
+
+def webhook_record(view: WebhookView) -> Record:
+    return {
+        "id": view.id,
+        "domain": for_people(view.domain),
+        "url": view.url,
+        "events": list(view.events),
+        "enabled": view.disabled_at is None,
+        "disabled_at": _to_second(view.disabled_at),
+        "last_error": view.last_error,
         "created_at": _to_second(view.created_at),
     }
 

@@ -3,7 +3,8 @@
 A token reads `bm_<prefix>.<secret>`. The prefix finds the row; the SHA-256 of the whole
 token is compared in constant time (the secret has 256 bits, so a slow hash adds nothing).
 A token acts with its owner's current rights, narrowed to its domains (none listed =
-all the owner manages) and to reading when read-only.
+all the owner manages) and to reading when read-only. A send token (scope `send`) may
+only send mail as its owner, who may be any mailbox.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import overload
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shared.accounts import audit
@@ -49,6 +50,7 @@ class TokenView:
     prefix: str
     domains: tuple[str, ...]
     read_only: bool
+    sends_mail: bool
     expires_at: datetime | None
     last_used_at: datetime | None
     created_at: datetime
@@ -62,6 +64,7 @@ class TokenView:
             prefix=token.prefix,
             domains=tuple(domain.name for domain in token.domains),
             read_only=token.read_only,
+            sends_mail=token.sends_mail,
             expires_at=as_utc(token.expires_at),
             last_used_at=as_utc(token.last_used_at),
             created_at=as_utc(token.created_at),
@@ -114,14 +117,18 @@ def create_token(
     name: str,
     domains: Iterable[str] = (),
     read_only: bool = True,
+    sends_mail: bool = False,
     expires_at: datetime | None = None,
     actor: Actor,
 ) -> IssuedToken:
     """Issue a token for `owner` (a global admin or domain manager) within their rights: the
-    actor's own, or anyone's when the actor is a global admin."""
+    actor's own, or anyone's when the actor is a global admin. A send token (`sends_mail`)
+    may belong to any mailbox and is limited to no domains: it sends as its owner."""
     expiry = as_utc(expires_at)
     if expiry is not None and expiry <= datetime.now(UTC):
         raise InvalidValue(N_("the expiry must be in the future"))
+    if sends_mail and domains:
+        raise InvalidValue(N_("a send token sends as its owner: it takes no domains"))
     prefix = secrets.token_hex(PREFIX_BYTES)
     secret = f"{TOKEN_START}{prefix}.{secrets.token_urlsafe(SECRET_BYTES)}"
     with db.session.begin() as s:
@@ -130,20 +137,22 @@ def create_token(
             require_global_admin(actor.scope)
         holder = mailbox_by_address(s, owner)
         rights = _owner_scope(holder)
-        require_manager(rights)
+        if not sends_mail:
+            require_manager(rights)
         names = sorted({domain_in_scope(rights, text) for text in domains})
         token = ApiToken(
             owner_id=holder.id,
             name=name.strip(),
             prefix=prefix,
             token_hash=_digest(secret),
-            read_only=read_only,
+            read_only=read_only or sends_mail,
+            sends_mail=sends_mail,
             expires_at=expiry,
         )
         token.domains = [domain_by_name(s, domain) for domain in names]
         s.add(token)
         s.flush()
-        access = "read-only" if read_only else "read-write"
+        access = "send" if sends_mail else "read-only" if read_only else "read-write"
         detail = f"{token.name} {access} domains={','.join(names) or '*'} expires={expiry.isoformat() if expiry else 'never'}"
         audit.record(s, actor, "token.create", prefix, names[0] if len(names) == 1 else "", detail)
         return IssuedToken(secret, TokenView.of(token, holder.address))
@@ -197,10 +206,10 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None) -
     prefix = presented.removeprefix(TOKEN_START).partition(".")[0]
     if not presented.startswith(TOKEN_START) or len(prefix) != 2 * PREFIX_BYTES:
         raise AuthFailed(N_("invalid or expired token"))
-    with db.session.begin() as s:
-        token = s.scalars(
-            select(ApiToken).where(ApiToken.prefix == prefix).options(selectinload(ApiToken.domains))
-        ).one_or_none()
+    # Read without SQLite's write lock: every API call verifies, and the write below is rare.
+    with db.read_session.begin() as s:
+        # token.domains loads below only for the tokens that have domains to narrow to (not send tokens).
+        token = s.scalars(select(ApiToken).where(ApiToken.prefix == prefix)).one_or_none()
         if token is None or not hmac.compare_digest(token.token_hash, _digest(presented)):
             raise AuthFailed(N_("invalid or expired token"))
         expires = as_utc(token.expires_at)
@@ -208,10 +217,15 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None) -
         if (expires is not None and expires <= moment) or owner is None or not (owner.active and owner.domain.active):
             raise AuthFailed(N_("invalid or expired token"))
         last_used = as_utc(token.last_used_at)
-        if last_used is None or moment - last_used >= LAST_USED_PRECISION:
-            token.last_used_at = moment
-        scope = _owner_scope(owner).narrowed([d.name for d in token.domains], read_only=token.read_only)
-        return TokenGrant(TokenRef(token.id, token.name), scope)
+        if token.sends_mail:
+            scope = Scope(owner.address, read_only=True, sends_mail=True)
+        else:
+            scope = _owner_scope(owner).narrowed([d.name for d in token.domains], read_only=token.read_only)
+        grant = TokenGrant(TokenRef(token.id, token.name), scope)
+    if last_used is None or moment - last_used >= LAST_USED_PRECISION:
+        with db.session.begin() as s:
+            s.execute(update(ApiToken).where(ApiToken.id == grant.token.id).values(last_used_at=moment))
+    return grant
 
 
 def revoke_tokens_of_domain(s: Session, domain_id: int) -> None:

@@ -57,8 +57,12 @@ def consume_submission(db: Database, address: str, now: datetime | None = None) 
             ).scalar_one_or_none()
             if taken is not None:
                 return True
-            if s.get(SubmissionWindow, (address, window)) is not None:
-                return False
+            opened = s.get(SubmissionWindow, (address, window))
+            if opened is not None:
+                if opened.count >= limit:
+                    return False
+                # Committed by another replica after our UPDATE looked (READ COMMITTED): count against it.
+                continue
             try:
                 with s.begin_nested():
                     s.add(SubmissionWindow(address=address, window_start=window, count=1))

@@ -368,6 +368,15 @@ def test_api_tokens_create_list_revoke(initialised) -> None:  # type: ignore[no-
     assert [r["name"] for r in json.loads(ok(run("token", "list", "--json")))] == ["cli"]
 
 
+def test_a_send_token_for_any_mailbox(initialised) -> None:  # type: ignore[no-untyped-def]
+    run = initialised
+    ok(run("mailbox", "add", "staff@example.com", "--password", "x-password-1"))
+    assert ok(run("token", "create", "--user", "staff@example.com", "--scope", "send", "--name", "shop")).startswith("bm_")
+    (record,) = json.loads(ok(run("token", "list", "--json")))
+    assert (record["owner"], record["name"], record["access"], record["domains"]) == ("staff@example.com", "shop", "send", [])
+    assert "takes no domains" in fails(run("token", "create", "--user", "staff@example.com", "--scope", "send", "--domain", "example.com"))
+
+
 def test_a_token_made_by_the_console_script_works_against_the_api(settings: Settings, db: Database) -> None:
     """The installed script prints a secret that the JSON API accepts with the scope asked for, until revoked."""
     env = {"PATH": "/usr/bin:/bin", "BEACONMAIL_DATA_DIR": str(settings.data_dir), "BEACONMAIL_DATABASE_URL": settings.database_url}

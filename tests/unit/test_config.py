@@ -109,6 +109,7 @@ INVALID = [
     ("pop3_idle_timeout", "0"),
     ("pop3_idle_timeout", "soon"),
     ("allow_plaintext_auth", "maybe"),
+    ("webhook_allow_private", "maybe"),
     ("maildrop_lease_seconds", "-3"),
     ("login_max_failures", "five"),
     ("login_max_failures", "0"),

@@ -5,7 +5,20 @@ import logging
 
 from flask import Blueprint, Response
 
-from services.admin.api import aliases, app_passwords, audit, domains, groups, junk, mailboxes, me, message_log, openapi
+from services.admin.api import (
+    aliases,
+    app_passwords,
+    audit,
+    domains,
+    groups,
+    junk,
+    mailboxes,
+    me,
+    message_log,
+    messages,
+    openapi,
+    webhooks,
+)
 from services.admin.api.access import authenticate_request
 from services.admin.api.errors import ApiError, from_api_error, from_beacon_error
 from shared.errors import BeaconError
@@ -15,7 +28,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(authenticate_request)
 bp.add_url_rule("/openapi.json", "openapi_document", openapi.document)
-for resource in (domains, mailboxes, junk, app_passwords, aliases, groups, audit, me, message_log):
+for resource in (domains, mailboxes, junk, app_passwords, aliases, groups, audit, me, message_log, messages, webhooks):
     bp.register_blueprint(resource.bp)
 
 

@@ -7,11 +7,12 @@ from services.admin.api.errors import ApiError
 from services.admin.feedback import error_text
 from services.admin.portal import acting_as, db
 from shared.accounts import tokens
-from shared.accounts.permissions import Scope, require_manager, require_write
+from shared.accounts.permissions import Scope, require_manager, require_sender, require_write
 from shared.accounts.views import Actor
-from shared.errors import AuthFailed
+from shared.errors import AuthFailed, PermissionDenied
 
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
+SEND_ENDPOINTS = {"api.messages.send_message"}
 
 
 def authenticate_request() -> None:
@@ -26,9 +27,14 @@ def authenticate_request() -> None:
     except AuthFailed as error:
         raise ApiError(401, "unauthorized", error_text(error)) from None
     # The use cases check these rights again; refusing here answers 403 before a body is parsed.
-    require_manager(grant.scope)
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        require_write(grant.scope)
+    if request.endpoint in SEND_ENDPOINTS:
+        require_sender(grant.scope)
+    elif grant.scope.sends_mail:
+        raise PermissionDenied("a send token may only send mail (POST /api/v1/messages)")
+    else:
+        require_manager(grant.scope)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            require_write(grant.scope)
     g.api_scope = grant.scope
     g.api_token = grant.token
 

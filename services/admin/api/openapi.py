@@ -5,11 +5,13 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
+from shared.accounts.idempotency import MAX_KEY
 from shared.accounts.mailbox_search import COUNT_LIMIT
 from shared.accounts.message_tracking import MAX_PAGE as LOG_PAGE_MAX
 from shared.accounts.quarantine import MAX_LISTED
 from shared.mail.message_log import STATUSES, VIAS
 from shared.mail.sender_lists import MAX_SENDER_CHARS
+from shared.mail.webhooks import EVENTS, MAX_URL
 
 Schema = dict[str, Any]
 
@@ -79,11 +81,76 @@ LOGGED_MESSAGE: dict[str, Schema] = {
     "id": STRING, "message_id": STRING, "sender": STRING, "size": COUNT,
     "via": {"type": "string", "enum": list(VIAS)}, "client_ip": STRING, "user": STRING, "created_at": MOMENT,
 }
+EVENT = {"type": "string", "enum": list(EVENTS)}
+WEBHOOK_PROPERTIES: dict[str, Schema] = {
+    "id": COUNT, "domain": STRING, "url": STRING, "events": {"type": "array", "items": EVENT},
+    "enabled": BOOLEAN | {"description": "False once deliveries failed for 24 hours; add the endpoint again"},
+    "disabled_at": {"type": ["string", "null"], "format": "date-time"},
+    "last_error": STRING, "created_at": {"type": "string", "format": "date-time"},
+}
 
 
 def items_of(name: str, **extra: Schema) -> Schema:
     return obj({"items": {"type": "array", "items": ref(name)}, **extra}, ["items", *extra])
 
+
+HEADER_TEXT = {"type": "string", "maxLength": 998}
+SEND_SCHEMAS: dict[str, Schema] = {
+    "SendRequest": {
+        **obj(
+            {
+                "from": HEADER_TEXT | {"description": "An address the token's owner may send as: `a@b` or `Name <a@b>`"},
+                "to": STRINGS, "cc": STRINGS,
+                "bcc": STRINGS | {"description": "Recipients not shown in the message"},
+                "subject": HEADER_TEXT, "text": STRING, "html": STRING,
+                "attachments": {"type": "array", "items": obj(
+                    {"filename": {"type": "string", "maxLength": 255},
+                     "content_type": {"type": "string", "maxLength": 127},
+                     "content_base64": STRING},
+                    ["filename", "content_type", "content_base64"],
+                )},
+                "headers": {"type": "object", "additionalProperties": HEADER_TEXT,
+                            "description": "More header fields (not From, To, Cc, Subject, Date, Message-ID, Content-*)"},
+                "tags": {"type": "array", "maxItems": 10, "items": {"type": "string", "minLength": 1, "maxLength": 128},
+                         "description": "Labels repeated in this message's webhook events, not in the message"},
+                "raw_base64": STRING | {"description": "A whole RFC 5322 message instead of subject, text, html, "
+                                        "attachments and headers; Date and Message-ID are added when missing"},
+            },
+            ["from", "to"],
+        ),
+        "description": "Text, html or both (or raw_base64). Local recipients get the message at once, others "
+        "through the outbound queue, DKIM-signed. The sender's hourly submission limit applies.",
+    },
+    "SendAnswer": obj(
+        {
+            "id": STRING | {"description": "The message's id in logs and webhook events"},
+            "message_id": STRING,
+            "recipients": {"type": "array", "items": obj(
+                {"address": STRING, "status": {"type": "string", "enum": ["delivered", "queued", "bounced", "refused"]}},
+                ["address", "status"],
+            )},
+        },
+        ["id", "message_id", "recipients"],
+    ),
+    "Problem": obj(
+        {"type": STRING, "title": STRING, "status": {"type": "integer"}, "detail": STRING,
+         "code": {"type": "string", "enum": ERROR_CODES},
+         "field": STRING | {"description": "The request field at fault, e.g. `to[1]` or `Idempotency-Key`"}},
+        ["type", "title", "status", "detail", "code"],
+    ),
+    "Webhook": obj(WEBHOOK_PROPERTIES, list(WEBHOOK_PROPERTIES)),
+    "WebhookCreated": obj(
+        WEBHOOK_PROPERTIES | {"secret": STRING | {"description": "whsec_…: verifies the signatures; shown only now"}},
+        [*WEBHOOK_PROPERTIES, "secret"],
+    ),
+    "WebhookCreate": obj(
+        {"domain": {"type": "string", "minLength": 1, "maxLength": 255},
+         "url": {"type": "string", "minLength": 1, "maxLength": MAX_URL},
+         "events": {"type": "array", "minItems": 1, "items": EVENT}},
+        ["domain", "url", "events"],
+    ),
+    "WebhookList": items_of("Webhook"),
+}
 
 SCHEMAS: dict[str, Schema] = {
     "Error": obj(
@@ -244,6 +311,7 @@ SCHEMAS: dict[str, Schema] = {
         {"address": STRING, "is_global_admin": BOOLEAN, "domains": STRINGS, "read_only": BOOLEAN},
         ["address", "is_global_admin", "domains", "read_only"],
     ),
+    **SEND_SCHEMAS,
 }
 
 
@@ -259,6 +327,32 @@ COMMON_ERRORS = {
     "405": error_response("Method not allowed"),
     "409": error_response("Already exists or in use"),
     "422": error_response("Invalid input, with a stable code"),
+}
+
+
+def problem_response(description: str) -> Schema:
+    return {"description": description, "content": {"application/problem+json": {"schema": ref("Problem")}}}
+
+
+SEND_OPERATION: Schema = {
+    "summary": "Send a message as the send token's owner (scope send)",
+    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY},
+                    "description": "The same key from the same token within 24 hours answers as the first request "
+                    "did, and sends nothing more"}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": ref("SendRequest")}}},
+    "responses": {
+        "202": {"description": "Accepted: delivered or queued per recipient",
+                "content": {"application/json": {"schema": ref("SendAnswer")}}},
+        "400": problem_response("Not a JSON object"),
+        "401": problem_response("Missing, unknown or expired token"),
+        "403": problem_response("Not a send token, or `from` is not the owner's to use"),
+        "409": problem_response("A request with this Idempotency-Key is still being processed"),
+        "413": problem_response("Larger than the message size limit"),
+        "422": problem_response("A field is invalid: `field` names it"),
+        "429": problem_response("The owner's hourly submission limit is reached"),
+        "503": problem_response("Storage is unavailable; try again"),
+    },
 }
 
 
@@ -420,10 +514,20 @@ def paths() -> dict[str, Schema]:
                                     | {"description": "next_cursor of the page before"}),
                         query_param("limit", {"type": "integer", "minimum": 1, "maximum": LOG_PAGE_MAX})],
             ),
+            "post": SEND_OPERATION,
         },
         "/messages/{id}": {
             "parameters": [path_param("id")],
             "get": operation("One logged message with each recipient's timeline", ("200", "LoggedMessageTimeline")),
+        },
+        "/webhooks": {
+            "get": operation("The webhooks of the token's domains", ("200", "WebhookList"), params=[DOMAIN_FILTER]),
+            "post": operation("Add a webhook to a domain (its managers); its URL must resolve to public addresses",
+                              ("201", "WebhookCreated"), "WebhookCreate"),
+        },
+        "/webhooks/{id}": {
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+            "delete": operation("Remove a webhook with its pending deliveries", ("204", None)),
         },
     }
 

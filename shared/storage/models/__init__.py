@@ -12,6 +12,7 @@ from shared.storage.models.autoreply import AutoReplySent, OutOfOffice
 from shared.storage.models.base import Base, utcnow
 from shared.storage.models.domain import AliasDomain, Domain
 from shared.storage.models.group import GroupMailbox, GroupMember, SendingPolicy
+from shared.storage.models.idempotency import IdempotentSend
 from shared.storage.models.imap import ImapUsage
 from shared.storage.models.login import AppPassword, LoginFailure, MailboxLogin
 from shared.storage.models.mailbox import Mailbox, MailboxForward, domain_manager
@@ -24,6 +25,7 @@ from shared.storage.models.queue import (
 from shared.storage.models.ratelimit import SubmissionWindow
 from shared.storage.models.sender_rule import SenderListing, SenderRule
 from shared.storage.models.token import ApiToken, api_token_domain
+from shared.storage.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "Alias",
@@ -38,6 +40,7 @@ __all__ = [
     "Domain",
     "GroupMailbox",
     "GroupMember",
+    "IdempotentSend",
     "ImapUsage",
     "LogEvent",
     "LoggedMessage",
@@ -57,6 +60,8 @@ __all__ = [
     "SenderRule",
     "SendingPolicy",
     "SubmissionWindow",
+    "Webhook",
+    "WebhookDelivery",
     "TotpFactor",
     "api_token_domain",
     "domain_manager",

@@ -132,3 +132,26 @@ def test_submission_counter_per_user_and_hour(db: Database) -> None:
     assert all(ratelimit.consume_submission(unlimited, "a@hosted.example", hour) for _ in range(5))
     limited.dispose()
     unlimited.dispose()
+
+
+def test_a_new_hour_opened_by_concurrent_submissions_refuses_none(db: Database) -> None:
+    """The first messages of an hour arrive together: one opens the hour's row, the others count
+    against it. (A transaction whose UPDATE ran before that row was committed used to see it
+    afterwards and take it for a full hour.)"""
+    generous = Database(dataclasses.replace(db.settings, submission_rate_per_hour=10**6))
+    results: list[bool] = []
+    for hour in range(10):
+        moment = datetime(2024, 11, 26, tzinfo=timezone.utc) + timedelta(hours=hour)
+        start = threading.Barrier(6)
+
+        def consume(at: datetime = moment, gate: threading.Barrier = start) -> None:
+            gate.wait()
+            results.append(ratelimit.consume_submission(generous, "a@hosted.example", at))
+
+        threads = [threading.Thread(target=consume) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    generous.dispose()
+    assert results == [True] * 60

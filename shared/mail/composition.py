@@ -1,0 +1,152 @@
+"""A message written from the parts an HTTP client sends (POST /api/v1/messages): the standard
+library's EmailMessage builds the MIME structure, encodes non-ASCII header text (RFC 2047) and
+bodies, and writes CRLF line ends, as stored mail has them.
+
+Every complaint names the request field at fault (`FieldError.field`), so the API can say
+which one. A header value is refused when it holds a line break: otherwise a subject or a
+filename could add header fields of its own (a Bcc the sender did not show, another From).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, parseaddr
+
+from shared.errors import N_, InvalidAddress, InvalidValue, MessageId
+from shared.mail.addresses import parse_address
+from shared.mail.completion import complete_submission, header_fields, new_message_id
+from shared.mail.lineends import to_crlf
+
+# RFC 5322 §3.6.8: a field name is printable ASCII without space and colon.
+FIELD_NAME = re.compile(r"[!-9;-~]{1,76}")
+MIME_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}")
+# Fields the message's own parts set, and trace fields only servers write.
+RESERVED_FIELDS = frozenset(
+    name.lower()
+    for name in (
+        "From", "Sender", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "MIME-Version", "Received",
+        "Return-Path", "DKIM-Signature", "ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results",
+        "Authentication-Results", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
+    )
+)
+
+
+class FieldError(InvalidValue):
+    """`field` of the request is not acceptable: `message` (which starts with `%(field)s: `) says why."""
+
+    def __init__(self, field: str, message: MessageId, /, **params: object) -> None:
+        super().__init__(message, field=field, **params)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the client asked for. `author` is the From field as given: `a@b` or `Name <a@b>`."""
+
+    author: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+    subject: str = ""
+    text: str | None = None
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def mailbox_of(field: str, text: str) -> str:
+    """The address of `text` (`a@b` or `Name <a@b>`), normalised; FieldError when it is none."""
+    if "\r" in text or "\n" in text:
+        raise FieldError(field, N_("%(field)s: must not contain line breaks"))
+    _name, address = parseaddr(text)
+    try:
+        return str(parse_address(address))
+    except InvalidAddress:
+        raise FieldError(field, N_("%(field)s: not a valid address: %(text)r"), text=text) from None
+
+
+def compose(draft: Draft, *, hostname: str, now: datetime) -> bytes:
+    """The message, with a new Date and Message-ID (RFC 6409 §8, as submission adds them)."""
+    message = EmailMessage(policy=policy.SMTP)
+    _set(message, "from", "From", draft.author)
+    for field, name, addresses in (("to", "To", draft.to), ("cc", "Cc", draft.cc)):
+        if addresses:
+            _set(message, field, name, ", ".join(addresses))
+    _set(message, "subject", "Subject", draft.subject)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = new_message_id(hostname)
+    for name, value in draft.headers:
+        _add_header(message, name, value)
+    _set_body(message, draft)
+    for index, attachment in enumerate(draft.attachments):
+        _attach(message, f"attachments[{index}]", attachment)
+    try:
+        return message.as_bytes(policy=policy.SMTP)
+    except (ValueError, UnicodeError) as error:  # an address the header encoder cannot write
+        raise FieldError("from", N_("%(field)s: the message cannot be written: %(reason)s"), reason=str(error)) from None
+
+
+def _set(message: EmailMessage, field: str, name: str, value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise FieldError(field, N_("%(field)s: must not contain line breaks"))
+    try:
+        message[name] = value
+    except (ValueError, TypeError, IndexError) as error:
+        raise FieldError(field, N_("%(field)s: %(reason)s"), reason=str(error)) from None
+
+
+def _add_header(message: EmailMessage, name: str, value: str) -> None:
+    field = f"headers.{name}"
+    if not FIELD_NAME.fullmatch(name):
+        raise FieldError(field, N_("%(field)s: not a header field name"))
+    if name.lower() in RESERVED_FIELDS:
+        raise FieldError(field, N_("%(field)s: is set from the request's own fields, or only by servers"))
+    _set(message, field, name, value)
+
+
+def _set_body(message: EmailMessage, draft: Draft) -> None:
+    if draft.text is None and draft.html is None:
+        raise FieldError("text", N_("%(field)s: give text, html or both"))
+    if draft.text is not None:
+        message.set_content(draft.text)
+        if draft.html is not None:
+            message.add_alternative(draft.html, subtype="html")
+    elif draft.html is not None:
+        message.set_content(draft.html, subtype="html")
+
+
+def _attach(message: EmailMessage, field: str, attachment: Attachment) -> None:
+    if not MIME_TYPE.fullmatch(attachment.content_type):
+        raise FieldError(f"{field}.content_type", N_("%(field)s: must be a MIME type such as application/pdf"))
+    if not attachment.filename.strip() or not attachment.filename.isprintable() or "/" in attachment.filename:
+        raise FieldError(f"{field}.filename", N_("%(field)s: must be a file name without line breaks, control characters or '/'"))
+    maintype, subtype = attachment.content_type.lower().split("/")
+    message.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
+
+
+def complete_raw(raw: bytes, *, hostname: str, now: datetime) -> bytes:
+    """A whole message the client wrote itself: CRLF line ends, and Date and Message-ID added
+    where missing, exactly as submission completes one."""
+    message = to_crlf(raw)
+    if b"\r\n\r\n" not in message and not message.startswith(b"\r\n"):
+        raise FieldError("raw_base64", N_("%(field)s: must be a whole message: header fields, a blank line, the body"))
+    return complete_submission(message, hostname=hostname, now=now)
+
+
+def authors(message: bytes) -> list[str]:
+    """The addresses of the message's From field (RFC 5322 allows several)."""
+    return [address for _name, address in getaddresses(header_fields(message).get_all("From", []))]
+
+
+def message_id(message: bytes) -> str:
+    return str(header_fields(message).get("Message-ID", "")).strip()
+
