@@ -25,9 +25,11 @@ def test_send_api_and_webhooks_conform_to_the_document(app: Flask, db: Database,
     sender = tokens.create_token(db, world.staff, name="app", sends_mail=True, actor=CONSOLE).secret
     headers = {"/messages": {"Authorization": f"Bearer {sender}"}}
     manager = bearer(db, world.manager, read_only=False)
+    # The message log's reads (GET /messages...) are the read API's, checked with it.
     operations = [
         result.ok() for result in schema.get_all_operations()
-        if isinstance(result, Ok) and result.ok().path.startswith(("/messages", "/webhooks"))
+        if isinstance(result, Ok)
+        and (result.ok().path.startswith("/webhooks") or (result.ok().path, result.ok().method) == ("/messages", "post"))
     ]
     assert sorted(f"{op.method.upper()} {op.path}" for op in operations) == [
         "DELETE /webhooks/{id}", "GET /webhooks", "POST /messages", "POST /webhooks",
