@@ -7,6 +7,7 @@ too. Long values are cut with an ellipsis and keep the full text in a title for 
 Screenshots of the widest pages go to tests/artifacts/admin/."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -19,9 +20,12 @@ from shared.accounts import out_of_office, tokens
 from shared.accounts.forwarding import set_forwarding
 from shared.accounts.permissions import scope_of
 from shared.accounts.views import CONSOLE, Actor
+from shared.accounts.webhooks import create_webhook
 from shared.mail.autoreply import Notice
+from shared.mail.webhooks import EVENTS
 from shared.storage.db import Database
 from tests.junkmail import put_in_junk
+from tests.messagelog import accept
 
 from .test_admin_browser import ADMIN, PASSWORD, browser, portal_url, snap, submit
 
@@ -62,7 +66,15 @@ def seed(db: Database) -> dict[str, object]:
     token = tokens.create_token(db, ADMIN, name="t" * 120, domains=[LONG_DOMAIN], actor=CONSOLE).token.id
     manager = Actor(scope_of(f"{'m' * 64}@{LONG_DOMAIN}", is_global_admin=False, managed_domains=[LONG_DOMAIN]))
     accounts.update_mailbox(db, LONG_USER, name=LONG_NAME, actor=manager)  # an audit entry by a long address
-    return {"name": LONG_DOMAIN, "source": LONG_ALIAS, "token_id": token, "message_id": junk}
+    # A webhook to a long loopback URL, which only this setting lets in.
+    hooks_to_anywhere = Database(dataclasses.replace(db.settings, webhook_allow_private=True))
+    hook = create_webhook(hooks_to_anywhere, LONG_DOMAIN, f"http://127.0.0.1:9/{'p' * 200}", EVENTS, actor=CONSOLE)
+    hooks_to_anywhere.dispose()
+    logged = accept(db, LONG_USER, remote=LONG_REMOTE[:2], message_id=f"{'i' * 200}@{LONG_DOMAIN}", via="submission")
+    return {
+        "name": LONG_DOMAIN, "source": LONG_ALIAS, "token_id": token, "message_id": junk, "webhook_id": hook.webhook.id,
+        "log_id": logged, "action": "retry",
+    }
 
 
 def portal_pages(db: Database, values: dict[str, object]) -> list[str]:
