@@ -1,13 +1,14 @@
 """Run one Beacon service on an ephemeral port for a benchmark, configured by BEACONMAIL_*
 variables; prints {"port": N} once listening and runs until SIGTERM.
 
-    python -m bench.serve_beacon smtp|smtp-unchecked|pop3
+    python -m bench.serve_beacon smtp|smtp-unchecked|smtp-unlogged|pop3
 
 Each runs as `beaconmail smtp|pop3` does (the malloc setting of services/launch.py, worker
 processes on shared sockets: BEACONMAIL_SMTP_PROCESSES, BEACONMAIL_POP3_PROCESSES), except
 that SMTP runs without the outbound worker (benchmarks deliver locally only).
 `smtp-unchecked` is the MX without sender authentication (no SPF, DKIM, DMARC, ARC lookups,
-no Authentication-Results): the baseline of bench/mx_checks.py.
+no Authentication-Results): the baseline of bench/mx_checks.py. `smtp-unlogged` writes no
+message log: the baseline of bench/message_log_cost.py.
 """
 from __future__ import annotations
 
@@ -66,6 +67,13 @@ def serve_smtp_unchecked() -> None:
     serve_smtp()
 
 
+def serve_smtp_unlogged() -> None:
+    """The baseline of bench/message_log_cost.py: messages accepted without an origin, so
+    shared.mail.mailflow writes no message log entry (as for mail the system writes itself)."""
+    SmtpHandler._origin = staticmethod(lambda *_args: None)  # type: ignore[method-assign,assignment]
+    serve_smtp()
+
+
 def serve_pop3() -> None:
     settings = load_settings()
     sockets = (listening_socket(settings.bind, settings.pop3_port), listening_socket(settings.bind, settings.pop3s_port))
@@ -84,4 +92,5 @@ async def _pop3_worker(settings: Settings, sockets: tuple[socket.socket, socket.
 
 if __name__ == "__main__":
     return_big_blocks_to_the_system()
-    {"smtp": serve_smtp, "smtp-unchecked": serve_smtp_unchecked, "pop3": serve_pop3}[sys.argv[1]]()
+    services = {"smtp": serve_smtp, "smtp-unchecked": serve_smtp_unchecked, "smtp-unlogged": serve_smtp_unlogged}
+    {**services, "pop3": serve_pop3}[sys.argv[1]]()

@@ -120,12 +120,14 @@ def measure(targets: list[Target], client: str, messages: int, sessions: int, ru
 
 
 @contextmanager
-def beacon_target(work_dir: Path, backend: str) -> Iterator[Target]:
+def beacon_target(work_dir: Path, backend: str, service_name: str = "smtp", label: str = "") -> Iterator[Target]:
+    """Beacon's `service_name` (a bench.serve_beacon variant) on a fresh instance."""
     with beacon.beacon_instance(work_dir, backend) as instance:
         instance.create_mailboxes(MAILBOXES)
-        with beacon.running_service(instance, "smtp") as service, common.graveyard(work_dir) as buried:
+        with beacon.running_service(instance, service_name) as service, common.graveyard(work_dir) as buried:
             maildirs = tuple(instance.maildir(n) for n in range(MAILBOXES))
-            yield Target(f"beacon-{backend}", service.port, maildirs, lambda: procstat.descendants(service.pid), buried)
+            name = label or f"beacon-{backend}"
+            yield Target(name, service.port, maildirs, lambda: procstat.descendants(service.pid), buried)
 
 
 @contextmanager

@@ -63,6 +63,7 @@ class Settings:
     relay_password: str | None
     queue_lifetime: float
     queue_retry_base: float
+    log_retention_days: int
     metrics_token: str | None
     dns_resolver: tuple[tuple[str, int], ...]
     dnsbl: tuple[str, ...]
@@ -331,6 +332,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         relay_password=_value(env, "relay_password", str, None),
         queue_lifetime=_value(env, "queue_lifetime", _positive_float, 5 * 24 * 3600.0),
         queue_retry_base=_value(env, "queue_retry_base", _positive_float, 300.0),
+        # Days the message log keeps an entry; the smtp service's worker deletes older ones.
+        log_retention_days=_value(env, "log_retention_days", _at_least_one, 30),
         # Bearer token a Prometheus scraper sends for /metrics; unset, /metrics is not served.
         metrics_token=_value(env, "metrics_token", str, None),
         # Every lookup of the suite (SPF, DKIM, DMARC, ARC, blocklists, outbound MX, DNS health)

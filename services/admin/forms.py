@@ -34,6 +34,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from services.admin.formatting import size_for_input
 from shared.config import parse_size
+from shared.mail.message_log import STATUSES
 from shared.mail.sender_lists import MAX_SENDER_CHARS
 from shared.mail.webhooks import EVENTS, MAX_URL
 
@@ -303,6 +304,26 @@ class AppPasswordForm(FlaskForm):
 class LiftLockForm(FlaskForm):
     account = StringField(validators=[DataRequired(), Length(max=MAX_ADDRESS)])
     client_ip = StringField(validators=[DataRequired(), Length(max=45)])
+
+
+class MessageLogFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    sender = StringField(_l("Sender"), validators=[Optional(), Length(max=MAX_ADDRESS)])
+    recipient = StringField(_l("Recipient"), validators=[Optional(), Length(max=MAX_ADDRESS)])
+    message_id = StringField(_l("Message-ID"), validators=[Optional(), Length(max=500)])
+    status = SelectField(
+        _l("Status"),
+        choices=[("", _l("Any status")), *((status, status) for status in STATUSES)],
+        validators=[Optional()],
+    )
+    since = DateField(_l("From day"), validators=[Optional()])
+    until = DateField(_l("To day"), validators=[Optional()])
+
+
+class QueueActionForm(FlaskForm):
+    """The confirm step of retry and bounce: only the CSRF token."""
 
 
 class WebhookForm(FlaskForm):

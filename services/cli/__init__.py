@@ -20,6 +20,8 @@ COMMANDS = {
     "group": LazyCommand("services.cli.groups:group", "Group mailboxes."),
     "token": LazyCommand("services.cli.tokens:token", "API tokens: bearer tokens for the JSON API, acting with their owner's rights."),
     "quota": LazyCommand("services.cli.quota:quota", "Quota counters."),
+    "log": LazyCommand("services.cli.message_log:log", "The message log: every message accepted or refused, per recipient."),
+    "queue": LazyCommand("services.cli.message_log:queue", "The outbound queue: recipients waiting for their next try."),
     "smtp": LazyCommand("services.cli.launchers:smtp", "Run the SMTP service: MX, submission, submissions and the outbound queue."),
     "pop3": LazyCommand("services.cli.launchers:pop3", "Run the POP3 service: STLS and implicit-TLS listeners."),
     "imap": LazyCommand("services.cli.launchers:imap", "Run Dovecot for IMAP (STARTTLS and implicit TLS) on our accounts and Maildirs."),

@@ -25,7 +25,7 @@ from services.smtp.protocol import BeaconSMTP, MailTransaction, authenticated_ma
 from services.smtp.replies import Reply
 from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import dnsbl, mailflow, ratelimit, rspamd, screening, srs
+from shared.mail import dnsbl, mailflow, message_log, ratelimit, rspamd, screening, srs
 from shared.mail.addresses import Address, normalise_domain, parse_address
 from shared.mail.authentication.inbound import InboundDecision, check_inbound
 from shared.mail.completion import complete_submission
@@ -91,6 +91,7 @@ class SmtpHandler:
         self.blocking = blocking
         self.recipients = recipients
         self._reads_inline = db.is_sqlite
+        self._logging: set[asyncio.Task[None]] = set()  # refusal logging left running when a session ends
 
     async def _call(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run a blocking `shared` call (database, fsync) in the handler's threads."""
@@ -165,6 +166,8 @@ class SmtpHandler:
             return replies.S451_LOCAL_ERROR
         if reply.code >= 500:
             server.refused_recipients += 1
+        if reply.code >= 400 and is_clean_path(address):
+            envelope.refused.append((address[: message_log.MAX_ADDRESS], str(reply)))
         return reply
 
     async def _rcpt_reply(
@@ -273,6 +276,13 @@ class SmtpHandler:
     # -- DATA --------------------------------------------------------------------------
 
     async def handle_DATA(self, server: BeaconSMTP, session: Session, envelope: MailTransaction) -> Reply:
+        reply = await self._data_reply(server, session, envelope)
+        if reply.code >= 400:
+            refused = [(address, str(reply)) for address in envelope.rcpt_tos]
+            await self._log_refusals(server, session, envelope, refused)
+        return reply
+
+    async def _data_reply(self, server: BeaconSMTP, session: Session, envelope: MailTransaction) -> Reply:
         content = envelope.original_content or b""
         if has_bare_newline(content):
             return replies.S550_BARE_NEWLINE
@@ -296,7 +306,7 @@ class SmtpHandler:
             message = screened.headers + message
             junk_ids |= screened.junk_ids
         try:
-            await self._call(
+            acceptance = await self._call(
                 mailflow.accept_message,
                 self.db,
                 message,
@@ -304,12 +314,52 @@ class SmtpHandler:
                 mailbox_ids=tuple(envelope.mailboxes),
                 remote=envelope.remote,
                 junk_ids=junk_ids,
+                origin=self._origin(server, session, envelope),
+                mailbox_addresses={number: mailbox.address for number, mailbox in envelope.mailboxes.items()},
             )
         except QuotaExceeded:
             return replies.S452_MAILBOX_FULL
         except TemporaryFailure as error:
             return replies.S452_STORAGE_FULL if is_disk_full(error) else replies.S451_LOCAL_ERROR
-        return replies.S250_MESSAGE_ACCEPTED
+        envelope.refused.clear()  # logged with the message
+        return replies.s250_queued(acceptance.log_id)
+
+    @staticmethod
+    def _origin(server: BeaconSMTP, session: Session, envelope: MailTransaction) -> message_log.Origin:
+        return message_log.Origin(
+            via="submission" if server.listener.submission else "mx",
+            client_ip=server.peer_ip(),
+            user=authenticated_mailbox(session) or "",
+            refused=tuple(envelope.refused),
+        )
+
+    async def _log_refusals(
+        self, server: BeaconSMTP, session: Session, envelope: MailTransaction, refused: list[tuple[str, str]]
+    ) -> None:
+        """Log the refused recipients of a transaction with no accepted message; a failure to
+        log changes no reply."""
+        content = envelope.original_content or b""
+        origin = self._origin(server, session, envelope)
+        envelope.refused.clear()
+        entry = message_log.refusal_entry(
+            sender=envelope.return_path or "",
+            message=content,
+            origin=origin,
+            refused=[*origin.refused, *refused],
+        )
+        try:
+            await self._call(message_log.record_refusal, self.db, entry)
+        except LOOKUP_FAILURES as error:
+            log.error("could not log refused recipients: %s", error)
+
+    def transaction_ended(self, server: BeaconSMTP, envelope: MailTransaction) -> None:
+        """Called by the protocol when a transaction ends with refusals not yet logged."""
+        session = server.session
+        if session is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._log_refusals(server, session, envelope, []))
+        self._logging.add(task)
+        task.add_done_callback(self._logging.discard)
 
     async def _inbound_decision(
         self, server: BeaconSMTP, session: Session, envelope: MailTransaction, content: bytes

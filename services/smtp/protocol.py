@@ -97,6 +97,8 @@ class MailTransaction(Envelope):
         # (None: relayed for the signed-in user).
         self.remote: dict[str, str | None] = {}
         self.sender_vouched = False  # a group admitted the sender by address (DeliveryPlan.sender_vouched)
+        # Recipients refused at RCPT, with our reply, for the message log (logged once, then cleared).
+        self.refused: list[tuple[str, str]] = []
 
 
 def is_valid_helo(hostname: str | None) -> bool:
@@ -160,10 +162,19 @@ class BeaconSMTP(SMTP):
         if self._counted_ip is None:
             return
         self.connections.release(self._counted_ip)
+        self._end_transaction()
         super().connection_lost(error)
 
     def _create_envelope(self) -> MailTransaction:
+        self._end_transaction()
         return MailTransaction()
+
+    def _end_transaction(self) -> None:
+        """A transaction ends (RSET, EHLO, after DATA, the connection gone): the handler logs
+        the recipients it refused that no DATA reply has logged yet."""
+        envelope = getattr(self, "envelope", None)
+        if isinstance(envelope, MailTransaction) and envelope.refused:
+            self.event_handler.transaction_ended(self, envelope)
 
     # -- facts the handler asks about (methods: aiosmtpd inspects every attribute at init)
 
@@ -360,16 +371,25 @@ class BeaconSMTP(SMTP):
         async with self.data_slots:
             await self.push(replies.S354_START_INPUT)
             body = await self._read_data()
-        # RFC 5321 §4.2.5: a body that breaks a limit is refused only after its end.
-        if body is None:
-            reply = replies.S552_MESSAGE_TOO_BIG
-        elif longest_line(body) > self.line_length_limit:
-            reply = replies.S500_DATA_LINE_TOO_LONG
-        else:
+        refusal = self._limit_refusal(body)
+        if refusal is None:
+            assert body is not None
             self.envelope.content = self.envelope.original_content = unstuff(body)
             reply = await self._call_handler_hook("DATA")
+        else:  # the handler never sees it: logged as refused when the transaction ends
+            assert isinstance(self.envelope, MailTransaction)  # _create_envelope makes no other
+            self.envelope.refused.extend((address, str(refusal)) for address in self.envelope.rcpt_tos)
+            reply = refusal
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(reply)
+
+    def _limit_refusal(self, body: bytes | None) -> Reply | None:
+        """RFC 5321 §4.2.5: a body that breaks a limit is refused only after its end."""
+        if body is None:
+            return replies.S552_MESSAGE_TOO_BIG
+        if longest_line(body) > self.line_length_limit:
+            return replies.S500_DATA_LINE_TOO_LONG
+        return None
 
     async def _read_data(self) -> bytes | None:
         self._receiving_data = True

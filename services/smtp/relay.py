@@ -7,6 +7,7 @@ refused connections, DNS trouble) temporary, to be retried by the queue.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import smtplib
 import ssl
@@ -115,7 +116,8 @@ class Session:
             self.hop.host, self.hop.port, local_hostname=self.settings.hostname, timeout=COMMAND_TIMEOUT
         ) as client:
             self._secure(client)
-            attempts = self._transaction(client, delivery, message)
+            relay = f"{self.hop.host}:{self.hop.port}"
+            attempts = [dataclasses.replace(a, relay=relay) for a in self._transaction(client, delivery, message)]
             try:
                 client.quit()
             except smtplib.SMTPServerDisconnected:

@@ -42,7 +42,6 @@ S235_AUTH_OK = Reply(235, "2.7.0", "Authentication successful")
 S250_OK = Reply(250, "2.0.0", "OK")
 S250_SENDER_OK = Reply(250, "2.1.0", "Sender OK")
 S250_RECIPIENT_OK = Reply(250, "2.1.5", "Recipient OK")
-S250_MESSAGE_ACCEPTED = Reply(250, "2.0.0", "Message accepted for delivery")
 S252_CANNOT_VRFY = Reply(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery")
 
 S421_TOO_MANY_COMMANDS = Reply(421, "4.7.0", "Too many commands, closing connection")
@@ -111,6 +110,12 @@ S554_INSECURE = Reply(554, "5.7.0", "Command refused due to lack of security")
 S555_MAIL_PARAMETERS = Reply(555, "5.5.4", "MAIL FROM parameters not recognized or not implemented")
 S555_RCPT_PARAMETERS = Reply(555, "5.5.4", "RCPT TO parameters not recognized or not implemented")
 
+
+
+def s250_queued(log_id: str) -> Reply:
+    """The end of DATA names the message log's id (shared.mail.message_log), as Postfix's
+    "queued as" does: the id the log, the API and every service's log lines use."""
+    return Reply(250, "2.0.0", f"Ok: queued as {log_id}")
 
 
 def s554_blocklisted(zone: str) -> Reply:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from shared.accounts.app_passwords import AppPasswordView
 from shared.accounts.forwarding import ForwardingView
 from shared.accounts.logins import PROTOCOLS as LOGIN_PROTOCOLS
+from shared.accounts.message_tracking import LoggedMessageView
 from shared.accounts.quarantine import JunkMessage
 from shared.accounts.sender_lists import SenderView
 from shared.accounts.tokens import TokenView, as_utc
@@ -26,6 +27,7 @@ from shared.accounts.views import (
 from shared.accounts.webhooks import WebhookView
 from shared.mail.addresses import for_people
 from shared.mail.autoreply import Notice
+from shared.mail.outbound import Waiting
 
 if TYPE_CHECKING:  # the DNS checks' module loads dnspython; a record only reads its fields
     from shared.mail.dnshealth import DnsCheck
@@ -194,4 +196,46 @@ def audit_record(view: AuditView) -> Record:
         "domain": for_people(view.domain),
         "detail": for_people(view.detail),
         "token": {"id": view.token.id, "name": view.token.name} if view.token else None,
+    }
+
+
+def logged_message_record(view: LoggedMessageView, *, timeline: bool = False) -> Record:
+    """A message log entry; `timeline` adds each recipient's states, oldest first."""
+    recipients = []
+    for r in view.recipients:
+        recipient: Record = {
+            "address": r.address,
+            "status": r.status,
+            "attempts": r.attempts,
+            "reply": r.reply,
+            "updated_at": as_utc(r.updated_at).isoformat(),
+        }
+        if timeline:
+            recipient["timeline"] = [
+                {"status": e.status, "reply": e.reply, "relay": e.relay, "at": as_utc(e.at).isoformat()}
+                for e in view.events
+                if e.address == r.address
+            ]
+        recipients.append(recipient)
+    return {
+        "id": view.id,
+        "message_id": view.message_id,
+        "sender": view.sender,
+        "size": view.size,
+        "via": view.via,
+        "client_ip": view.client_ip,
+        "user": view.user,
+        "created_at": as_utc(view.created_at).isoformat(),
+        "recipients": recipients,
+    }
+
+
+def queue_record(waiting: Waiting) -> Record:
+    return {
+        "id": waiting.log_id,
+        "sender": waiting.sender,
+        "recipient": waiting.address,
+        "attempts": waiting.attempts,
+        "next_attempt_at": as_utc(waiting.next_attempt_at).isoformat(),
+        "last_reply": waiting.last_reply,
     }

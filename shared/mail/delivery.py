@@ -43,13 +43,14 @@ def deliver(
     *,
     return_path: str | None = None,
     junk_ids: Collection[int] = (),
+    then: quota.Reserved | None = None,
 ) -> DeliveryReport:
     """Store one copy per mailbox, in its Junk folder for those of `junk_ids`; all or nothing
-    on failure (TemporaryFailure)."""
+    on failure (TemporaryFailure). `then` writes more in the reservation's transaction."""
     data = with_return_path(to_crlf(message), return_path)
     ids = sorted(set(mailbox_ids))
     try:
-        reserved = quota.reserve(db, ids, len(data))
+        reserved = quota.reserve(db, ids, len(data), then)
     except SQLAlchemyError as exc:
         log.error("delivery to %s failed while reserving quota: %s", ids, exc)
         raise TemporaryFailure(N_("the message could not be stored")) from exc

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,12 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.errors import N_, InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import autoreply, outbound, srs
+from shared.mail import autoreply, message_log, outbound, srs
 from shared.mail.delivery import DeliveryReport, deliver
 from shared.mail.dsn import FailedRecipient, build_dsn
 from shared.mail.routing import Refusal, resolve_recipient
+from shared.storage import maildirs
 from shared.storage.db import Database
 from shared.storage.models import Mailbox
+from shared.storage.rawsql import RawCursor
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,31 @@ class Acceptance:
     delivered: tuple[int, ...]
     over_quota: tuple[int, ...]
     queued: tuple[int, ...]
-    log_id: str  # the message's id in answers and logs (`250 2.0.0 Ok: queued as <id>`)
+    log_id: str = ""  # the message log's id, "" for a message the system wrote
+
+
+@dataclass(frozen=True)
+class _LogWriter:
+    """The message log entry of one acceptance, written in the transaction behind the 250:
+    the reservation when the message only goes to mailboxes, else the queued copies' release."""
+
+    entry: message_log.Entry
+    addresses: Mapping[int, str]
+    remote: Collection[str]
+
+    def complete(self, delivered: Collection[int], over_quota: Collection[int]) -> message_log.Entry:
+        Outcome, Status = message_log.Outcome, message_log.Status
+        outcomes = [
+            *(Outcome(self.addresses[i], Status.DELIVERED, relay="local") for i in delivered),
+            *(Outcome(self.addresses[i], Status.BOUNCED, OVER_QUOTA_REPLY, "local") for i in over_quota),
+            *(Outcome(address, Status.QUEUED) for address in self.remote),
+            *(Outcome(address, Status.REFUSED, reply) for address, reply in self.entry.origin.refused),
+        ]
+        return dataclasses.replace(self.entry, outcomes=tuple(outcomes))
+
+    def in_reservation(self, cursor: RawCursor, reserved: Mapping[int, str]) -> None:
+        over_quota = [i for i in self.addresses if i not in reserved]
+        message_log.write(cursor, self.complete(sorted(reserved), over_quota))
 
 
 def accept_message(
@@ -51,38 +76,78 @@ def accept_message(
     mailbox_ids: Sequence[int],
     remote: Mapping[str, str | None],
     junk_ids: Collection[int] = (),
+    origin: message_log.Origin | None = None,
+    mailbox_addresses: Mapping[int, str] | None = None,
 ) -> Acceptance:
     """Deliver to `mailbox_ids` (into the Junk folder for those of `junk_ids`) and queue for
     `remote`. `return_path` "" is the null sender <>. Junk gets no out-of-office reply.
     `remote` maps each remote address to the hosted domain that forwards the message there,
-    or to None when a signed-in user sends it there.
+    or to None when a signed-in user sends it there. With an `origin` the message is logged
+    (shared.mail.message_log), its mailboxes named by `mailbox_addresses`.
 
     Raises QuotaExceeded when no copy at all could be kept, TemporaryFailure when nothing was kept.
     Mailboxes that were full while others got the message are reported to the sender in a DSN.
     """
-    queued = _queue_held(db, message, return_path or "", remote)
+    writer = _log_writer(message, return_path or "", origin, mailbox_ids, mailbox_addresses or {}, remote)
+    log_id = writer.entry.log_id if writer else ""
+    queued = _queue_held(db, message, return_path or "", remote, log_id or None)
+    in_reservation = writer.in_reservation if writer and not queued else None
     try:
         report = (
-            deliver(db, message, mailbox_ids, return_path=return_path, junk_ids=junk_ids)
+            deliver(db, message, mailbox_ids, return_path=return_path, junk_ids=junk_ids, then=in_reservation)
             if mailbox_ids
             else NOTHING_DELIVERED
         )
+        if not queued and not report.delivered and report.over_quota:
+            raise QuotaExceeded(N_("every recipient mailbox is full"))
     except BaseException:
         _cancel(db, queued)
+        if in_reservation is not None:
+            _forget(db, log_id)
         raise
-    if not queued and not report.delivered and report.over_quota:
-        raise QuotaExceeded(N_("every recipient mailbox is full"))
-    for message_id in queued:
-        outbound.release(db, message_id)
+    if queued:
+        entry = writer.complete(report.delivered, report.over_quota) if writer else None
+        outbound.release(db, queued, then=(lambda s: message_log.add(s, entry)) if entry else None)
     if report.over_quota:
         _bounce_over_quota(db, return_path or "", report.over_quota, message)
     in_inbox = [mailbox_id for mailbox_id in report.delivered if mailbox_id not in junk_ids]
     if in_inbox and return_path:
         _reply_automatically(db, message, return_path, in_inbox)
-    return Acceptance(report.delivered, report.over_quota, queued, secrets.token_hex(8))
+    return Acceptance(report.delivered, report.over_quota, queued, log_id)
 
 
-def _queue_held(db: Database, message: bytes, return_path: str, remote: Mapping[str, str | None]) -> tuple[int, ...]:
+def _log_writer(
+    message: bytes,
+    sender: str,
+    origin: message_log.Origin | None,
+    mailbox_ids: Sequence[int],
+    addresses: Mapping[int, str],
+    remote: Mapping[str, str | None],
+) -> _LogWriter | None:
+    if origin is None:
+        return None
+    entry = message_log.Entry(
+        log_id=message_log.new_log_id(),
+        sender=sender,
+        message_id=message_log.header_message_id(message),
+        size=len(message),
+        origin=origin,
+        outcomes=(),
+    )
+    return _LogWriter(entry, {i: addresses[i] for i in sorted(set(mailbox_ids))}, list(remote))
+
+
+def _forget(db: Database, log_id: str) -> None:
+    """The reservation's transaction logged a message that was not kept in the end."""
+    try:
+        message_log.forget(db, log_id)
+    except SQLAlchemyError:
+        log.exception("could not take back the message log entry %s of a message not kept", log_id)
+
+
+def _queue_held(
+    db: Database, message: bytes, return_path: str, remote: Mapping[str, str | None], log_id: str | None
+) -> tuple[int, ...]:
     """One HELD queue entry per envelope sender: forwards from different hosted domains get
     different SRS senders."""
     senders = {
@@ -95,7 +160,7 @@ def _queue_held(db: Database, message: bytes, return_path: str, remote: Mapping[
     queued: list[int] = []
     try:
         for sender, addresses in recipients.items():
-            queued.append(outbound.enqueue(db, message, sender=sender, recipients=addresses, held=True))
+            queued.append(outbound.enqueue(db, message, sender=sender, recipients=addresses, held=True, log_id=log_id))
     except BaseException:
         _cancel(db, queued)
         raise
@@ -197,3 +262,20 @@ def _original(delivery: outbound.Delivery) -> bytes:
         return outbound.read_body(delivery)
     except TemporaryFailure:
         return b""
+
+
+def bounce_given_up(db: Database, given_up: outbound.GivenUp, reply: str) -> None:
+    """Tell the sender about recipients an admin gave up on (outbound.give_up, committed), then
+    drop the body of a message that left the queue. A failure to bounce is logged: the
+    recipients stay given up."""
+    try:
+        original = given_up.body_path.read_bytes()
+    except OSError:
+        original = b""
+    failures = [FailedRecipient(address, reply) for address in given_up.addresses]
+    try:
+        send_bounce(db, sender=given_up.sender, failures=failures, original=original, arrival=given_up.arrival)
+    except (TemporaryFailure, SQLAlchemyError):
+        log.exception("could not bounce to %r the recipients given up: %s", given_up.sender, list(given_up.addresses))
+    if given_up.settled:
+        maildirs.remove_messages([given_up.body_path])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.errors import N_, TemporaryFailure
+from shared.mail import message_log
 from shared.storage import maildirs
 from shared.storage.db import Database
 from shared.storage.models import DeliveryStatus, OutboundMessage, OutboundRecipient
@@ -54,16 +55,19 @@ class Delivery:
     expires_at: datetime
     claim_token: str
     recipients: tuple[ClaimedRecipient, ...]
+    log_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """What happened to one recipient: `sent`, or else `permanent` decides bounce or retry."""
+    """What happened to one recipient: `sent`, or else `permanent` decides bounce or retry.
+    `relay` is the host that answered, "" when none did."""
 
     recipient_id: int
     sent: bool
     permanent: bool
     reply: str
+    relay: str = ""
 
 
 def queue_dir(db: Database) -> Path:
@@ -79,8 +83,17 @@ def backoff(attempts: int, base: float) -> timedelta:
     return min(timedelta(seconds=base * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def enqueue(db: Database, message: bytes, *, sender: str, recipients: Sequence[str], held: bool = False) -> int:
-    """Store the body durably, then the rows; returns the message id. Raises TemporaryFailure."""
+def enqueue(
+    db: Database,
+    message: bytes,
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    held: bool = False,
+    log_id: str | None = None,
+) -> int:
+    """Store the body durably, then the rows; returns the message id. Raises TemporaryFailure.
+    `log_id`: the message log entry its recipients' outcomes are recorded in."""
     folder = queue_dir(db)
     try:
         path = maildirs.publish(maildirs.write_pending(folder, message))
@@ -95,6 +108,7 @@ def enqueue(db: Database, message: bytes, *, sender: str, recipients: Sequence[s
                 body_path=str(path.relative_to(folder)),
                 size=len(message),
                 expires_at=now + timedelta(seconds=db.settings.queue_lifetime),
+                log_id=log_id,
             )
             row.recipients = [_recipient(address, status, now) for address in dict.fromkeys(recipients)]
             s.add(row)
@@ -111,14 +125,17 @@ def _recipient(address: str, status: DeliveryStatus, now: datetime) -> OutboundR
     )
 
 
-def release(db: Database, message_id: int) -> None:
-    """The transaction that queued a HELD message committed: workers may take it now."""
+def release(db: Database, message_ids: Sequence[int], then: Callable[[Session], None] | None = None) -> None:
+    """The transaction that queued HELD messages committed: workers may take them now.
+    `then` writes more in the same transaction (the message log)."""
     with db.session.begin() as s:
         s.execute(
             update(OutboundRecipient)
-            .where(OutboundRecipient.message_id == message_id, OutboundRecipient.status == DeliveryStatus.HELD)
+            .where(OutboundRecipient.message_id.in_(message_ids), OutboundRecipient.status == DeliveryStatus.HELD)
             .values(status=DeliveryStatus.QUEUED)
         )
+        if then is not None:
+            then(s)
 
 
 def cancel(db: Database, message_id: int) -> None:
@@ -179,6 +196,7 @@ def _group(db: Database, token: str, rows: Sequence[tuple[OutboundRecipient, Out
                 expires_at=_aware(message.expires_at),
                 claim_token=token,
                 recipients=tuple(ClaimedRecipient(r.id, r.address, r.attempts) for r, _m in members),
+                log_id=message.log_id,
             )
         )
     return deliveries
@@ -220,13 +238,23 @@ def _record_one(s: Session, db: Database, delivery: Delivery, attempt: Attempt, 
         log.warning("lease on recipient %s was lost; another worker owns it", attempt.recipient_id)
         return
     row.claim_token, row.claimed_until, row.last_reply = None, None, attempt.reply[:1000]
+    tries = row.attempts + 1
     if attempt.sent:
-        row.status = DeliveryStatus.SENT
+        row.status, status = DeliveryStatus.SENT, message_log.Status.RELAYED
     elif is_final_failure(attempt, delivery, now):
+        # settle bounced it to the sender first, unless there is none to tell
         row.status = DeliveryStatus.FAILED
+        status = message_log.Status.BOUNCED if delivery.sender else message_log.Status.FAILED
     else:
-        row.attempts += 1
+        row.attempts, status = tries, message_log.Status.DEFERRED
         row.next_attempt_at = now + backoff(row.attempts, db.settings.queue_retry_base)
+    outcome = message_log.Outcome(row.address, status, attempt.reply, attempt.relay)
+    if delivery.log_id is None:  # a message the system wrote (a bounce): no entry, still a log line
+        message_log.log_line(f"queue-{delivery.message_id}", delivery.sender, outcome)
+    else:
+        message_log.record_outcome(
+            s, log_id=delivery.log_id, sender=delivery.sender, outcome=outcome, attempts=tries, at=now
+        )
 
 
 def _is_settled(s: Session, message_id: int) -> bool:
@@ -252,3 +280,95 @@ def purge_orphans(db: Database) -> int:
             s.execute(delete(OutboundMessage).where(OutboundMessage.id.in_([o.id for o in orphans])))
     maildirs.remove_messages([queue_dir(db) / o.body_path for o in orphans])
     return len(orphans)
+
+
+# -- the queue as admins see it (shared.accounts.message_tracking checks who may) -------------
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A recipient still in the queue: its message log id, next try, tries so far, last reply."""
+
+    log_id: str
+    sender: str
+    address: str
+    attempts: int
+    next_attempt_at: datetime
+    last_reply: str
+
+
+def waiting(s: Session, *, log_id: str | None = None, domains: Sequence[str] | None = None) -> list[Waiting]:
+    """Queued recipients of logged messages, soonest first; `domains` limits them to messages
+    from or to those domains (None: all)."""
+    query = (
+        select(OutboundMessage.log_id, OutboundMessage.sender, OutboundRecipient)
+        .join(OutboundRecipient, OutboundRecipient.message_id == OutboundMessage.id)
+        .where(OutboundMessage.log_id.is_not(None), OutboundRecipient.status == DeliveryStatus.QUEUED)
+        .order_by(OutboundRecipient.next_attempt_at, OutboundRecipient.id)
+    )
+    if log_id is not None:
+        query = query.where(OutboundMessage.log_id == log_id)
+    rows = [
+        Waiting(str(log), sender, r.address, r.attempts, _aware(r.next_attempt_at), r.last_reply)
+        for log, sender, r in s.execute(query)
+    ]
+    if domains is None:
+        return rows
+    wanted = set(domains)
+    return [w for w in rows if w.sender.rpartition("@")[2].lower() in wanted or w.address.rpartition("@")[2].lower() in wanted]
+
+
+def retry_now(s: Session, log_id: str) -> int:
+    """Make the queued recipients of `log_id` due at once; how many."""
+    result = s.execute(
+        update(OutboundRecipient)
+        .where(
+            OutboundRecipient.status == DeliveryStatus.QUEUED,
+            OutboundRecipient.message_id.in_(select(OutboundMessage.id).where(OutboundMessage.log_id == log_id)),
+        )
+        .values(next_attempt_at=now_utc())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class GivenUp:
+    """The recipients of one queued message an admin gave up on, for the bounce; `settled`:
+    the message left the queue, so its body goes once the bounce is written."""
+
+    sender: str
+    addresses: tuple[str, ...]
+    body_path: Path
+    arrival: datetime
+    settled: bool
+
+
+def give_up(s: Session, db: Database, log_id: str, reply: str) -> list[GivenUp]:
+    """Fail the queued recipients of `log_id` that no worker holds now, recording each outcome."""
+    now = now_utc()
+    unclaimed = or_(OutboundRecipient.claimed_until.is_(None), OutboundRecipient.claimed_until < now)
+    rows = s.execute(
+        select(OutboundRecipient, OutboundMessage)
+        .join(OutboundMessage, OutboundMessage.id == OutboundRecipient.message_id)
+        .where(OutboundMessage.log_id == log_id, OutboundRecipient.status == DeliveryStatus.QUEUED, unclaimed)
+        .order_by(OutboundRecipient.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    by_message: dict[int, tuple[OutboundMessage, list[str]]] = {}
+    for recipient, message in rows:
+        recipient.status, recipient.last_reply = DeliveryStatus.FAILED, reply
+        status = message_log.Status.BOUNCED if message.sender else message_log.Status.FAILED
+        outcome = message_log.Outcome(recipient.address, status, reply)
+        message_log.record_outcome(
+            s, log_id=log_id, sender=message.sender, outcome=outcome, attempts=recipient.attempts, at=now
+        )
+        by_message.setdefault(message.id, (message, []))[1].append(recipient.address)
+    s.flush()
+    given_up = []
+    for message_id, (message, addresses) in by_message.items():
+        settled = _is_settled(s, message_id)
+        given_up.append(GivenUp(message.sender, tuple(addresses), queue_dir(db) / message.body_path,
+                                _aware(message.created_at), settled))
+        if settled:
+            s.execute(delete(OutboundMessage).where(OutboundMessage.id == message_id))
+    return given_up

@@ -7,6 +7,7 @@ is never below what is on disk; `recalc_quota` repairs the other direction after
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Table, bindparam, exists, func, select, update
@@ -102,48 +103,67 @@ def _reserve_one_statement() -> RawStatement:
 _RESERVE_MAILBOX_AND_DOMAIN = _reserve_one_statement()
 
 
-def reserve(db: Database, ids: list[int], size: int) -> dict[int, str]:
+Reserved = Callable[[rawsql.RawCursor, dict[int, str]], None]
+
+
+def reserve(db: Database, ids: list[int], size: int, then: Reserved | None = None) -> dict[int, str]:
     """Account `size` bytes to every mailbox of `ids` (sorted) that has room and whose domain
     has, in one transaction; the maildirs of those mailboxes, by id. Reserving before writing
     means a full mailbox costs no disk I/O, and the maildir comes with the reservation.
+    `then` is given the reservation to write more in the same transaction (the message log).
 
     Rows are locked in one order, as POP3 deletes and mailbox removal do too: the mailboxes
     by id, then their domains by id. Interleaving them deadlocks against a concurrent delete.
     """
     if len(ids) == 1 and not db.is_sqlite:
-        return _reserve_one(db, ids[0], size)
+        return _reserve_one(db, ids[0], size, then)
     with rawsql.cursor(db, transaction=True) as cursor:
-        found: dict[int, tuple[int, str]] = {}
-        for mailbox_id in ids:
-            row = _RESERVE_MAILBOX.execute(cursor, {"mailbox_id": mailbox_id, "size": size}).fetchone()
-            if row is not None:
-                found[mailbox_id] = row
-            else:
-                _refuse_if_vanished(cursor, mailbox_id)
-        reserved: dict[int, str] = {}
-        for mailbox_id in sorted(found, key=lambda m: (found[m][0], m)):
-            domain_id, maildir = found[mailbox_id]
-            if _RESERVE_DOMAIN.execute(cursor, {"domain_id": domain_id, "size": size}).rowcount:
-                reserved[mailbox_id] = maildir
-            else:
-                _give_back_one(cursor, mailbox_id, size)
-        return dict(sorted(reserved.items()))
+        reserved = _reserve_each(cursor, ids, size)
+        if then is not None:
+            then(cursor, reserved)
+        return reserved
 
 
-def _reserve_one(db: Database, mailbox_id: int, size: int) -> dict[int, str]:
-    """reserve for one mailbox on PostgreSQL, in one statement."""
-    with rawsql.cursor(db, transaction=False) as cursor:
-        row = _RESERVE_MAILBOX_AND_DOMAIN.execute(cursor, {"mailbox_id": mailbox_id, "size": size}).fetchone()
-        if row is None:
+def _reserve_each(cursor: rawsql.RawCursor, ids: list[int], size: int) -> dict[int, str]:
+    found: dict[int, tuple[int, str]] = {}
+    for mailbox_id in ids:
+        row = _RESERVE_MAILBOX.execute(cursor, {"mailbox_id": mailbox_id, "size": size}).fetchone()
+        if row is not None:
+            found[mailbox_id] = row
+        else:
             _refuse_if_vanished(cursor, mailbox_id)
-            return {}
-        maildir, domain_reserved = row
-        if domain_reserved:
-            return {mailbox_id: maildir}
-        # The domain is full. Until this gives the bytes back, the mailbox counts a message it
-        # will not get: a counter above the disk, the side a crash may leave too.
-        _give_back_one(cursor, mailbox_id, size)
+    reserved: dict[int, str] = {}
+    for mailbox_id in sorted(found, key=lambda m: (found[m][0], m)):
+        domain_id, maildir = found[mailbox_id]
+        if _RESERVE_DOMAIN.execute(cursor, {"domain_id": domain_id, "size": size}).rowcount:
+            reserved[mailbox_id] = maildir
+        else:
+            _give_back_one(cursor, mailbox_id, size)
+    return dict(sorted(reserved.items()))
+
+
+def _reserve_one(db: Database, mailbox_id: int, size: int, then: Reserved | None) -> dict[int, str]:
+    """reserve for one mailbox on PostgreSQL, in one statement (in a transaction only when
+    `then` writes more)."""
+    with rawsql.cursor(db, transaction=then is not None) as cursor:
+        reserved = _reserve_in_one_statement(cursor, mailbox_id, size)
+        if then is not None:
+            then(cursor, reserved)
+        return reserved
+
+
+def _reserve_in_one_statement(cursor: rawsql.RawCursor, mailbox_id: int, size: int) -> dict[int, str]:
+    row = _RESERVE_MAILBOX_AND_DOMAIN.execute(cursor, {"mailbox_id": mailbox_id, "size": size}).fetchone()
+    if row is None:
+        _refuse_if_vanished(cursor, mailbox_id)
         return {}
+    maildir, domain_reserved = row
+    if domain_reserved:
+        return {mailbox_id: maildir}
+    # The domain is full. Until this gives the bytes back, the mailbox counts a message it
+    # will not get: a counter above the disk, the side a crash may leave too.
+    _give_back_one(cursor, mailbox_id, size)
+    return {}
 
 
 def _refuse_if_vanished(cursor: rawsql.RawCursor, mailbox_id: int) -> None:

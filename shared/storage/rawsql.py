@@ -8,7 +8,7 @@ SQLAlchemyError as everywhere else, and the connection that raised is never reus
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -44,6 +44,13 @@ class RawStatement:
         values = {**literals, **params}
         cursor.dbapi.execute(sql, values if names is None else tuple(values[name] for name in names))
         return cursor.dbapi
+
+
+    def execute_many(self, cursor: RawCursor, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once per row of parameters, in one call to the driver (psycopg pipelines them)."""
+        sql, names, literals = self.sql(cursor.dialect)
+        values = [{**literals, **row} for row in rows]
+        cursor.dbapi.executemany(sql, values if names is None else [tuple(v[name] for name in names) for v in values])
 
 
 @dataclass(frozen=True)

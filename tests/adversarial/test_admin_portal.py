@@ -23,6 +23,7 @@ from services.admin import create_app
 from shared import accounts
 from shared.accounts import app_passwords, portal_sessions, tokens
 from shared.accounts.forwarding import get_forwarding
+from shared.accounts.message_tracking import LogFilters, list_queue, search_messages
 from shared.accounts.out_of_office import get_out_of_office, set_out_of_office
 from shared.accounts.passwords import hash_password
 from shared.accounts.permissions import scope_of
@@ -32,6 +33,7 @@ from shared.errors import NotFound, PermissionDenied
 from shared.mail.autoreply import Notice
 from shared.storage.db import Database
 from tests.junkmail import put_in_junk
+from tests.messagelog import accept
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Outlook's autodiscover is a POST that only reads (and Outlook sends no CSRF token).
@@ -57,6 +59,7 @@ class Targets:
     junk_id: str
     app_password_id: int
     session_id: int  # a portal session of `mailbox`
+    log_id: str  # a message of the domain's mailbox, waiting in the outbound queue
     passkey_id: int = 1  # none exists: no page may tell another mailbox's from a missing one
     reset_token: str = "not-a-reset-link"
 
@@ -73,6 +76,8 @@ class Targets:
             "session_id": self.session_id,
             "passkey_id": self.passkey_id,
             "token": self.reset_token,
+            "log_id": self.log_id,
+            "action": "retry",
         }
         missing = rule.arguments - values.keys()
         assert not missing, f"{rule.rule}: add a target for {sorted(missing)}"
@@ -102,6 +107,7 @@ def world(db: Database, password_hash: str) -> World:
         accounts.block_sender(db, domain, f"spam.{domain}", actor=CONSOLE)
         put_in_junk(db, member)
         app_passwords.create_app_password(db, member, name=f"phone of {member}", actor=CONSOLE)
+        accept(db, member, remote=["far@remote.example"], via="submission")
     return people
 
 
@@ -121,9 +127,10 @@ def targets_in(domain: str, token_id: int, db: Database) -> Targets:
     [app] = app_passwords.list_app_passwords(db, mailbox, actor=CONSOLE)
     portal_sessions.open_portal_session(db, mailbox, ip="192.0.2.1", user_agent="curl/8")
     [session] = portal_sessions.list_portal_sessions(db, mailbox, actor=CONSOLE)
+    [logged] = search_messages(db, actor=CONSOLE, filters=LogFilters(sender=mailbox)).items
     return Targets(
         domain, mailbox, f"info@{domain}", f"team@{domain}", f"alias-{domain}", token_id, f"spam.{domain}", junk.id,
-        app.id, session.id,
+        app.id, session.id, logged.id,
     )
 
 
@@ -160,6 +167,7 @@ def state_of(db: Database, domain: str, mailbox: str) -> tuple[object, ...]:
         list_junk_messages(db, mailbox, actor=CONSOLE),
         app_passwords.list_app_passwords(db, mailbox, actor=CONSOLE),
         [(t.id, t.owner, t.name, t.domains, t.read_only, t.expires_at) for t in tokens.list_tokens(db, actor=CONSOLE)],
+        [w for w in list_queue(db, actor=CONSOLE) if w.sender == mailbox],
     )
 
 

@@ -14,6 +14,7 @@ from services.admin.api import (
     junk,
     mailboxes,
     me,
+    message_log,
     messages,
     openapi,
     webhooks,
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(authenticate_request)
 bp.add_url_rule("/openapi.json", "openapi_document", openapi.document)
-for resource in (domains, mailboxes, junk, app_passwords, aliases, groups, audit, me, messages, webhooks):
+for resource in (domains, mailboxes, junk, app_passwords, aliases, groups, audit, me, message_log, messages, webhooks):
     bp.register_blueprint(resource.bp)
 
 

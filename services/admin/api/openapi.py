@@ -7,7 +7,9 @@ from flask import Response, jsonify, request
 
 from shared.accounts.idempotency import MAX_KEY
 from shared.accounts.mailbox_search import COUNT_LIMIT
+from shared.accounts.message_tracking import MAX_PAGE as LOG_PAGE_MAX
 from shared.accounts.quarantine import MAX_LISTED
+from shared.mail.message_log import STATUSES, VIAS
 from shared.mail.sender_lists import MAX_SENDER_CHARS
 from shared.mail.webhooks import EVENTS, MAX_URL
 
@@ -80,6 +82,12 @@ WEBHOOK_PROPERTIES: dict[str, Schema] = {
     "disabled_at": {"type": ["string", "null"], "format": "date-time"},
     "last_error": STRING, "created_at": {"type": "string", "format": "date-time"},
 }
+MOMENT = {"type": "string", "format": "date-time"}
+LOG_STATUS = {"type": "string", "enum": list(STATUSES)}
+LOGGED_MESSAGE: dict[str, Schema] = {
+    "id": STRING, "message_id": STRING, "sender": STRING, "size": COUNT,
+    "via": {"type": "string", "enum": list(VIAS)}, "client_ip": STRING, "user": STRING, "created_at": MOMENT,
+}
 
 
 def items_of(name: str, **extra: Schema) -> Schema:
@@ -116,7 +124,7 @@ SEND_SCHEMAS: dict[str, Schema] = {
     "SendAnswer": obj(
         {
             "id": STRING | {"description": "The message's id in logs and webhook events"},
-            "message_id": STRING,
+            "message_id": STRING | {"description": "The Message-ID without angle brackets, as the message log keeps it"},
             "recipients": {"type": "array", "items": obj(
                 {"address": STRING, "status": {"type": "string", "enum": ["delivered", "queued", "bounced", "refused"]}},
                 ["address", "status"],
@@ -280,6 +288,25 @@ SCHEMAS: dict[str, Schema] = {
         ["at", "actor", "ip", "action", "target", "domain", "detail", "token"],
     ),
     "AuditPage": items_of("AuditEntry", offset=COUNT, limit=COUNT),
+    "LoggedRecipient": obj(
+        {"address": STRING, "status": LOG_STATUS, "attempts": COUNT, "reply": STRING, "updated_at": MOMENT},
+        ["address", "status", "attempts", "reply", "updated_at"],
+    ),
+    "TimelineEvent": obj(
+        {"status": LOG_STATUS, "reply": STRING, "relay": STRING, "at": MOMENT}, ["status", "reply", "relay", "at"]
+    ),
+    "LoggedRecipientTimeline": obj(
+        {"address": STRING, "status": LOG_STATUS, "attempts": COUNT, "reply": STRING, "updated_at": MOMENT,
+         "timeline": {"type": "array", "items": ref("TimelineEvent")}},
+        ["address", "status", "attempts", "reply", "updated_at", "timeline"],
+    ),
+    "LoggedMessage": obj(LOGGED_MESSAGE | {"recipients": {"type": "array", "items": ref("LoggedRecipient")}},
+                         [*LOGGED_MESSAGE, "recipients"]),
+    "LoggedMessageTimeline": obj(
+        LOGGED_MESSAGE | {"recipients": {"type": "array", "items": ref("LoggedRecipientTimeline")}},
+        [*LOGGED_MESSAGE, "recipients"],
+    ),
+    "LoggedMessagePage": items_of("LoggedMessage", next_cursor={"type": ["string", "null"]}),
     "Me": obj(
         {"address": STRING, "is_global_admin": BOOLEAN, "domains": STRINGS, "read_only": BOOLEAN},
         ["address", "is_global_admin", "domains", "read_only"],
@@ -475,7 +502,24 @@ def paths() -> dict[str, Schema]:
             ),
         },
         "/me": {"get": operation("What the presented token may do", ("200", "Me"))},
-        "/messages": {"post": SEND_OPERATION},
+        "/messages": {
+            "post": SEND_OPERATION,
+            "get": operation(
+                "The message log, newest first: each message accepted or refused, with its recipients' states",
+                ("200", "LoggedMessagePage"),
+                params=[query_param("sender", TEXT_FILTER), query_param("recipient", TEXT_FILTER),
+                        query_param("message_id", {"type": "string", "maxLength": 1024}),
+                        query_param("status", LOG_STATUS),
+                        query_param("since", MOMENT), query_param("until", MOMENT),
+                        query_param("cursor", {"type": "string", "pattern": "^[0-9a-f]{20}$"}
+                                    | {"description": "next_cursor of the page before"}),
+                        query_param("limit", {"type": "integer", "minimum": 1, "maximum": LOG_PAGE_MAX})],
+            ),
+        },
+        "/messages/{id}": {
+            "parameters": [path_param("id")],
+            "get": operation("One logged message with each recipient's timeline", ("200", "LoggedMessageTimeline")),
+        },
         "/webhooks": {
             "get": operation("The webhooks of the token's domains", ("200", "WebhookList"), params=[DOMAIN_FILTER]),
             "post": operation("Add a webhook to a domain (its managers); its URL must resolve to public addresses",

@@ -16,6 +16,7 @@ from shared.storage.models.idempotency import IdempotentSend
 from shared.storage.models.imap import ImapUsage
 from shared.storage.models.login import AppPassword, LoginFailure, MailboxLogin
 from shared.storage.models.mailbox import Mailbox, MailboxForward, domain_manager
+from shared.storage.models.message_log import LogEvent, LoggedMessage, LoggedRecipient
 from shared.storage.models.queue import (
     DeliveryStatus,
     OutboundMessage,
@@ -41,6 +42,9 @@ __all__ = [
     "GroupMember",
     "IdempotentSend",
     "ImapUsage",
+    "LogEvent",
+    "LoggedMessage",
+    "LoggedRecipient",
     "LoginFailure",
     "Mailbox",
     "MailboxForward",

@@ -30,6 +30,9 @@ class OutboundMessage(Timestamped, Base):
     body_path: Mapped[str] = mapped_column(String(512))
     size: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The message log entry (shared.mail.message_log) whose recipients this message carries;
+    # None for mail the system writes itself (bounces, automatic replies).
+    log_id: Mapped[str | None] = mapped_column(String(20), default=None, index=True)
 
     recipients: Mapped[list[OutboundRecipient]] = relationship(
         back_populates="message", cascade="all, delete-orphan", passive_deletes=True

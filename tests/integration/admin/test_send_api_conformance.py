@@ -18,6 +18,7 @@ from .support import World, bearer
 
 EXAMPLES_PER_OPERATION = 25
 SEMANTIC_REJECTIONS_ALLOWED = [checks.positive_data_acceptance]
+OWN_OPERATIONS = {"POST /messages", "GET /webhooks", "POST /webhooks", "DELETE /webhooks/{id}"}
 
 
 def test_send_api_and_webhooks_conform_to_the_document(app: Flask, db: Database, world: World) -> None:
@@ -27,11 +28,9 @@ def test_send_api_and_webhooks_conform_to_the_document(app: Flask, db: Database,
     manager = bearer(db, world.manager, read_only=False)
     operations = [
         result.ok() for result in schema.get_all_operations()
-        if isinstance(result, Ok) and result.ok().path.startswith(("/messages", "/webhooks"))
+        if isinstance(result, Ok) and f"{result.ok().method.upper()} {result.ok().path}" in OWN_OPERATIONS
     ]
-    assert sorted(f"{op.method.upper()} {op.path}" for op in operations) == [
-        "DELETE /webhooks/{id}", "GET /webhooks", "POST /messages", "POST /webhooks",
-    ]
+    assert len(operations) == len(OWN_OPERATIONS)
     for operation in operations:
         conforms(operation, headers.get(operation.path, manager))
 

@@ -37,6 +37,7 @@ MODEL_TABLES = set(Base.metadata.tables)
 LATER_MIGRATIONS: list[tuple[str, set[str]]] = [
     ("0016", set()),
     ("0015", {"idempotent_send", "webhook", "webhook_delivery"}),
+    ("0014", {"message_log", "message_log_recipient", "message_log_event"}),
     ("0013", {"totp_factor", "recovery_code", "passkey", "portal_session", "password_reset_link"}),
     ("0012", {"app_password", "login_failure", "mailbox_login"}),
 ]
@@ -165,6 +166,8 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> No
         if revision == "0016":  # a column, dropped without copying the table (the domain triggers stay)
             assert "forbid_external_forwarding" not in columns_of(empty_settings, "domain")
             assert directory_triggers(empty_settings) == expected_directory_triggers(empty_settings)
+        if revision == "0014":
+            assert "log_id" not in columns_of(empty_settings, "outbound_message")
     assert {"require_2fa"} & columns_of(empty_settings, "domain") == set()
     assert "sends_mail" not in columns_of(empty_settings, "api_token")
     assert downgrade(empty_settings, "-1") == "0010"

@@ -27,7 +27,7 @@ def test_held_messages_wait_for_release_and_cancel_leaves_nothing(db: Database) 
         db, b"Subject: held\r\n\r\nx\r\n", sender="a@hosted.example", recipients=["x@remote.example"], held=True
     )
     assert outbound.claim(db, limit=10, lease=LEASE) == []
-    outbound.release(db, held)
+    outbound.release(db, [held])
     [delivery] = outbound.claim(db, limit=10, lease=LEASE)
     assert (delivery.message_id, delivery.domain, delivery.sender) == (held, "remote.example", "a@hosted.example")
     assert outbound.read_body(delivery) == b"Subject: held\r\n\r\nx\r\n"

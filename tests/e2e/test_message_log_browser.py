@@ -1,0 +1,80 @@
+"""Message tracking with real clients: swaks submits (the transcript's 250 names the log id),
+curl reads the message from the JSON API, and Chromium finds it on the Message log page, opens
+its timeline, and gives up on its queued recipient from the Queue page after the confirm step."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from integration.smtp.support import RunningSmtp
+from playwright.sync_api import Browser, expect
+
+from shared import accounts
+from shared.accounts import tokens
+from shared.accounts.message_tracking import get_message
+from shared.accounts.views import CONSOLE
+from shared.config import Settings
+from shared.storage.db import Database
+
+from .mailclients import Account, swaks_submit
+from .test_admin_browser import ADMIN, PASSWORD, browser, portal_url, sign_in, submit
+
+pytestmark = pytest.mark.e2e
+__all__ = ["browser", "portal_url"]
+QUEUED_AS = re.compile(r"<~ +250 2\.0\.0 Ok: queued as ([0-9a-f]{20})")
+STAFF, FAR = "staff@portal.example", "far@remote.example"
+
+
+def curl_json(url: str, token: str) -> object:
+    result = subprocess.run(
+        ["curl", "-sS", "--fail-with-body", "-H", f"Authorization: Bearer {token}", url],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    return json.loads(result.stdout)
+
+
+def test_a_submitted_message_is_tracked_by_swaks_curl_and_the_browser(
+    portal_url: str, browser: Browser, settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    accounts.create_mailbox(db, STAFF, "staff-password-1", actor=CONSOLE)
+    smtp = RunningSmtp(db)
+    try:
+        message = b"From: <chief@portal.example>\r\nSubject: tracked\r\nMessage-ID: <e2e@portal.example>\r\n\r\nhello\r\n"
+        transcript = swaks_submit(smtp.submission, Account(ADMIN, PASSWORD), [STAFF, FAR], message, tmp_path)
+    finally:
+        smtp.stop()
+    found = QUEUED_AS.search(transcript)
+    assert found, transcript
+    log_id = found.group(1)
+
+    token = tokens.create_token(db, ADMIN, name="e2e", read_only=True, actor=CONSOLE).secret
+    listed = curl_json(f"{portal_url}/api/v1/messages?recipient={STAFF}", token)
+    assert [item["id"] for item in listed["items"]] == [log_id]  # type: ignore[index]
+    one = curl_json(f"{portal_url}/api/v1/messages/{log_id}", token)
+    assert one["message_id"] == "e2e@portal.example" and one["via"] == "submission"  # type: ignore[index]
+    states = {r["address"]: [e["status"] for e in r["timeline"]] for r in one["recipients"]}  # type: ignore[index]
+    assert states == {STAFF: ["delivered"], FAR: ["queued"]}
+
+    page = browser.new_context(locale="en-GB").new_page()
+    sign_in(page, portal_url)
+    page.get_by_role("link", name="Message log").click()
+    page.get_by_label("Recipient", exact=True).fill(STAFF)
+    submit(page, "Search")
+    page.get_by_role("link", name=log_id).click()
+    expect(page.get_by_role("heading", name=f"Message {log_id}")).to_be_visible()
+    expect(page.locator(f'section[data-recipient="{FAR}"]')).to_contain_text("queued")
+
+    page.get_by_role("link", name="Queue", exact=True).click()
+    row = page.locator(f'#queue tr[data-id="{log_id}"]')
+    row.get_by_role("link", name="Give up and bounce").click()
+    expect(page.locator(".warning")).to_contain_text(FAR)
+    submit(page, "Give up and bounce")
+    expect(page.get_by_role("status")).to_contain_text("were given up and bounced to the sender")
+    expect(page.locator("#queue-empty")).to_be_visible()
+    assert {r.address: r.status for r in get_message(db, log_id, actor=CONSOLE).recipients} == {
+        STAFF: "delivered", FAR: "bounced"
+    }
+    assert accounts.list_audit(db, actor=CONSOLE, action="queue.bounce")[0].target == log_id

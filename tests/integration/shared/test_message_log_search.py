@@ -1,0 +1,74 @@
+"""The message log search walks indexes chunk by chunk: following the cursors gives every
+matching message once, newest first, however small the chunks and the per-page scan budget,
+for each way a search is driven (key, sender, recipient, status, a manager's two streams)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from shared import accounts
+from shared.accounts import message_tracking
+from shared.accounts.message_tracking import LogFilters, search_messages
+from shared.accounts.permissions import scope_of
+from shared.accounts.views import CONSOLE, Actor
+from shared.mail import message_log
+from shared.storage.db import Database
+
+DOMAINS = ("a.example", "b.example", "c.example")
+
+
+def seed(db: Database) -> list[message_log.Entry]:
+    entries = []
+    for number in range(30):
+        sender = f"s{number % 4}@{DOMAINS[number % 3]}"
+        to = f"r{number % 5}@{DOMAINS[(number + 1) % 3]}"
+        status = message_log.Status.BOUNCED if number % 7 == 0 else message_log.Status.DELIVERED
+        entry = message_log.Entry(
+            log_id=message_log.new_log_id(time.time() - 3600 + number),
+            sender=sender,
+            message_id=f"m{number}@x",
+            size=1,
+            origin=message_log.Origin("mx"),
+            outcomes=(message_log.Outcome(to, status),),
+        )
+        message_log.record_refusal(db, entry)  # written on its own, as any entry can be
+        entries.append(entry)
+    return entries[::-1]  # newest first
+
+
+def every_page(db: Database, actor: Actor, filters: LogFilters) -> list[str]:
+    ids, cursor = [], None
+    for _ in range(100):
+        page = search_messages(db, actor=actor, filters=filters, cursor=cursor, limit=3)
+        ids.extend(item.id for item in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return ids
+    raise AssertionError("the cursors never ended")
+
+
+@pytest.mark.parametrize("budget", [(2, 4), (1000, 20_000)])
+def test_cursors_give_every_match_once_newest_first(db: Database, monkeypatch: pytest.MonkeyPatch, budget: tuple[int, int]) -> None:
+    monkeypatch.setattr(message_tracking, "MAX_CHUNK", budget[0])
+    monkeypatch.setattr(message_tracking, "MAX_SCANNED", budget[1])
+    for domain in DOMAINS:
+        accounts.create_domain(db, domain, actor=CONSOLE)
+    entries = seed(db)
+    manager = Actor(scope_of("boss@a.example", is_global_admin=False, managed_domains=["a.example"]))
+
+    def expected(keep: object) -> list[str]:
+        return [e.log_id for e in entries if keep(e)]  # type: ignore[operator]
+
+    recipient = lambda e: e.outcomes[0].address  # noqa: E731
+    assert every_page(db, CONSOLE, LogFilters()) == expected(lambda e: True)
+    assert every_page(db, CONSOLE, LogFilters(sender="s1@b.example")) == expected(lambda e: e.sender == "s1@b.example")
+    assert every_page(db, CONSOLE, LogFilters(recipient="r2@a.example")) == expected(lambda e: recipient(e) == "r2@a.example")
+    assert every_page(db, CONSOLE, LogFilters(status="bounced")) == expected(
+        lambda e: e.outcomes[0].status is message_log.Status.BOUNCED
+    )
+    in_a = lambda e: e.sender.endswith("@a.example") or recipient(e).endswith("@a.example")  # noqa: E731
+    assert every_page(db, manager, LogFilters()) == expected(in_a)
+    assert every_page(db, manager, LogFilters(status="delivered")) == expected(
+        lambda e: in_a(e) and e.outcomes[0].status is message_log.Status.DELIVERED
+    )
