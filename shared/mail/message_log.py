@@ -37,6 +37,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 
+from shared.mail import webhooks
 from shared.mail.completion import header_fields
 from shared.storage import rawsql
 from shared.storage.db import Database
@@ -282,6 +283,11 @@ def record_outcome(
     s.add(LogEvent(log_id=log_id, address=address, status=outcome.status.value, reply=reply,
                    relay=outcome.relay, at=moment))
     log_line(log_id, sender, outcome)
+    event = f"message.{outcome.status.value}"
+    if event in webhooks.EVENTS:
+        payload = {"id": log_id, "from": sender, "recipient": address, "status": outcome.status.value,
+                   "reply": reply, "relay": outcome.relay, "attempts": attempts}
+        webhooks.queue_event(s, event, payload, moment)
 
 
 # -- retention ---------------------------------------------------------------------------
