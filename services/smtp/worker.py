@@ -46,8 +46,9 @@ class OutboundWorker:
                     pass
 
     async def run_once(self) -> int:
-        """One round: sweep orphans and expired message log entries when due, claim, deliver, settle,
-        then the webhooks' turn. Returns how many queue entries and webhook deliveries were claimed."""
+        """One round: sweep orphans and expired message log entries when due, claim, deliver,
+        settle, then the webhooks' turn. Returns how many queue entries and webhook deliveries
+        were claimed."""
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + ORPHAN_SWEEP_SECONDS
             await asyncio.to_thread(outbound.purge_orphans, self.db)

@@ -10,7 +10,6 @@ each recipient's status: `delivered` (in the mailbox), `queued` (leaving, or for
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,13 +20,11 @@ from shared.accounts.permissions import require_sender
 from shared.accounts.views import Actor
 from shared.errors import N_, LimitExceeded, PermissionDenied
 from shared.mail import mailflow, message_log, ratelimit, webhooks
-from shared.mail.composition import Draft, FieldError, authors, complete_raw, compose, mailbox_of
+from shared.mail.composition import Draft, FieldError, authors, complete_raw, compose, mailbox_of, message_id
 from shared.mail.routing import Refusal, may_send_as, resolve_recipient
 from shared.storage.db import Database
 
 MAX_TAGS = 10
-# What the message log records for a recipient the answer calls `refused` (as RCPT would answer).
-REFUSED_REPLY = "550 5.1.1 no such recipient here"
 
 
 class NotYourAddress(PermissionDenied):
@@ -52,7 +49,7 @@ class Routes:
     mailboxes: dict[str, tuple[int, ...]]
     remote: dict[str, str | None]
     refused: tuple[str, ...]
-    addresses: dict[int, str]  # each mailbox's own address, for the message log
+    mailbox_addresses: dict[int, str]  # each mailbox's own address, as the message log names it
 
 
 def send_message(
@@ -84,8 +81,8 @@ def send_message(
         if not ratelimit.consume_submission(db, actor.address):
             limit = db.settings.submission_rate_per_hour
             raise LimitExceeded(N_("the limit of %(limit)d messages an hour is reached; try again later"), limit=limit)
-        origin = message_log.Origin("api", client_ip=actor.ip or "", user=actor.address)
-        answer = _send(db, sender, recipients, message, envelope.tags, origin, (token_id, idempotency_key))
+        origin = message_log.Origin("api", actor.ip or "", actor.address)
+        answer = _send(db, sender, recipients, message, envelope.tags, (token_id, idempotency_key), origin)
     except BaseException:
         if idempotency_key is not None:
             idempotency.give_back(db, token_id, idempotency_key)
@@ -151,8 +148,8 @@ def _send(
     recipients: Sequence[str],
     message: bytes,
     tags: Sequence[str],
-    origin: message_log.Origin,
     idempotent: tuple[int, str | None],
+    origin: message_log.Origin,
 ) -> dict[str, Any]:
     routes = _route(db, sender, recipients)
     if len(routes.refused) == len(recipients):
@@ -164,13 +161,13 @@ def _send(
         return_path=sender,
         mailbox_ids=mailbox_ids,
         remote=routes.remote,
-        origin=dataclasses.replace(origin, refused=tuple((address, REFUSED_REPLY) for address in routes.refused)),
-        mailbox_addresses=routes.addresses,
+        origin=origin,
+        mailbox_addresses=routes.mailbox_addresses,
     )
     statuses = {address: _status(routes, accepted, address) for address in recipients}
     answer = {
         "id": accepted.log_id,
-        "message_id": message_log.header_message_id(message),  # as the log keeps it: no angle brackets
+        "message_id": message_id(message),
         "recipients": [{"address": address, "status": status} for address, status in statuses.items()],
     }
     common = {"id": accepted.log_id, "message_id": answer["message_id"], "from": sender, "tags": list(tags)}

@@ -181,7 +181,8 @@ def _visible_token(s: Session, actor: Actor, token_id: int) -> tuple[ApiToken, s
     found = s.execute(query.where(ApiToken.id == token_id, *_owned(actor, None))).one_or_none()
     if found is None:
         raise NotFound(N_("unknown token: %(token)s"), token=token_id)
-    return found.tuple()
+    token, owner = found
+    return token, owner
 
 
 def get_token(db: Database, token_id: int, *, actor: Actor) -> TokenView:

@@ -286,8 +286,8 @@ def record_outcome(
     event = f"message.{outcome.status.value}"
     if event in webhooks.EVENTS:
         payload = {"id": log_id, "from": sender, "recipient": address, "status": outcome.status.value,
-                   "reply": reply, "relay": outcome.relay, "attempts": attempts}
-        webhooks.queue_event(s, event, payload, moment)
+                   "attempts": attempts, "relay": outcome.relay, "reply": reply}
+        webhooks.queue_event(s, event, payload, now=moment)
 
 
 # -- retention ---------------------------------------------------------------------------

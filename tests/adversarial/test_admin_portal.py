@@ -8,9 +8,9 @@ later without CSRF, without a scope check or without a case here makes them fail
 
 from __future__ import annotations
 
+import dataclasses
 import plistlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -29,8 +29,10 @@ from shared.accounts.passwords import hash_password
 from shared.accounts.permissions import scope_of
 from shared.accounts.quarantine import list_junk_messages
 from shared.accounts.views import CONSOLE, Actor
+from shared.accounts.webhooks import create_webhook, list_webhooks
 from shared.errors import NotFound, PermissionDenied
 from shared.mail.autoreply import Notice
+from shared.mail.webhooks import EVENTS
 from shared.storage.db import Database
 from tests.junkmail import put_in_junk
 from tests.messagelog import accept
@@ -45,7 +47,7 @@ XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'"
 XSS_MARKERS = ("<script>alert(", "<img src=x onerror")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Targets:
     """The objects of one domain that the routes' URL parameters name."""
 
@@ -60,6 +62,7 @@ class Targets:
     app_password_id: int
     session_id: int  # a portal session of `mailbox`
     log_id: str  # a message of the domain's mailbox, waiting in the outbound queue
+    webhook_id: int
     passkey_id: int = 1  # none exists: no page may tell another mailbox's from a missing one
     reset_token: str = "not-a-reset-link"
 
@@ -77,6 +80,7 @@ class Targets:
             "passkey_id": self.passkey_id,
             "token": self.reset_token,
             "log_id": self.log_id,
+            "webhook_id": self.webhook_id,
             "action": "retry",
         }
         missing = rule.arguments - values.keys()
@@ -94,6 +98,8 @@ def world(db: Database, password_hash: str) -> World:
     """alpha.example (root: global admin, boss: its manager, staff) and beta.example (someone),
     each with an alias, a group and an alias domain."""
     people = World()
+    # Each domain's webhook calls a loopback address, which only this setting allows.
+    hooks_to_anywhere = Database(dataclasses.replace(db.settings, webhook_allow_private=True))
     for domain in (people.alpha, people.beta):
         accounts.create_domain(db, domain, actor=CONSOLE)
         accounts.add_alias_domain(db, f"alias-{domain}", domain, actor=CONSOLE)
@@ -108,6 +114,8 @@ def world(db: Database, password_hash: str) -> World:
         put_in_junk(db, member)
         app_passwords.create_app_password(db, member, name=f"phone of {member}", actor=CONSOLE)
         accept(db, member, remote=["far@remote.example"], via="submission")
+        create_webhook(hooks_to_anywhere, domain, "http://127.0.0.1:9/hook", EVENTS, actor=CONSOLE)
+    hooks_to_anywhere.dispose()
     return people
 
 
@@ -128,9 +136,10 @@ def targets_in(domain: str, token_id: int, db: Database) -> Targets:
     portal_sessions.open_portal_session(db, mailbox, ip="192.0.2.1", user_agent="curl/8")
     [session] = portal_sessions.list_portal_sessions(db, mailbox, actor=CONSOLE)
     [logged] = search_messages(db, actor=CONSOLE, filters=LogFilters(sender=mailbox)).items
+    [hook] = list_webhooks(db, domain, actor=CONSOLE)
     return Targets(
         domain, mailbox, f"info@{domain}", f"team@{domain}", f"alias-{domain}", token_id, f"spam.{domain}", junk.id,
-        app.id, session.id, logged.id,
+        app.id, session.id, logged.id, hook.id,
     )
 
 
@@ -168,6 +177,7 @@ def state_of(db: Database, domain: str, mailbox: str) -> tuple[object, ...]:
         app_passwords.list_app_passwords(db, mailbox, actor=CONSOLE),
         [(t.id, t.owner, t.name, t.domains, t.read_only, t.expires_at) for t in tokens.list_tokens(db, actor=CONSOLE)],
         [w for w in list_queue(db, actor=CONSOLE) if w.sender == mailbox],
+        list_webhooks(db, domain, actor=CONSOLE),
     )
 
 
@@ -248,6 +258,8 @@ API_BODIES: dict[str, dict[str, Any]] = {
     "api.mailboxes.set_forwarding": {"destinations": [World.manager], "keep_copy": False},
     "api.mailboxes.set_password": {"password": INTRUDER},
     "api.mailboxes.update_mailbox": {"name": "taken over"},
+    "api.messages.send_message": {"from": World.other, "to": [World.manager], "subject": "taken over", "text": "x"},
+    "api.webhooks.create_webhook": {"domain": World.beta, "url": "https://hooks.example/x", "events": ["message.bounced"]},
 }
 # Pages that create something in the domain named by a form field rather than the URL.
 CREATED_IN_A_FIELD = {"aliases.create", "domains.create", "groups.create", "imports.apply", "mailboxes.create", "tokens.create"}

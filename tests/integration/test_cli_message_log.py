@@ -21,8 +21,8 @@ ALICE, BOB = "alice@example.com", "bob@example.com"
 @pytest.fixture
 def seeded(run, db: Database) -> tuple[object, str, str]:  # type: ignore[no-untyped-def]  # noqa: F811
     ok(run("domain", "add", "example.com"))
-    ok(run("mailbox", "add", ALICE, "--password", "x"))
-    ok(run("mailbox", "add", BOB, "--password", "x"))
+    ok(run("mailbox", "add", ALICE, "--password", "x-password-1"))
+    ok(run("mailbox", "add", BOB, "--password", "x-password-1"))
     inbound = accept(db, "Sender@Remote.example", local=[BOB], message_id="in@remote.example")
     outbound = accept(db, ALICE, remote=["far@remote.example", "near@remote.example"], via="submission")
     return run, inbound, outbound

@@ -75,18 +75,18 @@ TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 PROTOCOL = {"type": "string", "enum": ["smtp", "pop3", "imap"]}
 
 
+MOMENT = {"type": "string", "format": "date-time"}
+LOG_STATUS = {"type": "string", "enum": list(STATUSES)}
+LOGGED_MESSAGE: dict[str, Schema] = {
+    "id": STRING, "message_id": STRING, "sender": STRING, "size": COUNT,
+    "via": {"type": "string", "enum": list(VIAS)}, "client_ip": STRING, "user": STRING, "created_at": MOMENT,
+}
 EVENT = {"type": "string", "enum": list(EVENTS)}
 WEBHOOK_PROPERTIES: dict[str, Schema] = {
     "id": COUNT, "domain": STRING, "url": STRING, "events": {"type": "array", "items": EVENT},
     "enabled": BOOLEAN | {"description": "False once deliveries failed for 24 hours; add the endpoint again"},
     "disabled_at": {"type": ["string", "null"], "format": "date-time"},
     "last_error": STRING, "created_at": {"type": "string", "format": "date-time"},
-}
-MOMENT = {"type": "string", "format": "date-time"}
-LOG_STATUS = {"type": "string", "enum": list(STATUSES)}
-LOGGED_MESSAGE: dict[str, Schema] = {
-    "id": STRING, "message_id": STRING, "sender": STRING, "size": COUNT,
-    "via": {"type": "string", "enum": list(VIAS)}, "client_ip": STRING, "user": STRING, "created_at": MOMENT,
 }
 
 
@@ -124,7 +124,7 @@ SEND_SCHEMAS: dict[str, Schema] = {
     "SendAnswer": obj(
         {
             "id": STRING | {"description": "The message's id in logs and webhook events"},
-            "message_id": STRING | {"description": "The Message-ID without angle brackets, as the message log keeps it"},
+            "message_id": STRING,
             "recipients": {"type": "array", "items": obj(
                 {"address": STRING, "status": {"type": "string", "enum": ["delivered", "queued", "bounced", "refused"]}},
                 ["address", "status"],
@@ -503,7 +503,6 @@ def paths() -> dict[str, Schema]:
         },
         "/me": {"get": operation("What the presented token may do", ("200", "Me"))},
         "/messages": {
-            "post": SEND_OPERATION,
             "get": operation(
                 "The message log, newest first: each message accepted or refused, with its recipients' states",
                 ("200", "LoggedMessagePage"),
@@ -515,6 +514,7 @@ def paths() -> dict[str, Schema]:
                                     | {"description": "next_cursor of the page before"}),
                         query_param("limit", {"type": "integer", "minimum": 1, "maximum": LOG_PAGE_MAX})],
             ),
+            "post": SEND_OPERATION,
         },
         "/messages/{id}": {
             "parameters": [path_param("id")],

@@ -18,7 +18,6 @@ from .support import World, bearer
 
 EXAMPLES_PER_OPERATION = 25
 SEMANTIC_REJECTIONS_ALLOWED = [checks.positive_data_acceptance]
-OWN_OPERATIONS = {"POST /messages", "GET /webhooks", "POST /webhooks", "DELETE /webhooks/{id}"}
 
 
 def test_send_api_and_webhooks_conform_to_the_document(app: Flask, db: Database, world: World) -> None:
@@ -26,11 +25,15 @@ def test_send_api_and_webhooks_conform_to_the_document(app: Flask, db: Database,
     sender = tokens.create_token(db, world.staff, name="app", sends_mail=True, actor=CONSOLE).secret
     headers = {"/messages": {"Authorization": f"Bearer {sender}"}}
     manager = bearer(db, world.manager, read_only=False)
+    # The message log's reads (GET /messages...) are the read API's, checked with it.
     operations = [
         result.ok() for result in schema.get_all_operations()
-        if isinstance(result, Ok) and f"{result.ok().method.upper()} {result.ok().path}" in OWN_OPERATIONS
+        if isinstance(result, Ok)
+        and (result.ok().path.startswith("/webhooks") or (result.ok().path, result.ok().method) == ("/messages", "post"))
     ]
-    assert len(operations) == len(OWN_OPERATIONS)
+    assert sorted(f"{op.method.upper()} {op.path}" for op in operations) == [
+        "DELETE /webhooks/{id}", "GET /webhooks", "POST /messages", "POST /webhooks",
+    ]
     for operation in operations:
         conforms(operation, headers.get(operation.path, manager))
 
