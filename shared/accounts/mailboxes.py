@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from shared.accounts import audit
-from shared.accounts.passwords import hash_password, is_importable_hash
+from shared.accounts.passwords import hash_password, is_common_password, is_importable_hash
 from shared.accounts.permissions import (
     Scope,
     address_in_scope,
@@ -40,9 +40,12 @@ from shared.storage.models import Mailbox
 
 
 def check_password_text(password: str, min_length: int) -> None:
-    """The one password rule (BEACONMAIL_PASSWORD_MIN_LENGTH), for every path that sets one."""
+    """The one password rule (BEACONMAIL_PASSWORD_MIN_LENGTH, and none of the most common
+    passwords), for every path that sets one."""
     if len(password) < min_length:
         raise InvalidValue(N_("the password must have at least %(count)d characters"), count=min_length)
+    if is_common_password(password):
+        raise InvalidValue(N_("the password is one of the most common ones: choose another"))
     if len(password) > 1024 or any(ord(ch) < 32 or ch == "\x7f" for ch in password):
         raise InvalidValue(N_("the password must be at most 1024 characters without control characters"))
 

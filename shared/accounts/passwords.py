@@ -10,6 +10,7 @@ largest cost, and each POP3 or SMTP AUTH login pays it (figures in bench/RESULTS
 """
 from __future__ import annotations
 
+import functools
 import re
 
 import nacl.exceptions
@@ -32,6 +33,20 @@ _SODIUM_ARGON2ID = re.compile(r"\$argon2id\$v=19\$m=\d+,t=\d+,p=1\$")
 # literal with CONTEXT's parameters (a test keeps them equal): hashing it at import cost every
 # process that imports the accounts, each `beaconmail` command included, an argon2 run.
 DUMMY_HASH = "$argon2id$v=19$m=19456,t=2,p=1$TonxnpPSGuM8x1hrjbF27g$EqPrzgPjzZJkeX6boaw4Kamln/Fz5NKvUrhlY/2nNPw"
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    # Imported on first use: the list is large, and only setting a password needs it.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def is_common_password(password: str) -> bool:
+    """Whether `password` (in any case) is one of the most common passwords, the first that a
+    guesser tries."""
+    return password.lower() in _common_passwords()
 
 
 def hash_password(password: str) -> str:

@@ -18,6 +18,7 @@ from shared.accounts import tokens, webhooks
 from shared.accounts.views import CONSOLE
 from shared.mail import webhook_delivery
 from shared.storage.db import Database
+from tests.e2e.smarthost import Smarthost
 from tests.webhook_receiver import Receiver, webhook_receiver
 
 from .support import World, bearer
@@ -53,11 +54,11 @@ def add_hook(api: FlaskClient, db: Database, who: str, receiver: Receiver, **bod
     return created
 
 
-def send(api: FlaskClient, db: Database, world: World) -> dict[str, Any]:
+def send(api: FlaskClient, db: Database, world: World, to: str = World.manager) -> dict[str, Any]:
     issued = tokens.create_token(db, world.staff, name="app", sends_mail=True, actor=CONSOLE)
     answer = api.post(
         "/api/v1/messages",
-        json={"from": world.staff, "to": [world.manager], "subject": "hi", "text": "hello", "tags": ["t1"]},
+        json={"from": world.staff, "to": [to], "subject": "hi", "text": "hello", "tags": ["t1"]},
         headers={"Authorization": f"Bearer {issued.secret}"},
     )
     assert answer.status_code == 202
@@ -153,3 +154,21 @@ def test_private_addresses_are_refused_without_the_setting(app: Flask, db: Datab
         headers=bearer(db, world.manager, read_only=False),
     )
     assert answer.status_code == 422 and "non-public" in answer.get_json()["error"]["message"]
+
+
+def test_outcomes_after_acceptance_are_reported(open_db: Database, world: World, receiver: Receiver) -> None:
+    """The message log's record_outcome queues them: here a copy the smarthost took (message.relayed)."""
+    smarthost = Smarthost()
+    relaying = Database(dataclasses.replace(open_db.settings, relay_host=f"127.0.0.1:{smarthost.start()}"))
+    try:
+        api = create_app(relaying.settings, database=relaying).test_client()
+        add_hook(api, relaying, world.manager, receiver, events=["message.relayed"])
+        sent = send(api, relaying, world, to="friend@remote.example")
+        assert asyncio.run(OutboundWorker(relaying).run_once()) == 2  # the copy, then its webhook
+    finally:
+        relaying.dispose()
+        smarthost.stop()
+    (request,) = receiver.received
+    assert request.verified and request.event["type"] == "message.relayed"
+    data = request.event["data"]
+    assert (data["id"], data["recipient"], data["status"]) == (sent["id"], "friend@remote.example", "relayed")

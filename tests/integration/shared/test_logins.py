@@ -282,9 +282,17 @@ def test_every_path_that_sets_a_password_applies_the_minimum_length(strict: Data
         create_mailbox(strict, "new@example.com", "b", actor=CONSOLE)
     with pytest.raises(InvalidValue, match="at least 10 characters"):
         set_password(strict, ALICE, "123456789", actor=CONSOLE)
-    set_password(strict, ALICE, "1234567890", actor=CONSOLE)
-    plan = plan_import(strict, "address,password\nshort@example.com,abc\nlong@example.com,long enough\n", actor=CONSOLE)
-    assert [[str(error) for error in row.errors] for row in plan.rows] == [["the password must have at least 10 characters"], []]
+    with pytest.raises(InvalidValue, match="one of the most common"):
+        set_password(strict, ALICE, "1234567890", actor=CONSOLE)
+    with pytest.raises(InvalidValue, match="one of the most common"):
+        create_mailbox(strict, "new@example.com", "QwertyUIOP", actor=CONSOLE)
+    set_password(strict, ALICE, "1234567890-a", actor=CONSOLE)
+    plan = plan_import(
+        strict, "address,password\nshort@example.com,abc\nlong@example.com,long enough\nweak@example.com,iloveyou12\n", actor=CONSOLE
+    )
+    assert [[str(error) for error in row.errors] for row in plan.rows] == [
+        ["the password must have at least 10 characters"], [], ["the password is one of the most common ones: choose another"]
+    ]
     with pytest.raises(AuthFailed):  # what the issue found: a one-character password logged in to SMTP
         authenticate(strict, "new@example.com", "b", "smtp", HOME)
 
