@@ -315,7 +315,7 @@ class MessageLogFilterForm(FlaskForm):
     message_id = StringField(_l("Message-ID"), validators=[Optional(), Length(max=500)])
     status = SelectField(
         _l("Status"),
-        choices=[("", _l("Any status")), *((status, status) for status in STATUSES)],
+        choices=[SelectChoice("", _l("Any status")), *(SelectChoice(status, status) for status in STATUSES)],
         validators=[Optional()],
     )
     since = DateField(_l("From day"), validators=[Optional()])
