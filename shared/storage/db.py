@@ -1,6 +1,7 @@
 """Engine and session factory for a Settings; no models here."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import math
@@ -58,10 +59,9 @@ def create_private_sqlite_file(path: Path | None) -> None:
     SQLite gives its -wal and -shm files the database file's mode. An existing file is left as it is."""
     if path is None:
         return
-    try:
+    # There already, or no folder for it: SQLite says so in its own words when it opens the file.
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except (FileExistsError, FileNotFoundError):
-        pass  # there already, or no folder for it: SQLite says so in its own words
 
 
 class SqliteWriterLock:

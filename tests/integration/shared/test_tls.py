@@ -2,6 +2,7 @@
 and the contexts serving it, which load a changed pair without a restart."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import socket
@@ -99,11 +100,9 @@ def served_serial(context: ssl.SSLContext) -> int:
 
 
 def _server_handshake(context: ssl.SSLContext, sock: socket.socket) -> None:
-    try:
-        with context.wrap_socket(sock, server_side=True):
-            pass
-    except (ssl.SSLError, OSError):
-        pass  # the client hung up after reading the certificate
+    # The client hangs up once it has read the certificate: that ends the handshake either way.
+    with contextlib.suppress(ssl.SSLError, OSError):
+        context.wrap_socket(sock, server_side=True).close()
 
 
 def replace_pair(folder: Path, target: tuple[Path, Path]) -> int:
