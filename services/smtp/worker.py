@@ -13,6 +13,7 @@ import time
 from datetime import timedelta
 
 from services.smtp.relay import deliver_remote, for_all
+from shared.accounts import idempotency
 from shared.mail import mailflow, message_log, outbound, webhook_delivery
 from shared.storage.db import Database
 
@@ -46,7 +47,7 @@ class OutboundWorker:
                     pass
 
     async def run_once(self) -> int:
-        """One round: sweep orphans and expired message log entries when due, claim, deliver,
+        """One round: sweep orphans, expired message log entries and idempotency keys when due, claim, deliver,
         settle, then the webhooks' turn. Returns how many queue entries and webhook deliveries
         were claimed."""
         if time.monotonic() >= self._next_sweep:
@@ -54,6 +55,7 @@ class OutboundWorker:
             await asyncio.to_thread(outbound.purge_orphans, self.db)
             days = self.db.settings.log_retention_days
             await asyncio.to_thread(message_log.purge_expired, self.db, days=days)
+            await asyncio.to_thread(idempotency.purge_expired, self.db)
         deliveries = await asyncio.to_thread(outbound.claim, self.db, limit=CLAIM_BATCH, lease=CLAIM_LEASE)
         await asyncio.gather(*(self._deliver(delivery) for delivery in deliveries))
         return len(deliveries) + await asyncio.to_thread(webhook_delivery.deliver_due, self.db)

@@ -10,6 +10,7 @@ each recipient's status: `delivered` (in the mailbox), `queued` (leaving, or for
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from shared.accounts.permissions import require_sender
 from shared.accounts.views import Actor
 from shared.errors import N_, LimitExceeded, PermissionDenied
 from shared.mail import mailflow, message_log, ratelimit, webhooks
-from shared.mail.composition import Draft, FieldError, authors, complete_raw, compose, mailbox_of, message_id
+from shared.mail.composition import Draft, FieldError, authors, complete_raw, compose, mailbox_of
 from shared.mail.routing import Refusal, may_send_as, resolve_recipient
 from shared.storage.db import Database
 
@@ -48,7 +49,7 @@ class Envelope:
 class Routes:
     mailboxes: dict[str, tuple[int, ...]]
     remote: dict[str, str | None]
-    refused: tuple[str, ...]
+    refused: tuple[tuple[str, str], ...]  # each refused address with our reason, as the log keeps it
     mailbox_addresses: dict[int, str]  # each mailbox's own address, as the message log names it
 
 
@@ -127,14 +128,14 @@ def _route(db: Database, sender: str, recipients: Sequence[str]) -> Routes:
     """Where each recipient's copy goes, as RCPT decides it for a signed-in user."""
     mailboxes: dict[str, tuple[int, ...]] = {}
     remote: dict[str, str | None] = {}
-    refused: list[str] = []
+    refused: list[tuple[str, str]] = []
     addresses: dict[int, str] = {}
     for address in recipients:
         plan = resolve_recipient(db, address, sender=sender)
         if plan.refusal is Refusal.NOT_HOSTED:
             remote[address] = None
         elif plan.refusal is not None:
-            refused.append(address)
+            refused.append((address, f"refused: {plan.refusal.value}"))
         else:
             mailboxes[address] = tuple(mailbox.id for mailbox in plan.mailboxes)
             addresses.update((mailbox.id, mailbox.address) for mailbox in plan.mailboxes)
@@ -152,8 +153,13 @@ def _send(
     origin: message_log.Origin,
 ) -> dict[str, Any]:
     routes = _route(db, sender, recipients)
+    origin = dataclasses.replace(origin, refused=routes.refused)
     if len(routes.refused) == len(recipients):
-        raise FieldError("to", N_("%(field)s: no recipient exists: %(addresses)s"), addresses=", ".join(routes.refused))
+        message_log.record_refusal(
+            db, message_log.refusal_entry(sender=sender, message=message, origin=origin, refused=routes.refused)
+        )
+        addresses = ", ".join(address for address, _reason in routes.refused)
+        raise FieldError("to", N_("%(field)s: no recipient exists: %(addresses)s"), addresses=addresses)
     mailbox_ids = sorted({number for numbers in routes.mailboxes.values() for number in numbers})
     accepted = mailflow.accept_message(
         db,
@@ -167,7 +173,7 @@ def _send(
     statuses = {address: _status(routes, accepted, address) for address in recipients}
     answer = {
         "id": accepted.log_id,
-        "message_id": message_id(message),
+        "message_id": message_log.header_message_id(message),
         "recipients": [{"address": address, "status": status} for address, status in statuses.items()],
     }
     common = {"id": accepted.log_id, "message_id": answer["message_id"], "from": sender, "tags": list(tags)}
@@ -188,7 +194,7 @@ def _send(
 
 
 def _status(routes: Routes, accepted: mailflow.Acceptance, address: str) -> str:
-    if address in routes.refused:
+    if any(address == refused for refused, _reason in routes.refused):
         return "refused"
     if address not in routes.mailboxes or not routes.mailboxes[address]:
         return "queued"

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from services.admin import create_app
 from shared.accounts import tokens
+from shared.accounts.message_tracking import LogFilters, get_message, search_messages
 from shared.accounts.views import CONSOLE
 from shared.config import Settings
 from shared.errors import InvalidValue
@@ -54,7 +55,10 @@ def test_a_send_token_delivers_to_a_local_mailbox(app: Flask, db: Database, worl
     assert set(body) == {"id", "message_id", "recipients"} and len(body["id"]) == 20
     assert body["recipients"] == [{"address": world.manager, "status": "delivered"}]
     (stored,) = inbox(db, world.manager)
-    assert stored["Message-ID"] == body["message_id"] and body["message_id"].endswith("@mx.test.example>")
+    # The answer's form is the log's: no angle brackets, so it finds the message in a search.
+    assert stored["Message-ID"] == f"<{body['message_id']}>" and body["message_id"].endswith("@mx.test.example")
+    (logged,) = search_messages(db, actor=CONSOLE, filters=LogFilters(message_id=body["message_id"])).items
+    assert logged.id == body["id"]
     assert stored["Date"] and stored["Subject"] == "Invoice 7" and stored["From"] == world.staff
     assert stored.get_content().strip() == "Hello from the API"
     (used,) = tokens.list_tokens(db, actor=CONSOLE)
@@ -103,7 +107,7 @@ def test_a_whole_message_is_completed_and_sent(app: Flask, db: Database, world: 
     answer = app.test_client().post(SEND_URL, json=request, headers=send_token(db, world.staff))
     assert answer.status_code == 202
     (stored,) = inbox(db, world.manager)
-    assert stored["Message-ID"] == answer.get_json()["message_id"] and stored["Date"] and stored["Subject"] == "raw"
+    assert stored["Message-ID"] == f"<{answer.get_json()['message_id']}>" and stored["Date"] and stored["Subject"] == "raw"
 
 
 def test_unknown_local_recipients_are_refused_in_the_answer(app: Flask, db: Database, world: World) -> None:
@@ -114,8 +118,15 @@ def test_unknown_local_recipients_are_refused_in_the_answer(app: Flask, db: Data
         {"address": world.manager, "status": "delivered"},
         {"address": "nobody@alpha.example", "status": "refused"},
     ]
+    logged = {r.address: (r.status, r.reply) for r in get_message(db, answer.get_json()["id"], actor=CONSOLE).recipients}
+    assert logged == {world.manager: ("delivered", ""), "nobody@alpha.example": ("refused", "refused: no such user")}
     only_unknown = app.test_client().post(SEND_URL, json=draft(world, to=["nobody@alpha.example"]), headers=send_token(db, world.staff))
     assert only_unknown.status_code == 422 and only_unknown.get_json()["field"] == "to"
+    found = search_messages(db, actor=CONSOLE, filters=LogFilters(status="refused", sender=world.staff)).items
+    (refusal,) = [entry for entry in found if entry.id != answer.get_json()["id"]]
+    assert len(found) == 2 and refusal.via == "api"
+    (refused,) = get_message(db, refusal.id, actor=CONSOLE).recipients
+    assert (refused.address, refused.status, refused.reply) == ("nobody@alpha.example", "refused", "refused: no such user")
 
 
 @pytest.mark.parametrize(
