@@ -20,7 +20,7 @@ from shared.accounts import idempotency
 from shared.accounts.permissions import require_sender
 from shared.accounts.views import Actor
 from shared.errors import N_, LimitExceeded, PermissionDenied
-from shared.mail import mailflow, message_log, ratelimit, webhooks
+from shared.mail import mailflow, message_log, ratelimit
 from shared.mail.composition import Draft, FieldError, authors, complete_raw, compose, mailbox_of
 from shared.mail.routing import Refusal, may_send_as, resolve_recipient
 from shared.storage.db import Database
@@ -82,8 +82,8 @@ def send_message(
         if not ratelimit.consume_submission(db, actor.address):
             limit = db.settings.submission_rate_per_hour
             raise LimitExceeded(N_("the limit of %(limit)d messages an hour is reached; try again later"), limit=limit)
-        origin = message_log.Origin("api", actor.ip or "", actor.address)
-        answer = _send(db, sender, recipients, message, envelope.tags, (token_id, idempotency_key), origin)
+        origin = message_log.Origin("api", actor.ip or "", actor.address, tags=envelope.tags)
+        answer = _send(db, sender, recipients, message, (token_id, idempotency_key), origin)
     except BaseException:
         if idempotency_key is not None:
             idempotency.give_back(db, token_id, idempotency_key)
@@ -148,7 +148,6 @@ def _send(
     sender: str,
     recipients: Sequence[str],
     message: bytes,
-    tags: Sequence[str],
     idempotent: tuple[int, str | None],
     origin: message_log.Origin,
 ) -> dict[str, Any]:
@@ -170,26 +169,15 @@ def _send(
         origin=origin,
         mailbox_addresses=routes.mailbox_addresses,
     )
-    statuses = {address: _status(routes, accepted, address) for address in recipients}
     answer = {
         "id": accepted.log_id,
         "message_id": message_log.header_message_id(message),
-        "recipients": [{"address": address, "status": status} for address, status in statuses.items()],
+        "recipients": [{"address": address, "status": _status(routes, accepted, address)} for address in recipients],
     }
-    common = {"id": accepted.log_id, "message_id": answer["message_id"], "from": sender, "tags": list(tags)}
-    events = [("message.received", common | {"recipients": list(recipients)})]
-    events += [
-        ("message.delivered", common | {"recipient": address, "status": status})
-        for address, status in statuses.items()
-        if status == "delivered"
-    ]
     token_id, key = idempotent
-    if key is None and not webhooks.is_listened(db, events):
-        return answer  # nothing to write: no second write transaction per message
-    with db.session.begin() as s:
-        if key is not None:
+    if key is not None:
+        with db.session.begin() as s:
             idempotency.keep_answer(s, token_id, key, answer)
-        webhooks.queue_events(s, events)
     return answer
 
 

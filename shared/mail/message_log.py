@@ -32,10 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Table, bindparam, delete, insert, select, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.types import UserDefinedType
 
 from shared.mail import webhooks
 from shared.mail.completion import header_fields
@@ -68,12 +66,14 @@ STATUSES = tuple(status.value for status in Status)
 @dataclass(frozen=True)
 class Origin:
     """How a message came: `via` (mx, submission, api), the client's address, the signed-in
-    user ("" for none), and the recipients refused at RCPT with our reply."""
+    user ("" for none), the recipients refused at RCPT with our reply, and the tags an API
+    sender gave (passed on to webhooks)."""
 
     via: str
     client_ip: str = ""
     user: str = ""
     refused: tuple[tuple[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.via not in VIAS:
@@ -128,29 +128,8 @@ _MESSAGE_TABLE = LoggedMessage.metadata.tables[LoggedMessage.__tablename__]
 _RECIPIENT_TABLE = LoggedMessage.metadata.tables[LoggedRecipient.__tablename__]
 
 
-class _AsStored(UserDefinedType[Any]):
-    """A parameter passed to the driver as it is: no bind processor, no cast."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **kw: Any) -> str:
-        return "TEXT"
-
-
-def _raw_values(table: Table, suffix: str = "") -> dict[str, Any]:
-    """Every column but a generated key, as untyped parameters named `<column><suffix>`: raw
-    statements take no bind processors (shared.storage.rawsql), so times are passed as each
-    database stores them (_stamp)."""
-    generated = [c for c in table.primary_key.columns if isinstance(c.type, Integer)]
-    return {
-        c.name: bindparam(c.name + suffix, type_=_AsStored()) if isinstance(c.type, DateTime) else bindparam(c.name + suffix)
-        for c in table.c
-        if c not in generated
-    }
-
-
-_INSERT_MESSAGE = rawsql.RawStatement(insert(_MESSAGE_TABLE).values(_raw_values(_MESSAGE_TABLE)))
-_INSERT_RECIPIENT = rawsql.RawStatement(insert(_RECIPIENT_TABLE).values(_raw_values(_RECIPIENT_TABLE)))
+_INSERT_MESSAGE = rawsql.RawStatement(insert(_MESSAGE_TABLE).values(rawsql.untyped_values(_MESSAGE_TABLE)))
+_INSERT_RECIPIENT = rawsql.RawStatement(insert(_RECIPIENT_TABLE).values(rawsql.untyped_values(_RECIPIENT_TABLE)))
 # PostgreSQL: the message and its recipients in one statement (one round trip), by recipient
 # count; up to TOGETHER_MAX recipients (a statement takes at most 65,535 parameters, and each
 # count is a statement of its own to keep).
@@ -160,8 +139,8 @@ _INSERT_TOGETHER: dict[int, rawsql.RawStatement] = {}
 
 def _inserted_together(count: int) -> rawsql.RawStatement:
     if count not in _INSERT_TOGETHER:
-        logged = insert(_MESSAGE_TABLE).values(_raw_values(_MESSAGE_TABLE)).cte("logged")
-        rows = [_raw_values(_RECIPIENT_TABLE, f"_{n}") for n in range(count)]
+        logged = insert(_MESSAGE_TABLE).values(rawsql.untyped_values(_MESSAGE_TABLE)).cte("logged")
+        rows = [rawsql.untyped_values(_RECIPIENT_TABLE, f"_{n}") for n in range(count)]
         _INSERT_TOGETHER[count] = rawsql.RawStatement(insert(_RECIPIENT_TABLE).values(rows).add_cte(logged))
     return _INSERT_TOGETHER[count]
 
@@ -186,17 +165,10 @@ def _rows(entry: Entry) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return message, recipients
 
 
-def _stamp(dialect: Dialect, moment: datetime) -> Any:
-    """What SQLAlchemy itself would store: SQLite keeps naive UTC text."""
-    if dialect.name == "sqlite":
-        return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
-    return moment
-
-
 def write(cursor: rawsql.RawCursor, entry: Entry) -> None:
     """Write `entry` on a raw cursor, in the transaction of the caller (a delivery's reservation)."""
     message, recipients = _rows(entry)
-    stamp = _stamp(cursor.dialect, entry.at)
+    stamp = rawsql.stamp(cursor.dialect, entry.at)
     if cursor.dialect.name == "postgresql" and 0 < len(recipients) <= TOGETHER_MAX:
         values = {f"{key}_{n}": value for n, row in enumerate(recipients) for key, value in row.items()}
         stamps = {f"updated_at_{n}": stamp for n in range(len(recipients))}
@@ -204,6 +176,7 @@ def write(cursor: rawsql.RawCursor, entry: Entry) -> None:
     else:  # SQLite has no INSERT in WITH; its statements cost no round trip
         _INSERT_MESSAGE.execute(cursor, {**message, "created_at": stamp})
         _INSERT_RECIPIENT.execute_many(cursor, [{**row, "updated_at": stamp} for row in recipients])
+    webhooks.queue_events(cursor, _events(entry), entry.at, source=entry.log_id)
     _tell(entry)
 
 
@@ -213,7 +186,22 @@ def add(s: Session, entry: Entry) -> None:
     s.execute(insert(LoggedMessage), [message])
     if recipients:
         s.execute(insert(LoggedRecipient), recipients)
+    webhooks.queue_events(rawsql.of_session(s), _events(entry), entry.at, source=entry.log_id)
     _tell(entry)
+
+
+def _events(entry: Entry) -> list[webhooks.Event]:
+    """What webhooks hear of an accepted message: `message.received` once, for the recipients
+    it was kept for, and `message.delivered` per mailbox that has it. Nothing for a refusal."""
+    kept = [outcome for outcome in entry.outcomes if outcome.status is not Status.REFUSED]
+    if not kept:
+        return []
+    common = {"id": entry.log_id, "message_id": entry.message_id, "from": entry.sender, "tags": list(entry.origin.tags)}
+    delivered = [outcome.address for outcome in kept if outcome.status is Status.DELIVERED]
+    return [
+        ("message.received", common | {"recipients": [outcome.address for outcome in kept]}),
+        *(("message.delivered", common | {"recipient": address, "status": "delivered"}) for address in delivered),
+    ]
 
 
 def refusal_entry(*, sender: str, message: bytes, origin: Origin, refused: Sequence[tuple[str, str]]) -> Entry:
@@ -236,9 +224,11 @@ def record_refusal(db: Database, entry: Entry) -> None:
 
 
 def forget(db: Database, log_id: str) -> None:
-    """Take back an entry whose message was not kept after all (the answer becomes 4xx)."""
+    """Take back an entry whose message was not kept after all (the answer becomes 4xx), and
+    the webhook events queued with it."""
     with db.session.begin() as s:
         s.execute(delete(LoggedMessage).where(LoggedMessage.id == log_id))
+        webhooks.forget_events(s, log_id)
 
 
 def _tell(entry: Entry) -> None:
