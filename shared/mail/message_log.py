@@ -27,7 +27,7 @@ import enum
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -61,6 +61,19 @@ class Status(enum.Enum):
 
 
 STATUSES = tuple(status.value for status in Status)
+# A message's `status_bits`: every status its recipients have had (only ever added to: a
+# search still checks the recipients, the bits only let it skip messages). Stored: fixed values.
+STATUS_BITS = {
+    Status.QUEUED: 1, Status.DELIVERED: 2, Status.RELAYED: 4, Status.DEFERRED: 8,
+    Status.BOUNCED: 16, Status.FAILED: 32, Status.REFUSED: 64,
+}  # fmt: skip
+
+
+def status_bits(statuses: Iterable[Status]) -> int:
+    bits = 0
+    for status in statuses:
+        bits |= STATUS_BITS[status]
+    return bits
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,7 @@ def _rows(entry: Entry) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "client_ip": entry.origin.client_ip,
         "username": entry.origin.user,
         "created_at": entry.at,
+        "status_bits": status_bits(outcome.status for outcome in entry.outcomes),
     }
     recipients = [
         {"log_id": entry.log_id, "address": outcome.address.lower(), "domain": domain_of(outcome.address),
@@ -272,6 +286,11 @@ def record_outcome(
         return  # the entry is gone (retention) or was never written (a generated message)
     s.add(LogEvent(log_id=log_id, address=address, status=outcome.status.value, reply=reply,
                    relay=outcome.relay, at=moment))
+    s.execute(
+        update(LoggedMessage)
+        .where(LoggedMessage.id == log_id)
+        .values(status_bits=LoggedMessage.status_bits.op("|")(STATUS_BITS[outcome.status]))
+    )
     log_line(log_id, sender, outcome)
     event = f"message.{outcome.status.value}"
     if event in webhooks.EVENTS:

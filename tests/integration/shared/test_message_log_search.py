@@ -72,3 +72,28 @@ def test_cursors_give_every_match_once_newest_first(db: Database, monkeypatch: p
     assert every_page(db, manager, LogFilters(status="delivered")) == expected(
         lambda e: in_a(e) and e.outcomes[0].status is message_log.Status.DELIVERED
     )
+
+
+def test_a_manager_finds_a_status_a_later_outcome_gave_outside_their_domains(db: Database) -> None:
+    """The status bits skip messages: a state set after acceptance (record_outcome) must set its
+    bit too, or the manager's streams would skip the message."""
+    for domain in DOMAINS:
+        accounts.create_domain(db, domain, actor=CONSOLE)
+    Outcome, Status = message_log.Outcome, message_log.Status
+    entry = message_log.Entry(
+        log_id=message_log.new_log_id(),
+        sender="someone@b.example",
+        message_id="later@x",
+        size=1,
+        origin=message_log.Origin("submission"),
+        outcomes=(Outcome("r@a.example", Status.DELIVERED), Outcome("far@c.example", Status.QUEUED)),
+    )
+    message_log.record_refusal(db, entry)
+    manager = Actor(scope_of("boss@a.example", is_global_admin=False, managed_domains=["a.example"]))
+    assert every_page(db, manager, LogFilters(status="failed")) == []
+    with db.session.begin() as s:
+        failed = Outcome("far@c.example", Status.FAILED, "550 5.1.1 gone")
+        message_log.record_outcome(s, log_id=entry.log_id, sender=entry.sender, outcome=failed, attempts=1)
+    assert every_page(db, manager, LogFilters(status="failed")) == [entry.log_id]
+    assert every_page(db, manager, LogFilters(status="queued")) == []  # the recipients are checked still
+    assert every_page(db, manager, LogFilters(status="delivered")) == [entry.log_id]
