@@ -7,6 +7,7 @@ import dataclasses
 import email
 import re
 import threading
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from typing import Any
@@ -16,11 +17,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from services.admin import create_app
-from shared.accounts import tokens
+from shared.accounts import send_grants, tokens
 from shared.accounts.message_tracking import LogFilters, get_message, search_messages
 from shared.accounts.views import CONSOLE
 from shared.config import Settings
-from shared.errors import InvalidValue
+from shared.errors import AuthFailed, InvalidValue
 from shared.mail import outbound
 from shared.storage.db import Database
 from shared.storage.maildirs import list_messages
@@ -172,6 +173,35 @@ def test_any_mailbox_may_hold_a_send_token_but_not_limited_to_domains(db: Databa
     assert issued.token.sends_mail and issued.token.read_only
     with pytest.raises(InvalidValue):
         tokens.create_token(db, world.staff, name="app", sends_mail=True, domains=[world.alpha], actor=CONSOLE)
+
+
+def test_a_revoked_send_token_stops_working_within_the_bound(db: Database, world: World) -> None:
+    """Send tokens are remembered KEPT_FOR after a verification; no longer."""
+    issued = tokens.create_token(db, world.staff, name="app", sends_mail=True, actor=CONSOLE)
+    start = datetime.now(UTC)
+    assert tokens.verify_token(db, issued.secret, now=start).scope.sends_mail
+    tokens.revoke_token(db, issued.token.id, actor=CONSOLE)
+    assert tokens.verify_token(db, issued.secret, now=start + timedelta(seconds=1)).token.id == issued.token.id
+    with pytest.raises(AuthFailed):
+        tokens.verify_token(db, issued.secret, now=start + send_grants.KEPT_FOR)
+
+
+def test_a_remembered_send_token_still_expires_on_time(db: Database, world: World) -> None:
+    start = datetime.now(UTC)
+    issued = tokens.create_token(
+        db, world.staff, name="app", sends_mail=True, expires_at=start + timedelta(seconds=2), actor=CONSOLE
+    )
+    assert tokens.verify_token(db, issued.secret, now=start).scope.sends_mail
+    with pytest.raises(AuthFailed):
+        tokens.verify_token(db, issued.secret, now=start + timedelta(seconds=2))
+
+
+def test_other_tokens_are_not_remembered(db: Database, world: World) -> None:
+    issued = tokens.create_token(db, world.manager, name="admin", actor=CONSOLE)
+    assert not tokens.verify_token(db, issued.secret).scope.sends_mail
+    tokens.revoke_token(db, issued.token.id, actor=CONSOLE)
+    with pytest.raises(AuthFailed):
+        tokens.verify_token(db, issued.secret)
 
 
 def test_the_same_idempotency_key_sends_once(app: Flask, db: Database, world: World) -> None:
