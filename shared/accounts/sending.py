@@ -2,7 +2,7 @@
 
 The message takes the path a submitted one takes, with the same rules: the owner must be
 allowed to send as `from` (shared.mail.routing.may_send_as), the hourly submission rate
-counts it (shared.mail.ratelimit), a written message gets Date and Message-ID as submission
+counts it (shared.mail.ratelimit) in the transaction that keeps it, a written message gets Date and Message-ID as submission
 completes one, and shared.mail.mailflow.accept_message delivers local copies and queues the
 others (the outbound relay signs them with DKIM, as it does submitted mail). The answer names
 each recipient's status: `delivered` (in the mailbox), `queued` (leaving, or forwarded),
@@ -11,7 +11,7 @@ each recipient's status: `delivered` (in the mailbox), `queued` (leaving, or for
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from shared.mail import mailflow, message_log, ratelimit
 from shared.mail.composition import Draft, FieldError, authors, complete_raw, compose, mailbox_of
 from shared.mail.routing import Refusal, may_send_as, resolve_recipient
 from shared.storage.db import Database
+from shared.storage.rawsql import RawCursor
 
 MAX_TAGS = 10
 
@@ -79,9 +80,6 @@ def send_message(
         if first is not None:
             return first, True
     try:
-        if not ratelimit.consume_submission(db, actor.address):
-            limit = db.settings.submission_rate_per_hour
-            raise LimitExceeded(N_("the limit of %(limit)d messages an hour is reached; try again later"), limit=limit)
         origin = message_log.Origin("api", actor.ip or "", actor.address, tags=envelope.tags)
         answer = _send(db, sender, recipients, message, (token_id, idempotency_key), origin)
     except BaseException:
@@ -168,6 +166,7 @@ def _send(
         remote=routes.remote,
         origin=origin,
         mailbox_addresses=routes.mailbox_addresses,
+        first=_counted(db, origin.user),
     )
     answer = {
         "id": accepted.log_id,
@@ -179,6 +178,20 @@ def _send(
         with db.session.begin() as s:
             idempotency.keep_answer(s, token_id, key, answer)
     return answer
+
+
+def _counted(db: Database, address: str) -> Callable[[RawCursor], None] | None:
+    """The hourly submission rate, counted in the transaction that keeps the message (no
+    commit of its own); over the limit, nothing is kept."""
+    limit = db.settings.submission_rate_per_hour
+    if limit == 0:
+        return None
+
+    def count(cursor: RawCursor) -> None:
+        if not ratelimit.take_submission(cursor, address, limit):
+            raise LimitExceeded(N_("the limit of %(limit)d messages an hour is reached; try again later"), limit=limit)
+
+    return count
 
 
 def _status(routes: Routes, accepted: mailflow.Acceptance, address: str) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import UserDefinedType
 
 from shared.storage.db import Database
@@ -66,12 +67,17 @@ class _AsStored(UserDefinedType[Any]):
         return "TEXT"
 
 
+def stored_param(name: str) -> BindParameter[Any]:
+    """A parameter the driver gets as it is: a time passed as `stamp` makes it."""
+    return bindparam(name, type_=_AsStored())
+
+
 def untyped_values(table: Table, suffix: str = "") -> dict[str, Any]:
     """Every column but a generated key, as untyped parameters named `<column><suffix>`, for an
     INSERT run here: raw statements take no bind processors, so times go as `stamp` makes them."""
     generated = [c for c in table.primary_key.columns if isinstance(c.type, Integer)]
     return {
-        c.name: bindparam(c.name + suffix, type_=_AsStored()) if isinstance(c.type, DateTime) else bindparam(c.name + suffix)
+        c.name: stored_param(c.name + suffix) if isinstance(c.type, DateTime) else bindparam(c.name + suffix)
         for c in table.c
         if c not in generated
     }

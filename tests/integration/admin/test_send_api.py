@@ -256,6 +256,26 @@ def test_the_hourly_submission_rate_applies(settings: Settings, db: Database, wo
     assert len(inbox(db, world.manager)) == 1
 
 
+def test_the_hourly_rate_counts_mail_that_only_leaves_and_keeps_none_over_it(
+    settings: Settings, db: Database, world: World
+) -> None:
+    """With no mailbox to reserve for, the count is taken where the queued copies are released."""
+    one_an_hour = Database(dataclasses.replace(settings, submission_rate_per_hour=1))
+    far = draft(world, to=["friend@remote.example"])
+    try:
+        client, headers = create_app(one_an_hour.settings, database=one_an_hour).test_client(), send_token(db, world.staff)
+        assert client.post(SEND_URL, json=far, headers=headers).status_code == 202
+        limited = client.post(SEND_URL, json=far, headers=headers)
+        assert client.post(SEND_URL, json=draft(world), headers=headers).status_code == 429
+    finally:
+        one_an_hour.dispose()
+    assert limited.status_code == 429
+    (delivery,) = outbound.claim(db, limit=10, lease=outbound.timedelta(minutes=1))
+    assert [r.address for r in delivery.recipients] == ["friend@remote.example"]
+    assert inbox(db, world.manager) == []
+    assert len(search_messages(db, actor=CONSOLE, filters=LogFilters(sender=world.staff)).items) == 1
+
+
 def test_a_manager_makes_a_send_token_on_the_tokens_page(as_manager: PortalClient, db: Database, world: World) -> None:
     created = as_manager.post("/tokens/", {"name": "shop", "access": "send"}, token_page="/tokens/")
     found = re.search(r'id="new-token">([^<]+)<', text_of(created))
