@@ -154,7 +154,9 @@ def _inserted_together(count: int) -> rawsql.RawStatement:
     if count not in _INSERT_TOGETHER:
         logged = insert(_MESSAGE_TABLE).values(rawsql.untyped_values(_MESSAGE_TABLE)).cte("logged")
         rows = [rawsql.untyped_values(_RECIPIENT_TABLE, f"_{n}") for n in range(count)]
-        _INSERT_TOGETHER[count] = rawsql.RawStatement(insert(_RECIPIENT_TABLE).values(rows).add_cte(logged))
+        # It also says whether any webhook is active: when none is, the events cost no round trip.
+        together = insert(_RECIPIENT_TABLE).values(rows).add_cte(logged).returning(webhooks.ANY_ACTIVE)
+        _INSERT_TOGETHER[count] = rawsql.RawStatement(together)
     return _INSERT_TOGETHER[count]
 
 
@@ -183,14 +185,17 @@ def write(cursor: rawsql.RawCursor, entry: Entry) -> None:
     """Write `entry` on a raw cursor, in the transaction of the caller (a delivery's reservation)."""
     message, recipients = _rows(entry)
     stamp = rawsql.stamp(cursor.dialect, entry.at)
+    listened = True  # unless the statement below said otherwise
     if cursor.dialect.name == "postgresql" and 0 < len(recipients) <= TOGETHER_MAX:
         values = {f"{key}_{n}": value for n, row in enumerate(recipients) for key, value in row.items()}
         stamps = {f"updated_at_{n}": stamp for n in range(len(recipients))}
-        _inserted_together(len(recipients)).execute(cursor, {**message, "created_at": stamp, **values, **stamps})
+        together = _inserted_together(len(recipients)).execute(cursor, {**message, "created_at": stamp, **values, **stamps})
+        listened = any(active for (active,) in together.fetchall())
     else:  # SQLite has no INSERT in WITH; its statements cost no round trip
         _INSERT_MESSAGE.execute(cursor, {**message, "created_at": stamp})
         _INSERT_RECIPIENT.execute_many(cursor, [{**row, "updated_at": stamp} for row in recipients])
-    webhooks.queue_events(cursor, _events(entry), entry.at, source=entry.log_id)
+    if listened:
+        webhooks.queue_events(cursor, _events(entry), entry.at, source=entry.log_id)
     _tell(entry)
 
 
