@@ -29,6 +29,7 @@ from shared.mail import dnsbl, mailflow, message_log, ratelimit, rspamd, screeni
 from shared.mail.addresses import Address, normalise_domain, parse_address
 from shared.mail.authentication.inbound import InboundDecision, check_inbound
 from shared.mail.completion import complete_submission
+from shared.mail.dsn_requests import Requests
 from shared.mail.lineends import BARE_LF
 from shared.mail.routing import (
     DeliveryPlan,
@@ -267,9 +268,12 @@ class SmtpHandler:
         domain = plan.address.rpartition("@")[2]
         if plan.refusal is Refusal.NOT_HOSTED:
             # Relayed for an authenticated user: the local part as given, the domain as an A-label.
-            envelope.remote[f"{address.rpartition('@')[0]}@{domain}"] = None
+            relayed = f"{address.rpartition('@')[0]}@{domain}"
+            envelope.remote[relayed] = None
+            envelope.remote_requests[relayed] = envelope.rcpt_request
             return
         envelope.mailboxes.update((mailbox.id, mailbox) for mailbox in plan.mailboxes)
+        envelope.mailbox_requests.update((mailbox.id, envelope.rcpt_request) for mailbox in plan.mailboxes)
         envelope.remote.update(dict.fromkeys(plan.forwards, domain))
         envelope.sender_vouched |= plan.sender_vouched
 
@@ -316,6 +320,7 @@ class SmtpHandler:
                 junk_ids=junk_ids,
                 origin=self._origin(server, session, envelope),
                 mailbox_addresses={number: mailbox.address for number, mailbox in envelope.mailboxes.items()},
+                requests=Requests(envelope.message_request, envelope.mailbox_requests, envelope.remote_requests),
             )
         except QuotaExceeded:
             return replies.S452_MAILBOX_FULL

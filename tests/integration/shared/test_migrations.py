@@ -35,6 +35,7 @@ HEAD = SCRIPTS.get_current_head()
 MODEL_TABLES = set(Base.metadata.tables)
 # The migrations after 0011, newest first, with the tables each adds.
 LATER_MIGRATIONS: list[tuple[str, set[str]]] = [
+    ("0017", set()),
     ("0016", set()),
     ("0015", {"idempotent_send", "webhook", "webhook_delivery"}),
     ("0014", {"message_log", "message_log_recipient", "message_log_event"}),
@@ -163,6 +164,9 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> No
         assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(revision).down_revision
         newer |= added
         assert tables(empty_settings) == MODEL_TABLES - newer
+        if revision == "0017":
+            assert {"dsn_ret", "dsn_envid", "delay_notified"} & columns_of(empty_settings, "outbound_message") == set()
+            assert {"dsn_notify", "dsn_orcpt"} & columns_of(empty_settings, "outbound_recipient") == set()
         if revision == "0016":  # a column, dropped without copying the table (the domain triggers stay)
             assert "forbid_external_forwarding" not in columns_of(empty_settings, "domain")
             assert directory_triggers(empty_settings) == expected_directory_triggers(empty_settings)
