@@ -228,7 +228,8 @@ def _report_local(
     reply = OVER_QUOTA_REPLY if action is Action.FAILED else DELIVERED_REPLY
     try:
         with db.session.begin() as s:
-            addresses = dict(s.execute(select(Mailbox.id, Mailbox.address).where(Mailbox.id.in_(wanted))).tuples())
+            rows = s.execute(select(Mailbox.id, Mailbox.address).where(Mailbox.id.in_(wanted)))
+            addresses = {row.id: row.address for row in rows}
         recipients = [
             ReportedRecipient(addresses[i], reply, original_recipient=requests.mailboxes.get(i, NOTHING_ASKED).orcpt)
             for i in wanted
