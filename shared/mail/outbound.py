@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from shared.errors import N_, TemporaryFailure
 from shared.mail import message_log
-from shared.mail.dsn_requests import NO_MESSAGE_REQUEST, NOTHING_ASKED, MessageRequest, RecipientRequest, Ret
+from shared.mail.dsn_requests import NO_MESSAGE_REQUEST, NOTHING_ASKED, Event, MessageRequest, RecipientRequest, Ret
 from shared.storage import maildirs
 from shared.storage.db import Database
 from shared.storage.models import DeliveryStatus, OutboundMessage, OutboundRecipient
@@ -287,9 +287,9 @@ def _record_one(s: Session, db: Database, delivery: Delivery, attempt: Attempt, 
     if attempt.sent:
         row.status, status = DeliveryStatus.SENT, message_log.Status.RELAYED
     elif is_final_failure(attempt, delivery, now):
-        # settle bounced it to the sender first, unless there is none to tell
+        # settle bounced it to the sender first, unless there is none to tell or NOTIFY said not to
         row.status = DeliveryStatus.FAILED
-        status = message_log.Status.BOUNCED if delivery.sender else message_log.Status.FAILED
+        status = _failed_status(delivery.sender, row)
     else:
         row.attempts, status = tries, message_log.Status.DEFERRED
         row.next_attempt_at = now + backoff(row.attempts, db.settings.queue_retry_base)
@@ -300,6 +300,12 @@ def _record_one(s: Session, db: Database, delivery: Delivery, attempt: Attempt, 
         message_log.record_outcome(
             s, log_id=delivery.log_id, sender=delivery.sender, outcome=outcome, attempts=tries, at=now
         )
+
+
+def _failed_status(sender: str, recipient: OutboundRecipient) -> message_log.Status:
+    """BOUNCED when the failure is reported to a sender, FAILED when no one is told."""
+    told = bool(sender) and recipient_request(recipient).asks_for(Event.FAILURE)
+    return message_log.Status.BOUNCED if told else message_log.Status.FAILED
 
 
 def _is_settled(s: Session, message_id: int) -> bool:
@@ -404,7 +410,7 @@ def give_up(s: Session, db: Database, log_id: str, reply: str) -> list[GivenUp]:
     by_message: dict[int, tuple[OutboundMessage, list[OutboundRecipient]]] = {}
     for recipient, message in rows:
         recipient.status, recipient.last_reply = DeliveryStatus.FAILED, reply
-        status = message_log.Status.BOUNCED if message.sender else message_log.Status.FAILED
+        status = _failed_status(message.sender, recipient)
         outcome = message_log.Outcome(recipient.address, status, reply)
         message_log.record_outcome(
             s, log_id=log_id, sender=message.sender, outcome=outcome, attempts=recipient.attempts, at=now

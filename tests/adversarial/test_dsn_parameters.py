@@ -58,12 +58,12 @@ def signed_in(server: RunningSmtp) -> RawSmtp:
 
 
 def all_header_names(message: Message) -> set[str]:
-    names = {name.lower() for name in message.keys()}
+    names = {name.lower() for name in message}
     for part in message.walk():
-        names |= {name.lower() for name in part.keys()}
+        names |= {name.lower() for name in part}
         if part.get_content_type() == "message/delivery-status":
             for block in part.get_payload():
-                names |= {name.lower() for name in block.keys()}
+                names |= {name.lower() for name in block}
     return names
 
 

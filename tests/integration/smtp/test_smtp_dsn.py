@@ -20,7 +20,7 @@ from shared.accounts import create_mailbox
 from shared.accounts.views import CONSOLE
 from shared.mail.dsn_requests import DELAY_NOTICE_AFTER
 from shared.storage.db import Database
-from shared.storage.models import OutboundMessage, OutboundRecipient
+from shared.storage.models import LoggedRecipient, OutboundMessage, OutboundRecipient
 
 from .support import (
     ALICE,
@@ -166,6 +166,7 @@ def test_notify_never_sends_no_failure_report(refusing: RunningSmtp) -> None:
     assert reports(refusing) == []
     with refusing.db.session.begin() as s:
         assert list(s.scalars(select(OutboundMessage.id))) == []  # settled all the same
+        assert list(s.scalars(select(LoggedRecipient.status))) == ["failed"]  # failed, and no one told
 
 
 def test_a_next_hop_without_dsn_makes_a_relayed_report(start_smtp, smarthost: StockSmtp) -> None:  # type: ignore[no-untyped-def]
