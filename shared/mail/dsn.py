@@ -102,7 +102,7 @@ def _diagnostic(reply: str) -> str:
 
 
 def _per_recipient(recipient: ReportedRecipient, action: Action, now: datetime, retry_until: datetime | None) -> str:
-    fields = [f"Final-Recipient: rfc822; {_printable(recipient.address)}"]
+    fields = [f"Final-Recipient: rfc822; {recipient.address}"]
     if recipient.original_recipient:
         fields.insert(0, f"Original-Recipient: {_printable(recipient.original_recipient)}")
     fields += [f"Action: {action.value}", f"Status: {status_of(recipient.reply, recipient.expired, action)}"]
@@ -135,7 +135,7 @@ def build_dsn(
     (RET, ENVID), `retry_until` the end of a delayed message's retries."""
     boundary = f"beacon-dsn-{secrets.token_hex(12)}"
     wording = _WORDING[action]
-    recipients_text = "\r\n".join(f"<{_printable(r.address)}>: {_printable(r.reply)}" for r in recipients)
+    recipients_text = "\r\n".join(f"<{r.address}>: {_printable(r.reply)}" for r in recipients)
     per_recipient = "\r\n\r\n".join(_per_recipient(r, action, now, retry_until) for r in recipients)
     envelope_id = f"Original-Envelope-Id: {_printable(request.envid)}\r\n" if request.envid else ""
     returned_type, returned = _returned_part(original, action, request)
