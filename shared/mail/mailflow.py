@@ -236,9 +236,14 @@ def _report_local(
             if i in addresses
         ]
         send_report(
-            db, sender=sender, recipients=recipients, original=message, arrival=outbound.now_utc(),
-            action=action, request=requests.message,
-        )  # fmt: skip
+            db,
+            sender=sender,
+            recipients=recipients,
+            original=message,
+            arrival=outbound.now_utc(),
+            action=action,
+            request=requests.message,
+        )
     except (TemporaryFailure, SQLAlchemyError):
         log.exception("could not tell %r that mailboxes %s were %s", sender, list(wanted), action.value)
 
@@ -300,14 +305,14 @@ def settle(db: Database, delivery: outbound.Delivery, attempts: Sequence[outboun
     next hop took the message but offers no DSN), and the message's one delay notice when due."""
     now = outbound.now_utc()
     final = [a for a in attempts if outbound.is_final_failure(a, delivery, now)]
+    relayed = [a for a in attempts if a.sent and not a.dsn_passed_on]
+    deferred = [a for a in attempts if not a.sent and a not in final]
     try:
         _report_queued(db, delivery, final, Action.FAILED)
     except TemporaryFailure:
         log.warning("bounce for queued message %s postponed: it could not be stored", delivery.message_id)
         attempts = [dataclasses.replace(a, permanent=False) if a in final else a for a in attempts]
     outbound.record(db, delivery, attempts)
-    relayed = [a for a in attempts if a.sent and not a.dsn_passed_on]
-    deferred = [a for a in attempts if not a.sent and a not in final]
     try:
         _report_queued(db, delivery, relayed, Action.RELAYED)
         if _is_delay_notice_due(db, delivery, deferred, now):
@@ -324,20 +329,22 @@ def _report_queued(
 ) -> None:
     """One report of `action` for those of `attempts` whose NOTIFY asks for it."""
     claimed = {r.id: r for r in delivery.recipients}
-    recipients = [
-        ReportedRecipient(
-            claimed[a.recipient_id].address, a.reply, expired=not a.permanent,
-            original_recipient=claimed[a.recipient_id].request.orcpt,
-        )
-        for a in attempts
-        if claimed[a.recipient_id].request.asks_for(_EVENT_OF[action])
-    ]  # fmt: skip
-    if not recipients or not delivery.sender:
+    asking = [(claimed[a.recipient_id], a) for a in attempts if claimed[a.recipient_id].request.asks_for(_EVENT_OF[action])]
+    if not asking or not delivery.sender:
         return
     send_report(
-        db, sender=delivery.sender, recipients=recipients, original=_original(delivery), arrival=delivery.arrival,
-        action=action, request=delivery.request, retry_until=delivery.expires_at,
-    )  # fmt: skip
+        db,
+        sender=delivery.sender,
+        recipients=[
+            ReportedRecipient(r.address, a.reply, expired=not a.permanent, original_recipient=r.request.orcpt)
+            for r, a in asking
+        ],
+        original=_original(delivery),
+        arrival=delivery.arrival,
+        action=action,
+        request=delivery.request,
+        retry_until=delivery.expires_at,
+    )
 
 
 def _is_delay_notice_due(
@@ -377,9 +384,13 @@ def bounce_given_up(db: Database, given_up: outbound.GivenUp, reply: str) -> Non
     ]
     try:
         send_report(
-            db, sender=given_up.sender, recipients=failures, original=original, arrival=given_up.arrival,
+            db,
+            sender=given_up.sender,
+            recipients=failures,
+            original=original,
+            arrival=given_up.arrival,
             request=given_up.request,
-        )  # fmt: skip
+        )
     except (TemporaryFailure, SQLAlchemyError):
         log.exception("could not bounce to %r the recipients given up: %s", given_up.sender, list(given_up.addresses))
     if given_up.settled:

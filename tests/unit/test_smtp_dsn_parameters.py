@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.smtp.dsn_parameters import (
     BadDsnParameter,
@@ -108,3 +110,16 @@ def test_xtext_round_trip_and_what_a_next_hop_is_given() -> None:
         "ORCPT=rfc822;a+2Bb@x",
     ]
     assert rcpt_dsn_options(RecipientRequest()) == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x2FF), max_size=120))
+def test_any_input_is_read_or_refused_and_what_is_read_is_printable_ascii(text: str) -> None:
+    for reader in (read_mail_parameters, read_rcpt_parameters):
+        for params in (f"ENVID={text}", f"ORCPT=rfc822;{text}", f"NOTIFY={text}", f"RET={text}", text):
+            try:
+                _rest, request_ = reader(params)
+            except BadDsnParameter:
+                continue
+            values = [v for v in vars(request_).values() if isinstance(v, str)]
+            assert all(32 <= ord(ch) < 127 for value in values for ch in value), params
