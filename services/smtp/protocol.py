@@ -99,6 +99,10 @@ class MailTransaction(Envelope):
         self.sender_vouched = False  # a group admitted the sender by address (DeliveryPlan.sender_vouched)
         # Recipients refused at RCPT, with our reply, for the message log (logged once, then cleared).
         self.refused: list[tuple[str, str]] = []
+        # Return paths of ours among the recipients: the log entries VERP addresses name, and
+        # whether an SRS address took a bounce, so DATA reads the message as a delivery report.
+        self.returned_logs: set[str] = set()
+        self.srs_returned = False
 
 
 def is_valid_helo(hostname: str | None) -> bool:
