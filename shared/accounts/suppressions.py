@@ -54,6 +54,8 @@ def list_suppressions(
         raise InvalidValue(N_("the page size must be 1 to %(count)d"), count=MAX_PAGE)
     if cursor is not None and not CURSOR.fullmatch(cursor):
         raise InvalidValue(N_("not a cursor of this list: %(cursor)s"), cursor=cursor)
+    if address and "\x00" in address:
+        return SuppressionPage([], None)  # no stored address holds a NUL, and PostgreSQL refuses one as a parameter
     query = (
         select(Suppression, Domain.name)
         .join(Domain, Domain.id == Suppression.domain_id)
@@ -98,6 +100,8 @@ def remove_suppression(db: Database, domain: str, address: str, *, actor: Actor)
 def _entry(s: Session, actor: Actor, domain: str, address: str) -> tuple[Suppression, str]:
     name = domain_in_scope(actor.scope, domain)
     wanted = address.strip().lower()
+    if "\x00" in wanted:  # none is stored, and PostgreSQL refuses one as a parameter
+        raise NotFound(N_("%(address)s is not suppressed for %(domain)s"), address=wanted, domain=name)
     found = s.execute(
         select(Suppression, Domain.name)
         .join(Domain, Domain.id == Suppression.domain_id)
