@@ -19,7 +19,8 @@ from shared.storage.db import Database
 from shared.storage.models import Domain, Suppression
 
 MAX_PAGE = 200
-CURSOR = re.compile(r"[0-9]{1,18}")
+CURSOR = re.compile(r"[0-9]{1,10}")
+MAX_ID = 2**31 - 1  # an INTEGER column: a larger cursor means "all of them"
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def list_suppressions(
     if address:
         query = query.where(Suppression.address.contains(address.strip().lower(), autoescape=True))
     if cursor is not None:
-        query = query.where(Suppression.id < int(cursor))
+        query = query.where(Suppression.id < min(int(cursor), MAX_ID))
     with db.session.begin() as s:
         items = [_view(entry, name) for entry, name in s.execute(query)]
     more = len(items) > limit

@@ -541,7 +541,7 @@ def paths() -> dict[str, Schema]:
                 "with a 5xx, not sent to until the entry expires",
                 ("200", "SuppressionPage"),
                 params=[DOMAIN_FILTER, query_param("address", TEXT_FILTER | {"description": "A part of the address"}),
-                        query_param("cursor", {"type": "string", "pattern": "^[0-9]{1,18}$"}
+                        query_param("cursor", {"type": "string", "pattern": "^[0-9]{1,10}$"}
                                     | {"description": "next_cursor of the page before"}),
                         query_param("limit", {"type": "integer", "minimum": 1, "maximum": SUPPRESSION_PAGE_MAX})],
             ),
