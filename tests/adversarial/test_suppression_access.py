@@ -7,36 +7,30 @@ from urllib.parse import quote
 
 import pytest
 from flask import Flask
-from integration.admin.support import PASSWORD, PortalClient, World, bearer, text_of
+from integration.admin.support import PortalClient, World, bearer, text_of
 
 from services.admin import create_app
-from shared import accounts
 from shared.accounts import suppressions
-from shared.accounts.passwords import hash_password
 from shared.accounts.permissions import scope_of
 from shared.accounts.views import CONSOLE, Actor
 from shared.errors import NotFound
 from shared.storage.db import Database
 from tests.suppressed import suppress
 
+from . import test_message_log_access
+
+world = test_message_log_access.world  # the fixture: alpha.example's manager, beta.example's someone
+
 GONE = "gone@remote.example"
 HOSTILE_TERMS = ["%", "_", "%@%", "*", "' OR '1'='1", "\\", "\x00", "gone@remote.example\x00", "%%%%"]
 
 
-@pytest.fixture
-def world(db: Database) -> World:
-    people = World()
-    for domain in (people.alpha, people.beta):
-        accounts.create_domain(db, domain, actor=CONSOLE)
-    hashed = hash_password(PASSWORD)
-    for address in (people.admin, people.manager, people.other):
-        accounts.create_mailbox(db, address, hashed, password_is_hash=True, actor=CONSOLE)
-    accounts.grant_role(db, people.admin, global_admin=True, actor=CONSOLE)
-    accounts.grant_role(db, people.manager, domain=people.alpha, actor=CONSOLE)
-    suppress(db, people.manager, GONE)
-    suppress(db, people.other, GONE)
-    suppress(db, people.other, "beta-only@remote.example")
-    return people
+@pytest.fixture(autouse=True)
+def listed(db: Database, world: World) -> None:
+    """alpha.example (the manager's) and beta.example suppress GONE; beta one more address."""
+    suppress(db, world.manager, GONE)
+    suppress(db, world.other, GONE)
+    suppress(db, world.other, "beta-only@remote.example")
 
 
 @pytest.fixture
