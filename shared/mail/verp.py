@@ -101,9 +101,8 @@ def bounce_route(db: Database, address: str) -> ReturnRoute | None:
     with db.read_session.begin() as s:
         if hosted_domain(s, name) is None:
             return None
-        sender = s.scalar(
-            select(LoggedMessage.sender).where(LoggedMessage.id == log_id, LoggedMessage.sender_domain == name)
-        ) if log_id is not None else None
+        entry = select(LoggedMessage.sender).where(LoggedMessage.id == log_id, LoggedMessage.sender_domain == name)
+        sender = s.scalar(entry) if log_id is not None else None
     if not sender:
         log.info("RCPT to %r refused: no message of ours has this return path", address)
         return ReturnRoute(DeliveryPlan(address.lower(), refusal=Refusal.NO_SUCH_USER), None)
