@@ -115,6 +115,10 @@ class MailTransaction(Envelope):
         self.rcpt_request: RecipientRequest = NOTHING_ASKED
         self.mailbox_requests: dict[int, RecipientRequest] = {}
         self.remote_requests: dict[str, RecipientRequest] = {}
+        # Return paths of ours among the recipients: the log entries VERP addresses name, and
+        # whether an SRS address took a bounce, so DATA reads the message as a delivery report.
+        self.returned_logs: set[str] = set()
+        self.srs_returned = False
 
 
 def is_valid_helo(hostname: str | None) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from services.smtp.dsn_parameters import xtext
 from shared.errors import TemporaryFailure
+from shared.mail import verp
 from shared.mail.dkimkeys import seal_forwarded, sign_outbound
 from shared.mail.dsn_requests import MessageRequest, RecipientRequest
 from shared.mail.outbound import Attempt, ClaimedRecipient, Delivery, read_body
@@ -93,10 +94,12 @@ def deliver_remote(db: Database, delivery: Delivery) -> list[Attempt]:
         return for_all(delivery.recipients, f"451 4.3.0 {exc}", permanent=False)
     except RouteError as exc:
         return for_all(delivery.recipients, exc.reply, exc.permanent)
+    # Leaves with the VERP return path of its log entry, so a later bounce names it (shared.mail.verp).
+    leaving = dataclasses.replace(delivery, sender=verp.return_path(db, delivery.sender, delivery.log_id))
     failure = "no host answered"
     for hop in hops:
         try:
-            return Session(db, hop).send(delivery, message)
+            return Session(db, hop).send(leaving, message)
         except (OSError, smtplib.SMTPException) as exc:
             failure = f"{hop.host}:{hop.port}: {exc.__class__.__name__}: {exc}"
             log.info("delivery %s via %s failed: %s", delivery.message_id, hop.host, failure)

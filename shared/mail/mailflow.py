@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.errors import N_, InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import autoreply, message_log, outbound, srs
+from shared.mail import autoreply, message_log, outbound, srs, suppressions
 from shared.mail.delivery import DeliveryReport, deliver
 from shared.mail.dsn import Action, ReportedRecipient, build_dsn
 from shared.mail.dsn_requests import (
@@ -360,6 +360,21 @@ def _is_delay_notice_due(
         and is_delay_notice_due(delivery.arrival, delivery.delay_notified, now)
         and outbound.take_delay_notice(db, delivery.message_id)
     )
+
+
+def hold_suppressed(db: Database, delivery: outbound.Delivery) -> tuple[outbound.Delivery, list[outbound.Attempt]]:
+    """The recipients of `delivery` still to send to, and a permanent failure for each one the
+    sending domain suppressed (no host is tried for them; `settle` bounces them to the sender)."""
+    found = suppressions.suppressed(db, delivery.sender, [r.address for r in delivery.recipients])
+    if not found:
+        return delivery, []
+    held = [
+        outbound.Attempt(r.id, sent=False, permanent=True, reply=suppressions.refusal(r.address, found[r.address]))
+        for r in delivery.recipients
+        if r.address in found
+    ]
+    rest = tuple(r for r in delivery.recipients if r.address not in found)
+    return dataclasses.replace(delivery, recipients=rest), held
 
 
 def _original(delivery: outbound.Delivery) -> bytes:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.errors import N_, TemporaryFailure
-from shared.mail import message_log
+from shared.mail import message_log, suppressions
 from shared.mail.dsn_requests import NO_MESSAGE_REQUEST, NOTHING_ASKED, Event, MessageRequest, RecipientRequest, Ret
 from shared.storage import maildirs
 from shared.storage.db import Database
@@ -263,6 +263,12 @@ def is_final_failure(attempt: Attempt, delivery: Delivery, now: datetime) -> boo
     return not attempt.sent and (attempt.permanent or now >= delivery.expires_at)
 
 
+def is_hard_bounce(attempt: Attempt) -> bool:
+    """A remote server refused the recipient for good: a 5xx from a host that answered (not our
+    own refusal, such as a suppressed recipient held back, which names no host)."""
+    return not attempt.sent and attempt.permanent and bool(attempt.relay) and attempt.reply.startswith("5")
+
+
 def record(db: Database, delivery: Delivery, attempts: Sequence[Attempt]) -> None:
     """Store the outcome of one try for the recipients this worker still holds; drop settled messages."""
     now = now_utc()
@@ -290,6 +296,10 @@ def _record_one(s: Session, db: Database, delivery: Delivery, attempt: Attempt, 
         # settle bounced it to the sender first, unless there is none to tell or NOTIFY said not to
         row.status = DeliveryStatus.FAILED
         status = _failed_status(delivery.sender, row)
+        if is_hard_bounce(attempt):
+            suppressions.suppress(
+                s, sender=delivery.sender, address=row.address, reason=attempt.reply, days=db.settings.suppress_days, now=now
+            )
     else:
         row.attempts, status = tries, message_log.Status.DEFERRED
         row.next_attempt_at = now + backoff(row.attempts, db.settings.queue_retry_base)

@@ -124,6 +124,7 @@ INVALID = [
     ("queue_lifetime", "0"),
     ("queue_retry_base", "five minutes"),
     ("log_retention_days", "0"),
+    ("suppress_days", "0"),
     ("dns_resolver", "127.0.0.1:99999"),
     ("dns_resolver", "no-such-host.invalid"),
     ("dnsbl", "zen spamhaus org"),

@@ -35,6 +35,7 @@ HEAD = SCRIPTS.get_current_head()
 MODEL_TABLES = set(Base.metadata.tables)
 # The migrations after 0011, newest first, with the tables each adds.
 LATER_MIGRATIONS: list[tuple[str, set[str]]] = [
+    ("0018", {"suppression"}),
     ("0017", set()),
     ("0016", set()),
     ("0015", {"idempotent_send", "webhook", "webhook_delivery"}),
