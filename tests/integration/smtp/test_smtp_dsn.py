@@ -5,6 +5,7 @@ parameters passed on to a next hop that offers DSN."""
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import smtplib
 import subprocess
@@ -197,9 +198,11 @@ def test_a_next_hop_that_offers_dsn_gets_the_parameters_and_we_report_nothing(
     work_queue(server.db)
     size = len(dsn_smarthost.received[0][2])
     arguments = dsn_smarthost.handler.arguments
-    assert sorted(zip(arguments[::2], arguments[1::2], strict=True)) == [
-        (f"MAIL FROM:<{ALICE}> SIZE={size}", f"RCPT TO:<{REMOTE}>"),
-        (f"MAIL FROM:<{ALICE}> SIZE={size} RET=HDRS ENVID=Id+2Bcase",
+    # each message leaves with the VERP return path of its own log entry (shared.mail.verp)
+    mails = [re.sub(r"^MAIL FROM:<verp=[0-9a-f]+=[0-9a-f]+@hosted\.example>", "MAIL FROM:<verp>", m) for m in arguments[::2]]
+    assert sorted(zip(mails, arguments[1::2], strict=True)) == [
+        (f"MAIL FROM:<verp> SIZE={size}", f"RCPT TO:<{REMOTE}>"),
+        (f"MAIL FROM:<verp> SIZE={size} RET=HDRS ENVID=Id+2Bcase",
          f"RCPT TO:<{REMOTE}> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;X+2By@a.example"),
     ]  # fmt: skip
     assert reports(server) == []
