@@ -140,10 +140,19 @@ class ComposeTopology:
         published = sorted({port for spec in self.specs.values() for port in spec.published})
         self.port_map = dict(zip(published, free_ports(len(published)), strict=True))
         self.started: dict[str, Started] = {}
+        # Made once, before any service starts: a secret file rewritten (truncated, then written)
+        # at each environment() call was read empty by a service starting meanwhile.
+        for name, spec in self.specs.items():
+            if name not in EXTERNAL_SERVICES:
+                self.furnish_container(spec)
 
     def container_root(self, spec: ServiceSpec) -> Path:
-        """The service's own filesystem; its named volumes are links to shared folders."""
-        root = self.root / "containers" / spec.name
+        """The service's own filesystem (see furnish_container)."""
+        return self.root / "containers" / spec.name
+
+    def furnish_container(self, spec: ServiceSpec) -> None:
+        """The service's filesystem: its named volumes as links to shared folders, its secrets."""
+        root = self.container_root(spec)
         for volume, target in spec.volumes:
             shared = self.root / "volumes" / volume
             shared.mkdir(parents=True, exist_ok=True)
@@ -154,7 +163,6 @@ class ComposeTopology:
         (root / image_workdir().lstrip("/")).mkdir(parents=True, exist_ok=True)
         for secret in spec.secrets:
             self.write_secret(root / "run" / "secrets" / secret, secret)
-        return root
 
     def write_secret(self, path: Path, secret: str) -> None:
         """What the admin puts in ./secrets: here the database URL is the test database's."""
