@@ -20,7 +20,9 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import make_url
 
-from .processes import VENV_BIN, ProcessTracker, Started, free_ports
+from tests.ports import reserve_ports
+
+from .processes import VENV_BIN, ProcessTracker, Started
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -138,7 +140,7 @@ class ComposeTopology:
             spec.check_ports_are_configured()
         self.root, self.database_url, self.processes = root, database_url, processes
         published = sorted({port for spec in self.specs.values() for port in spec.published})
-        self.port_map = dict(zip(published, free_ports(len(published)), strict=True))
+        self.port_map = dict(zip(published, reserve_ports(len(published)), strict=True))
         self.started: dict[str, Started] = {}
         # Made once, before any service starts: a secret file rewritten (truncated, then written)
         # at each environment() call was read empty by a service starting meanwhile.
