@@ -64,6 +64,7 @@ class Settings:
     queue_lifetime: float
     queue_retry_base: float
     log_retention_days: int
+    suppress_days: int
     metrics_token: str | None
     dns_resolver: tuple[tuple[str, int], ...]
     dnsbl: tuple[str, ...]
@@ -259,9 +260,14 @@ def _read(environ: Mapping[str, str], name: str) -> str | None:
     file_key = key + "_FILE"
     if file_key in environ:
         try:
-            return Path(environ[file_key]).read_text().strip()
+            content = Path(environ[file_key]).read_text().strip()
         except OSError as exc:
             raise ConfigError(f"{file_key}: cannot read {environ[file_key]!r}: {exc.strerror}") from exc
+        # An empty variable means the default, an empty secret file a mistake: taken as unset, an
+        # empty database URL file had a service start on a SQLite file of its own.
+        if not content:
+            raise ConfigError(f"{file_key}: {environ[file_key]!r} is empty")
+        return content
     return None
 
 
@@ -334,6 +340,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         queue_retry_base=_value(env, "queue_retry_base", _positive_float, 300.0),
         # Days the message log keeps an entry; the smtp service's worker deletes older ones.
         log_retention_days=_value(env, "log_retention_days", _at_least_one, 30),
+        # Days a hosted domain sends nothing to an address a remote server refused with a 5xx.
+        suppress_days=_value(env, "suppress_days", _at_least_one, 30),
         # Bearer token a Prometheus scraper sends for /metrics; unset, /metrics is not served.
         metrics_token=_value(env, "metrics_token", str, None),
         # Every lookup of the suite (SPF, DKIM, DMARC, ARC, blocklists, outbound MX, DNS health)

@@ -322,6 +322,14 @@ class MessageLogFilterForm(FlaskForm):
     until = DateField(_l("To day"), validators=[Optional()])
 
 
+class SuppressionFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    domain = SelectField(_l("Domain"), validators=[Optional()])
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=MAX_ADDRESS)])
+
+
 class QueueActionForm(FlaskForm):
     """The confirm step of retry and bounce: only the CSRF token."""
 

@@ -22,6 +22,9 @@ COMMANDS = {
     "quota": LazyCommand("services.cli.quota:quota", "Quota counters."),
     "log": LazyCommand("services.cli.message_log:log", "The message log: every message accepted or refused, per recipient."),
     "queue": LazyCommand("services.cli.message_log:queue", "The outbound queue: recipients waiting for their next try."),
+    "suppression": LazyCommand(
+        "services.cli.suppressions:suppression", "Suppression lists: addresses a domain sends nothing to after a hard bounce."
+    ),
     "smtp": LazyCommand("services.cli.launchers:smtp", "Run the SMTP service: MX, submission, submissions and the outbound queue."),
     "pop3": LazyCommand("services.cli.launchers:pop3", "Run the POP3 service: STLS and implicit-TLS listeners."),
     "imap": LazyCommand("services.cli.launchers:imap", "Run Dovecot for IMAP (STARTTLS and implicit TLS) on our accounts and Maildirs."),

@@ -25,10 +25,12 @@ from services.smtp.protocol import BeaconSMTP, MailTransaction, authenticated_ma
 from services.smtp.replies import Reply
 from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import dnsbl, mailflow, message_log, ratelimit, rspamd, screening, srs
+from shared.mail import bounces, dnsbl, mailflow, message_log, ratelimit, rspamd, screening, srs, verp
 from shared.mail.addresses import Address, normalise_domain, parse_address
+from shared.mail.authentication.author import Author
 from shared.mail.authentication.inbound import InboundDecision, check_inbound
 from shared.mail.completion import complete_submission
+from shared.mail.dsn_requests import Requests
 from shared.mail.lineends import BARE_LF
 from shared.mail.routing import (
     DeliveryPlan,
@@ -182,9 +184,7 @@ class SmtpHandler:
         zone = "" if server.listener.submission else await self._blocklisting(server, address)
         if zone:
             return replies.s554_blocklisted(zone)
-        # An SRS local part may be longer than parse_address allows: asked before parsing, and
-        # only for SRS addresses, so others pay no extra hand-off to a thread.
-        plan = await self._read(srs.bounce_plan, self.db, address) if srs.is_srs_address(address) else None
+        plan, returned_log = await self._return_plan(address)
         if plan is None:
             target = await self._recipient(address)
             if isinstance(target, Reply):
@@ -195,9 +195,24 @@ class SmtpHandler:
         reply = self._plan_reply(plan, envelope, bool(session.authenticated))
         if reply is replies.S250_RECIPIENT_OK:
             self._add_recipient(envelope, plan, address)
+            if returned_log is not None:
+                envelope.returned_logs.add(returned_log)
+            envelope.srs_returned |= srs.is_srs_address(address)
             envelope.rcpt_tos.append(address)
             envelope.rcpt_options.extend(rcpt_options)
         return reply
+
+    async def _return_plan(self, address: str) -> tuple[DeliveryPlan | None, str | None]:
+        """Where mail to a return path of ours goes, before routing: a VERP address to the sender
+        of the message it names (with that log entry), an SRS address on to the address it
+        stands for. (None, None) for any other address. Asked only for those, so others pay no
+        extra hand-off to a thread; an SRS local part may be longer than parse_address allows."""
+        if verp.is_verp_address(address):
+            route = await self._read(verp.bounce_route, self.db, address)
+            return (route.plan, route.log_id) if route is not None else (None, None)
+        if srs.is_srs_address(address):
+            return await self._read(srs.bounce_plan, self.db, address), None
+        return None, None
 
     async def _blocklisting(self, server: BeaconSMTP, address: str) -> str:
         """The BEACONMAIL_DNSBL zone that lists the client ("" for none), for a RCPT on the MX.
@@ -267,9 +282,12 @@ class SmtpHandler:
         domain = plan.address.rpartition("@")[2]
         if plan.refusal is Refusal.NOT_HOSTED:
             # Relayed for an authenticated user: the local part as given, the domain as an A-label.
-            envelope.remote[f"{address.rpartition('@')[0]}@{domain}"] = None
+            relayed = f"{address.rpartition('@')[0]}@{domain}"
+            envelope.remote[relayed] = None
+            envelope.remote_requests[relayed] = envelope.rcpt_request
             return
         envelope.mailboxes.update((mailbox.id, mailbox) for mailbox in plan.mailboxes)
+        envelope.mailbox_requests.update((mailbox.id, envelope.rcpt_request) for mailbox in plan.mailboxes)
         envelope.remote.update(dict.fromkeys(plan.forwards, domain))
         envelope.sender_vouched |= plan.sender_vouched
 
@@ -290,17 +308,17 @@ class SmtpHandler:
         if user is not None and not await self._call(ratelimit.consume_submission, self.db, user):
             return replies.S451_RATE_LIMITED
         trace = self._trace(server, session, envelope)
-        above, junk_ids = b"", frozenset[int]()
+        above, junk_ids, author = b"", frozenset[int](), None
         if server.listener.submission:
             content = complete_submission(content, hostname=self.settings.hostname, now=datetime.now(timezone.utc))
         else:
             decision = await self._inbound_decision(server, session, envelope, content)
             if isinstance(decision, Reply):
                 return decision
-            above, content, junk_ids = decision.headers, decision.message, decision.junk_ids
+            above, content, junk_ids, author = decision.headers, decision.message, decision.junk_ids, decision.author
         message = above + received_header(trace, datetime.now(timezone.utc)) + content
-        if not server.listener.submission:
-            screened = await self._screen(envelope, trace, message)
+        if author is not None:
+            screened = await self._screen(envelope, trace, message, author)
             if isinstance(screened, Reply):
                 return screened
             message = screened.headers + message
@@ -316,13 +334,27 @@ class SmtpHandler:
                 junk_ids=junk_ids,
                 origin=self._origin(server, session, envelope),
                 mailbox_addresses={number: mailbox.address for number, mailbox in envelope.mailboxes.items()},
+                requests=Requests(envelope.message_request, envelope.mailbox_requests, envelope.remote_requests),
             )
         except QuotaExceeded:
             return replies.S452_MAILBOX_FULL
         except TemporaryFailure as error:
             return replies.S452_STORAGE_FULL if is_disk_full(error) else replies.S451_LOCAL_ERROR
         envelope.refused.clear()  # logged with the message
+        if envelope.returned_logs or envelope.srs_returned:
+            await self._correlate(envelope, message)
         return replies.s250_queued(acceptance.log_id)
+
+    async def _correlate(self, envelope: MailTransaction, message: bytes) -> None:
+        """A message to a return path of ours, already kept for the original sender: if it is a
+        delivery report, the failed recipients' log entries become `bounced` (shared.mail.bounces).
+        A failure here changes no reply: the bounce itself is stored."""
+        try:
+            await self._call(
+                bounces.correlate, self.db, message, log_ids=envelope.returned_logs, by_message_id=envelope.srs_returned
+            )
+        except LOOKUP_FAILURES as error:
+            log.error("could not correlate a bounce with the message log: %s", error)
 
     @staticmethod
     def _origin(server: BeaconSMTP, session: Session, envelope: MailTransaction) -> message_log.Origin:
@@ -389,7 +421,7 @@ class SmtpHandler:
             return replies.VERDICT_REPLIES[decision.refusal]
         return decision
 
-    async def _screen(self, envelope: MailTransaction, trace: TraceInfo, message: bytes) -> Screening | Reply:
+    async def _screen(self, envelope: MailTransaction, trace: TraceInfo, message: bytes, author: Author) -> Screening | Reply:
         """Sender lists and rspamd (shared.mail.screening), for a message that came in on the MX."""
         transaction = rspamd.Transaction(
             ip=trace.ip,
@@ -399,7 +431,10 @@ class SmtpHandler:
             queue_id=trace.transaction_id,
         )
         try:
-            screened = await self._call(screening.screen, self.db, message, transaction, mailbox_ids=tuple(envelope.mailboxes))
+            screened = await self._call(
+                screening.screen, self.db, message, transaction, mailbox_ids=tuple(envelope.mailboxes),
+                from_addresses=author.addresses,
+            )
         except LOOKUP_FAILURES as error:
             log.error("end-of-DATA screening failed: %s", error)
             return replies.S451_LOCAL_ERROR

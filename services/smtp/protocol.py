@@ -7,6 +7,9 @@ What changes, and why (see the protocol checklist, section 1.2):
 - every reply carries an RFC 3463 code (built-in ones are translated in `push`);
 - AUTH runs its password check off the event loop, answers every outcome, matches the
   mechanism case-insensitively; `AUTH=` on MAIL is accepted where AUTH is offered (RFC 4954 §5);
+- DSN (RFC 3461) is offered on the submission ports: its MAIL and RCPT parameters are read
+  here (dsn_parameters.py), before aiosmtpd, which answers 555 to any parameter it does not know
+  (as it still does on the MX, where DSN is not offered);
 - a second STARTTLS gets 503 instead of killing the session; VRFY never echoes input;
 - the idle timer keeps running while DATA bytes arrive (stock cuts a slow DATA at `timeout`);
 - at most a fixed number of sessions hold a DATA body in memory at once.
@@ -19,14 +22,16 @@ import collections
 import logging
 import re
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email._header_value_parser import get_addr_spec, get_angle_addr
-from typing import cast
+from typing import TypeVar, cast
 
 from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException, syntax
 
 from services.smtp import replies
 from services.smtp.auth import MECHANISMS, Authenticator, SaslError, read_credentials
+from services.smtp.dsn_parameters import BadDsnParameter, read_mail_parameters, read_rcpt_parameters
 from services.smtp.replies import Reply, translate_stock_reply
 from services.smtp.stream import (
     AuthLineTooLong,
@@ -37,16 +42,21 @@ from services.smtp.stream import (
     unstuff,
 )
 from shared.config import Settings
+from shared.mail.dsn_requests import NO_MESSAGE_REQUEST, NOTHING_ASKED, MessageRequest, RecipientRequest
 from shared.mail.routing import LocalMailbox
 from shared.runtime.connections import ConnectionsPerIp
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", MessageRequest, RecipientRequest)
 
 IDENT = "ESMTP Beacon Mail"
 # RFC 5321 §4.5.3.1.4: 512 octets including CRLF; aiosmtpd measures the line without it.
 COMMAND_LIMIT = 510
 # RFC 1870 §3 and RFC 6531 §3.4 let MAIL grow by these when SIZE and SMTPUTF8 are offered.
 MAIL_EXTENSION_OCTETS = 26 + 10
+# RFC 3461 §5: RET and ENVID lengthen MAIL by up to 110 octets, NOTIFY and ORCPT RCPT by 500.
+MAIL_DSN_OCTETS = 110
+RCPT_DSN_OCTETS = 500
 MAX_HELO_LENGTH = 255
 # Per connection; "*" covers every other command (a guard against endless loops, not a policy).
 COMMAND_CALL_LIMITS = {"AUTH": 10, "*": 100_000}
@@ -99,6 +109,16 @@ class MailTransaction(Envelope):
         self.sender_vouched = False  # a group admitted the sender by address (DeliveryPlan.sender_vouched)
         # Recipients refused at RCPT, with our reply, for the message log (logged once, then cleared).
         self.refused: list[tuple[str, str]] = []
+        # DSN (RFC 3461): what MAIL asked for; what the RCPT being answered asks for; what each
+        # accepted recipient asked for, by mailbox id and by relayed address.
+        self.message_request: MessageRequest = NO_MESSAGE_REQUEST
+        self.rcpt_request: RecipientRequest = NOTHING_ASKED
+        self.mailbox_requests: dict[int, RecipientRequest] = {}
+        self.remote_requests: dict[str, RecipientRequest] = {}
+        # Return paths of ours among the recipients: the log entries VERP addresses name, and
+        # whether an SRS address took a bounce, so DATA reads the message as a delivery report.
+        self.returned_logs: set[str] = set()
+        self.srs_returned = False
 
 
 def is_valid_helo(hostname: str | None) -> bool:
@@ -183,6 +203,10 @@ class BeaconSMTP(SMTP):
             return None
         return cast(ssl.SSLObject | None, self.transport.get_extra_info("ssl_object"))
 
+    def offers_dsn(self) -> bool:
+        """On the submission ports only: the MX keeps answering 555 to DSN parameters (SMTP-21)."""
+        return self.listener.submission
+
     def offers_auth(self) -> bool:
         """AUTH only under TLS, whatever allow_plaintext_auth says: RFC 8314 and issue 3."""
         return self.login_checker is not None and self.tls_object() is not None
@@ -230,6 +254,9 @@ class BeaconSMTP(SMTP):
             return
         self._greet(hostname, extended=True)
         self.command_size_limits["MAIL"] = COMMAND_LIMIT + MAIL_EXTENSION_OCTETS
+        if self.offers_dsn():
+            self.command_size_limits["MAIL"] += MAIL_DSN_OCTETS
+            self.command_size_limits["RCPT"] = COMMAND_LIMIT + RCPT_DSN_OCTETS
         lines = self._ehlo_keywords()
         for keyword in lines[:-1]:
             await self.push(b"250-" + keyword.encode("ascii", "replace"))
@@ -254,6 +281,8 @@ class BeaconSMTP(SMTP):
             keywords.append("STARTTLS")
         if self.offers_auth():
             keywords.append("AUTH " + " ".join(MECHANISMS))
+        if self.offers_dsn():
+            keywords.append("DSN")
         return keywords
 
     async def smtp_STARTTLS(self, arg: str) -> None:
@@ -313,7 +342,36 @@ class BeaconSMTP(SMTP):
     async def smtp_MAIL(self, arg: str | None) -> None:
         if arg is not None and self.offers_auth():
             arg = self._without_auth_parameter(arg)
+        if arg is not None and self._reads_dsn():
+            read = self._dsn_parameters("FROM:", arg, read_mail_parameters)
+            if read is None:
+                await self.push(replies.S501_SYNTAX)
+                return
+            arg, request = read
+            assert isinstance(self.envelope, MailTransaction)  # _create_envelope makes no other
+            if not self.envelope.mail_from:  # a nested MAIL leaves the transaction's request alone
+                self.envelope.message_request = request
         await super().smtp_MAIL(arg)
+
+    def _reads_dsn(self) -> bool:
+        """Where DSN is offered and MAIL may be given (after EHLO and AUTH): aiosmtpd's own
+        checks answer the rest."""
+        session = self.session
+        return self.offers_dsn() and session is not None and session.extended_smtp and bool(session.authenticated)
+
+    def _dsn_parameters(self, keyword: str, arg: str, reader: Callable[[str], tuple[str, R]]) -> tuple[str, R] | None:
+        """`arg` without its DSN parameters, and what they ask for; None when one is bad. An
+        argument without an address goes on unchanged, for aiosmtpd's syntax reply."""
+        path = self._strip_command_keyword(keyword, arg)
+        address, rest = self._getaddr(path) if path is not None else (None, None)
+        if address is None or not rest or not arg.endswith(rest):
+            return arg, reader("")[1]
+        try:
+            others, request = reader(rest)
+        except BadDsnParameter as error:
+            log.info("%s from %s refused: %s", keyword.rstrip(":"), self.peer_ip(), error)
+            return None
+        return arg[: len(arg) - len(rest)] + others, request
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd's parser minus the `typing.Protocol` class it defined on every MAIL and RCPT."""
@@ -346,6 +404,14 @@ class BeaconSMTP(SMTP):
             if self.transport is not None:
                 self.transport.close()
             return
+        if arg is not None and self._reads_dsn():
+            read = self._dsn_parameters("TO:", arg, read_rcpt_parameters)
+            if read is None:
+                await self.push(replies.S501_SYNTAX)
+                return
+            arg, request = read
+            assert isinstance(self.envelope, MailTransaction)
+            self.envelope.rcpt_request = request
         await super().smtp_RCPT(arg)
 
     async def smtp_VRFY(self, arg: str | None) -> None:

@@ -2,7 +2,9 @@
 
 Synchronous (smtplib, dnspython); the worker runs it in a thread. Every outcome becomes
 one `Attempt` per recipient: 2xx sent, 5xx permanent, anything else (4xx, timeouts,
-refused connections, DNS trouble) temporary, to be retried by the queue.
+refused connections, DNS trouble) temporary, to be retried by the queue. A next hop that
+offers DSN gets the sender's NOTIFY, ORCPT, RET and ENVID (RFC 3461 §6.2) and, with them, the
+duty of the success reports.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from services.smtp.dsn_parameters import xtext
 from shared.errors import TemporaryFailure
+from shared.mail import verp
 from shared.mail.dkimkeys import seal_forwarded, sign_outbound
+from shared.mail.dsn_requests import MessageRequest, RecipientRequest
 from shared.mail.outbound import Attempt, ClaimedRecipient, Delivery, read_body
 from shared.mail.resolver import DnsFailure, NoSuchDomain, Resolver, resolver_for
 from shared.storage.db import Database
@@ -89,14 +94,29 @@ def deliver_remote(db: Database, delivery: Delivery) -> list[Attempt]:
         return for_all(delivery.recipients, f"451 4.3.0 {exc}", permanent=False)
     except RouteError as exc:
         return for_all(delivery.recipients, exc.reply, exc.permanent)
+    # Leaves with the VERP return path of its log entry, so a later bounce names it (shared.mail.verp).
+    leaving = dataclasses.replace(delivery, sender=verp.return_path(db, delivery.sender, delivery.log_id))
     failure = "no host answered"
     for hop in hops:
         try:
-            return Session(db, hop).send(delivery, message)
+            return Session(db, hop).send(leaving, message)
         except (OSError, smtplib.SMTPException) as exc:
             failure = f"{hop.host}:{hop.port}: {exc.__class__.__name__}: {exc}"
             log.info("delivery %s via %s failed: %s", delivery.message_id, hop.host, failure)
     return for_all(delivery.recipients, f"451 4.4.1 {failure}", permanent=False)
+
+
+def mail_dsn_options(request: MessageRequest) -> list[str]:
+    options = [f"RET={request.ret.value}"] if request.ret else []
+    return options + ([f"ENVID={xtext(request.envid)}"] if request.envid is not None else [])
+
+
+def rcpt_dsn_options(request: RecipientRequest) -> list[str]:
+    options = [f"NOTIFY={request.notify}"] if request.notify else []
+    if request.orcpt:
+        addr_type, _semicolon, address = request.orcpt.partition(";")
+        options.append(f"ORCPT={addr_type};{xtext(address)}")
+    return options
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -148,13 +168,16 @@ class Session:
             options.append("BODY=8BITMIME")
         if needs_utf8:
             options.append("SMTPUTF8")
+        passes_dsn = client.has_extn("dsn")
+        if passes_dsn:
+            options += mail_dsn_options(delivery.request)
         code, text = client.mail(delivery.sender, options)
         if code != 250:
             return for_all(delivery.recipients, _reply(code, text), permanent=code >= 500)
         refused: list[Attempt] = []
         accepted: list[ClaimedRecipient] = []
         for recipient in delivery.recipients:
-            code, text = client.rcpt(recipient.address)
+            code, text = client.rcpt(recipient.address, rcpt_dsn_options(recipient.request) if passes_dsn else [])
             if code in (250, 251):
                 accepted.append(recipient)
             else:
@@ -168,4 +191,6 @@ class Session:
         except smtplib.SMTPDataError as exc:
             code, data_reply = exc.smtp_code, exc.smtp_error
         reply = _reply(code, data_reply)
-        return refused + [Attempt(r.id, sent=code == 250, permanent=code >= 500, reply=reply) for r in accepted]
+        return refused + [
+            Attempt(r.id, sent=code == 250, permanent=code >= 500, reply=reply, dsn_passed_on=passes_dsn) for r in accepted
+        ]

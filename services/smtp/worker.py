@@ -1,8 +1,9 @@
 """The outbound delivery loop that runs inside every smtp process.
 
 Each round claims due recipients from the shared queue (several replicas can run this
-loop against one database), sends them in parallel threads, and settles the outcome;
-then it sends the webhook deliveries that are due (shared.mail.webhook_delivery).
+loop against one database), sends them in parallel threads, and settles the outcome
+(recipients the sender's domain suppressed fail at once, unsent); then it sends the webhook
+deliveries that are due (shared.mail.webhook_delivery).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import timedelta
 
 from services.smtp.relay import deliver_remote, for_all
 from shared.accounts import idempotency
-from shared.mail import mailflow, message_log, outbound, webhook_delivery
+from shared.mail import mailflow, message_log, outbound, suppressions, webhook_delivery
 from shared.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -47,14 +48,15 @@ class OutboundWorker:
                     pass
 
     async def run_once(self) -> int:
-        """One round: sweep orphans, expired message log entries and idempotency keys when due, claim, deliver,
-        settle, then the webhooks' turn. Returns how many queue entries and webhook deliveries
-        were claimed."""
+        """One round: sweep orphans, expired message log entries, suppressions and idempotency
+        keys when due, claim, deliver, settle, then the webhooks' turn. Returns how many queue
+        entries and webhook deliveries were claimed."""
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + ORPHAN_SWEEP_SECONDS
             await asyncio.to_thread(outbound.purge_orphans, self.db)
             days = self.db.settings.log_retention_days
             await asyncio.to_thread(message_log.purge_expired, self.db, days=days)
+            await asyncio.to_thread(suppressions.purge_expired, self.db)
             await asyncio.to_thread(idempotency.purge_expired, self.db)
         deliveries = await asyncio.to_thread(outbound.claim, self.db, limit=CLAIM_BATCH, lease=CLAIM_LEASE)
         await asyncio.gather(*(self._deliver(delivery) for delivery in deliveries))
@@ -63,7 +65,9 @@ class OutboundWorker:
     async def _deliver(self, delivery: outbound.Delivery) -> None:
         async with self._slots:
             try:
-                attempts = await asyncio.to_thread(deliver_remote, self.db, delivery)
+                sending, held = await asyncio.to_thread(mailflow.hold_suppressed, self.db, delivery)
+                sent = await asyncio.to_thread(deliver_remote, self.db, sending) if sending.recipients else []
+                attempts = held + sent
             except Exception:
                 log.exception("delivery of queued message %s crashed", delivery.message_id)
                 attempts = for_all(delivery.recipients, "451 4.3.0 local error while sending", permanent=False)

@@ -16,6 +16,7 @@ from shared.accounts.logins import PROTOCOLS as LOGIN_PROTOCOLS
 from shared.accounts.message_tracking import LoggedMessageView
 from shared.accounts.quarantine import JunkMessage
 from shared.accounts.sender_lists import SenderView
+from shared.accounts.suppressions import SuppressionView
 from shared.accounts.tokens import TokenView, as_utc
 from shared.accounts.views import (
     AliasView,
@@ -146,6 +147,16 @@ def webhook_record(view: WebhookView) -> Record:
         "disabled_at": _to_second(view.disabled_at),
         "last_error": view.last_error,
         "created_at": _to_second(view.created_at),
+    }
+
+
+def suppression_record(view: SuppressionView) -> Record:
+    return {
+        "domain": for_people(view.domain),
+        "address": for_people(view.address),
+        "reason": view.reason,
+        "created_at": _to_second(view.created_at),
+        "expires_at": _to_second(view.expires_at),
     }
 
 

@@ -6,7 +6,9 @@ counts it (shared.mail.ratelimit) in the transaction that keeps it, a written me
 completes one, and shared.mail.mailflow.accept_message delivers local copies and queues the
 others (the outbound relay signs them with DKIM, as it does submitted mail). The answer names
 each recipient's status: `delivered` (in the mailbox), `queued` (leaving, or forwarded),
-`bounced` (its mailbox is full: the sender gets a DSN) or `refused` (no such address here).
+`bounced` (its mailbox is full: the sender gets a DSN), `refused` (no such address here) or
+`suppressed` (the sending domain's suppression list holds it after a hard bounce: nothing is
+sent to it, and the message log shows it `refused` with a reply that says so).
 """
 from __future__ import annotations
 
@@ -20,13 +22,14 @@ from shared.accounts import idempotency
 from shared.accounts.permissions import require_sender
 from shared.accounts.views import Actor
 from shared.errors import N_, LimitExceeded, PermissionDenied
-from shared.mail import mailflow, message_log, ratelimit
+from shared.mail import mailflow, message_log, ratelimit, suppressions
 from shared.mail.composition import Draft, FieldError, authors, complete_raw, compose, mailbox_of
 from shared.mail.routing import Refusal, may_send_as, resolve_recipient
 from shared.storage.db import Database
 from shared.storage.rawsql import RawCursor
 
 MAX_TAGS = 10
+SUPPRESSED = "suppressed"
 
 
 class NotYourAddress(PermissionDenied):
@@ -157,21 +160,32 @@ def _send(
         )
         addresses = ", ".join(address for address, _reason in routes.refused)
         raise FieldError("to", N_("%(field)s: no recipient exists: %(addresses)s"), addresses=addresses)
+    relayed = [address for address, forwarder in routes.remote.items() if forwarder is None]
+    held = suppressions.suppressed(db, sender, relayed)
+    refusals = tuple((address, suppressions.refusal(address, since)) for address, since in held.items())
+    origin = dataclasses.replace(origin, refused=origin.refused + refusals)
+    remote = {address: forwarder for address, forwarder in routes.remote.items() if address not in held}
     mailbox_ids = sorted({number for numbers in routes.mailboxes.values() for number in numbers})
-    accepted = mailflow.accept_message(
-        db,
-        message,
-        return_path=sender,
-        mailbox_ids=mailbox_ids,
-        remote=routes.remote,
-        origin=origin,
-        mailbox_addresses=routes.mailbox_addresses,
-        first=_counted(db, origin.user),
-    )
+    if mailbox_ids or remote:
+        accepted = mailflow.accept_message(
+            db,
+            message,
+            return_path=sender,
+            mailbox_ids=mailbox_ids,
+            remote=remote,
+            origin=origin,
+            mailbox_addresses=routes.mailbox_addresses,
+            first=_counted(db, origin.user),
+        )
+    else:  # every recipient suppressed: nothing to accept, the refusals still logged
+        entry = message_log.refusal_entry(sender=sender, message=message, origin=origin, refused=origin.refused)
+        message_log.record_refusal(db, entry)
+        accepted = mailflow.Acceptance((), (), (), entry.log_id)
+    statuses = {address: SUPPRESSED if address in held else _status(routes, accepted, address) for address in recipients}
     answer = {
         "id": accepted.log_id,
         "message_id": message_log.header_message_id(message),
-        "recipients": [{"address": address, "status": _status(routes, accepted, address)} for address in recipients],
+        "recipients": [{"address": address, "status": status} for address, status in statuses.items()],
     }
     token_id, key = idempotent
     if key is not None:

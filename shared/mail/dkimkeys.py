@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import threading
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from pathlib import Path
@@ -48,7 +49,8 @@ def ensure_domain_key(settings: Settings, domain: str) -> bytes:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
     )
-    candidate = path.with_name(f".{path.name}.{os.getpid()}")
+    # Per thread, not only per process: the worker signs the first messages of a domain in parallel.
+    candidate = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)

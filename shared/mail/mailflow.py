@@ -5,7 +5,9 @@ bounced to their sender when delivery fails, queue attempts settled.
 then the local copies are delivered (shared.mail.delivery is itself all or nothing), and only
 then are the queued copies released to the workers. Any failure before that cancels the
 queued copies, so a 451 leaves nothing behind that anyone could see or receive. Bounces for
-full mailboxes and out-of-office replies (shared.mail.autoreply) follow, and never fail it.
+full mailboxes, success reports asked for with DSN and out-of-office replies
+(shared.mail.autoreply) follow, and never fail it. Every report (shared.mail.dsn) goes only
+where the recipient's NOTIFY asks for it (shared.mail.dsn_requests).
 Copies a hosted domain forwards leave with an SRS envelope sender (shared.mail.srs).
 """
 
@@ -22,9 +24,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.errors import N_, InvalidAddress, QuotaExceeded, TemporaryFailure
-from shared.mail import autoreply, message_log, outbound, srs
+from shared.mail import autoreply, message_log, outbound, srs, suppressions
 from shared.mail.delivery import DeliveryReport, deliver
-from shared.mail.dsn import FailedRecipient, build_dsn
+from shared.mail.dsn import Action, ReportedRecipient, build_dsn
+from shared.mail.dsn_requests import (
+    NO_MESSAGE_REQUEST,
+    NOTHING_ASKED,
+    Event,
+    MessageRequest,
+    Requests,
+    is_delay_notice_due,
+)
 from shared.mail.routing import Refusal, resolve_recipient
 from shared.storage import maildirs, rawsql
 from shared.storage.db import Database
@@ -34,7 +44,9 @@ from shared.storage.rawsql import RawCursor
 log = logging.getLogger(__name__)
 
 OVER_QUOTA_REPLY = "552 5.2.2 Mailbox full"
+DELIVERED_REPLY = "delivered to the mailbox"
 NOTHING_DELIVERED = DeliveryReport((), ())
+NO_REQUESTS = Requests()
 
 
 @dataclass(frozen=True)
@@ -79,22 +91,24 @@ def accept_message(
     junk_ids: Collection[int] = (),
     origin: message_log.Origin | None = None,
     mailbox_addresses: Mapping[int, str] | None = None,
+    requests: Requests = NO_REQUESTS,
     first: Callable[[RawCursor], None] | None = None,
 ) -> Acceptance:
     """Deliver to `mailbox_ids` (into the Junk folder for those of `junk_ids`) and queue for
     `remote`. `return_path` "" is the null sender <>. Junk gets no out-of-office reply.
     `remote` maps each remote address to the hosted domain that forwards the message there,
     or to None when a signed-in user sends it there. With an `origin` the message is logged
-    (shared.mail.message_log), its mailboxes named by `mailbox_addresses`. `first` writes in
-    the first transaction that keeps the message (the reservation, or the release of the
-    queued copies when no mailbox gets one), and may refuse the message by raising there.
+    (shared.mail.message_log), its mailboxes named by `mailbox_addresses`. `requests`: what a
+    submission asked for with DSN. `first` writes in the first transaction that keeps the
+    message (the reservation, or the release of the queued copies when no mailbox gets one),
+    and may refuse the message by raising there.
 
     Raises QuotaExceeded when no copy at all could be kept, TemporaryFailure when nothing was kept.
     Mailboxes that were full while others got the message are reported to the sender in a DSN.
     """
     writer = _log_writer(message, return_path or "", origin, mailbox_ids, mailbox_addresses or {}, remote)
     log_id = writer.entry.log_id if writer else ""
-    queued = _queue_held(db, message, return_path or "", remote, log_id or None)
+    queued = _queue_held(db, message, return_path or "", remote, log_id or None, requests)
     logged_in_reservation = writer is not None and not queued
     in_reservation = _reservation_writes(first, writer.in_reservation if writer and logged_in_reservation else None)
     try:
@@ -114,7 +128,9 @@ def accept_message(
             _forget(db, log_id)
         raise
     if report.over_quota:
-        _bounce_over_quota(db, return_path or "", report.over_quota, message)
+        _report_local(db, return_path or "", report.over_quota, message, requests, Action.FAILED)
+    if report.delivered and return_path:
+        _report_local(db, return_path, report.delivered, message, requests, Action.DELIVERED)
     in_inbox = [mailbox_id for mailbox_id in report.delivered if mailbox_id not in junk_ids]
     if in_inbox and return_path:
         _reply_automatically(db, message, return_path, in_inbox)
@@ -180,10 +196,15 @@ def _forget(db: Database, log_id: str) -> None:
 
 
 def _queue_held(
-    db: Database, message: bytes, return_path: str, remote: Mapping[str, str | None], log_id: str | None
+    db: Database,
+    message: bytes,
+    return_path: str,
+    remote: Mapping[str, str | None],
+    log_id: str | None,
+    requests: Requests,
 ) -> tuple[int, ...]:
     """One HELD queue entry per envelope sender: forwards from different hosted domains get
-    different SRS senders."""
+    different SRS senders, and none of the sender's DSN requests."""
     senders = {
         forwarder: srs.forwarding_sender(db, return_path, forwarder) if forwarder else return_path
         for forwarder in set(remote.values())
@@ -194,7 +215,19 @@ def _queue_held(
     queued: list[int] = []
     try:
         for sender, addresses in recipients.items():
-            queued.append(outbound.enqueue(db, message, sender=sender, recipients=addresses, held=True, log_id=log_id))
+            asked = requests if sender == return_path else NO_REQUESTS
+            queued.append(
+                outbound.enqueue(
+                    db,
+                    message,
+                    sender=sender,
+                    recipients=addresses,
+                    held=True,
+                    log_id=log_id,
+                    request=asked.message,
+                    recipient_requests=asked.remote,
+                )
+            )
     except BaseException:
         _cancel(db, queued)
         raise
@@ -216,33 +249,66 @@ def _reply_automatically(db: Database, message: bytes, sender: str, mailbox_ids:
         log.exception("could not send the automatic replies of mailboxes %s to %r", list(mailbox_ids), sender)
 
 
-def _bounce_over_quota(db: Database, sender: str, mailbox_ids: Sequence[int], message: bytes) -> None:
-    """The message is already kept for the others: failing here must not turn the 250 into a 451
-    (the client would send it again to everyone), so a failure is logged instead."""
+def _report_local(
+    db: Database, sender: str, mailbox_ids: Sequence[int], message: bytes, requests: Requests, action: Action
+) -> None:
+    """Tell the sender of mailboxes that were full (FAILED) or got the message (DELIVERED, when
+    asked for). The message is already kept: failing here must not turn the 250 into a 451 (the
+    client would send it again to everyone), so a failure is logged instead."""
+    event = Event.FAILURE if action is Action.FAILED else Event.SUCCESS
+    wanted = [i for i in mailbox_ids if requests.mailboxes.get(i, NOTHING_ASKED).asks_for(event)]
+    if not sender or not wanted:
+        return
+    reply = OVER_QUOTA_REPLY if action is Action.FAILED else DELIVERED_REPLY
     try:
         with db.session.begin() as s:
-            addresses = list(s.scalars(select(Mailbox.address).where(Mailbox.id.in_(mailbox_ids))))
-        failures = [FailedRecipient(address, OVER_QUOTA_REPLY) for address in addresses]
-        send_bounce(db, sender=sender, failures=failures, original=message, arrival=outbound.now_utc())
+            rows = s.execute(select(Mailbox.id, Mailbox.address).where(Mailbox.id.in_(wanted)))
+            addresses = {row.id: row.address for row in rows}
+        recipients = [
+            ReportedRecipient(addresses[i], reply, original_recipient=requests.mailboxes.get(i, NOTHING_ASKED).orcpt)
+            for i in wanted
+            if i in addresses
+        ]
+        send_report(
+            db,
+            sender=sender,
+            recipients=recipients,
+            original=message,
+            arrival=outbound.now_utc(),
+            action=action,
+            request=requests.message,
+        )
     except (TemporaryFailure, SQLAlchemyError):
-        log.exception("could not tell %r that mailboxes %s were full", sender, list(mailbox_ids))
+        log.exception("could not tell %r that mailboxes %s were %s", sender, list(wanted), action.value)
 
 
-def send_bounce(
-    db: Database, *, sender: str, failures: Sequence[FailedRecipient], original: bytes, arrival: datetime
+def send_report(
+    db: Database,
+    *,
+    sender: str,
+    recipients: Sequence[ReportedRecipient],
+    original: bytes,
+    arrival: datetime,
+    action: Action = Action.FAILED,
+    request: MessageRequest = NO_MESSAGE_REQUEST,
+    retry_until: datetime | None = None,
 ) -> None:
-    """Tell `sender` which recipients did not get the message; never answers the null sender."""
-    if not sender or not failures:
+    """Tell `sender` what became of the message for `recipients` (shared.mail.dsn); never
+    answers the null sender."""
+    if not sender or not recipients:
         return
     dsn = build_dsn(
         reporting_host=db.settings.hostname,
         sender=sender,
-        failures=failures,
+        recipients=recipients,
         original=original,
         arrival=arrival,
         now=outbound.now_utc(),
+        action=action,
+        request=request,
+        retry_until=retry_until,
     )
-    send_generated(db, dsn, recipient=sender, kind="bounce")
+    send_generated(db, dsn, recipient=sender, kind="bounce" if action is Action.FAILED else f"{action.value} report")
 
 
 def send_generated(db: Database, message: bytes, *, recipient: str, kind: str) -> None:
@@ -269,26 +335,80 @@ def send_generated(db: Database, message: bytes, *, recipient: str, kind: str) -
 
 def settle(db: Database, delivery: outbound.Delivery, attempts: Sequence[outbound.Attempt]) -> None:
     """Record one delivery try; recipients that failed for good are bounced first, so a crash
-    in between can repeat a bounce but never lose one."""
+    in between can repeat a bounce but never lose one. Then the success reports asked for (the
+    next hop took the message but offers no DSN), and the message's one delay notice when due."""
     now = outbound.now_utc()
-    addresses = {r.id: r.address for r in delivery.recipients}
-    failures = [
-        FailedRecipient(addresses[a.recipient_id], a.reply, expired=not a.permanent)
-        for a in attempts
-        if outbound.is_final_failure(a, delivery, now)
-    ]
-    if failures and delivery.sender:
-        try:
-            send_bounce(
-                db, sender=delivery.sender, failures=failures, original=_original(delivery), arrival=delivery.arrival
-            )
-        except TemporaryFailure:
-            log.warning("bounce for queued message %s postponed: it could not be stored", delivery.message_id)
-            attempts = [
-                dataclasses.replace(a, permanent=False) if outbound.is_final_failure(a, delivery, now) else a
-                for a in attempts
-            ]
+    final = [a for a in attempts if outbound.is_final_failure(a, delivery, now)]
+    relayed = [a for a in attempts if a.sent and not a.dsn_passed_on]
+    deferred = [a for a in attempts if not a.sent and a not in final]
+    try:
+        _report_queued(db, delivery, final, Action.FAILED)
+    except TemporaryFailure:
+        log.warning("bounce for queued message %s postponed: it could not be stored", delivery.message_id)
+        attempts = [dataclasses.replace(a, permanent=False) if a in final else a for a in attempts]
     outbound.record(db, delivery, attempts)
+    try:
+        _report_queued(db, delivery, relayed, Action.RELAYED)
+        if _is_delay_notice_due(db, delivery, deferred, now):
+            _report_queued(db, delivery, deferred, Action.DELAYED)
+    except (TemporaryFailure, SQLAlchemyError):
+        log.exception("could not send the reports of queued message %s", delivery.message_id)
+
+
+_EVENT_OF = {Action.FAILED: Event.FAILURE, Action.RELAYED: Event.SUCCESS, Action.DELAYED: Event.DELAY}
+
+
+def _report_queued(
+    db: Database, delivery: outbound.Delivery, attempts: Sequence[outbound.Attempt], action: Action
+) -> None:
+    """One report of `action` for those of `attempts` whose NOTIFY asks for it."""
+    claimed = {r.id: r for r in delivery.recipients}
+    asking = [(claimed[a.recipient_id], a) for a in attempts if claimed[a.recipient_id].request.asks_for(_EVENT_OF[action])]
+    if not asking or not delivery.sender:
+        return
+    send_report(
+        db,
+        sender=delivery.sender,
+        recipients=[
+            ReportedRecipient(r.address, a.reply, expired=not a.permanent, original_recipient=r.request.orcpt)
+            for r, a in asking
+        ],
+        original=_original(delivery),
+        arrival=delivery.arrival,
+        action=action,
+        request=delivery.request,
+        retry_until=delivery.expires_at,
+    )
+
+
+def _is_delay_notice_due(
+    db: Database, delivery: outbound.Delivery, deferred: Sequence[outbound.Attempt], now: datetime
+) -> bool:
+    """Due by age (shared.mail.dsn_requests), wanted by a deferred recipient, and not yet taken
+    by another worker; taking it marks it sent."""
+    claimed = {r.id: r for r in delivery.recipients}
+    wanted = any(claimed[a.recipient_id].request.asks_for(Event.DELAY) for a in deferred)
+    return (
+        wanted
+        and bool(delivery.sender)
+        and is_delay_notice_due(delivery.arrival, delivery.delay_notified, now)
+        and outbound.take_delay_notice(db, delivery.message_id)
+    )
+
+
+def hold_suppressed(db: Database, delivery: outbound.Delivery) -> tuple[outbound.Delivery, list[outbound.Attempt]]:
+    """The recipients of `delivery` still to send to, and a permanent failure for each one the
+    sending domain suppressed (no host is tried for them; `settle` bounces them to the sender)."""
+    found = suppressions.suppressed(db, delivery.sender, [r.address for r in delivery.recipients])
+    if not found:
+        return delivery, []
+    held = [
+        outbound.Attempt(r.id, sent=False, permanent=True, reply=suppressions.refusal(r.address, found[r.address]))
+        for r in delivery.recipients
+        if r.address in found
+    ]
+    rest = tuple(r for r in delivery.recipients if r.address not in found)
+    return dataclasses.replace(delivery, recipients=rest), held
 
 
 def _original(delivery: outbound.Delivery) -> bytes:
@@ -306,9 +426,20 @@ def bounce_given_up(db: Database, given_up: outbound.GivenUp, reply: str) -> Non
         original = given_up.body_path.read_bytes()
     except OSError:
         original = b""
-    failures = [FailedRecipient(address, reply) for address in given_up.addresses]
+    failures = [
+        ReportedRecipient(address, reply, original_recipient=asked.orcpt)
+        for address, asked in zip(given_up.addresses, given_up.recipient_requests, strict=True)
+        if asked.asks_for(Event.FAILURE)
+    ]
     try:
-        send_bounce(db, sender=given_up.sender, failures=failures, original=original, arrival=given_up.arrival)
+        send_report(
+            db,
+            sender=given_up.sender,
+            recipients=failures,
+            original=original,
+            arrival=given_up.arrival,
+            request=given_up.request,
+        )
     except (TemporaryFailure, SQLAlchemyError):
         log.exception("could not bounce to %r the recipients given up: %s", given_up.sender, list(given_up.addresses))
     if given_up.settled:

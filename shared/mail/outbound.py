@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,7 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.errors import N_, TemporaryFailure
-from shared.mail import message_log
+from shared.mail import message_log, suppressions
+from shared.mail.dsn_requests import NO_MESSAGE_REQUEST, NOTHING_ASKED, Event, MessageRequest, RecipientRequest, Ret
 from shared.storage import maildirs
 from shared.storage.db import Database
 from shared.storage.models import DeliveryStatus, OutboundMessage, OutboundRecipient
@@ -41,6 +42,7 @@ class ClaimedRecipient:
     id: int
     address: str
     attempts: int
+    request: RecipientRequest = NOTHING_ASKED
 
 
 @dataclass(frozen=True)
@@ -56,18 +58,22 @@ class Delivery:
     claim_token: str
     recipients: tuple[ClaimedRecipient, ...]
     log_id: str | None = None
+    request: MessageRequest = NO_MESSAGE_REQUEST
+    delay_notified: bool = False
 
 
 @dataclass(frozen=True)
 class Attempt:
     """What happened to one recipient: `sent`, or else `permanent` decides bounce or retry.
-    `relay` is the host that answered, "" when none did."""
+    `relay` is the host that answered, "" when none did; `dsn_passed_on`: it offered DSN and
+    was given the sender's NOTIFY, ORCPT, RET and ENVID, so success reports are its to send."""
 
     recipient_id: int
     sent: bool
     permanent: bool
     reply: str
     relay: str = ""
+    dsn_passed_on: bool = False
 
 
 def queue_dir(db: Database) -> Path:
@@ -91,9 +97,12 @@ def enqueue(
     recipients: Sequence[str],
     held: bool = False,
     log_id: str | None = None,
+    request: MessageRequest = NO_MESSAGE_REQUEST,
+    recipient_requests: Mapping[str, RecipientRequest] | None = None,
 ) -> int:
     """Store the body durably, then the rows; returns the message id. Raises TemporaryFailure.
-    `log_id`: the message log entry its recipients' outcomes are recorded in."""
+    `log_id`: the message log entry its recipients' outcomes are recorded in; `request` and
+    `recipient_requests` (by address): what the sender asked for with DSN."""
     folder = queue_dir(db)
     try:
         path = maildirs.publish(maildirs.write_pending(folder, message))
@@ -109,8 +118,13 @@ def enqueue(
                 size=len(message),
                 expires_at=now + timedelta(seconds=db.settings.queue_lifetime),
                 log_id=log_id,
+                dsn_ret=request.ret.value if request.ret else None,
+                dsn_envid=request.envid,
             )
-            row.recipients = [_recipient(address, status, now) for address in dict.fromkeys(recipients)]
+            asked = recipient_requests or {}
+            row.recipients = [
+                _recipient(address, status, now, asked.get(address, NOTHING_ASKED)) for address in dict.fromkeys(recipients)
+            ]
             s.add(row)
             s.flush()
             return row.id
@@ -119,10 +133,24 @@ def enqueue(
         raise TemporaryFailure(N_("the message could not be queued")) from exc
 
 
-def _recipient(address: str, status: DeliveryStatus, now: datetime) -> OutboundRecipient:
+def _recipient(address: str, status: DeliveryStatus, now: datetime, request: RecipientRequest) -> OutboundRecipient:
     return OutboundRecipient(
-        address=address, domain=address.rpartition("@")[2].lower(), status=status, attempts=0, next_attempt_at=now
+        address=address,
+        domain=address.rpartition("@")[2].lower(),
+        status=status,
+        attempts=0,
+        next_attempt_at=now,
+        dsn_notify=request.notify,
+        dsn_orcpt=request.orcpt,
     )
+
+
+def message_request(message: OutboundMessage) -> MessageRequest:
+    return MessageRequest(Ret(message.dsn_ret) if message.dsn_ret else None, message.dsn_envid)
+
+
+def recipient_request(recipient: OutboundRecipient) -> RecipientRequest:
+    return RecipientRequest(recipient.dsn_notify, recipient.dsn_orcpt)
 
 
 def release(db: Database, message_ids: Sequence[int], then: Callable[[Session], None] | None = None) -> None:
@@ -195,8 +223,12 @@ def _group(db: Database, token: str, rows: Sequence[tuple[OutboundRecipient, Out
                 arrival=_aware(message.created_at),
                 expires_at=_aware(message.expires_at),
                 claim_token=token,
-                recipients=tuple(ClaimedRecipient(r.id, r.address, r.attempts) for r, _m in members),
+                recipients=tuple(
+                    ClaimedRecipient(r.id, r.address, r.attempts, recipient_request(r)) for r, _m in members
+                ),
                 log_id=message.log_id,
+                request=message_request(message),
+                delay_notified=message.delay_notified,
             )
         )
     return deliveries
@@ -214,8 +246,27 @@ def read_body(delivery: Delivery) -> bytes:
         raise TemporaryFailure(N_("queued body %(name)s unreadable"), name=delivery.body_path.name) from exc
 
 
+def take_delay_notice(db: Database, message_id: int) -> bool:
+    """Mark the message's one delay notice as sent; False when another worker (a delivery to
+    another domain of the same message) did first. Marked before it is sent: a crash then
+    loses a notice, which only says that the message is still being retried."""
+    with db.session.begin() as s:
+        result = s.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message_id, OutboundMessage.delay_notified.is_(False))
+            .values(delay_notified=True)
+        )
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
 def is_final_failure(attempt: Attempt, delivery: Delivery, now: datetime) -> bool:
     return not attempt.sent and (attempt.permanent or now >= delivery.expires_at)
+
+
+def is_hard_bounce(attempt: Attempt) -> bool:
+    """A remote server refused the recipient for good: a 5xx from a host that answered (not our
+    own refusal, such as a suppressed recipient held back, which names no host)."""
+    return not attempt.sent and attempt.permanent and bool(attempt.relay) and attempt.reply.startswith("5")
 
 
 def record(db: Database, delivery: Delivery, attempts: Sequence[Attempt]) -> None:
@@ -242,9 +293,13 @@ def _record_one(s: Session, db: Database, delivery: Delivery, attempt: Attempt, 
     if attempt.sent:
         row.status, status = DeliveryStatus.SENT, message_log.Status.RELAYED
     elif is_final_failure(attempt, delivery, now):
-        # settle bounced it to the sender first, unless there is none to tell
+        # settle bounced it to the sender first, unless there is none to tell or NOTIFY said not to
         row.status = DeliveryStatus.FAILED
-        status = message_log.Status.BOUNCED if delivery.sender else message_log.Status.FAILED
+        status = _failed_status(delivery.sender, row)
+        if is_hard_bounce(attempt):
+            suppressions.suppress(
+                s, sender=delivery.sender, address=row.address, reason=attempt.reply, days=db.settings.suppress_days, now=now
+            )
     else:
         row.attempts, status = tries, message_log.Status.DEFERRED
         row.next_attempt_at = now + backoff(row.attempts, db.settings.queue_retry_base)
@@ -255,6 +310,12 @@ def _record_one(s: Session, db: Database, delivery: Delivery, attempt: Attempt, 
         message_log.record_outcome(
             s, log_id=delivery.log_id, sender=delivery.sender, outcome=outcome, attempts=tries, at=now
         )
+
+
+def _failed_status(sender: str, recipient: OutboundRecipient) -> message_log.Status:
+    """BOUNCED when the failure is reported to a sender, FAILED when no one is told."""
+    told = bool(sender) and recipient_request(recipient).asks_for(Event.FAILURE)
+    return message_log.Status.BOUNCED if told else message_log.Status.FAILED
 
 
 def _is_settled(s: Session, message_id: int) -> bool:
@@ -341,6 +402,8 @@ class GivenUp:
     body_path: Path
     arrival: datetime
     settled: bool
+    request: MessageRequest = NO_MESSAGE_REQUEST
+    recipient_requests: tuple[RecipientRequest, ...] = ()  # one per address
 
 
 def give_up(s: Session, db: Database, log_id: str, reply: str) -> list[GivenUp]:
@@ -354,21 +417,30 @@ def give_up(s: Session, db: Database, log_id: str, reply: str) -> list[GivenUp]:
         .order_by(OutboundRecipient.id)
         .with_for_update(skip_locked=True)
     ).all()
-    by_message: dict[int, tuple[OutboundMessage, list[str]]] = {}
+    by_message: dict[int, tuple[OutboundMessage, list[OutboundRecipient]]] = {}
     for recipient, message in rows:
         recipient.status, recipient.last_reply = DeliveryStatus.FAILED, reply
-        status = message_log.Status.BOUNCED if message.sender else message_log.Status.FAILED
+        status = _failed_status(message.sender, recipient)
         outcome = message_log.Outcome(recipient.address, status, reply)
         message_log.record_outcome(
             s, log_id=log_id, sender=message.sender, outcome=outcome, attempts=recipient.attempts, at=now
         )
-        by_message.setdefault(message.id, (message, []))[1].append(recipient.address)
+        by_message.setdefault(message.id, (message, []))[1].append(recipient)
     s.flush()
     given_up = []
-    for message_id, (message, addresses) in by_message.items():
+    for message_id, (message, recipients) in by_message.items():
         settled = _is_settled(s, message_id)
-        given_up.append(GivenUp(message.sender, tuple(addresses), queue_dir(db) / message.body_path,
-                                _aware(message.created_at), settled))
+        given_up.append(
+            GivenUp(
+                message.sender,
+                tuple(r.address for r in recipients),
+                queue_dir(db) / message.body_path,
+                _aware(message.created_at),
+                settled,
+                message_request(message),
+                tuple(recipient_request(r) for r in recipients),
+            )
+        )
         if settled:
             s.execute(delete(OutboundMessage).where(OutboundMessage.id == message_id))
     return given_up

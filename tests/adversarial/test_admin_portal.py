@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 
 from services.admin import create_app
 from shared import accounts
-from shared.accounts import app_passwords, portal_sessions, tokens
+from shared.accounts import app_passwords, portal_sessions, suppressions, tokens
 from shared.accounts.forwarding import get_forwarding
 from shared.accounts.message_tracking import LogFilters, list_queue, search_messages
 from shared.accounts.out_of_office import get_out_of_office, set_out_of_office
@@ -36,6 +36,7 @@ from shared.mail.webhooks import EVENTS
 from shared.storage.db import Database
 from tests.junkmail import put_in_junk
 from tests.messagelog import accept
+from tests.suppressed import suppress
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Outlook's autodiscover is a POST that only reads (and Outlook sends no CSRF token).
@@ -43,6 +44,7 @@ CSRF_EXEMPT = {"clientconfig.outlook"}
 NOT_WALKED = {"static"}
 CSRF_MESSAGE = "The form was not sent from this site"
 INTRUDER = "pwned-password-1"
+SUPPRESSED = "gone@remote.example"
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'"
 XSS_MARKERS = ("<script>alert(", "<img src=x onerror")
 
@@ -64,12 +66,19 @@ class Targets:
     log_id: str  # a message of the domain's mailbox, waiting in the outbound queue
     webhook_id: int
     passkey_id: int = 1  # none exists: no page may tell another mailbox's from a missing one
+    suppressed: str = SUPPRESSED  # the domain's suppression list holds it
     reset_token: str = "not-a-reset-link"
+
+    def address_for(self, endpoint: str) -> str:
+        if "groups." in endpoint:
+            return self.group
+        return self.suppressed if "suppressions." in endpoint else self.mailbox
 
     def for_rule(self, rule: Rule) -> dict[str, Any]:
         values = {
             "name": self.domain,
-            "address": self.group if "groups." in rule.endpoint else self.mailbox,
+            "address": self.address_for(rule.endpoint),
+            "domain": self.domain,
             "source": self.alias,
             "alias_name": self.alias_domain,
             "token_id": self.token_id,
@@ -115,6 +124,7 @@ def world(db: Database, password_hash: str) -> World:
         app_passwords.create_app_password(db, member, name=f"phone of {member}", actor=CONSOLE)
         accept(db, member, remote=["far@remote.example"], via="submission")
         create_webhook(hooks_to_anywhere, domain, "http://127.0.0.1:9/hook", EVENTS, actor=CONSOLE)
+        suppress(db, member, SUPPRESSED)
     hooks_to_anywhere.dispose()
     return people
 
@@ -178,6 +188,7 @@ def state_of(db: Database, domain: str, mailbox: str) -> tuple[object, ...]:
         [(t.id, t.owner, t.name, t.domains, t.read_only, t.expires_at) for t in tokens.list_tokens(db, actor=CONSOLE)],
         [w for w in list_queue(db, actor=CONSOLE) if w.sender == mailbox],
         list_webhooks(db, domain, actor=CONSOLE),
+        suppressions.list_suppressions(db, actor=CONSOLE, domain=domain).items,
     )
 
 
@@ -217,6 +228,7 @@ def forms(targets: Targets) -> dict[str, dict[str, str]]:
         "mailboxes.forwarding": {"destinations": "elsewhere@remote.example"},
         "mailboxes.reset_password": {"password": INTRUDER},
         "tokens.create": {"name": "forged", "access": "write", "domains": targets.domain},
+        "suppressions.remove": {"confirmation": SUPPRESSED},
         "tokens.revoke": {"confirmation": "admin's"},
     }
 

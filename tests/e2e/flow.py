@@ -158,7 +158,8 @@ def wait_for_relayed(smarthost: Collector, content: bytes) -> Relayed:
 def check_relayed(deployment: Deployment, smarthost: Collector, content: bytes) -> None:
     """Step 6: the remote copy reached the smarthost intact, with a valid DKIM signature."""
     relayed = wait_for_relayed(smarthost, content)
-    assert relayed.sender == ALICE.address and relayed.recipients == (REMOTE,)
+    # the VERP return path of the message's log entry, at the sender's domain
+    assert relayed.sender.startswith("verp=") and relayed.sender.endswith(f"@{DOMAIN}") and relayed.recipients == (REMOTE,)
     assert_intact(relayed.content, content, allowed=TRACE_FIELDS | {b"dkim-signature"})
     settings = load_settings({"BEACONMAIL_DATA_DIR": str(deployment.data_dir), "BEACONMAIL_SECRET_KEY": "unused"})
     assert key_path(settings, DOMAIN).exists(), "no DKIM key in the smtp service's data folder"

@@ -130,7 +130,7 @@ def test_every_page_and_form_error_speaks_chinese(portal_url: str, browser: Brow
         f"/domains/{DOMAIN}/delete", "/mailboxes/", "/mailboxes/new", f"/mailboxes/{STAFF}/edit", f"/mailboxes/{STAFF}/password",
         f"/mailboxes/{STAFF}/forwarding", f"/mailboxes/{STAFF}/delete", f"/mailboxes/{STAFF}/junk", "/aliases/", "/aliases/new",
         f"/aliases/sales@{DOMAIN}/edit", "/groups/", "/groups/new", f"/groups/team@{DOMAIN}/edit", "/audit/", "/import/",
-        "/tokens/", "/account/", "/account/junk", "/no-such-page",
+        "/tokens/", "/suppressions/", "/account/", "/account/junk", "/no-such-page",
     ):
         walk.visit(path)
     snap(walk.page, "zh-1-pages", database)

@@ -26,6 +26,7 @@ from shared.mail.webhooks import EVENTS
 from shared.storage.db import Database
 from tests.junkmail import put_in_junk
 from tests.messagelog import accept
+from tests.suppressed import suppress
 
 from .test_admin_browser import ADMIN, PASSWORD, browser, portal_url, snap, submit
 
@@ -71,9 +72,10 @@ def seed(db: Database) -> dict[str, object]:
     hook = create_webhook(hooks_to_anywhere, LONG_DOMAIN, f"http://127.0.0.1:9/{'p' * 200}", EVENTS, actor=CONSOLE)
     hooks_to_anywhere.dispose()
     logged = accept(db, LONG_USER, remote=LONG_REMOTE[:2], message_id=f"{'i' * 200}@{LONG_DOMAIN}", via="submission")
+    suppress(db, LONG_USER, LONG_REMOTE[5])
     return {
         "name": LONG_DOMAIN, "source": LONG_ALIAS, "token_id": token, "message_id": junk, "webhook_id": hook.webhook.id,
-        "log_id": logged, "action": "retry",
+        "log_id": logged, "action": "retry", "domain": LONG_DOMAIN,
     }
 
 
@@ -85,7 +87,7 @@ def portal_pages(db: Database, values: dict[str, object]) -> list[str]:
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
             if "GET" not in (rule.methods or ()) or rule.rule.startswith("/api/") or rule.endpoint in NOT_PAGES | SIGN_IN_STEPS:
                 continue
-            address = LONG_GROUP if rule.endpoint.startswith("groups.") else LONG_USER
+            address = {"groups": LONG_GROUP, "suppressions": LONG_REMOTE[5]}.get(rule.endpoint.partition(".")[0], LONG_USER)
             arguments = {name: values.get(name, address) for name in rule.arguments}
             pages.append(url_for(rule.endpoint, **arguments))
     return pages

@@ -104,7 +104,9 @@ def check_relayed(collector: Collector, sent: dict[str, Any], data_dir: Path) ->
     """The remote copy left through the smarthost with a DKIM signature that verifies."""
     wait_until(lambda: collector.messages(), "relayed message")
     (relayed,) = collector.messages()
-    assert relayed.sender == SHOP and relayed.recipients == (REMOTE,)
+    assert relayed.recipients == (REMOTE,)
+    # the VERP return path naming the message's log entry, at the sender's domain
+    assert relayed.sender.startswith(f"verp={sent['id']}=") and relayed.sender.endswith(f"@{DOMAIN}")
     assert sent["message_id"].encode() in relayed.content
     selector, record = dns_record(load_settings({"BEACONMAIL_DATA_DIR": str(data_dir), "BEACONMAIL_SECRET_KEY": "x"}), DOMAIN)
     published = {f"{selector}._domainkey.{DOMAIN}.": record.encode()}

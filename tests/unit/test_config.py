@@ -124,6 +124,7 @@ INVALID = [
     ("queue_lifetime", "0"),
     ("queue_retry_base", "five minutes"),
     ("log_retention_days", "0"),
+    ("suppress_days", "0"),
     ("dns_resolver", "127.0.0.1:99999"),
     ("dns_resolver", "no-such-host.invalid"),
     ("dnsbl", "zen spamhaus org"),
@@ -212,6 +213,12 @@ def test_unreadable_file_variant_names_the_variable(tmp_path: Path) -> None:
 
 def test_empty_value_means_default(tmp_path: Path) -> None:
     assert load(tmp_path, smtp_port="").smtp_port == 2525
+
+
+def test_an_empty_file_variant_is_refused_not_taken_for_the_default(tmp_path: Path) -> None:
+    (tmp_path / "database_url").write_text("\n")
+    with pytest.raises(ConfigError, match=r"^BEACONMAIL_DATABASE_URL_FILE: '.*database_url' is empty$"):
+        load(tmp_path, database_url_file=str(tmp_path / "database_url"))
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from services.admin.api import (
     message_log,
     messages,
     openapi,
+    suppressions,
     webhooks,
 )
 from services.admin.api.access import authenticate_request
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(authenticate_request)
 bp.add_url_rule("/openapi.json", "openapi_document", openapi.document)
-for resource in (domains, mailboxes, junk, app_passwords, aliases, groups, audit, me, message_log, messages, webhooks):
+for resource in (domains, mailboxes, junk, app_passwords, aliases, groups, audit, me, message_log, messages, suppressions, webhooks):
     bp.register_blueprint(resource.bp)
 
 

@@ -9,6 +9,7 @@ from shared.accounts.idempotency import MAX_KEY
 from shared.accounts.mailbox_search import COUNT_LIMIT
 from shared.accounts.message_tracking import MAX_PAGE as LOG_PAGE_MAX
 from shared.accounts.quarantine import MAX_LISTED
+from shared.accounts.suppressions import MAX_PAGE as SUPPRESSION_PAGE_MAX
 from shared.mail.message_log import STATUSES, VIAS
 from shared.mail.sender_lists import MAX_SENDER_CHARS
 from shared.mail.webhooks import EVENTS, MAX_URL
@@ -127,7 +128,9 @@ SEND_SCHEMAS: dict[str, Schema] = {
             "message_id": STRING | {"description": "The Message-ID header field without its angle brackets, "
                                     "as the message log and its search keep it"},
             "recipients": {"type": "array", "items": obj(
-                {"address": STRING, "status": {"type": "string", "enum": ["delivered", "queued", "bounced", "refused"]}},
+                {"address": STRING, "status": {"type": "string", "enum": ["delivered", "queued", "bounced", "refused", "suppressed"],
+                                                 "description": "suppressed: the sending domain's suppression list "
+                                                 "holds the address after a hard bounce; nothing was sent to it"}},
                 ["address", "status"],
             )},
         },
@@ -151,6 +154,13 @@ SEND_SCHEMAS: dict[str, Schema] = {
         ["domain", "url", "events"],
     ),
     "WebhookList": items_of("Webhook"),
+    "Suppression": obj(
+        {"domain": STRING | {"description": "The sending domain"}, "address": STRING,
+         "reason": STRING | {"description": "The remote server's reply that refused the address for good"},
+         "created_at": MOMENT, "expires_at": MOMENT},
+        ["domain", "address", "reason", "created_at", "expires_at"],
+    ),
+    "SuppressionPage": items_of("Suppression", next_cursor={"type": ["string", "null"]}),
 }
 
 SCHEMAS: dict[str, Schema] = {
@@ -525,6 +535,21 @@ def paths() -> dict[str, Schema]:
             "get": operation("The webhooks of the token's domains", ("200", "WebhookList"), params=[DOMAIN_FILTER]),
             "post": operation("Add a webhook to a domain (its managers); its URL must resolve to public addresses",
                               ("201", "WebhookCreated"), "WebhookCreate"),
+        },
+        "/suppressions": {
+            "get": operation(
+                "The suppression lists of the token's domains, newest first: addresses a remote server refused "
+                "with a 5xx, not sent to until the entry expires",
+                ("200", "SuppressionPage"),
+                params=[DOMAIN_FILTER, query_param("address", TEXT_FILTER | {"description": "A part of the address"}),
+                        query_param("cursor", {"type": "string", "pattern": "^[0-9]{1,10}$"}
+                                    | {"description": "next_cursor of the page before"}),
+                        query_param("limit", {"type": "integer", "minimum": 1, "maximum": SUPPRESSION_PAGE_MAX})],
+            ),
+        },
+        "/suppressions/{domain}/{address}": {
+            "parameters": [path_param("domain"), path_param("address")],
+            "delete": operation("Send to the address from the domain again (its managers; audited)", ("204", None)),
         },
         "/webhooks/{id}": {
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],

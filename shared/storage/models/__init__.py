@@ -24,6 +24,7 @@ from shared.storage.models.queue import (
 )
 from shared.storage.models.ratelimit import SubmissionWindow
 from shared.storage.models.sender_rule import SenderListing, SenderRule
+from shared.storage.models.suppression import Suppression
 from shared.storage.models.token import ApiToken, api_token_domain
 from shared.storage.models.webhook import Webhook, WebhookDelivery
 
@@ -60,6 +61,7 @@ __all__ = [
     "SenderRule",
     "SendingPolicy",
     "SubmissionWindow",
+    "Suppression",
     "Webhook",
     "WebhookDelivery",
     "TotpFactor",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Enum, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.storage.models.base import Base, Timestamped
@@ -33,6 +33,11 @@ class OutboundMessage(Timestamped, Base):
     # The message log entry (shared.mail.message_log) whose recipients this message carries;
     # None for mail the system writes itself (bounces, automatic replies).
     log_id: Mapped[str | None] = mapped_column(String(20), default=None, index=True)
+    # What the sender asked for with DSN (RFC 3461; shared.mail.dsn_requests): RET (FULL or
+    # HDRS) and ENVID (decoded), None when not given; whether its one delay notice went out.
+    dsn_ret: Mapped[str | None] = mapped_column(String(4), default=None)
+    dsn_envid: Mapped[str | None] = mapped_column(String(100), default=None)
+    delay_notified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     recipients: Mapped[list[OutboundRecipient]] = relationship(
         back_populates="message", cascade="all, delete-orphan", passive_deletes=True
@@ -55,5 +60,8 @@ class OutboundRecipient(Base):
     last_reply: Mapped[str] = mapped_column(Text, default="")
     claim_token: Mapped[str | None] = mapped_column(String(64), default=None)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # NOTIFY ("NEVER" or a comma list) and ORCPT ("addr-type;address", decoded); None when not given.
+    dsn_notify: Mapped[str | None] = mapped_column(String(32), default=None)
+    dsn_orcpt: Mapped[str | None] = mapped_column(String(500), default=None)
 
     message: Mapped[OutboundMessage] = relationship(back_populates="recipients")

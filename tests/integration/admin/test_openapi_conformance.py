@@ -26,7 +26,7 @@ def test_api_conforms_to_its_document(app: Flask, db: Database, world: World) ->
     broken = [str(result.err()) for result in results if isinstance(result, Err)]
     assert broken == [], "the document does not load"
     operations = [result.ok() for result in results if isinstance(result, Ok)]
-    assert len(operations) == 42
+    assert len(operations) == 44
 
     for operation in operations:
 

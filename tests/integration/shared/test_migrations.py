@@ -36,6 +36,8 @@ MODEL_TABLES = set(Base.metadata.tables)
 # The migrations after 0011, newest first, with the tables each adds.
 LATER_MIGRATIONS: list[tuple[str, set[str]]] = [
     ("0019", set()),
+    ("0018", {"suppression"}),
+    ("0017", set()),
     ("0016", set()),
     ("0015", {"idempotent_send", "webhook", "webhook_delivery"}),
     ("0014", {"message_log", "message_log_recipient", "message_log_event"}),
@@ -166,6 +168,9 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> No
         assert tables(empty_settings) == MODEL_TABLES - newer
         if revision == "0019":
             assert "status_bits" not in columns_of(empty_settings, "message_log")
+        if revision == "0017":
+            assert {"dsn_ret", "dsn_envid", "delay_notified"} & columns_of(empty_settings, "outbound_message") == set()
+            assert {"dsn_notify", "dsn_orcpt"} & columns_of(empty_settings, "outbound_recipient") == set()
         if revision == "0016":  # a column, dropped without copying the table (the domain triggers stay)
             assert "forbid_external_forwarding" not in columns_of(empty_settings, "domain")
             assert directory_triggers(empty_settings) == expected_directory_triggers(empty_settings)
@@ -267,7 +272,7 @@ def test_without_pg_trgm_the_migration_succeeds_and_search_scans(postgres_url: s
 
 def test_0019_sets_the_status_bits_of_messages_logged_before_it(empty_settings: Settings) -> None:
     upgrade_to_head(empty_settings)
-    downgrade(empty_settings, "0016")
+    downgrade(empty_settings, "0018")
     engine = make_engine(empty_settings.database_url)
     try:
         with engine.begin() as connection:

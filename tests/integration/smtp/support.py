@@ -221,18 +221,49 @@ class SinkHandler:
         return AuthResult(success=auth_data.password == b"relay-secret", handled=False)
 
 
+class DsnSinkHandler(SinkHandler):
+    """A next hop that offers DSN (RFC 3461), with DsnSmtp: keeps the MAIL and RCPT arguments
+    it was given as sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arguments: list[str] = []
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-DSN", responses[-1]]
+
+
+class DsnSmtp(SMTP):
+    """aiosmtpd that accepts the DSN parameters its handler advertises instead of answering 555."""
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        self.event_handler.arguments.append(f"MAIL {arg}")
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        self.event_handler.arguments.append(f"RCPT {arg}")
+        await super().smtp_RCPT(arg)
+
+    def _getparams(self, params: Any) -> Any:
+        found = super()._getparams(params)
+        return found if found is None else {k: v for k, v in found.items() if k not in ("RET", "ENVID", "NOTIFY", "ORCPT")}
+
+
 class StockSmtp:
     """Stock aiosmtpd on loopback, port 0, on its own event loop: the smarthost of the outbound
     tests, and the reference for what aiosmtpd itself does."""
 
-    def __init__(self, handler: Any, **smtp_options: Any) -> None:
+    def __init__(self, handler: Any, smtp_class: type[SMTP] = SMTP, **smtp_options: Any) -> None:
         self.handler = handler
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
         async def start() -> asyncio.Server:
-            return await self.loop.create_server(lambda: SMTP(handler, loop=self.loop, **smtp_options), "127.0.0.1", 0)
+            return await self.loop.create_server(
+                lambda: smtp_class(handler, loop=self.loop, **smtp_options), "127.0.0.1", 0
+            )
 
         self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(timeout=10)
         self.port = int(self.server.sockets[0].getsockname()[1])
@@ -250,11 +281,13 @@ class StockSmtp:
         stop_loop(self.loop, self.thread)
 
 
-def start_smarthost(settings: Settings) -> StockSmtp:
-    """A next hop that offers STARTTLS and AUTH (password `relay-secret`) and records what it accepts."""
-    handler = SinkHandler()
+def start_smarthost(settings: Settings, *, offers_dsn: bool = False) -> StockSmtp:
+    """A next hop that offers STARTTLS and AUTH (password `relay-secret`) and records what it
+    accepts; with `offers_dsn`, DSN too (DsnSmtp), recording the arguments of MAIL and RCPT."""
+    handler = DsnSinkHandler() if offers_dsn else SinkHandler()
     return StockSmtp(
         handler,
+        DsnSmtp if offers_dsn else SMTP,
         hostname="smarthost.example",
         enable_SMTPUTF8=True,
         tls_context=server_ssl_context(settings),
