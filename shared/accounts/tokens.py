@@ -19,7 +19,7 @@ from typing import overload
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from shared.accounts import audit, send_grants
+from shared.accounts import audit
 from shared.accounts.permissions import (
     Scope,
     domain_in_scope,
@@ -32,7 +32,7 @@ from shared.accounts.views import Actor, TokenRef
 from shared.errors import N_, AuthFailed, InvalidValue, NotFound
 from shared.storage.db import Database
 from shared.storage.lookups import domain_by_name, mailbox_by_address
-from shared.storage.models import ApiToken, Mailbox, api_token_domain
+from shared.storage.models import ApiToken, Domain, Mailbox, api_token_domain
 
 TOKEN_START = "bm_"
 PREFIX_BYTES = 6
@@ -200,35 +200,48 @@ def revoke_token(db: Database, token_id: int, *, actor: Actor) -> None:
         s.delete(token)
 
 
+# What verifying a token reads first, in one statement: the token, its owner's address and
+# whether owner and domain are active. A send token's rights follow from that alone; other
+# tokens load their owner's roles and their domains after it.
+_TOKEN_AND_OWNER = (
+    select(
+        ApiToken.id,
+        ApiToken.name,
+        ApiToken.token_hash,
+        ApiToken.expires_at,
+        ApiToken.last_used_at,
+        ApiToken.sends_mail,
+        ApiToken.owner_id,
+        Mailbox.address,
+        (Mailbox.active & Domain.active).label("usable"),
+    )
+    .join(Mailbox, Mailbox.id == ApiToken.owner_id)
+    .join(Domain, Domain.id == Mailbox.domain_id)
+)
+
+
 def verify_token(db: Database, presented: str, *, now: datetime | None = None) -> TokenGrant:
-    """The rights of a bearer token, or AuthFailed (one message for every reason). A send
-    token verified in the last seconds is taken from shared.accounts.send_grants."""
+    """The rights of a bearer token, or AuthFailed (one message for every reason). Checked
+    against the database on every call, so a revoked token stops at once."""
     moment = now or datetime.now(UTC)
     prefix = presented.removeprefix(TOKEN_START).partition(".")[0]
     if not presented.startswith(TOKEN_START) or len(prefix) != 2 * PREFIX_BYTES:
         raise AuthFailed(N_("invalid or expired token"))
-    digest = _digest(presented)
-    remembered = send_grants.REMEMBERED.get(digest, moment)
-    if remembered is not None:
-        return TokenGrant(remembered.token, Scope(remembered.owner, read_only=True, sends_mail=True))
     # Read without SQLite's write lock: every API call verifies, and the write below is rare.
     with db.read_session.begin() as s:
-        # token.domains loads below only for the tokens that have domains to narrow to (not send tokens).
-        token = s.scalars(select(ApiToken).where(ApiToken.prefix == prefix)).one_or_none()
-        if token is None or not hmac.compare_digest(token.token_hash, digest):
+        row = s.execute(_TOKEN_AND_OWNER.where(ApiToken.prefix == prefix)).one_or_none()
+        if row is None or not hmac.compare_digest(row.token_hash, _digest(presented)):
             raise AuthFailed(N_("invalid or expired token"))
-        expires = as_utc(token.expires_at)
-        owner = s.get(Mailbox, token.owner_id)
-        if (expires is not None and expires <= moment) or owner is None or not (owner.active and owner.domain.active):
+        expires = as_utc(row.expires_at)
+        if (expires is not None and expires <= moment) or not row.usable:
             raise AuthFailed(N_("invalid or expired token"))
-        last_used = as_utc(token.last_used_at)
-        if token.sends_mail:
-            scope = Scope(owner.address, read_only=True, sends_mail=True)
+        if row.sends_mail:
+            scope = Scope(row.address, read_only=True, sends_mail=True)
         else:
+            token, owner = s.get_one(ApiToken, row.id), s.get_one(Mailbox, row.owner_id)
             scope = _owner_scope(owner).narrowed([d.name for d in token.domains], read_only=token.read_only)
-        grant = TokenGrant(TokenRef(token.id, token.name), scope)
-    if scope.sends_mail:
-        send_grants.REMEMBERED.keep(digest, send_grants.SendGrant(grant.token, scope.address, expires), moment)
+    grant = TokenGrant(TokenRef(row.id, row.name), scope)
+    last_used = as_utc(row.last_used_at)
     if last_used is None or moment - last_used >= LAST_USED_PRECISION:
         with db.session.begin() as s:
             s.execute(update(ApiToken).where(ApiToken.id == grant.token.id).values(last_used_at=moment))

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from services.admin import create_app
-from shared.accounts import send_grants, tokens
+from shared.accounts import tokens, update_mailbox
 from shared.accounts.message_tracking import LogFilters, get_message, search_messages
 from shared.accounts.views import CONSOLE
 from shared.config import Settings
@@ -175,18 +175,26 @@ def test_any_mailbox_may_hold_a_send_token_but_not_limited_to_domains(db: Databa
         tokens.create_token(db, world.staff, name="app", sends_mail=True, domains=[world.alpha], actor=CONSOLE)
 
 
-def test_a_revoked_send_token_stops_working_within_the_bound(db: Database, world: World) -> None:
-    """Send tokens are remembered KEPT_FOR after a verification; no longer."""
-    issued = tokens.create_token(db, world.staff, name="app", sends_mail=True, actor=CONSOLE)
-    start = datetime.now(UTC)
-    assert tokens.verify_token(db, issued.secret, now=start).scope.sends_mail
+@pytest.mark.parametrize("sends_mail", [True, False], ids=["send token", "admin token"])
+def test_a_revoked_token_stops_working_at_once(app: Flask, db: Database, world: World, sends_mail: bool) -> None:
+    issued = tokens.create_token(db, world.manager, name="app", sends_mail=sends_mail, actor=CONSOLE)
+    assert tokens.verify_token(db, issued.secret).scope.sends_mail is sends_mail
     tokens.revoke_token(db, issued.token.id, actor=CONSOLE)
-    assert tokens.verify_token(db, issued.secret, now=start + timedelta(seconds=1)).token.id == issued.token.id
     with pytest.raises(AuthFailed):
-        tokens.verify_token(db, issued.secret, now=start + send_grants.KEPT_FOR)
+        tokens.verify_token(db, issued.secret)
+    refused = app.test_client().post(SEND_URL, json=draft(world), headers={"Authorization": f"Bearer {issued.secret}"})
+    assert refused.status_code == 401
 
 
-def test_a_remembered_send_token_still_expires_on_time(db: Database, world: World) -> None:
+def test_a_send_token_stops_working_when_its_owner_is_disabled(db: Database, world: World) -> None:
+    issued = tokens.create_token(db, world.staff, name="app", sends_mail=True, actor=CONSOLE)
+    assert tokens.verify_token(db, issued.secret).scope.address == world.staff
+    update_mailbox(db, world.staff, active=False, actor=CONSOLE)
+    with pytest.raises(AuthFailed):
+        tokens.verify_token(db, issued.secret)
+
+
+def test_a_send_token_expires_on_time(db: Database, world: World) -> None:
     start = datetime.now(UTC)
     issued = tokens.create_token(
         db, world.staff, name="app", sends_mail=True, expires_at=start + timedelta(seconds=2), actor=CONSOLE
@@ -194,14 +202,6 @@ def test_a_remembered_send_token_still_expires_on_time(db: Database, world: Worl
     assert tokens.verify_token(db, issued.secret, now=start).scope.sends_mail
     with pytest.raises(AuthFailed):
         tokens.verify_token(db, issued.secret, now=start + timedelta(seconds=2))
-
-
-def test_other_tokens_are_not_remembered(db: Database, world: World) -> None:
-    issued = tokens.create_token(db, world.manager, name="admin", actor=CONSOLE)
-    assert not tokens.verify_token(db, issued.secret).scope.sends_mail
-    tokens.revoke_token(db, issued.token.id, actor=CONSOLE)
-    with pytest.raises(AuthFailed):
-        tokens.verify_token(db, issued.secret)
 
 
 def test_the_same_idempotency_key_sends_once(app: Flask, db: Database, world: World) -> None:
