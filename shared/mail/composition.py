@@ -32,6 +32,9 @@ RESERVED_FIELDS = frozenset(
         "Authentication-Results", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
     )
 )
+# RFC 5322 §3.6.6: Resent-From, -Sender, -To, -Cc, -Bcc … name another author and other
+# recipients, a way round both the From rule and the Bcc kept out of the header.
+RESENT_PREFIX = "resent-"
 
 
 class FieldError(InvalidValue):
@@ -108,7 +111,7 @@ def _add_header(message: EmailMessage, name: str, value: str) -> None:
     field = f"headers.{name}"
     if not FIELD_NAME.fullmatch(name):
         raise FieldError(field, N_("%(field)s: not a header field name"))
-    if name.lower() in RESERVED_FIELDS:
+    if name.lower() in RESERVED_FIELDS or name.lower().startswith(RESENT_PREFIX):
         raise FieldError(field, N_("%(field)s: is set from the request's own fields, or only by servers"))
     _set(message, field, name, value)
 

@@ -74,6 +74,12 @@ def test_sending_as_another_user_is_forbidden(app: Flask, db: Database) -> None:
         {"headers": {"X-Note": f"x\r\nBcc: {VICTIM}"}},
         {"headers": {f"Bcc: {VICTIM}\r\nX-A": "x"}},
         {"headers": {"Bcc": VICTIM}},
+        {"headers": {"bCC": VICTIM}},
+        {"headers": {"Resent-Bcc": VICTIM}},
+        {"headers": {"Resent-From": VICTIM}},
+        {"headers": {"RESENT-SENDER": VICTIM}},
+        {"headers": {"Sender": VICTIM}},
+        {"headers": {"FROM": VICTIM}},
         {"attachments": [{"filename": f"a.txt\r\nBcc: {VICTIM}", "content_type": "text/plain", "content_base64": ""}]},
         {"attachments": [{"filename": "a.txt", "content_type": f"text/plain\r\nBcc: {VICTIM}", "content_base64": ""}]},
     ],
@@ -81,6 +87,7 @@ def test_sending_as_another_user_is_forbidden(app: Flask, db: Database) -> None:
 def test_header_injection_is_refused_and_nothing_is_sent(app: Flask, db: Database, change: dict[str, Any]) -> None:
     answer = app.test_client().post(SEND, json=message(**change), headers=sender_headers(db))
     assert answer.status_code in (403, 422) and answer.mimetype == "application/problem+json"
+    assert answer.get_json()["field"].split(".")[0].split("[")[0] == next(iter(change))
     assert stored(db, World.manager) == [] and stored(db, VICTIM) == []
 
 
