@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from shared.accounts import create_mailbox
+from shared.accounts.message_tracking import get_message
 from shared.accounts.views import CONSOLE
 from shared.mail.dsn_requests import DELAY_NOTICE_AFTER
 from shared.storage.db import Database
@@ -82,14 +83,22 @@ def test_dsn_is_offered_on_submission_only_and_the_mx_still_answers_555(shared_s
 
 
 @pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
-def test_swaks_sees_dsn_in_the_submission_ehlo(shared_smtp: RunningSmtp) -> None:
+@pytest.mark.parametrize(("port", "tls"), [("submission", "--tls"), ("submissions", "--tlsc")])
+def test_swaks_sees_dsn_in_the_ehlo_of_both_submission_ports_and_its_250_names_the_log_id(
+    shared_smtp: RunningSmtp, port: str, tls: str
+) -> None:
     result = subprocess.run(
-        ["swaks", "--server", "127.0.0.1", "--port", str(shared_smtp.submission), "--tls", "--quit-after", "AUTH",
-         "--auth", "PLAIN", "--auth-user", ALICE, "--auth-password", ALICE_PW],
+        ["swaks", "--server", "127.0.0.1", "--port", str(getattr(shared_smtp, port)), tls,
+         "--auth", "PLAIN", "--auth-user", ALICE, "--auth-password", ALICE_PW,
+         "--from", ALICE, "--to", BOB, "--header", f"Subject: swaks on {port}"],
         capture_output=True, timeout=30,
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout.decode()[-500:]
-    assert b"<~  250-DSN" in result.stdout or b"<~  250 DSN" in result.stdout
+    transcript = result.stdout.decode()
+    assert result.returncode == 0, transcript[-500:]
+    assert "<~  250-DSN" in transcript or "<~  250 DSN" in transcript
+    [log_id] = re.findall(r"<~  250 2\.0\.0 Ok: queued as ([0-9a-f]{20})\r?$", transcript, re.MULTILINE)
+    view = get_message(shared_smtp.db, log_id, actor=CONSOLE)
+    assert (view.via, view.user, [(r.address, r.status) for r in view.recipients]) == ("submission", ALICE, [(BOB, "delivered")])
 
 
 def test_bad_or_repeated_parameters_get_501_and_the_session_goes_on(shared_smtp: RunningSmtp) -> None:
