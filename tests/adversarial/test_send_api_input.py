@@ -91,6 +91,23 @@ def test_header_injection_is_refused_and_nothing_is_sent(app: Flask, db: Databas
     assert stored(db, World.manager) == [] and stored(db, VICTIM) == []
 
 
+def test_a_whole_messages_bcc_field_reaches_no_recipient(app: Flask, db: Database) -> None:
+    """The blind copy goes to `bcc[]`; a Bcc field the client left in its message, folded or
+    spelt oddly, would tell every recipient who else got one."""
+    raw = (
+        f"From: {World.staff}\r\nBcc: {VICTIM},\r\n\tsecret-one@beta.example\r\nTo: {World.manager}\r\n"
+        f"bcc : secret-two@beta.example\r\nSubject: x\r\nX-Bcc-Note: kept\r\n\r\nBcc: a body line stays\r\n"
+    ).encode()
+    body = {"from": World.staff, "to": [World.manager], "bcc": [VICTIM], "raw_base64": base64.b64encode(raw).decode()}
+    answer = app.test_client().post(SEND, json=body, headers=sender_headers(db))
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    for address in (World.manager, VICTIM):
+        [copy] = stored(db, address)
+        head, _blank, text = copy.partition(b"\r\n\r\n")
+        assert b"secret" not in head and VICTIM.encode() not in head and b"\nbcc" not in head.lower(), address
+        assert b"X-Bcc-Note: kept" in head and text == b"Bcc: a body line stays\r\n"
+
+
 def test_another_tokens_idempotency_key_is_its_own(app: Flask, db: Database) -> None:
     api = app.test_client()
     first = api.post(SEND, json=message(subject="secret plans"), headers=sender_headers(db) | {"Idempotency-Key": "k1"})
