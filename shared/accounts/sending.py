@@ -29,6 +29,13 @@ from shared.storage.db import Database
 
 MAX_TAGS = 10
 SUPPRESSED = "suppressed"
+# The enhanced status code SMTP's RCPT gives each refusal (RFC 3463), for the message log's reply.
+REFUSAL_CODES = {
+    Refusal.NO_SUCH_USER: "5.1.1",
+    Refusal.DISABLED: "5.2.1",
+    Refusal.SENDER_NOT_ALLOWED: "5.7.1",
+    Refusal.LOOP: "5.4.6",
+}
 
 
 class NotYourAddress(PermissionDenied):
@@ -52,7 +59,7 @@ class Envelope:
 class Routes:
     mailboxes: dict[str, tuple[int, ...]]
     remote: dict[str, str | None]
-    refused: tuple[str, ...]
+    refused: dict[str, str]  # each refused address with our reply, as RCPT would give it
     mailbox_addresses: dict[int, str]  # each mailbox's own address, as the message log names it
 
 
@@ -131,19 +138,19 @@ def _route(db: Database, sender: str, recipients: Sequence[str]) -> Routes:
     """Where each recipient's copy goes, as RCPT decides it for a signed-in user."""
     mailboxes: dict[str, tuple[int, ...]] = {}
     remote: dict[str, str | None] = {}
-    refused: list[str] = []
+    refused: dict[str, str] = {}
     addresses: dict[int, str] = {}
     for address in recipients:
         plan = resolve_recipient(db, address, sender=sender)
         if plan.refusal is Refusal.NOT_HOSTED:
             remote[address] = None
         elif plan.refusal is not None:
-            refused.append(address)
+            refused[address] = f"550 {REFUSAL_CODES[plan.refusal]} <{address}>: {plan.refusal.value}"
         else:
             mailboxes[address] = tuple(mailbox.id for mailbox in plan.mailboxes)
             addresses.update((mailbox.id, mailbox.address) for mailbox in plan.mailboxes)
             remote.update(dict.fromkeys(plan.forwards, plan.address.rpartition("@")[2]))
-    return Routes(mailboxes, remote, tuple(refused), addresses)
+    return Routes(mailboxes, remote, refused, addresses)
 
 
 def _send(
@@ -161,7 +168,7 @@ def _send(
     relayed = [address for address, forwarder in routes.remote.items() if forwarder is None]
     held = suppressions.suppressed(db, sender, relayed)
     refusals = tuple((address, suppressions.refusal(address, since)) for address, since in held.items())
-    origin = dataclasses.replace(origin, refused=origin.refused + refusals)
+    origin = dataclasses.replace(origin, refused=origin.refused + tuple(routes.refused.items()) + refusals)
     remote = {address: forwarder for address, forwarder in routes.remote.items() if address not in held}
     mailbox_ids = sorted({number for numbers in routes.mailboxes.values() for number in numbers})
     if mailbox_ids or remote:
@@ -175,7 +182,7 @@ def _send(
             mailbox_addresses=routes.mailbox_addresses,
         )
     else:  # every recipient suppressed: nothing to accept, the refusals still logged
-        entry = message_log.refusal_entry(sender=sender, message=message, origin=origin, refused=refusals)
+        entry = message_log.refusal_entry(sender=sender, message=message, origin=origin, refused=origin.refused)
         message_log.record_refusal(db, entry)
         accepted = mailflow.Acceptance((), (), (), entry.log_id)
     statuses = {address: SUPPRESSED if address in held else _status(routes, accepted, address) for address in recipients}

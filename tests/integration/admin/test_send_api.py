@@ -118,6 +118,23 @@ def test_unknown_local_recipients_are_refused_in_the_answer(app: Flask, db: Data
     assert only_unknown.status_code == 422 and only_unknown.get_json()["field"] == "to"
 
 
+def test_an_api_send_is_logged_under_the_answers_id(app: Flask, db: Database, world: World) -> None:
+    """The same record SMTP mail gets: Message-ID, sender, size, `api`, client address, user, each recipient."""
+    request = draft(world, to=[world.manager, "friend@remote.example", "nobody@alpha.example"])
+    sent = app.test_client().post(SEND_URL, json=request, headers=send_token(db, world.staff)).get_json()
+    logged = app.test_client().get(f"{SEND_URL}/{sent['id']}", headers=bearer(db, world.admin, read_only=True)).get_json()
+    (stored,) = inbox(db, world.manager)
+    assert (logged["id"], logged["message_id"], logged["sender"]) == (sent["id"], sent["message_id"].strip("<>"), world.staff)
+    assert (logged["via"], logged["client_ip"], logged["user"]) == ("api", "127.0.0.1", world.staff)
+    assert logged["size"] >= len(stored.as_bytes()) - 512 and logged["size"] > 0
+    recipients = {r["address"]: r for r in logged["recipients"]}
+    assert {a: r["status"] for a, r in recipients.items()} == {
+        world.manager: "delivered", "friend@remote.example": "queued", "nobody@alpha.example": "refused"
+    }
+    assert recipients["nobody@alpha.example"]["reply"] == "550 5.1.1 <nobody@alpha.example>: no such user"
+    assert [e["status"] for e in recipients["friend@remote.example"]["timeline"]] == ["queued"]
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
