@@ -7,6 +7,7 @@ import dataclasses
 import email
 import re
 import threading
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from services.admin import create_app
 from shared.accounts import tokens
@@ -23,6 +25,7 @@ from shared.errors import InvalidValue
 from shared.mail import outbound
 from shared.storage.db import Database
 from shared.storage.maildirs import list_messages
+from shared.storage.models import IdempotentSend
 from tests.junkmail import maildir_of
 
 from .support import PortalClient, World, bearer, text_of
@@ -192,6 +195,22 @@ def test_the_same_idempotency_key_sends_once(app: Flask, db: Database, world: Wo
     assert changed.status_code == 422 and changed.get_json()["field"] == "Idempotency-Key"
     fresh = client.post(SEND_URL, json=draft(world), headers=headers | {"Idempotency-Key": "order-2"})
     assert fresh.status_code == 202 and fresh.get_json()["id"] != first.get_json()["id"]
+    assert len(inbox(db, world.manager)) == 2
+
+
+def test_a_key_is_kept_24_hours_then_sends_again(app: Flask, db: Database, world: World) -> None:
+    client, headers = app.test_client(), send_token(db, world.staff) | {"Idempotency-Key": "daily"}
+    first = client.post(SEND_URL, json=draft(world), headers=headers).get_json()
+
+    def age(hours: int) -> None:
+        with db.session.begin() as s:
+            s.execute(update(IdempotentSend).values(created_at=datetime.now(UTC) - timedelta(hours=hours)))
+
+    age(23)
+    assert client.post(SEND_URL, json=draft(world), headers=headers).get_json() == first
+    age(25)
+    later = client.post(SEND_URL, json=draft(world), headers=headers)
+    assert later.status_code == 202 and "Idempotent-Replayed" not in later.headers and later.get_json()["id"] != first["id"]
     assert len(inbox(db, world.manager)) == 2
 
 
