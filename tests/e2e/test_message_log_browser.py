@@ -39,6 +39,25 @@ def curl_json(url: str, token: str) -> object:
     return json.loads(result.stdout)
 
 
+def check_filters_with_curl(portal_url: str, token: str, log_id: str) -> None:
+    """Each filter as a script writes it in a URL: a zone's `+` unencoded, a bare day, Unix seconds."""
+    now = datetime.now(timezone.utc)
+    hour_ago = (now - timedelta(hours=1)).astimezone(timezone(timedelta(hours=2))).isoformat(timespec="seconds")
+    for query in (
+        f"sender={ADMIN}&status=queued", f"recipient={FAR}", "message_id=e2e@portal.example", "status=delivered",
+        f"since={hour_ago}", f"since={now.date()}&until={now.date()}", f"until={int(now.timestamp()) + 60}",
+    ):
+        listed = curl_json(f"{portal_url}/api/v1/messages?{query}", token)
+        assert [item["id"] for item in listed["items"]] == [log_id], query  # type: ignore[index]
+    for query in ("status=sent", "since=yesterday", "cursor=x", "limit=-1"):
+        result = subprocess.run(
+            ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", f"Authorization: Bearer {token}",
+             f"{portal_url}/api/v1/messages?{query}"],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        assert result.stdout == b"422", query
+
+
 def test_a_submitted_message_is_tracked_by_swaks_curl_and_the_browser(
     portal_url: str, browser: Browser, settings: Settings, db: Database, tmp_path: Path
 ) -> None:
@@ -56,6 +75,7 @@ def test_a_submitted_message_is_tracked_by_swaks_curl_and_the_browser(
     token = tokens.create_token(db, ADMIN, name="e2e", read_only=True, actor=CONSOLE).secret
     listed = curl_json(f"{portal_url}/api/v1/messages?recipient={STAFF}", token)
     assert [item["id"] for item in listed["items"]] == [log_id]  # type: ignore[index]
+    check_filters_with_curl(portal_url, token, log_id)
     one = curl_json(f"{portal_url}/api/v1/messages/{log_id}", token)
     assert one["message_id"] == "e2e@portal.example" and one["via"] == "submission"  # type: ignore[index]
     states = {r["address"]: [e["status"] for e in r["timeline"]] for r in one["recipients"]}  # type: ignore[index]
