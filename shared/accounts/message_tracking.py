@@ -109,7 +109,8 @@ def _domain_forms(domains: Sequence[str]) -> list[str]:
 
 
 def _address_forms(address: str) -> list[str]:
-    local, at, domain = address.strip().lower().rpartition("@")
+    """An address searched for, with or without its angle brackets (`<>`: the null sender)."""
+    local, at, domain = address.strip().lower().removeprefix("<").removesuffix(">").rpartition("@")
     if not at:
         return [domain]
     return [f"{local}@{form}" for form in _domain_forms([domain])]
