@@ -112,11 +112,13 @@ SEND_SCHEMAS: dict[str, Schema] = {
                     ["filename", "content_type", "content_base64"],
                 )},
                 "headers": {"type": "object", "additionalProperties": HEADER_TEXT,
-                            "description": "More header fields (not From, To, Cc, Subject, Date, Message-ID, Content-*)"},
+                            "description": "More header fields (not From, Sender, To, Cc, Bcc, Subject, Date, "
+                                           "Message-ID, Resent-*, trace fields or Content-*)"},
                 "tags": {"type": "array", "maxItems": 10, "items": {"type": "string", "minLength": 1, "maxLength": 128},
                          "description": "Labels repeated in this message's webhook events, not in the message"},
                 "raw_base64": STRING | {"description": "A whole RFC 5322 message instead of subject, text, html, "
-                                        "attachments and headers; Date and Message-ID are added when missing"},
+                                        "attachments and headers; Date and Message-ID are added when "
+                                        "missing, its Bcc fields taken out"},
             },
             ["from", "to"],
         ),
