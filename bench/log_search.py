@@ -23,6 +23,7 @@ from bench import beacon, common, machine, report
 from shared.accounts.message_tracking import LogFilters, search_messages
 from shared.accounts.permissions import Scope
 from shared.accounts.views import CONSOLE, Actor
+from shared.mail.message_log import Status, status_bits
 from shared.storage.db import Database
 from shared.storage.models import LoggedMessage, LoggedRecipient
 
@@ -57,17 +58,20 @@ def generate(count: int, start: int, chooser: random.Random, now: datetime) -> L
         log_id = f"{moment_ms:012x}{chooser.getrandbits(32):08x}"
         sender = address(chooser.randrange(ADDRESSES))
         created = datetime.fromtimestamp(moment_ms / 1000, timezone.utc)
-        messages.append((log_id, f"m{number}@bench.example", sender, sender.split("@")[1], 10240, "mx", "192.0.2.1", "", created))
+        chosen = []
         for _ in range(2 if chooser.random() < 0.2 else 1):
             to = address(chooser.randrange(ADDRESSES))
             status = chooser.choices(statuses, weights)[0]
+            chosen.append(Status(status))
             recipients.append((log_id, to, to.split("@")[1], status, 1, "250 2.0.0 ok", created))
+        bits = status_bits(chosen)
+        messages.append((log_id, f"m{number}@bench.example", sender, sender.split("@")[1], 10240, "mx", "192.0.2.1", "", created, bits))
     return Logged(messages, recipients)
 
 
 TOTAL = [0]  # the messages of this run, for the spread of their times
 
-MESSAGE_COLUMNS = "id, message_id, sender, sender_domain, size, via, client_ip, username, created_at"
+MESSAGE_COLUMNS = "id, message_id, sender, sender_domain, size, via, client_ip, username, created_at, status_bits"
 RECIPIENT_COLUMNS = "log_id, address, domain, status, attempts, reply, updated_at"
 
 
@@ -96,8 +100,8 @@ def _insert_sqlite(db: Database, batch: Logged) -> None:
     connection = db.engine.raw_connection()
     try:
         cursor = connection.cursor()
-        cursor.executemany(f"INSERT INTO message_log ({MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                           [(*row[:8], _sqlite_time(row[8])) for row in batch.message_rows])
+        cursor.executemany(f"INSERT INTO message_log ({MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                           [(*row[:8], _sqlite_time(row[8]), row[9]) for row in batch.message_rows])
         cursor.executemany(f"INSERT INTO message_log_recipient ({RECIPIENT_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
                            [(*row[:6], _sqlite_time(row[6])) for row in batch.recipient_rows])
         connection.commit()

@@ -23,6 +23,7 @@ from shared.mail.authentication.results import PASS, SpfResult
 from shared.mail.authentication.sender_policy import check_spf
 from shared.mail.authentication.signatures import verify_signatures
 from shared.mail.resolver import Resolver
+from shared.mail.screening import senders
 from shared.storage.db import Database
 from tests.dnsserver import DnsServer
 
@@ -60,6 +61,7 @@ def main() -> None:
             ("SPF (pyspf)", lambda: check_spf(resolver, return_path=SENDER, **CLIENT)),
             ("DKIM (dkimpy)", lambda: verify_signatures(resolver, message)),
             ("author (From:)", lambda: author_of(message)),
+            ("author and the sender lists' senders", lambda: senders(SENDER, author_of(message).addresses)),
             ("DMARC", lambda: dmarc.evaluate(resolver, "sender.example", spf, ())),
             ("ARC (none present)", lambda: verify_chain(resolver, message)),
             ("whole decision (check_inbound)", lambda: check_inbound(

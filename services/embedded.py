@@ -2,7 +2,10 @@
 
 This process prepares what the services share (schema, data folders, TLS pair, first
 global admin), then runs smtp, pop3 and admin as child processes and restarts any that
-crashes, until SIGINT or SIGTERM stops them all.
+crashes, until SIGINT or SIGTERM stops them all. It holds the listening sockets of smtp and
+pop3 itself, as a service manager would: a crashed child's port is never free for another
+program to take, its dying workers cannot make the restarted child's bind fail, and clients
+wait in the queue until the restarted child accepts them.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import multiprocessing
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -19,8 +23,8 @@ from types import FrameType
 
 import click
 
-from services.launch import StartupError, claim_port, serve
-from services.probe import LISTENERS, SERVICES, Listener, is_accepting, probe_host
+from services.launch import StartupError, claim_port, hold_port, serve
+from services.probe import LISTENERS, SERVICES, Listener, check_service, is_accepting, probe_host
 from shared.accounts import bootstrap
 from shared.accounts.views import CONSOLE
 from shared.config import ConfigError, Settings, hostname_warning
@@ -80,20 +84,31 @@ def listeners_of(services: tuple[str, ...]) -> list[Listener]:
     return [listener for listener in LISTENERS if listener.service in services]
 
 
-def check_ports(settings: Settings, services: tuple[str, ...]) -> None:
-    """Fail before anything starts when a port is 0, used twice, or taken by another program."""
+def hold_ports(settings: Settings, services: tuple[str, ...]) -> dict[str, socket.socket]:
+    """Fail before anything starts when a port is 0, used twice, or taken by another program;
+    the listening sockets of the listeners whose service takes them passed, by that name."""
     seen: dict[int, str] = {}
-    for listener in listeners_of(services):
-        port = listener.port(settings)
-        if port == 0:
-            raise ConfigError(f"{listener.variable}: beaconmail up needs a fixed port, not 0")
-        if port in seen:
-            raise ConfigError(f"{listener.variable}: port {port} is also {seen[port]}")
-        seen[port] = listener.variable
-        try:
-            claim_port(settings.bind, port)
-        except OSError as exc:
-            raise ConfigError(f"{listener.variable}: {exc.strerror}") from exc
+    held: dict[str, socket.socket] = {}
+    try:
+        for listener in listeners_of(services):
+            port = listener.port(settings)
+            if port == 0:
+                raise ConfigError(f"{listener.variable}: beaconmail up needs a fixed port, not 0")
+            if port in seen:
+                raise ConfigError(f"{listener.variable}: port {port} is also {seen[port]}")
+            seen[port] = listener.variable
+            try:
+                if listener.passed_as is None:
+                    claim_port(settings.bind, port)
+                else:
+                    held[listener.passed_as] = hold_port(settings.bind, port)
+            except OSError as exc:
+                raise ConfigError(f"{listener.variable}: {exc.strerror}") from exc
+    except ConfigError:
+        for sock in held.values():
+            sock.close()
+        raise
+    return held
 
 
 def prepare_folder(settings: Settings) -> Settings:
@@ -137,10 +152,15 @@ def _leave_terminal_group(parent_pid: int) -> None:
         os._exit(0)  # `up` died before the line above took effect
 
 
-def _child_main(service: str, settings: Settings, parent_pid: int) -> None:
+def _child_main(service: str, settings: Settings, parent_pid: int, held: dict[str, socket.socket]) -> None:
     _leave_terminal_group(parent_pid)
+    own = {listener.passed_as for listener in listeners_of((service,))}
+    passed = {name: sock.detach() for name, sock in held.items() if name in own}
+    for name, sock in held.items():
+        if name not in own:
+            sock.close()  # another service's: this child must not keep it listening
     try:
-        serve(service, settings, admin_workers=ADMIN_WORKERS)
+        serve(service, settings, admin_workers=ADMIN_WORKERS, passed=passed)
     except StartupError as exc:
         report(str(exc))
         sys.exit(EXIT_STARTUP)
@@ -161,15 +181,18 @@ class Supervisor:
     Children are forked, not executed afresh: they inherit the modules this process has
     imported already, which halves the time until everything listens."""
 
-    def __init__(self, settings: Settings, services: tuple[str, ...]) -> None:
+    def __init__(self, settings: Settings, services: tuple[str, ...], held: dict[str, socket.socket]) -> None:
+        """`held`: listening sockets by name (hold_ports), each passed to its service's every start."""
         self.settings = settings
         self.children = [Child(service) for service in services]
+        self.held = held
 
     def start(self, child: Child) -> BaseProcess:
         sys.stdout.flush()
         sys.stderr.flush()
         process = FORK.Process(
-            target=_child_main, args=(child.service, self.settings, os.getpid()), name=child.service, daemon=True
+            target=_child_main, args=(child.service, self.settings, os.getpid(), self.held), name=child.service,
+            daemon=True,
         )
         process.start()
         child.process, child.started_at, child.restart_at = process, time.monotonic(), None
@@ -213,8 +236,16 @@ class StopRequest:
         self.requested = True
 
 
+def is_serving(settings: Settings, host: str, listener: Listener) -> bool:
+    """A socket held here accepts connections before its service runs: only the service's
+    greeting tells that it serves them."""
+    if listener.passed_as is None:
+        return is_accepting(host, listener.port(settings))
+    return check_service(settings, listener.service) is None
+
+
 def wait_until_ready(settings: Settings, supervisor: Supervisor, stop: StopRequest) -> bool:
-    """True once every listener accepts connections; False when asked to stop first."""
+    """True once every listener serves connections; False when asked to stop first."""
     host = probe_host(settings.bind)
     waiting = listeners_of(tuple(child.service for child in supervisor.children))
     deadline = time.monotonic() + READY_TIMEOUT
@@ -223,7 +254,7 @@ def wait_until_ready(settings: Settings, supervisor: Supervisor, stop: StopReque
             silent = ", ".join(f"{listener.label} ({listener.port(settings)})" for listener in waiting)
             raise StartupError(f"not accepting connections after {READY_TIMEOUT:g} s: {silent}")
         supervisor.tend()
-        waiting = [listener for listener in waiting if not is_accepting(host, listener.port(settings))]
+        waiting = [listener for listener in waiting if not is_serving(settings, host, listener)]
         if waiting:
             time.sleep(READY_POLL)
     return not stop.requested
@@ -256,12 +287,12 @@ def run_embedded(settings: Settings, admin_address: str | None, admin_password: 
     name_process("up")
     stop = StopRequest()
     services = available_services(settings)
-    check_ports(settings, services)
+    held = hold_ports(settings, services)
     warning = hostname_warning(settings.hostname)  # once here: the children do not repeat it
     if warning:
         report(f"warning: {warning}")
     prepared = prepare_folder(settings)
-    supervisor = Supervisor(prepared, services)
+    supervisor = Supervisor(prepared, services, held)
     for child in supervisor.children:
         if not stop.requested:
             report(f"{child.service} started (pid {supervisor.start(child).pid})")

@@ -5,8 +5,10 @@ import ctypes
 import logging
 import platform
 import socket
+from collections.abc import Mapping
 
 from shared.config import Settings
+from shared.runtime.prefork import listening_socket
 from shared.runtime.proctitle import name_process
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -20,15 +22,17 @@ class StartupError(Exception):
     """A service could not start (a port taken, an unreadable certificate); the message is one line."""
 
 
+def hold_port(bind: str, port: int) -> socket.socket:
+    """A listening socket on `port`, or OSError saying which address could not be bound."""
+    try:
+        return listening_socket(bind, port)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen on {bind}:{port}: {exc.strerror}") from exc
+
+
 def claim_port(bind: str, port: int) -> None:
     """Raise OSError now if `port` cannot be bound (gunicorn would retry for 5 s, then exit 1)."""
-    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((bind, port))
-        except OSError as exc:
-            raise OSError(exc.errno, f"cannot listen on {bind}:{port}: {exc.strerror}") from exc
+    hold_port(bind, port).close()
 
 
 def return_big_blocks_to_the_system() -> None:
@@ -44,9 +48,12 @@ def return_big_blocks_to_the_system() -> None:
         ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
-def serve(service: str, settings: Settings, *, admin_workers: int | None = None) -> None:
+def serve(
+    service: str, settings: Settings, *, admin_workers: int | None = None, passed: Mapping[str, int] | None = None
+) -> None:
     """Run `service` until SIGINT or SIGTERM. Each branch imports only its own service, so
-    starting one stays quick."""
+    starting one stays quick. `passed`: listening sockets by name for smtp and pop3, in place of
+    those a service manager passes (LISTEN_FDS)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     name_process(service)
     if service in ("smtp", "pop3"):  # long-lived processes that check passwords in threads
@@ -55,11 +62,11 @@ def serve(service: str, settings: Settings, *, admin_workers: int | None = None)
         if service == "smtp":
             from services.smtp.server import run_smtp
 
-            run_smtp(settings)
+            run_smtp(settings, passed)
         elif service == "pop3":
             from services.pop3.transport import serve_pop3
 
-            serve_pop3(settings)
+            serve_pop3(settings, passed)
         elif service == "imap":
             from services.imap.server import DovecotMissing, run_imap
 

@@ -25,6 +25,7 @@ class Listener:
     service: str
     label: str
     setting: str  # the Settings field holding its port
+    passed_as: str | None = None  # its LISTEN_FDNAMES name, for a service that takes its socket passed
 
     @property
     def variable(self) -> str:
@@ -35,11 +36,11 @@ class Listener:
 
 
 LISTENERS = (
-    Listener("smtp", "SMTP (MX)", "smtp_port"),
-    Listener("smtp", "Submission (STARTTLS)", "submission_port"),
-    Listener("smtp", "Submissions (TLS)", "submissions_port"),
-    Listener("pop3", "POP3 (STLS)", "pop3_port"),
-    Listener("pop3", "POP3S (TLS)", "pop3s_port"),
+    Listener("smtp", "SMTP (MX)", "smtp_port", "mx"),
+    Listener("smtp", "Submission (STARTTLS)", "submission_port", "submission"),
+    Listener("smtp", "Submissions (TLS)", "submissions_port", "submissions"),
+    Listener("pop3", "POP3 (STLS)", "pop3_port", "pop3"),
+    Listener("pop3", "POP3S (TLS)", "pop3s_port", "pop3s"),
     Listener("imap", "IMAP (STARTTLS)", "imap_port"),
     Listener("imap", "IMAPS (TLS)", "imaps_port"),
     Listener("admin", "Admin portal", "admin_port"),

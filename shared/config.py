@@ -260,9 +260,14 @@ def _read(environ: Mapping[str, str], name: str) -> str | None:
     file_key = key + "_FILE"
     if file_key in environ:
         try:
-            return Path(environ[file_key]).read_text().strip()
+            content = Path(environ[file_key]).read_text().strip()
         except OSError as exc:
             raise ConfigError(f"{file_key}: cannot read {environ[file_key]!r}: {exc.strerror}") from exc
+        # An empty variable means the default, an empty secret file a mistake: taken as unset, an
+        # empty database URL file had a service start on a SQLite file of its own.
+        if not content:
+            raise ConfigError(f"{file_key}: {environ[file_key]!r} is empty")
+        return content
     return None
 
 

@@ -26,19 +26,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.ports import reserve_port, reserve_ports
+
 START_TIMEOUT = 15.0
-START_ATTEMPTS = 3
 # Renewed when a third is left: after 20 s.
 SHORT_LIVED_SECONDS = 30
 # One loopback /24 per test worker process (xdist), so parallel workers never share an address.
 _addresses = itertools.count(1)
 _worker_net = 16 + random.Random(os.getpid()).randrange(200)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def loopback_address() -> str:
@@ -106,7 +101,7 @@ class Pebble:
     def __init__(self, folder: Path, validity_seconds: int | None = None) -> None:
         self.folder = folder
         self.validity_seconds = validity_seconds
-        self.http_port = free_port()
+        self.http_port = reserve_port()
         self.processes: list[subprocess.Popen[bytes]] = []
 
     @staticmethod
@@ -114,29 +109,24 @@ class Pebble:
         return all(shutil.which(name) for name in ("pebble", "pebble-challtestsrv"))
 
     def __enter__(self) -> Pebble:
-        # A port found free may be taken by another test's server before ours binds it: try again.
-        for attempt in range(START_ATTEMPTS):
-            try:
-                return self._start_both()
-            except RuntimeError:
-                self.__exit__()
-                self.processes = []
-                if attempt == START_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            return self._start_both()
+        except RuntimeError:
+            self.__exit__()
+            raise
 
     def _start_both(self) -> Pebble:
         self.folder.mkdir(parents=True, exist_ok=True)
         # pebble's own HTTPS listener: BEACONMAIL_ACME_CA_BUNDLE is this CA.
         self.ca_bundle, cert, key, _ca = write_ca_and_pair(self.folder / "listener", ["localhost"])
-        acme_port, management_port, dns_port, dns_management = (free_port() for _ in range(4))
+        acme_port, management_port, dns_port, dns_management = reserve_ports(4)
         config: dict[str, object] = {
             "listenAddress": f"127.0.0.1:{acme_port}",
             "managementListenAddress": f"127.0.0.1:{management_port}",
             "certificate": str(cert),
             "privateKey": str(key),
             "httpPort": self.http_port,
-            "tlsPort": free_port(),
+            "tlsPort": reserve_port(),
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
         }

@@ -8,7 +8,6 @@ that has no record is NXDOMAIN, as an authoritative server answers.
 from __future__ import annotations
 
 import getpass
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import dns.message
 import dns.query
 
 from tests.conftest import require_programs
+from tests.ports import reserve_port
 
 TXT_CHUNK = 255  # one character-string of a TXT record (RFC 1035 §3.3)
 
@@ -67,12 +67,6 @@ def _zones(records: list[Record]) -> set[str]:
     return {".".join(record.name.rstrip(".").lower().split(".")[-2:]) for record in records}
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class DnsServer:
     def __init__(self, records: list[Record], folder: Path, *, ttl: int = 1, zones: tuple[str, ...] = ()) -> None:
         require_programs("dnsmasq", install_hint="apt-get install dnsmasq-base")
@@ -98,7 +92,7 @@ class DnsServer:
             "".join(line + "\n" for line in [*options, *(f"local=/{zone}/" for zone in sorted(self.zones))])
         )
         for _attempt in range(5):
-            port = _free_udp_port()
+            port = reserve_port()
             self._process = subprocess.Popen(
                 [
                     "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",

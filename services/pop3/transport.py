@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from services.pop3.channel import HANDSHAKE_TIMEOUT, Channel
 from services.pop3.session import LoginDelay, Pop3Session, SessionServices
@@ -113,11 +113,12 @@ class Pop3Server:
             self._db.dispose()
 
 
-def serve_pop3(settings: Settings) -> None:
+def serve_pop3(settings: Settings, passed: Mapping[str, int] | None = None) -> None:
     """Run the POP3 service until SIGINT or SIGTERM: the `beaconmail pop3` command, in
-    BEACONMAIL_POP3_PROCESSES worker processes on shared sockets (shared/runtime/prefork.py)."""
+    BEACONMAIL_POP3_PROCESSES worker processes on shared sockets (shared/runtime/prefork.py):
+    those `passed` by name, else those a service manager passed (LISTEN_FDS), else its own."""
     ports = {"pop3": settings.pop3_port, "pop3s": settings.pop3s_port}
-    listening = service_sockets(settings.bind, ports, passed_sockets())
+    listening = service_sockets(settings.bind, ports, passed_sockets() if passed is None else passed)
     sockets = (listening["pop3"], listening["pop3s"])
     run_workers(settings.pop3_processes, lambda loads: eventloop.run(_serve_until_signalled(settings, sockets, loads)))
 

@@ -27,6 +27,7 @@ from services.smtp.trace import TraceInfo, received_header
 from shared.errors import InvalidAddress, QuotaExceeded, TemporaryFailure
 from shared.mail import bounces, dnsbl, mailflow, message_log, ratelimit, rspamd, screening, srs, verp
 from shared.mail.addresses import Address, normalise_domain, parse_address
+from shared.mail.authentication.author import Author
 from shared.mail.authentication.inbound import InboundDecision, check_inbound
 from shared.mail.completion import complete_submission
 from shared.mail.dsn_requests import Requests
@@ -307,17 +308,17 @@ class SmtpHandler:
         if user is not None and not await self._call(ratelimit.consume_submission, self.db, user):
             return replies.S451_RATE_LIMITED
         trace = self._trace(server, session, envelope)
-        above, junk_ids = b"", frozenset[int]()
+        above, junk_ids, author = b"", frozenset[int](), None
         if server.listener.submission:
             content = complete_submission(content, hostname=self.settings.hostname, now=datetime.now(timezone.utc))
         else:
             decision = await self._inbound_decision(server, session, envelope, content)
             if isinstance(decision, Reply):
                 return decision
-            above, content, junk_ids = decision.headers, decision.message, decision.junk_ids
+            above, content, junk_ids, author = decision.headers, decision.message, decision.junk_ids, decision.author
         message = above + received_header(trace, datetime.now(timezone.utc)) + content
-        if not server.listener.submission:
-            screened = await self._screen(envelope, trace, message)
+        if author is not None:
+            screened = await self._screen(envelope, trace, message, author)
             if isinstance(screened, Reply):
                 return screened
             message = screened.headers + message
@@ -420,7 +421,7 @@ class SmtpHandler:
             return replies.VERDICT_REPLIES[decision.refusal]
         return decision
 
-    async def _screen(self, envelope: MailTransaction, trace: TraceInfo, message: bytes) -> Screening | Reply:
+    async def _screen(self, envelope: MailTransaction, trace: TraceInfo, message: bytes, author: Author) -> Screening | Reply:
         """Sender lists and rspamd (shared.mail.screening), for a message that came in on the MX."""
         transaction = rspamd.Transaction(
             ip=trace.ip,
@@ -430,7 +431,10 @@ class SmtpHandler:
             queue_id=trace.transaction_id,
         )
         try:
-            screened = await self._call(screening.screen, self.db, message, transaction, mailbox_ids=tuple(envelope.mailboxes))
+            screened = await self._call(
+                screening.screen, self.db, message, transaction, mailbox_ids=tuple(envelope.mailboxes),
+                from_addresses=author.addresses,
+            )
         except LOOKUP_FAILURES as error:
             log.error("end-of-DATA screening failed: %s", error)
             return replies.S451_LOCAL_ERROR

@@ -125,10 +125,11 @@ async def serve(
         db.dispose()
 
 
-def run_smtp(settings: Settings) -> None:
-    """Entry point of `beaconmail smtp`: runs until SIGTERM or SIGINT."""
+def run_smtp(settings: Settings, passed: Mapping[str, int] | None = None) -> None:
+    """Entry point of `beaconmail smtp`: runs until SIGTERM or SIGINT, on the listening sockets
+    `passed` by name, else those a service manager passed (LISTEN_FDS), else its own."""
     ports = {listener.name: listener.port for listener in listeners_for(settings)}
-    sockets = service_sockets(settings.bind, ports, passed_sockets())
+    sockets = service_sockets(settings.bind, ports, passed_sockets() if passed is None else passed)
 
     async def main(loads: WorkerLoads) -> None:
         stop = asyncio.Event()

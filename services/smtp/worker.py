@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 
 from services.smtp.relay import deliver_remote, for_all
+from shared.accounts import idempotency
 from shared.mail import mailflow, message_log, outbound, suppressions, webhook_delivery
 from shared.storage.db import Database
 
@@ -47,15 +48,16 @@ class OutboundWorker:
                     pass
 
     async def run_once(self) -> int:
-        """One round: sweep orphans, expired message log entries and suppressions when due,
-        claim, deliver, settle, then the webhooks' turn. Returns how many queue entries and
-        webhook deliveries were claimed."""
+        """One round: sweep orphans, expired message log entries, suppressions and idempotency
+        keys when due, claim, deliver, settle, then the webhooks' turn. Returns how many queue
+        entries and webhook deliveries were claimed."""
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + ORPHAN_SWEEP_SECONDS
             await asyncio.to_thread(outbound.purge_orphans, self.db)
             days = self.db.settings.log_retention_days
             await asyncio.to_thread(message_log.purge_expired, self.db, days=days)
             await asyncio.to_thread(suppressions.purge_expired, self.db)
+            await asyncio.to_thread(idempotency.purge_expired, self.db)
         deliveries = await asyncio.to_thread(outbound.claim, self.db, limit=CLAIM_BATCH, lease=CLAIM_LEASE)
         await asyncio.gather(*(self._deliver(delivery) for delivery in deliveries))
         return len(deliveries) + await asyncio.to_thread(webhook_delivery.deliver_due, self.db)

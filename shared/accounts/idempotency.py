@@ -38,7 +38,12 @@ def claim(db: Database, token_id: int, key: str, request_hash: str) -> dict[str,
     horizon = datetime.now(UTC) - KEPT
     for _attempt in range(2):  # a second time when the first request gave the key back meanwhile
         with db.session.begin() as s:
-            s.execute(delete(IdempotentSend).where(IdempotentSend.token_id == token_id, IdempotentSend.created_at < horizon))
+            # This key's own expired row only: the rest are the smtp worker's (purge_expired).
+            s.execute(
+                delete(IdempotentSend).where(
+                    IdempotentSend.token_id == token_id, IdempotentSend.key == key, IdempotentSend.created_at < horizon
+                )
+            )
             try:
                 with s.begin_nested():
                     s.add(IdempotentSend(token_id=token_id, key=key, request_hash=request_hash, answer=""))
@@ -74,3 +79,11 @@ def keep_answer(s: Session, token_id: int, key: str, answer: dict[str, Any]) -> 
 def give_back(db: Database, token_id: int, key: str) -> None:
     with db.session.begin() as s:
         s.execute(delete(IdempotentSend).where(IdempotentSend.token_id == token_id, IdempotentSend.key == key))
+
+
+def purge_expired(db: Database, now: datetime | None = None) -> int:
+    """Delete the keys older than 24 hours (the smtp worker's sweep); returns how many."""
+    horizon = (now or datetime.now(UTC)) - KEPT
+    with db.session.begin() as s:
+        removed = s.execute(delete(IdempotentSend).where(IdempotentSend.created_at < horizon))
+    return int(removed.rowcount)  # type: ignore[attr-defined]

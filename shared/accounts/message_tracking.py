@@ -195,11 +195,16 @@ def _message_stream(*conditions: ColumnElement[bool]) -> Callable[[str], Stream]
     return from_
 
 
-def _recipient_stream(*conditions: ColumnElement[bool]) -> Callable[[str], Stream]:
+def _recipient_stream(*conditions: ColumnElement[bool], message: Sequence[ColumnElement[bool]] = ()) -> Callable[[str], Stream]:
+    """`message`: conditions on the recipient's message row too (joined only for them)."""
+
     def from_(at_least: str) -> Stream:
         def chunk(below: str | None, size: int) -> Select[str]:
             bounds = [LoggedRecipient.log_id >= at_least] + ([LoggedRecipient.log_id < below] if below else [])
-            query = select(LoggedRecipient.log_id).where(*conditions, *bounds).distinct()
+            query = select(LoggedRecipient.log_id)
+            if message:
+                query = query.join(LoggedMessage, LoggedMessage.id == LoggedRecipient.log_id).where(*message)
+            query = query.where(*conditions, *bounds).distinct()
             return query.order_by(LoggedRecipient.log_id.desc()).limit(size)
 
         return chunk
@@ -219,11 +224,20 @@ def _streams(filters: LogFilters, domains: Sequence[str] | None) -> tuple[list[C
         return [_recipient_stream(LoggedRecipient.address.in_(_address_forms(filters.recipient)))], False
     if domains is not None:
         forms = _domain_forms(domains)
-        streams = [_message_stream(LoggedMessage.sender_domain.in_(forms)), _recipient_stream(LoggedRecipient.domain.in_(forms))]
+        # A status skips, in both streams, the messages none of whose recipients ever had it.
+        having = [LoggedMessage.status_bits.op("&")(_status_bit(filters.status)) != 0] if filters.status else []
+        streams = [
+            _message_stream(LoggedMessage.sender_domain.in_(forms), *having),
+            _recipient_stream(LoggedRecipient.domain.in_(forms), message=having),
+        ]
         return streams, True
     if filters.status:
         return [_recipient_stream(LoggedRecipient.status == filters.status)], False
     return [_message_stream()], False
+
+
+def _status_bit(status: str) -> int:
+    return message_log.STATUS_BITS[message_log.Status(status)]
 
 
 @dataclass

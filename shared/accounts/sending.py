@@ -2,7 +2,7 @@
 
 The message takes the path a submitted one takes, with the same rules: the owner must be
 allowed to send as `from` (shared.mail.routing.may_send_as), the hourly submission rate
-counts it (shared.mail.ratelimit), a written message gets Date and Message-ID as submission
+counts it (shared.mail.ratelimit) in the transaction that keeps it, a written message gets Date and Message-ID as submission
 completes one, and shared.mail.mailflow.accept_message delivers local copies and queues the
 others (the outbound relay signs them with DKIM, as it does submitted mail). The answer names
 each recipient's status: `delivered` (in the mailbox), `queued` (leaving, or forwarded),
@@ -13,7 +13,7 @@ sent to it, and the message log shows it `refused` with a reply that says so).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +22,11 @@ from shared.accounts import idempotency
 from shared.accounts.permissions import require_sender
 from shared.accounts.views import Actor
 from shared.errors import N_, LimitExceeded, PermissionDenied
-from shared.mail import mailflow, message_log, ratelimit, suppressions, webhooks
-from shared.mail.composition import Draft, FieldError, authors, complete_raw, compose, mailbox_of, message_id
+from shared.mail import mailflow, message_log, ratelimit, suppressions
+from shared.mail.composition import Draft, FieldError, authors, complete_raw, compose, mailbox_of
 from shared.mail.routing import Refusal, may_send_as, resolve_recipient
 from shared.storage.db import Database
+from shared.storage.rawsql import RawCursor
 
 MAX_TAGS = 10
 SUPPRESSED = "suppressed"
@@ -59,7 +60,7 @@ class Envelope:
 class Routes:
     mailboxes: dict[str, tuple[int, ...]]
     remote: dict[str, str | None]
-    refused: dict[str, str]  # each refused address with our reply, as RCPT would give it
+    refused: tuple[tuple[str, str], ...]  # each refused address with our reply, as RCPT would give it
     mailbox_addresses: dict[int, str]  # each mailbox's own address, as the message log names it
 
 
@@ -89,11 +90,8 @@ def send_message(
         if first is not None:
             return first, True
     try:
-        if not ratelimit.consume_submission(db, actor.address):
-            limit = db.settings.submission_rate_per_hour
-            raise LimitExceeded(N_("the limit of %(limit)d messages an hour is reached; try again later"), limit=limit)
-        origin = message_log.Origin("api", actor.ip or "", actor.address)
-        answer = _send(db, sender, recipients, message, envelope.tags, (token_id, idempotency_key), origin)
+        origin = message_log.Origin("api", actor.ip or "", actor.address, tags=envelope.tags)
+        answer = _send(db, sender, recipients, message, (token_id, idempotency_key), origin)
     except BaseException:
         if idempotency_key is not None:
             idempotency.give_back(db, token_id, idempotency_key)
@@ -138,19 +136,19 @@ def _route(db: Database, sender: str, recipients: Sequence[str]) -> Routes:
     """Where each recipient's copy goes, as RCPT decides it for a signed-in user."""
     mailboxes: dict[str, tuple[int, ...]] = {}
     remote: dict[str, str | None] = {}
-    refused: dict[str, str] = {}
+    refused: list[tuple[str, str]] = []
     addresses: dict[int, str] = {}
     for address in recipients:
         plan = resolve_recipient(db, address, sender=sender)
         if plan.refusal is Refusal.NOT_HOSTED:
             remote[address] = None
         elif plan.refusal is not None:
-            refused[address] = f"550 {REFUSAL_CODES[plan.refusal]} <{address}>: {plan.refusal.value}"
+            refused.append((address, f"550 {REFUSAL_CODES[plan.refusal]} <{address}>: {plan.refusal.value}"))
         else:
             mailboxes[address] = tuple(mailbox.id for mailbox in plan.mailboxes)
             addresses.update((mailbox.id, mailbox.address) for mailbox in plan.mailboxes)
             remote.update(dict.fromkeys(plan.forwards, plan.address.rpartition("@")[2]))
-    return Routes(mailboxes, remote, refused, addresses)
+    return Routes(mailboxes, remote, tuple(refused), addresses)
 
 
 def _send(
@@ -158,17 +156,21 @@ def _send(
     sender: str,
     recipients: Sequence[str],
     message: bytes,
-    tags: Sequence[str],
     idempotent: tuple[int, str | None],
     origin: message_log.Origin,
 ) -> dict[str, Any]:
     routes = _route(db, sender, recipients)
+    origin = dataclasses.replace(origin, refused=routes.refused)
     if len(routes.refused) == len(recipients):
-        raise FieldError("to", N_("%(field)s: no recipient exists: %(addresses)s"), addresses=", ".join(routes.refused))
+        message_log.record_refusal(
+            db, message_log.refusal_entry(sender=sender, message=message, origin=origin, refused=routes.refused)
+        )
+        addresses = ", ".join(address for address, _reason in routes.refused)
+        raise FieldError("to", N_("%(field)s: no recipient exists: %(addresses)s"), addresses=addresses)
     relayed = [address for address, forwarder in routes.remote.items() if forwarder is None]
     held = suppressions.suppressed(db, sender, relayed)
     refusals = tuple((address, suppressions.refusal(address, since)) for address, since in held.items())
-    origin = dataclasses.replace(origin, refused=origin.refused + tuple(routes.refused.items()) + refusals)
+    origin = dataclasses.replace(origin, refused=origin.refused + refusals)
     remote = {address: forwarder for address, forwarder in routes.remote.items() if address not in held}
     mailbox_ids = sorted({number for numbers in routes.mailboxes.values() for number in numbers})
     if mailbox_ids or remote:
@@ -180,6 +182,7 @@ def _send(
             remote=remote,
             origin=origin,
             mailbox_addresses=routes.mailbox_addresses,
+            first=_counted(db, origin.user),
         )
     else:  # every recipient suppressed: nothing to accept, the refusals still logged
         entry = message_log.refusal_entry(sender=sender, message=message, origin=origin, refused=origin.refused)
@@ -188,28 +191,32 @@ def _send(
     statuses = {address: SUPPRESSED if address in held else _status(routes, accepted, address) for address in recipients}
     answer = {
         "id": accepted.log_id,
-        "message_id": message_id(message),
+        "message_id": message_log.header_message_id(message),
         "recipients": [{"address": address, "status": status} for address, status in statuses.items()],
     }
-    common = {"id": accepted.log_id, "message_id": answer["message_id"], "from": sender, "tags": list(tags)}
-    events = [("message.received", common | {"recipients": list(recipients)})]
-    events += [
-        ("message.delivered", common | {"recipient": address, "status": status})
-        for address, status in statuses.items()
-        if status == "delivered"
-    ]
     token_id, key = idempotent
-    if key is None and not webhooks.is_listened(db, events):
-        return answer  # nothing to write: no second write transaction per message
-    with db.session.begin() as s:
-        if key is not None:
+    if key is not None:
+        with db.session.begin() as s:
             idempotency.keep_answer(s, token_id, key, answer)
-        webhooks.queue_events(s, events)
     return answer
 
 
+def _counted(db: Database, address: str) -> Callable[[RawCursor], None] | None:
+    """The hourly submission rate, counted in the transaction that keeps the message (no
+    commit of its own); over the limit, nothing is kept."""
+    limit = db.settings.submission_rate_per_hour
+    if limit == 0:
+        return None
+
+    def count(cursor: RawCursor) -> None:
+        if not ratelimit.take_submission(cursor, address, limit):
+            raise LimitExceeded(N_("the limit of %(limit)d messages an hour is reached; try again later"), limit=limit)
+
+    return count
+
+
 def _status(routes: Routes, accepted: mailflow.Acceptance, address: str) -> str:
-    if address in routes.refused:
+    if any(address == refused for refused, _reason in routes.refused):
         return "refused"
     if address not in routes.mailboxes or not routes.mailboxes[address]:
         return "queued"

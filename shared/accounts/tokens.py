@@ -19,7 +19,7 @@ from typing import overload
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from shared.accounts import audit
+from shared.accounts import audit, send_grants
 from shared.accounts.permissions import (
     Scope,
     domain_in_scope,
@@ -201,16 +201,21 @@ def revoke_token(db: Database, token_id: int, *, actor: Actor) -> None:
 
 
 def verify_token(db: Database, presented: str, *, now: datetime | None = None) -> TokenGrant:
-    """The rights of a bearer token, or AuthFailed (one message for every reason)."""
+    """The rights of a bearer token, or AuthFailed (one message for every reason). A send
+    token verified in the last seconds is taken from shared.accounts.send_grants."""
     moment = now or datetime.now(UTC)
     prefix = presented.removeprefix(TOKEN_START).partition(".")[0]
     if not presented.startswith(TOKEN_START) or len(prefix) != 2 * PREFIX_BYTES:
         raise AuthFailed(N_("invalid or expired token"))
+    digest = _digest(presented)
+    remembered = send_grants.REMEMBERED.get(digest, moment)
+    if remembered is not None:
+        return TokenGrant(remembered.token, Scope(remembered.owner, read_only=True, sends_mail=True))
     # Read without SQLite's write lock: every API call verifies, and the write below is rare.
     with db.read_session.begin() as s:
         # token.domains loads below only for the tokens that have domains to narrow to (not send tokens).
         token = s.scalars(select(ApiToken).where(ApiToken.prefix == prefix)).one_or_none()
-        if token is None or not hmac.compare_digest(token.token_hash, _digest(presented)):
+        if token is None or not hmac.compare_digest(token.token_hash, digest):
             raise AuthFailed(N_("invalid or expired token"))
         expires = as_utc(token.expires_at)
         owner = s.get(Mailbox, token.owner_id)
@@ -222,6 +227,8 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None) -
         else:
             scope = _owner_scope(owner).narrowed([d.name for d in token.domains], read_only=token.read_only)
         grant = TokenGrant(TokenRef(token.id, token.name), scope)
+    if scope.sends_mail:
+        send_grants.REMEMBERED.keep(digest, send_grants.SendGrant(grant.token, scope.address, expires), moment)
     if last_used is None or moment - last_used >= LAST_USED_PRECISION:
         with db.session.begin() as s:
             s.execute(update(ApiToken).where(ApiToken.id == grant.token.id).values(last_used_at=moment))

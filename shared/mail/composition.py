@@ -166,7 +166,3 @@ def authors(message: bytes) -> list[str]:
     """The addresses of the message's From field (RFC 5322 allows several)."""
     return [address for _name, address in getaddresses(header_fields(message).get_all("From", []))]
 
-
-def message_id(message: bytes) -> str:
-    return str(header_fields(message).get("Message-ID", "")).strip()
-

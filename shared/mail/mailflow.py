@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from shared.errors import N_, InvalidAddress, QuotaExceeded, TemporaryFailure
 from shared.mail import autoreply, message_log, outbound, srs, suppressions
@@ -35,7 +36,7 @@ from shared.mail.dsn_requests import (
     is_delay_notice_due,
 )
 from shared.mail.routing import Refusal, resolve_recipient
-from shared.storage import maildirs
+from shared.storage import maildirs, rawsql
 from shared.storage.db import Database
 from shared.storage.models import Mailbox
 from shared.storage.rawsql import RawCursor
@@ -91,13 +92,16 @@ def accept_message(
     origin: message_log.Origin | None = None,
     mailbox_addresses: Mapping[int, str] | None = None,
     requests: Requests = NO_REQUESTS,
+    first: Callable[[RawCursor], None] | None = None,
 ) -> Acceptance:
     """Deliver to `mailbox_ids` (into the Junk folder for those of `junk_ids`) and queue for
     `remote`. `return_path` "" is the null sender <>. Junk gets no out-of-office reply.
     `remote` maps each remote address to the hosted domain that forwards the message there,
     or to None when a signed-in user sends it there. With an `origin` the message is logged
     (shared.mail.message_log), its mailboxes named by `mailbox_addresses`. `requests`: what a
-    submission asked for with DSN.
+    submission asked for with DSN. `first` writes in the first transaction that keeps the
+    message (the reservation, or the release of the queued copies when no mailbox gets one),
+    and may refuse the message by raising there.
 
     Raises QuotaExceeded when no copy at all could be kept, TemporaryFailure when nothing was kept.
     Mailboxes that were full while others got the message are reported to the sender in a DSN.
@@ -105,7 +109,8 @@ def accept_message(
     writer = _log_writer(message, return_path or "", origin, mailbox_ids, mailbox_addresses or {}, remote)
     log_id = writer.entry.log_id if writer else ""
     queued = _queue_held(db, message, return_path or "", remote, log_id or None, requests)
-    in_reservation = writer.in_reservation if writer and not queued else None
+    logged_in_reservation = writer is not None and not queued
+    in_reservation = _reservation_writes(first, writer.in_reservation if writer and logged_in_reservation else None)
     try:
         report = (
             deliver(db, message, mailbox_ids, return_path=return_path, junk_ids=junk_ids, then=in_reservation)
@@ -114,14 +119,14 @@ def accept_message(
         )
         if not queued and not report.delivered and report.over_quota:
             raise QuotaExceeded(N_("every recipient mailbox is full"))
+        if queued:
+            entry = writer.complete(report.delivered, report.over_quota) if writer else None
+            outbound.release(db, queued, then=_release_writes(None if mailbox_ids else first, entry))
     except BaseException:
         _cancel(db, queued)
-        if in_reservation is not None:
+        if logged_in_reservation:
             _forget(db, log_id)
         raise
-    if queued:
-        entry = writer.complete(report.delivered, report.over_quota) if writer else None
-        outbound.release(db, queued, then=(lambda s: message_log.add(s, entry)) if entry else None)
     if report.over_quota:
         _report_local(db, return_path or "", report.over_quota, message, requests, Action.FAILED)
     if report.delivered and return_path:
@@ -130,6 +135,35 @@ def accept_message(
     if in_inbox and return_path:
         _reply_automatically(db, message, return_path, in_inbox)
     return Acceptance(report.delivered, report.over_quota, queued, log_id)
+
+
+def _reservation_writes(
+    first: Callable[[RawCursor], None] | None, log: Callable[[RawCursor, Mapping[int, str]], None] | None
+) -> Callable[[RawCursor, Mapping[int, str]], None] | None:
+    if first is None:
+        return log
+
+    def writes(cursor: RawCursor, reserved: Mapping[int, str]) -> None:
+        first(cursor)
+        if log is not None:
+            log(cursor, reserved)
+
+    return writes
+
+
+def _release_writes(
+    first: Callable[[RawCursor], None] | None, entry: message_log.Entry | None
+) -> Callable[[Session], None] | None:
+    if first is None and entry is None:
+        return None
+
+    def writes(s: Session) -> None:
+        if first is not None:
+            first(rawsql.of_session(s))
+        if entry is not None:
+            message_log.add(s, entry)
+
+    return writes
 
 
 def _log_writer(

@@ -27,15 +27,13 @@ import enum
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Table, bindparam, delete, insert, select, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.types import UserDefinedType
 
 from shared.mail import webhooks
 from shared.mail.completion import header_fields
@@ -63,17 +61,32 @@ class Status(enum.Enum):
 
 
 STATUSES = tuple(status.value for status in Status)
+# A message's `status_bits`: every status its recipients have had (only ever added to: a
+# search still checks the recipients, the bits only let it skip messages). Stored: fixed values.
+STATUS_BITS = {
+    Status.QUEUED: 1, Status.DELIVERED: 2, Status.RELAYED: 4, Status.DEFERRED: 8,
+    Status.BOUNCED: 16, Status.FAILED: 32, Status.REFUSED: 64,
+}  # fmt: skip
+
+
+def status_bits(statuses: Iterable[Status]) -> int:
+    bits = 0
+    for status in statuses:
+        bits |= STATUS_BITS[status]
+    return bits
 
 
 @dataclass(frozen=True)
 class Origin:
     """How a message came: `via` (mx, submission, api), the client's address, the signed-in
-    user ("" for none), and the recipients refused at RCPT with our reply."""
+    user ("" for none), the recipients refused at RCPT with our reply, and the tags an API
+    sender gave (passed on to webhooks)."""
 
     via: str
     client_ip: str = ""
     user: str = ""
     refused: tuple[tuple[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.via not in VIAS:
@@ -128,29 +141,8 @@ _MESSAGE_TABLE = LoggedMessage.metadata.tables[LoggedMessage.__tablename__]
 _RECIPIENT_TABLE = LoggedMessage.metadata.tables[LoggedRecipient.__tablename__]
 
 
-class _AsStored(UserDefinedType[Any]):
-    """A parameter passed to the driver as it is: no bind processor, no cast."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **kw: Any) -> str:
-        return "TEXT"
-
-
-def _raw_values(table: Table, suffix: str = "") -> dict[str, Any]:
-    """Every column but a generated key, as untyped parameters named `<column><suffix>`: raw
-    statements take no bind processors (shared.storage.rawsql), so times are passed as each
-    database stores them (_stamp)."""
-    generated = [c for c in table.primary_key.columns if isinstance(c.type, Integer)]
-    return {
-        c.name: bindparam(c.name + suffix, type_=_AsStored()) if isinstance(c.type, DateTime) else bindparam(c.name + suffix)
-        for c in table.c
-        if c not in generated
-    }
-
-
-_INSERT_MESSAGE = rawsql.RawStatement(insert(_MESSAGE_TABLE).values(_raw_values(_MESSAGE_TABLE)))
-_INSERT_RECIPIENT = rawsql.RawStatement(insert(_RECIPIENT_TABLE).values(_raw_values(_RECIPIENT_TABLE)))
+_INSERT_MESSAGE = rawsql.RawStatement(insert(_MESSAGE_TABLE).values(rawsql.untyped_values(_MESSAGE_TABLE)))
+_INSERT_RECIPIENT = rawsql.RawStatement(insert(_RECIPIENT_TABLE).values(rawsql.untyped_values(_RECIPIENT_TABLE)))
 # PostgreSQL: the message and its recipients in one statement (one round trip), by recipient
 # count; up to TOGETHER_MAX recipients (a statement takes at most 65,535 parameters, and each
 # count is a statement of its own to keep).
@@ -160,9 +152,11 @@ _INSERT_TOGETHER: dict[int, rawsql.RawStatement] = {}
 
 def _inserted_together(count: int) -> rawsql.RawStatement:
     if count not in _INSERT_TOGETHER:
-        logged = insert(_MESSAGE_TABLE).values(_raw_values(_MESSAGE_TABLE)).cte("logged")
-        rows = [_raw_values(_RECIPIENT_TABLE, f"_{n}") for n in range(count)]
-        _INSERT_TOGETHER[count] = rawsql.RawStatement(insert(_RECIPIENT_TABLE).values(rows).add_cte(logged))
+        logged = insert(_MESSAGE_TABLE).values(rawsql.untyped_values(_MESSAGE_TABLE)).cte("logged")
+        rows = [rawsql.untyped_values(_RECIPIENT_TABLE, f"_{n}") for n in range(count)]
+        # It also says whether any webhook is active: when none is, the events cost no round trip.
+        together = insert(_RECIPIENT_TABLE).values(rows).add_cte(logged).returning(webhooks.ANY_ACTIVE)
+        _INSERT_TOGETHER[count] = rawsql.RawStatement(together)
     return _INSERT_TOGETHER[count]
 
 
@@ -177,6 +171,7 @@ def _rows(entry: Entry) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "client_ip": entry.origin.client_ip,
         "username": entry.origin.user,
         "created_at": entry.at,
+        "status_bits": status_bits(outcome.status for outcome in entry.outcomes),
     }
     recipients = [
         {"log_id": entry.log_id, "address": outcome.address.lower(), "domain": domain_of(outcome.address),
@@ -186,24 +181,21 @@ def _rows(entry: Entry) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return message, recipients
 
 
-def _stamp(dialect: Dialect, moment: datetime) -> Any:
-    """What SQLAlchemy itself would store: SQLite keeps naive UTC text."""
-    if dialect.name == "sqlite":
-        return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
-    return moment
-
-
 def write(cursor: rawsql.RawCursor, entry: Entry) -> None:
     """Write `entry` on a raw cursor, in the transaction of the caller (a delivery's reservation)."""
     message, recipients = _rows(entry)
-    stamp = _stamp(cursor.dialect, entry.at)
+    stamp = rawsql.stamp(cursor.dialect, entry.at)
+    listened = True  # unless the statement below said otherwise
     if cursor.dialect.name == "postgresql" and 0 < len(recipients) <= TOGETHER_MAX:
         values = {f"{key}_{n}": value for n, row in enumerate(recipients) for key, value in row.items()}
         stamps = {f"updated_at_{n}": stamp for n in range(len(recipients))}
-        _inserted_together(len(recipients)).execute(cursor, {**message, "created_at": stamp, **values, **stamps})
+        together = _inserted_together(len(recipients)).execute(cursor, {**message, "created_at": stamp, **values, **stamps})
+        listened = any(active for (active,) in together.fetchall())
     else:  # SQLite has no INSERT in WITH; its statements cost no round trip
         _INSERT_MESSAGE.execute(cursor, {**message, "created_at": stamp})
         _INSERT_RECIPIENT.execute_many(cursor, [{**row, "updated_at": stamp} for row in recipients])
+    if listened:
+        webhooks.queue_events(cursor, _events(entry), entry.at, source=entry.log_id)
     _tell(entry)
 
 
@@ -213,7 +205,22 @@ def add(s: Session, entry: Entry) -> None:
     s.execute(insert(LoggedMessage), [message])
     if recipients:
         s.execute(insert(LoggedRecipient), recipients)
+    webhooks.queue_events(rawsql.of_session(s), _events(entry), entry.at, source=entry.log_id)
     _tell(entry)
+
+
+def _events(entry: Entry) -> list[webhooks.Event]:
+    """What webhooks hear of an accepted message: `message.received` once, for the recipients
+    it was kept for, and `message.delivered` per mailbox that has it. Nothing for a refusal."""
+    kept = [outcome for outcome in entry.outcomes if outcome.status is not Status.REFUSED]
+    if not kept:
+        return []
+    common = {"id": entry.log_id, "message_id": entry.message_id, "from": entry.sender, "tags": list(entry.origin.tags)}
+    delivered = [outcome.address for outcome in kept if outcome.status is Status.DELIVERED]
+    return [
+        ("message.received", common | {"recipients": [outcome.address for outcome in kept]}),
+        *(("message.delivered", common | {"recipient": address, "status": "delivered"}) for address in delivered),
+    ]
 
 
 def refusal_entry(*, sender: str, message: bytes, origin: Origin, refused: Sequence[tuple[str, str]]) -> Entry:
@@ -236,9 +243,11 @@ def record_refusal(db: Database, entry: Entry) -> None:
 
 
 def forget(db: Database, log_id: str) -> None:
-    """Take back an entry whose message was not kept after all (the answer becomes 4xx)."""
+    """Take back an entry whose message was not kept after all (the answer becomes 4xx), and
+    the webhook events queued with it."""
     with db.session.begin() as s:
         s.execute(delete(LoggedMessage).where(LoggedMessage.id == log_id))
+        webhooks.forget_events(s, log_id)
 
 
 def _tell(entry: Entry) -> None:
@@ -282,6 +291,11 @@ def record_outcome(
         return  # the entry is gone (retention) or was never written (a generated message)
     s.add(LogEvent(log_id=log_id, address=address, status=outcome.status.value, reply=reply,
                    relay=outcome.relay, at=moment))
+    s.execute(
+        update(LoggedMessage)
+        .where(LoggedMessage.id == log_id)
+        .values(status_bits=LoggedMessage.status_bits.op("|")(STATUS_BITS[outcome.status]))
+    )
     log_line(log_id, sender, outcome)
     event = f"message.{outcome.status.value}"
     if event in webhooks.EVENTS:

@@ -10,12 +10,8 @@ verdict (shared.mail.rspamd).
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from email import policy
-from email.errors import HeaderParseError
-from email.headerregistry import AddressHeader
-from email.parser import BytesHeaderParser
 
 from shared.errors import InvalidAddress
 from shared.mail import rspamd
@@ -46,10 +42,16 @@ PASSED = Screening(None, frozenset(), b"")
 
 
 def screen(
-    db: Database, message: bytes, transaction: rspamd.Transaction, *, mailbox_ids: Collection[int]
+    db: Database,
+    message: bytes,
+    transaction: rspamd.Transaction,
+    *,
+    mailbox_ids: Collection[int],
+    from_addresses: Iterable[str],
 ) -> Screening:
-    """The outcome for `message` (with our trace header) to the local `mailbox_ids`. Blocking."""
-    listed = listings_by_mailbox(db, mailbox_ids, senders(transaction.sender, message))
+    """The outcome for `message` (with our trace header) to the local `mailbox_ids`; `from_addresses`
+    as the authentication read them (`Author.addresses`: From: is parsed once). Blocking."""
+    listed = listings_by_mailbox(db, mailbox_ids, senders(transaction.sender, from_addresses))
     if SenderListing.BLOCK in listed.values():
         return Screening.refused(Refusal.BLOCKED_SENDER)
     verdict = rspamd.scan(db.settings, message, transaction)
@@ -65,22 +67,12 @@ def screen(
     return Screening(None, junk, rspamd.spam_headers(verdict, junk=verdict.is_junk))
 
 
-def senders(envelope_sender: str, message: bytes) -> list[Address]:
+def senders(envelope_sender: str, from_addresses: Iterable[str]) -> list[Address]:
     """The senders a listing can match: the envelope sender and the `From:` addresses."""
     found = []
-    for text in (envelope_sender, *_from_addresses(message)):
+    for text in (envelope_sender, *from_addresses):
         try:
             found.append(parse_address(text))
-        except (InvalidAddress, UnicodeError):  # a header's undecodable bytes arrive as surrogates
+        except (InvalidAddress, UnicodeError):  # an envelope sender's undecodable bytes arrive as surrogates
             continue
     return found
-
-
-def _from_addresses(message: bytes) -> list[str]:
-    try:
-        header = BytesHeaderParser(policy=policy.default).parsebytes(message).get("From")
-        if not isinstance(header, AddressHeader):
-            return []
-        return [address.addr_spec for address in header.addresses if address.domain]
-    except (HeaderParseError, ValueError, IndexError):
-        return []

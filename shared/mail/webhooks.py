@@ -18,17 +18,17 @@ import ipaddress
 import json
 import secrets
 import socket
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from sqlalchemy import Row, select
+from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.orm import Session
 
 from shared.config import Settings
 from shared.errors import N_, InvalidValue
-from shared.storage.db import Database
+from shared.storage import rawsql
 from shared.storage.models import Domain, Webhook, WebhookDelivery
 
 EVENTS = (
@@ -107,56 +107,59 @@ def check_events(events: Iterable[str]) -> list[str]:
     return chosen
 
 
+Event = tuple[str, Mapping[str, Any]]  # a type (message.received, ...) and its data
+
+_LISTENING = rawsql.RawStatement(
+    select(Webhook.id, Webhook.events, Domain.name)
+    .join(Domain, Domain.id == Webhook.domain_id)
+    .where(Webhook.disabled_at.is_(None))
+)
+# A column a statement can return on the way (the message log's), sparing the lookup a round trip.
+ANY_ACTIVE = exists(select(Webhook.id).where(Webhook.disabled_at.is_(None))).label("any_webhook")
+_DELIVERY_TABLE = WebhookDelivery.metadata.tables[WebhookDelivery.__tablename__]
+_INSERT_DELIVERY = rawsql.RawStatement(insert(_DELIVERY_TABLE).values(rawsql.untyped_values(_DELIVERY_TABLE)))
+
+
 def queue_event(db_session: Session, event: str, payload: Mapping[str, Any], now: datetime | None = None) -> int:
     """Queue `event` for every active webhook of the domains it concerns, in the caller's
     transaction, so the event is sent if and only if what it reports is committed.
 
     `payload` is the event's `data`; its `from`, `recipient` and `recipients` fields name the
     addresses whose hosted domains' webhooks receive it. Returns how many deliveries were queued."""
-    return queue_events(db_session, [(event, payload)], now)
+    return queue_events(rawsql.of_session(db_session), [(event, payload)], now or datetime.now(UTC))
 
 
-def is_listened(db: Database, events: Sequence[tuple[str, Mapping[str, Any]]]) -> bool:
-    """Does any active webhook listen to one of `events`? Read without a write lock, so a
-    caller with nothing else to write may skip the transaction that `queue_events` needs."""
-    domains = set().union(*(_domains_of(payload) for _event, payload in events))
-    with db.read_session.begin() as s:
-        return bool(_listening(s, domains))
-
-
-def _listening(db_session: Session, domains: Collection[str]) -> Sequence[Row[Webhook, str]]:
-    return db_session.execute(
-        select(Webhook, Domain.name)
-        .join(Domain, Domain.id == Webhook.domain_id)
-        .where(Domain.name.in_(domains), Webhook.disabled_at.is_(None))
-    ).all()
-
-
-def queue_events(db_session: Session, events: Sequence[tuple[str, Mapping[str, Any]]], now: datetime | None = None) -> int:
-    """`queue_event` for several events (a message's), with one lookup of the webhooks."""
-    moment = now or datetime.now(UTC)
-    domains = set().union(*(_domains_of(payload) for _event, payload in events))
-    hooks = _listening(db_session, domains)
-    queued = 0
+def queue_events(cursor: rawsql.RawCursor, events: Sequence[Event], now: datetime, source: str = "") -> int:
+    """`queue_event` for several events (a message's) on a raw cursor, with one lookup of the
+    webhooks: an indexless read of the few active ones, all a message costs when none listens.
+    A `source` (a message log id) starts the deliveries' ids, so `forget_events` finds them."""
+    hooks = _LISTENING.execute(cursor, {}).fetchall()
+    if not hooks:
+        return 0
+    rows = []
     for event, payload in events:
         concerned = _domains_of(payload)
-        listening = [hook for hook, domain in hooks if event in hook.events.split() and domain in concerned]
+        listening = [hook_id for hook_id, names, domain in hooks if event in names.split() and domain in concerned]
         body = json.dumps(
-            {"type": event, "timestamp": moment.isoformat(timespec="seconds"), "data": dict(payload)},
+            {"type": event, "timestamp": now.isoformat(timespec="seconds"), "data": dict(payload)},
             separators=(",", ":"),
         )
-        for hook in listening:
-            db_session.add(
-                WebhookDelivery(
-                    webhook_id=hook.id,
-                    message_id=f"msg_{secrets.token_hex(12)}",
-                    body=body,
-                    created_at=moment,
-                    next_attempt_at=moment,
-                )
-            )
-        queued += len(listening)
-    return queued
+        rows += [_delivery_row(cursor, hook_id, body, now, source) for hook_id in listening]
+    if rows:
+        _INSERT_DELIVERY.execute_many(cursor, rows)
+    return len(rows)
+
+
+def _delivery_row(cursor: rawsql.RawCursor, hook_id: int, body: str, now: datetime, source: str) -> dict[str, Any]:
+    stamp = rawsql.stamp(cursor.dialect, now)
+    webhook_id = f"msg_{source}_{secrets.token_hex(6)}" if source else f"msg_{secrets.token_hex(12)}"
+    return {"webhook_id": hook_id, "message_id": webhook_id, "body": body, "created_at": stamp,
+            "next_attempt_at": stamp, "attempts": 0, "claimed_until": None}
+
+
+def forget_events(db_session: Session, source: str) -> None:
+    """Take back the deliveries queued for `source` (a message that was not kept after all)."""
+    db_session.execute(delete(WebhookDelivery).where(WebhookDelivery.message_id.startswith(f"msg_{source}_")))
 
 
 def _domains_of(payload: Mapping[str, Any]) -> set[str]:

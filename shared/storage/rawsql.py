@@ -11,12 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, cast
 
+from sqlalchemy import DateTime, Integer, Table, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import UserDefinedType
 
 from shared.storage.db import Database
 
@@ -53,12 +58,50 @@ class RawStatement:
         cursor.dbapi.executemany(sql, values if names is None else [tuple(v[name] for name in names) for v in values])
 
 
+class _AsStored(UserDefinedType[Any]):
+    """A parameter passed to the driver as it is: no bind processor, no cast."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "TEXT"
+
+
+def stored_param(name: str) -> BindParameter[Any]:
+    """A parameter the driver gets as it is: a time passed as `stamp` makes it."""
+    return bindparam(name, type_=_AsStored())
+
+
+def untyped_values(table: Table, suffix: str = "") -> dict[str, Any]:
+    """Every column but a generated key, as untyped parameters named `<column><suffix>`, for an
+    INSERT run here: raw statements take no bind processors, so times go as `stamp` makes them."""
+    generated = [c for c in table.primary_key.columns if isinstance(c.type, Integer)]
+    return {
+        c.name: stored_param(c.name + suffix) if isinstance(c.type, DateTime) else bindparam(c.name + suffix)
+        for c in table.c
+        if c not in generated
+    }
+
+
+def stamp(dialect: Dialect, moment: datetime) -> Any:
+    """What SQLAlchemy itself would store: SQLite keeps naive UTC text."""
+    if dialect.name == "sqlite":
+        return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return moment
+
+
 @dataclass(frozen=True)
 class RawCursor:
     """A DBAPI cursor and the dialect its statements are compiled for."""
 
     dbapi: Any
     dialect: Dialect
+
+
+def of_session(s: Session) -> RawCursor:
+    """A cursor in the transaction of session `s`, for a statement shared with the raw paths."""
+    connection = s.connection()
+    return RawCursor(connection.connection.cursor(), connection.dialect)
 
 
 @contextmanager

@@ -20,7 +20,9 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import make_url
 
-from .processes import VENV_BIN, ProcessTracker, Started, free_ports
+from tests.ports import reserve_ports
+
+from .processes import VENV_BIN, ProcessTracker, Started
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -138,12 +140,21 @@ class ComposeTopology:
             spec.check_ports_are_configured()
         self.root, self.database_url, self.processes = root, database_url, processes
         published = sorted({port for spec in self.specs.values() for port in spec.published})
-        self.port_map = dict(zip(published, free_ports(len(published)), strict=True))
+        self.port_map = dict(zip(published, reserve_ports(len(published)), strict=True))
         self.started: dict[str, Started] = {}
+        # Made once, before any service starts: a secret file rewritten (truncated, then written)
+        # at each environment() call was read empty by a service starting meanwhile.
+        for name, spec in self.specs.items():
+            if name not in EXTERNAL_SERVICES:
+                self.furnish_container(spec)
 
     def container_root(self, spec: ServiceSpec) -> Path:
-        """The service's own filesystem; its named volumes are links to shared folders."""
-        root = self.root / "containers" / spec.name
+        """The service's own filesystem (see furnish_container)."""
+        return self.root / "containers" / spec.name
+
+    def furnish_container(self, spec: ServiceSpec) -> None:
+        """The service's filesystem: its named volumes as links to shared folders, its secrets."""
+        root = self.container_root(spec)
         for volume, target in spec.volumes:
             shared = self.root / "volumes" / volume
             shared.mkdir(parents=True, exist_ok=True)
@@ -154,7 +165,6 @@ class ComposeTopology:
         (root / image_workdir().lstrip("/")).mkdir(parents=True, exist_ok=True)
         for secret in spec.secrets:
             self.write_secret(root / "run" / "secrets" / secret, secret)
-        return root
 
     def write_secret(self, path: Path, secret: str) -> None:
         """What the admin puts in ./secrets: here the database URL is the test database's."""

@@ -55,9 +55,16 @@ def served_certificate(address: str, port: int, kind: str, context: ssl.SSLConte
         finally:
             pop.close()
     if kind == "imap":
-        with imaplib.IMAP4(address, port, timeout=TIMEOUT) as imap:
+        imap = imaplib.IMAP4(address, port, timeout=TIMEOUT)
+        try:
             imap.starttls(ssl_context=context)
             return _peer(imap.sock)
+        finally:
+            # Hang up without LOGOUT (which the `with` form sends): after a refused handshake,
+            # while Dovecot still serves the previous certificate, the socket is gone and LOGOUT
+            # raises IMAP4.abort, which is no OSError, so the caller took it for a failure.
+            imap.file.close()
+            imap.sock.close()
     with socket.create_connection((address, port), timeout=TIMEOUT) as raw:
         with context.wrap_socket(raw, server_hostname=name) as tls:
             return _peer(tls)

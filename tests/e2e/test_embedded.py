@@ -3,6 +3,7 @@ restarts, Ctrl-C and SIGTERM, and refusing a port that is taken."""
 from __future__ import annotations
 
 import os
+import poplib
 import signal
 import socket
 import subprocess
@@ -85,8 +86,16 @@ def test_up_restarts_a_crashed_child_and_ctrl_c_stops_everything(
 
     crashed = running.child_pids()["pop3"]
     os.kill(crashed, signal.SIGKILL)
-    wait_for(lambda: running.child_pids()["pop3"] != crashed, 15, "pop3 to be restarted")
-    assert "pop3 stopped unexpectedly (killed by SIGKILL); restarting in" in running.started.errors()
+    wait_for(lambda: "pop3 stopped unexpectedly (killed by SIGKILL); restarting in" in running.started.errors(), 15,
+             "up to notice the crash")
+    # No pop3 runs now, but `up` holds its port: a client connecting meanwhile is not refused,
+    # it waits in the queue and the restarted pop3 greets it.
+    waiting = poplib.POP3("127.0.0.1", running.ports["POP3"], timeout=15)
+    try:
+        assert waiting.getwelcome().startswith(b"+OK")
+        assert running.child_pids()["pop3"] != crashed
+    finally:
+        waiting.close()
     probe_settings = environment_without_beaconmail(
         BEACONMAIL_POP3_PORT=str(running.ports["POP3"]), BEACONMAIL_POP3S_PORT=str(running.ports["POP3S"]),
         BEACONMAIL_DATA_DIR=str(running.folder / "data"),

@@ -6,13 +6,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.ports import reserve_ports
+
 from .flow import Deployment
 from .processes import (
     BEACONMAIL,
     ProcessTracker,
     Started,
     environment_without_beaconmail,
-    free_ports,
     wait_for,
 )
 
@@ -64,7 +65,7 @@ def start_up(
 ) -> RunningUp:
     """Run `beaconmail up` in `folder` (with the BEACONMAIL_* `variables` set) and wait for its endpoints banner."""
     folder.mkdir(parents=True, exist_ok=True)
-    ports = dict(zip(PORT_VARIABLES, free_ports(len(PORT_VARIABLES)), strict=True))
+    ports = dict(zip(PORT_VARIABLES, reserve_ports(len(PORT_VARIABLES)), strict=True))
     # HOME too: gunicorn puts a control socket there, which parallel tests must not share.
     settings = {f"BEACONMAIL_{variable}_PORT": str(port) for variable, port in ports.items()} | {"HOME": str(folder)}
     if relay_port is not None:

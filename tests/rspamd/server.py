@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -19,15 +18,10 @@ import httpx
 
 from tests.conftest import require_programs
 from tests.dnsserver import DnsServer
+from tests.ports import reserve_port
 
 CONFIG = Path(__file__).with_name("rspamd.conf")
 START_TIMEOUT = 60.0
-
-
-def _free_tcp_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Rspamd:
@@ -45,7 +39,7 @@ class Rspamd:
     def __enter__(self) -> Rspamd:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._dns.__enter__()
-        self.port = _free_tcp_port()
+        self.port = reserve_port()
         variables = {
             "CONFDIR": "/etc/rspamd",
             "LOCAL_CONFDIR": str(self.folder / "no-local-config"),

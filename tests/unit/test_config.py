@@ -223,6 +223,12 @@ def test_empty_value_means_default(tmp_path: Path) -> None:
     assert load(tmp_path, smtp_port="").smtp_port == 2525
 
 
+def test_an_empty_file_variant_is_refused_not_taken_for_the_default(tmp_path: Path) -> None:
+    (tmp_path / "database_url").write_text("\n")
+    with pytest.raises(ConfigError, match=r"^BEACONMAIL_DATABASE_URL_FILE: '.*database_url' is empty$"):
+        load(tmp_path, database_url_file=str(tmp_path / "database_url"))
+
+
 @pytest.mark.parametrize(
     ("text", "size"),
     [

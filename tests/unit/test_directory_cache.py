@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,13 @@ from conftest import base_settings
 from shared.storage import directory_cache
 from shared.storage.db import Database
 from shared.storage.directory_cache import DirectoryCache
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.ports import reserve_port
 
 
 @pytest.fixture
 def cache(tmp_path: Path) -> DirectoryCache[str]:
     """A cache whose database is nowhere: these tests never let it connect."""
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{unused_port()}/nowhere"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{reserve_port()}/nowhere"
     db = Database(base_settings(tmp_path, database_url=url))
     made: DirectoryCache[str] = DirectoryCache(db)
     made.forget_all(following=True)  # as after a LISTEN

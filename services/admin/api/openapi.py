@@ -128,7 +128,8 @@ SEND_SCHEMAS: dict[str, Schema] = {
     "SendAnswer": obj(
         {
             "id": STRING | {"description": "The message's id in logs and webhook events"},
-            "message_id": STRING,
+            "message_id": STRING | {"description": "The Message-ID header field without its angle brackets, "
+                                    "as the message log and its search keep it"},
             "recipients": {"type": "array", "items": obj(
                 {"address": STRING, "status": {"type": "string", "enum": ["delivered", "queued", "bounced", "refused", "suppressed"],
                                                  "description": "suppressed: the sending domain's suppression list "

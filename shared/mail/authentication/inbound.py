@@ -63,6 +63,7 @@ class InboundDecision:
     message: bytes  # what arrived, without Authentication-Results claiming to be ours
     refusal: Verdict | None
     junk_ids: frozenset[int]
+    author: Author  # the From: as read, for the sender lists after it
 
 
 # Run for every MX message: prebuilt for the DBAPI cursor (shared.storage.rawsql), one row each.
@@ -99,7 +100,7 @@ def check_inbound(
     envelope_domain = checked_domain(return_path, helo)[0] if return_path else ""
     if sender_vouched and not is_authenticated_for(report, envelope_domain):
         outsider = Verdict.UNVERIFIED_GROUP_SENDER if report.dns_failed else Verdict.GROUP_OUTSIDER
-        return InboundDecision(b"", content, outsider, frozenset())
+        return InboundDecision(b"", content, outsider, frozenset(), author)
     recipients = read_recipients(db, mailboxes, {envelope_domain, *author.domains} - {""})
     verdict = judge(report, author, recipients.hosted_senders)
     if verdict is Verdict.SPF_FAIL and _publishes_dmarc(db, report.spf.domain):
@@ -108,7 +109,7 @@ def check_inbound(
     headers = results_header(db.settings.hostname, report)
     if junk_ids and verdict is not None:
         headers = f"X-Spam: Yes\r\nX-Spam-Reasons: {verdict.value}\r\n".encode() + headers
-    return InboundDecision(headers, without_our_results(content, db.settings.hostname), refusal, junk_ids)
+    return InboundDecision(headers, without_our_results(content, db.settings.hostname), refusal, junk_ids, author)
 
 
 def read_recipients(db: Database, mailboxes: Mapping[int, str], sender_domains: Collection[str]) -> Recipients:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.storage.models.base import Base, Timestamped
@@ -14,7 +14,8 @@ class IdempotentSend(Timestamped, Base):
     first request finished."""
 
     __tablename__ = "idempotent_send"
-    __table_args__ = (UniqueConstraint("token_id", "key"),)
+    # created_at: the smtp worker's sweep deletes the keys past 24 hours.
+    __table_args__ = (UniqueConstraint("token_id", "key"), Index("ix_idempotent_send_created_at", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id", ondelete="CASCADE"))

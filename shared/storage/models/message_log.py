@@ -37,6 +37,9 @@ class LoggedMessage(Base):
     client_ip: Mapped[str] = mapped_column(String(45))
     username: Mapped[str] = mapped_column(String(320))  # the authenticated user, "" for none
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # One bit per status any of its recipients has had (shared.mail.message_log.STATUS_BITS),
+    # so a search by status skips the messages without it before looking at their recipients.
+    status_bits: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class LoggedRecipient(Base):

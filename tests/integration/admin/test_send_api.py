@@ -18,10 +18,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from services.admin import create_app
-from shared.accounts import tokens
+from shared.accounts import send_grants, tokens
+from shared.accounts.message_tracking import LogFilters, get_message, search_messages
 from shared.accounts.views import CONSOLE
 from shared.config import Settings
-from shared.errors import InvalidValue
+from shared.errors import AuthFailed, InvalidValue
 from shared.mail import outbound
 from shared.storage.db import Database
 from shared.storage.maildirs import list_messages
@@ -57,7 +58,10 @@ def test_a_send_token_delivers_to_a_local_mailbox(app: Flask, db: Database, worl
     assert set(body) == {"id", "message_id", "recipients"} and len(body["id"]) == 20
     assert body["recipients"] == [{"address": world.manager, "status": "delivered"}]
     (stored,) = inbox(db, world.manager)
-    assert stored["Message-ID"] == body["message_id"] and body["message_id"].endswith("@mx.test.example>")
+    # The answer's form is the log's: no angle brackets, so it finds the message in a search.
+    assert stored["Message-ID"] == f"<{body['message_id']}>" and body["message_id"].endswith("@mx.test.example")
+    (logged,) = search_messages(db, actor=CONSOLE, filters=LogFilters(message_id=body["message_id"])).items
+    assert logged.id == body["id"]
     assert stored["Date"] and stored["Subject"] == "Invoice 7" and stored["From"] == world.staff
     assert stored.get_content().strip() == "Hello from the API"
     (used,) = tokens.list_tokens(db, actor=CONSOLE)
@@ -106,7 +110,7 @@ def test_a_whole_message_is_completed_and_sent(app: Flask, db: Database, world: 
     answer = app.test_client().post(SEND_URL, json=request, headers=send_token(db, world.staff))
     assert answer.status_code == 202
     (stored,) = inbox(db, world.manager)
-    assert stored["Message-ID"] == answer.get_json()["message_id"] and stored["Date"] and stored["Subject"] == "raw"
+    assert stored["Message-ID"] == f"<{answer.get_json()['message_id']}>" and stored["Date"] and stored["Subject"] == "raw"
 
 
 def test_unknown_local_recipients_are_refused_in_the_answer(app: Flask, db: Database, world: World) -> None:
@@ -117,8 +121,15 @@ def test_unknown_local_recipients_are_refused_in_the_answer(app: Flask, db: Data
         {"address": world.manager, "status": "delivered"},
         {"address": "nobody@alpha.example", "status": "refused"},
     ]
+    logged = {r.address: (r.status, r.reply) for r in get_message(db, answer.get_json()["id"], actor=CONSOLE).recipients}
+    assert logged == {world.manager: ("delivered", ""), "nobody@alpha.example": ("refused", "550 5.1.1 <nobody@alpha.example>: no such user")}
     only_unknown = app.test_client().post(SEND_URL, json=draft(world, to=["nobody@alpha.example"]), headers=send_token(db, world.staff))
     assert only_unknown.status_code == 422 and only_unknown.get_json()["field"] == "to"
+    found = search_messages(db, actor=CONSOLE, filters=LogFilters(status="refused", sender=world.staff)).items
+    (refusal,) = [entry for entry in found if entry.id != answer.get_json()["id"]]
+    assert len(found) == 2 and refusal.via == "api"
+    (refused,) = get_message(db, refusal.id, actor=CONSOLE).recipients
+    assert (refused.address, refused.status, refused.reply) == ("nobody@alpha.example", "refused", "550 5.1.1 <nobody@alpha.example>: no such user")
 
 
 def test_an_api_send_is_logged_under_the_answers_id(app: Flask, db: Database, world: World) -> None:
@@ -181,6 +192,35 @@ def test_any_mailbox_may_hold_a_send_token_but_not_limited_to_domains(db: Databa
     assert issued.token.sends_mail and issued.token.read_only
     with pytest.raises(InvalidValue):
         tokens.create_token(db, world.staff, name="app", sends_mail=True, domains=[world.alpha], actor=CONSOLE)
+
+
+def test_a_revoked_send_token_stops_working_within_the_bound(db: Database, world: World) -> None:
+    """Send tokens are remembered KEPT_FOR after a verification; no longer."""
+    issued = tokens.create_token(db, world.staff, name="app", sends_mail=True, actor=CONSOLE)
+    start = datetime.now(UTC)
+    assert tokens.verify_token(db, issued.secret, now=start).scope.sends_mail
+    tokens.revoke_token(db, issued.token.id, actor=CONSOLE)
+    assert tokens.verify_token(db, issued.secret, now=start + timedelta(seconds=1)).token.id == issued.token.id
+    with pytest.raises(AuthFailed):
+        tokens.verify_token(db, issued.secret, now=start + send_grants.KEPT_FOR)
+
+
+def test_a_remembered_send_token_still_expires_on_time(db: Database, world: World) -> None:
+    start = datetime.now(UTC)
+    issued = tokens.create_token(
+        db, world.staff, name="app", sends_mail=True, expires_at=start + timedelta(seconds=2), actor=CONSOLE
+    )
+    assert tokens.verify_token(db, issued.secret, now=start).scope.sends_mail
+    with pytest.raises(AuthFailed):
+        tokens.verify_token(db, issued.secret, now=start + timedelta(seconds=2))
+
+
+def test_other_tokens_are_not_remembered(db: Database, world: World) -> None:
+    issued = tokens.create_token(db, world.manager, name="admin", actor=CONSOLE)
+    assert not tokens.verify_token(db, issued.secret).scope.sends_mail
+    tokens.revoke_token(db, issued.token.id, actor=CONSOLE)
+    with pytest.raises(AuthFailed):
+        tokens.verify_token(db, issued.secret)
 
 
 def test_the_same_idempotency_key_sends_once(app: Flask, db: Database, world: World) -> None:
@@ -249,6 +289,26 @@ def test_the_hourly_submission_rate_applies(settings: Settings, db: Database, wo
         one_an_hour.dispose()
     assert limited.status_code == 429 and limited.mimetype == PROBLEM and "hour" in limited.get_json()["detail"]
     assert len(inbox(db, world.manager)) == 1
+
+
+def test_the_hourly_rate_counts_mail_that_only_leaves_and_keeps_none_over_it(
+    settings: Settings, db: Database, world: World
+) -> None:
+    """With no mailbox to reserve for, the count is taken where the queued copies are released."""
+    one_an_hour = Database(dataclasses.replace(settings, submission_rate_per_hour=1))
+    far = draft(world, to=["friend@remote.example"])
+    try:
+        client, headers = create_app(one_an_hour.settings, database=one_an_hour).test_client(), send_token(db, world.staff)
+        assert client.post(SEND_URL, json=far, headers=headers).status_code == 202
+        limited = client.post(SEND_URL, json=far, headers=headers)
+        assert client.post(SEND_URL, json=draft(world), headers=headers).status_code == 429
+    finally:
+        one_an_hour.dispose()
+    assert limited.status_code == 429
+    (delivery,) = outbound.claim(db, limit=10, lease=outbound.timedelta(minutes=1))
+    assert [r.address for r in delivery.recipients] == ["friend@remote.example"]
+    assert inbox(db, world.manager) == []
+    assert len(search_messages(db, actor=CONSOLE, filters=LogFilters(sender=world.staff)).items) == 1
 
 
 def test_a_manager_makes_a_send_token_on_the_tokens_page(as_manager: PortalClient, db: Database, world: World) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bench.peers import free_ports
 from shared.accounts import create_domain, create_mailbox
 from shared.accounts.views import CONSOLE
 from shared.config import Settings
@@ -27,6 +26,7 @@ from tests.conftest import (
     base_settings,
 )
 from tests.integration.pop3.support import FAST, RunningServer
+from tests.ports import reserve_ports
 
 from .support import PASSWORD, Dovecot, require_dovecot, start_dovecot
 
@@ -70,7 +70,7 @@ def running_world(request: pytest.FixtureRequest, backend: str, **overrides: obj
             pytest.skip(POSTGRES_UNAVAILABLE)
         url = _postgres_url(f"bm_imap_{uuid.uuid4().hex[:12]}")
         _create_postgres_database(str(make_url(url).database), request.getfixturevalue("migrated_postgres_template"))
-    imap_port, imaps_port = free_ports(2)
+    imap_port, imaps_port = reserve_ports(2)
     settings = base_settings(data_dir, database_url=url, imap_port=imap_port, imaps_port=imaps_port, **overrides)
     require_dovecot(settings)
     db = Database(settings)

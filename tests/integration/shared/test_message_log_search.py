@@ -105,3 +105,28 @@ def test_an_idn_address_is_found_in_either_form_and_its_manager_sees_it(db: Data
     chef = Actor(scope_of("chef@xn--bcher-kva.example", is_global_admin=False, managed_domains=["xn--bcher-kva.example"]))
     assert {item.id for item in search_messages(db, actor=chef, filters=LogFilters()).items} == set(ids.values())
     assert message_tracking.get_message(db, ids["utf8"], actor=chef).sender == "anna@bücher.example"
+
+
+def test_a_manager_finds_a_status_a_later_outcome_gave_outside_their_domains(db: Database) -> None:
+    """The status bits skip messages: a state set after acceptance (record_outcome) must set its
+    bit too, or the manager's streams would skip the message."""
+    for domain in DOMAINS:
+        accounts.create_domain(db, domain, actor=CONSOLE)
+    Outcome, Status = message_log.Outcome, message_log.Status
+    entry = message_log.Entry(
+        log_id=message_log.new_log_id(),
+        sender="someone@b.example",
+        message_id="later@x",
+        size=1,
+        origin=message_log.Origin("submission"),
+        outcomes=(Outcome("r@a.example", Status.DELIVERED), Outcome("far@c.example", Status.QUEUED)),
+    )
+    message_log.record_refusal(db, entry)
+    manager = Actor(scope_of("boss@a.example", is_global_admin=False, managed_domains=["a.example"]))
+    assert every_page(db, manager, LogFilters(status="failed")) == []
+    with db.session.begin() as s:
+        failed = Outcome("far@c.example", Status.FAILED, "550 5.1.1 gone")
+        message_log.record_outcome(s, log_id=entry.log_id, sender=entry.sender, outcome=failed, attempts=1)
+    assert every_page(db, manager, LogFilters(status="failed")) == [entry.log_id]
+    assert every_page(db, manager, LogFilters(status="queued")) == []  # the recipients are checked still
+    assert every_page(db, manager, LogFilters(status="delivered")) == [entry.log_id]

@@ -35,6 +35,7 @@ HEAD = SCRIPTS.get_current_head()
 MODEL_TABLES = set(Base.metadata.tables)
 # The migrations after 0011, newest first, with the tables each adds.
 LATER_MIGRATIONS: list[tuple[str, set[str]]] = [
+    ("0019", set()),
     ("0018", {"suppression"}),
     ("0017", set()),
     ("0016", set()),
@@ -165,6 +166,8 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_settings: Settings) -> No
         assert downgrade(empty_settings, "-1") == SCRIPTS.get_revision(revision).down_revision
         newer |= added
         assert tables(empty_settings) == MODEL_TABLES - newer
+        if revision == "0019":
+            assert "status_bits" not in columns_of(empty_settings, "message_log")
         if revision == "0017":
             assert {"dsn_ret", "dsn_envid", "delay_notified"} & columns_of(empty_settings, "outbound_message") == set()
             assert {"dsn_notify", "dsn_orcpt"} & columns_of(empty_settings, "outbound_recipient") == set()
@@ -265,3 +268,30 @@ def test_without_pg_trgm_the_migration_succeeds_and_search_scans(postgres_url: s
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')  # it holds the role's tables
             admin.execute(f'DROP ROLE "{role}"')
+
+
+def test_0019_sets_the_status_bits_of_messages_logged_before_it(empty_settings: Settings) -> None:
+    upgrade_to_head(empty_settings)
+    downgrade(empty_settings, "0018")
+    engine = make_engine(empty_settings.database_url)
+    try:
+        with engine.begin() as connection:
+            for log_id in ("00000000000100000001", "00000000000100000002"):
+                connection.execute(
+                    text("INSERT INTO message_log (id, message_id, sender, sender_domain, size, via, client_ip, username,"
+                         " created_at) VALUES (:id, '', '', '', 1, 'mx', '', '', CURRENT_TIMESTAMP)"),
+                    {"id": log_id},
+                )
+            connection.execute(
+                text("INSERT INTO message_log_recipient (log_id, address, domain, status, attempts, reply, updated_at)"
+                     " VALUES (:id, :address, 'x.example', :status, 0, '', CURRENT_TIMESTAMP)"),
+                [{"id": "00000000000100000001", "address": "a@x.example", "status": "failed"},
+                 {"id": "00000000000100000001", "address": "b@x.example", "status": "relayed"},
+                 {"id": "00000000000100000002", "address": "c@x.example", "status": "delivered"}],
+            )
+        upgrade_to_head(empty_settings)
+        with engine.connect() as connection:
+            bits = dict(connection.execute(text("SELECT id, status_bits FROM message_log")).all())
+    finally:
+        engine.dispose()
+    assert bits == {"00000000000100000001": 32 | 4, "00000000000100000002": 2}

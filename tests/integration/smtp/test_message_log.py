@@ -13,13 +13,14 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from shared.accounts import idempotency, tokens
 from shared.accounts.message_tracking import LogFilters, get_message, search_messages
 from shared.accounts.views import CONSOLE
 from shared.mail import message_log
 from shared.storage.db import Database
-from shared.storage.models import LoggedMessage
+from shared.storage.models import IdempotentSend, LoggedMessage
 
 from .support import ALICE, BOB, REMOTE, RawSmtp, RunningSmtp, StockSmtp, mx_client, submit, work_queue
 
@@ -163,6 +164,22 @@ def test_the_smtp_worker_purges_entries_past_the_retention_itself(start_smtp) ->
     work_queue(server.db)  # the worker's first round sweeps
     with server.db.session.begin() as s:
         assert list(s.scalars(select(LoggedMessage.id))) == [recent.log_id]
+
+
+def test_the_smtp_worker_purges_idempotency_keys_past_24_hours(start_smtp) -> None:  # type: ignore[no-untyped-def]
+    server = start_smtp()
+    token = tokens.create_token(server.db, ALICE, name="app", sends_mail=True, actor=CONSOLE).token
+    for key in ("old", "recent"):
+        assert idempotency.claim(server.db, token.id, key, request_hash="h") is None
+    with server.db.session.begin() as s:  # a day and a minute ago: past what a key is kept
+        s.execute(
+            update(IdempotentSend)
+            .where(IdempotentSend.key == "old")
+            .values(created_at=datetime.now(timezone.utc) - idempotency.KEPT - timedelta(minutes=1))
+        )
+    work_queue(server.db)  # the worker's first round sweeps, with no send by that token
+    with server.db.session.begin() as s:
+        assert list(s.scalars(select(IdempotentSend.key))) == ["recent"]
 
 
 def test_a_message_over_the_size_limit_is_logged_as_refused(start_smtp) -> None:  # type: ignore[no-untyped-def]
