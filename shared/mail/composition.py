@@ -35,7 +35,7 @@ RESERVED_FIELDS = frozenset(
 # RFC 5322 §3.6.6: Resent-From, -Sender, -To, -Cc, -Bcc … name another author and other
 # recipients, a way round both the From rule and the Bcc kept out of the header.
 RESENT_PREFIX = "resent-"
-BCC_FIELD = re.compile(rb"bcc[ \t]*:", re.IGNORECASE)
+BCC_FIELD = re.compile(rb"(?:resent-)?bcc[ \t]*:", re.IGNORECASE)
 
 
 class FieldError(InvalidValue):
@@ -147,8 +147,9 @@ def complete_raw(raw: bytes, *, hostname: str, now: datetime) -> bytes:
 
 
 def _without_bcc(message: bytes) -> bytes:
-    """The message without its Bcc fields, folded lines and all (RFC 5322 §3.6.3: every copy
-    goes out without it), so no recipient learns who else got one; other bytes stay as sent."""
+    """The message without its Bcc and Resent-Bcc fields, folded lines and all (RFC 5322
+    §3.6.3, §3.6.6: every copy goes out without them), so no recipient learns who else got
+    one; other bytes stay as sent."""
     if message.startswith(b"\r\n"):
         return message
     head, separator, body = message.partition(b"\r\n\r\n")
