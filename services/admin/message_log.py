@@ -2,14 +2,13 @@
 waiting for their next try; retry now, or give up and bounce, each after a confirm step)."""
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from services.admin.access import current_actor, manager_required
 from services.admin.feedback import Page, explain
 from services.admin.forms import MessageLogFilterForm, QueueActionForm
+from services.admin.moments import day_end, day_start
 from services.admin.portal import db
 from shared.accounts import message_tracking
 from shared.errors import InvalidValue, NotFound
@@ -26,8 +25,8 @@ def _filters(form: MessageLogFilterForm) -> message_tracking.LogFilters:
         recipient=(form.recipient.data or "").strip() or None,
         message_id=(form.message_id.data or "").strip() or None,
         status=form.status.data or None,
-        since=datetime.combine(since, time.min, timezone.utc) if since else None,
-        until=datetime.combine(until, time.max, timezone.utc) if until else None,
+        since=day_start(since) if since else None,
+        until=day_end(until) if until else None,
     )
 
 

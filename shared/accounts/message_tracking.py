@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from shared.accounts import audit
 from shared.accounts.permissions import require_manager, require_write
 from shared.accounts.views import Actor
-from shared.errors import N_, InvalidValue, NotFound
+from shared.errors import N_, InvalidAddress, InvalidValue, NotFound
 from shared.mail import mailflow, message_log, outbound
+from shared.mail.addresses import domain_to_unicode, normalise_domain
 from shared.mail.outbound import Waiting
 from shared.storage.db import Database
 from shared.storage.models import LogEvent, LoggedMessage, LoggedRecipient
@@ -93,6 +94,28 @@ def _plain(text: str | None, what: str, limit: int) -> str | None:
     return text.strip()
 
 
+def _domain_forms(domains: Sequence[str]) -> list[str]:
+    """Each domain as the log may hold it: a path keeps the domain as its client wrote it, an
+    A-label or (with SMTPUTF8) Unicode, so a search takes either and finds both."""
+    forms: set[str] = set()
+    for domain in domains:
+        forms.add(domain.lower())
+        try:
+            ascii_name = normalise_domain(domain)
+        except InvalidAddress:
+            continue
+        forms.update((ascii_name, domain_to_unicode(ascii_name)))
+    return sorted(forms)
+
+
+def _address_forms(address: str) -> list[str]:
+    """An address searched for, with or without its angle brackets (`<>`: the null sender)."""
+    local, at, domain = address.strip().lower().removeprefix("<").removesuffix(">").rpartition("@")
+    if not at:
+        return [domain]
+    return [f"{local}@{form}" for form in _domain_forms([domain])]
+
+
 def _conditions(filters: LogFilters, domains: Sequence[str] | None) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     sender = _plain(filters.sender, "sender", message_log.MAX_ADDRESS)
@@ -101,7 +124,7 @@ def _conditions(filters: LogFilters, domains: Sequence[str] | None) -> list[Colu
     if filters.status is not None and filters.status not in message_log.STATUSES:
         raise InvalidValue(N_("the status must be one of %(statuses)s"), statuses=", ".join(message_log.STATUSES))
     if sender is not None:
-        conditions.append(LoggedMessage.sender == sender.lower())
+        conditions.append(LoggedMessage.sender.in_(_address_forms(sender)))
     if message_id is not None:
         conditions.append(LoggedMessage.message_id == message_id.strip("<>"))
     if filters.since is not None:
@@ -111,7 +134,7 @@ def _conditions(filters: LogFilters, domains: Sequence[str] | None) -> list[Colu
     if recipient is not None or filters.status is not None:
         match = select(LoggedRecipient.id).where(LoggedRecipient.log_id == LoggedMessage.id)
         if recipient is not None:
-            match = match.where(LoggedRecipient.address == recipient.lower())
+            match = match.where(LoggedRecipient.address.in_(_address_forms(recipient)))
         if filters.status is not None:
             match = match.where(LoggedRecipient.status == filters.status)
         conditions.append(exists(match))
@@ -122,10 +145,9 @@ def _conditions(filters: LogFilters, domains: Sequence[str] | None) -> list[Colu
 
 def _visible(domains: Sequence[str]) -> ColumnElement[bool]:
     """From or to one of `domains`."""
-    to_domain = select(LoggedRecipient.id).where(
-        LoggedRecipient.log_id == LoggedMessage.id, LoggedRecipient.domain.in_(domains)
-    )
-    return or_(LoggedMessage.sender_domain.in_(domains), exists(to_domain))
+    forms = _domain_forms(domains)
+    to_domain = select(LoggedRecipient.id).where(LoggedRecipient.log_id == LoggedMessage.id, LoggedRecipient.domain.in_(forms))
+    return or_(LoggedMessage.sender_domain.in_(forms), exists(to_domain))
 
 
 def search_messages(
@@ -197,15 +219,16 @@ def _streams(filters: LogFilters, domains: Sequence[str] | None) -> tuple[list[C
     if filters.message_id:
         return [_message_stream(LoggedMessage.message_id == filters.message_id.strip().strip("<>"))], False
     if filters.sender:
-        return [_message_stream(LoggedMessage.sender == filters.sender.strip().lower())], False
+        return [_message_stream(LoggedMessage.sender.in_(_address_forms(filters.sender)))], False
     if filters.recipient:
-        return [_recipient_stream(LoggedRecipient.address == filters.recipient.strip().lower())], False
+        return [_recipient_stream(LoggedRecipient.address.in_(_address_forms(filters.recipient)))], False
     if domains is not None:
+        forms = _domain_forms(domains)
         # A status skips, in both streams, the messages none of whose recipients ever had it.
         having = [LoggedMessage.status_bits.op("&")(_status_bit(filters.status)) != 0] if filters.status else []
         streams = [
-            _message_stream(LoggedMessage.sender_domain.in_(domains), *having),
-            _recipient_stream(LoggedRecipient.domain.in_(domains), message=having),
+            _message_stream(LoggedMessage.sender_domain.in_(forms), *having),
+            _recipient_stream(LoggedRecipient.domain.in_(forms), message=having),
         ]
         return streams, True
     if filters.status:

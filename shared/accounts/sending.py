@@ -30,6 +30,13 @@ from shared.storage.rawsql import RawCursor
 
 MAX_TAGS = 10
 SUPPRESSED = "suppressed"
+# The enhanced status code SMTP's RCPT gives each refusal (RFC 3463), for the message log's reply.
+REFUSAL_CODES = {
+    Refusal.NO_SUCH_USER: "5.1.1",
+    Refusal.DISABLED: "5.2.1",
+    Refusal.SENDER_NOT_ALLOWED: "5.7.1",
+    Refusal.LOOP: "5.4.6",
+}
 
 
 class NotYourAddress(PermissionDenied):
@@ -53,7 +60,7 @@ class Envelope:
 class Routes:
     mailboxes: dict[str, tuple[int, ...]]
     remote: dict[str, str | None]
-    refused: tuple[tuple[str, str], ...]  # each refused address with our reason, as the log keeps it
+    refused: tuple[tuple[str, str], ...]  # each refused address with our reply, as RCPT would give it
     mailbox_addresses: dict[int, str]  # each mailbox's own address, as the message log names it
 
 
@@ -136,7 +143,7 @@ def _route(db: Database, sender: str, recipients: Sequence[str]) -> Routes:
         if plan.refusal is Refusal.NOT_HOSTED:
             remote[address] = None
         elif plan.refusal is not None:
-            refused.append((address, f"refused: {plan.refusal.value}"))
+            refused.append((address, f"550 {REFUSAL_CODES[plan.refusal]} <{address}>: {plan.refusal.value}"))
         else:
             mailboxes[address] = tuple(mailbox.id for mailbox in plan.mailboxes)
             addresses.update((mailbox.id, mailbox.address) for mailbox in plan.mailboxes)

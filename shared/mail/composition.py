@@ -32,6 +32,10 @@ RESERVED_FIELDS = frozenset(
         "Authentication-Results", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
     )
 )
+# RFC 5322 §3.6.6: Resent-From, -Sender, -To, -Cc, -Bcc … name another author and other
+# recipients, a way round both the From rule and the Bcc kept out of the header.
+RESENT_PREFIX = "resent-"
+BCC_FIELD = re.compile(rb"(?:resent-)?bcc[ \t]*:", re.IGNORECASE)
 
 
 class FieldError(InvalidValue):
@@ -108,7 +112,7 @@ def _add_header(message: EmailMessage, name: str, value: str) -> None:
     field = f"headers.{name}"
     if not FIELD_NAME.fullmatch(name):
         raise FieldError(field, N_("%(field)s: not a header field name"))
-    if name.lower() in RESERVED_FIELDS:
+    if name.lower() in RESERVED_FIELDS or name.lower().startswith(RESENT_PREFIX):
         raise FieldError(field, N_("%(field)s: is set from the request's own fields, or only by servers"))
     _set(message, field, name, value)
 
@@ -134,12 +138,29 @@ def _attach(message: EmailMessage, field: str, attachment: Attachment) -> None:
 
 
 def complete_raw(raw: bytes, *, hostname: str, now: datetime) -> bytes:
-    """A whole message the client wrote itself: CRLF line ends, and Date and Message-ID added
-    where missing, exactly as submission completes one."""
+    """A whole message the client wrote itself: CRLF line ends, no Bcc field, and Date and
+    Message-ID added where missing, exactly as submission completes one."""
     message = to_crlf(raw)
     if b"\r\n\r\n" not in message and not message.startswith(b"\r\n"):
         raise FieldError("raw_base64", N_("%(field)s: must be a whole message: header fields, a blank line, the body"))
-    return complete_submission(message, hostname=hostname, now=now)
+    return complete_submission(_without_bcc(message), hostname=hostname, now=now)
+
+
+def _without_bcc(message: bytes) -> bytes:
+    """The message without its Bcc and Resent-Bcc fields, folded lines and all (RFC 5322
+    §3.6.3, §3.6.6: every copy goes out without them), so no recipient learns who else got
+    one; other bytes stay as sent."""
+    if message.startswith(b"\r\n"):
+        return message
+    head, separator, body = message.partition(b"\r\n\r\n")
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(b"\r\n"):
+        if not line[:1].isspace():
+            dropping = BCC_FIELD.match(line) is not None
+        if not dropping:
+            kept.append(line)
+    return b"\r\n".join(kept) + separator + body
 
 
 def authors(message: bytes) -> list[str]:

@@ -102,3 +102,25 @@ def test_nul_bytes_and_overlong_terms_are_refused_before_the_database(app: Flask
     assert portal.login(world.admin).status_code == 302
     response = portal.get("/messages/?sender=a%00b")
     assert response.status_code == 422 and "Invalid value" in text_of(response)
+
+
+HOSTILE_MOMENTS = [
+    "yesterday", "2026-13-01", "2026-12-06T25:00", "2026-12-06T17:00:00 99:99", "-1", "1e10", "0x10", "١٧٦٥٠٤٠٠٠٠",
+    "٢٠٢٦-١٢-٠٦", "123456789012", "2026-12-06T17:00:00+24:00", "2026-12-06\x00", "9" * 300,
+]
+
+
+def test_hostile_moments_and_limits_are_422_and_extreme_ones_no_500(app: Flask, db: Database, world: World, beta_message: str) -> None:
+    api, token = app.test_client(), bearer(db, world.admin, read_only=True)
+    for moment in HOSTILE_MOMENTS:
+        for field in ("since", "until"):
+            response = api.get(f"/api/v1/messages?{field}={quote(moment)}", headers=token)
+            assert response.status_code == 422 and field in response.json["error"]["fields"], (field, moment)
+    for limit in ("²", "٣", "1.5", "1e2", "+1"):  # str.isdigit() says yes to the first two; int() refuses them
+        assert api.get(f"/api/v1/messages?limit={quote(limit)}", headers=token).status_code == 422, limit
+    for moment in ("9999-12-31", "9999-12-31T23:59:59.999999-23:59", "0001-01-01T00:00:00+23:59", "99999999999"):
+        for field in ("since", "until"):
+            assert api.get(f"/api/v1/messages?{field}={quote(moment)}", headers=token).status_code == 200, (field, moment)
+    portal = PortalClient(app.test_client())
+    assert portal.login(world.admin).status_code == 302
+    assert portal.get("/messages/?until=9999-12-31").status_code == 200

@@ -74,6 +74,12 @@ def test_sending_as_another_user_is_forbidden(app: Flask, db: Database) -> None:
         {"headers": {"X-Note": f"x\r\nBcc: {VICTIM}"}},
         {"headers": {f"Bcc: {VICTIM}\r\nX-A": "x"}},
         {"headers": {"Bcc": VICTIM}},
+        {"headers": {"bCC": VICTIM}},
+        {"headers": {"Resent-Bcc": VICTIM}},
+        {"headers": {"Resent-From": VICTIM}},
+        {"headers": {"RESENT-SENDER": VICTIM}},
+        {"headers": {"Sender": VICTIM}},
+        {"headers": {"FROM": VICTIM}},
         {"attachments": [{"filename": f"a.txt\r\nBcc: {VICTIM}", "content_type": "text/plain", "content_base64": ""}]},
         {"attachments": [{"filename": "a.txt", "content_type": f"text/plain\r\nBcc: {VICTIM}", "content_base64": ""}]},
     ],
@@ -81,7 +87,25 @@ def test_sending_as_another_user_is_forbidden(app: Flask, db: Database) -> None:
 def test_header_injection_is_refused_and_nothing_is_sent(app: Flask, db: Database, change: dict[str, Any]) -> None:
     answer = app.test_client().post(SEND, json=message(**change), headers=sender_headers(db))
     assert answer.status_code in (403, 422) and answer.mimetype == "application/problem+json"
+    assert answer.get_json()["field"].split(".")[0].split("[")[0] == next(iter(change))
     assert stored(db, World.manager) == [] and stored(db, VICTIM) == []
+
+
+def test_a_whole_messages_bcc_field_reaches_no_recipient(app: Flask, db: Database) -> None:
+    """The blind copy goes to `bcc[]`; a Bcc field the client left in its message, folded or
+    spelt oddly, would tell every recipient who else got one."""
+    raw = (
+        f"From: {World.staff}\r\nBcc: {VICTIM},\r\n\tsecret-one@beta.example\r\nTo: {World.manager}\r\n"
+        f"bcc : secret-two@beta.example\r\nSubject: x\r\nX-Bcc-Note: kept\r\n\r\nBcc: a body line stays\r\n"
+    ).encode()
+    body = {"from": World.staff, "to": [World.manager], "bcc": [VICTIM], "raw_base64": base64.b64encode(raw).decode()}
+    answer = app.test_client().post(SEND, json=body, headers=sender_headers(db))
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    for address in (World.manager, VICTIM):
+        [copy] = stored(db, address)
+        head, _blank, text = copy.partition(b"\r\n\r\n")
+        assert b"secret" not in head and VICTIM.encode() not in head and b"\nbcc" not in head.lower(), address
+        assert b"X-Bcc-Note: kept" in head and text == b"Bcc: a body line stays\r\n"
 
 
 def test_another_tokens_idempotency_key_is_its_own(app: Flask, db: Database) -> None:

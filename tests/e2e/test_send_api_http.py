@@ -25,7 +25,7 @@ from tests.webhook_receiver import Receiver, webhook_receiver
 
 from .processes import ProcessTracker
 from .smarthost import Collector
-from .upmode import start_up
+from .upmode import RunningUp, start_up
 
 pytestmark = pytest.mark.e2e
 
@@ -92,6 +92,7 @@ def test_send_over_http_relay_signed_and_report_by_webhook(
         assert sent["recipients"] == [{"address": CLERK, "status": "delivered"}, {"address": REMOTE, "status": "queued"}]
 
         check_relayed(collector, sent, deployment.data_dir)
+        check_log_lines(running, sent, relay_port)
         check_webhooks(receiver, sent)
         check_python_client(api, sender)
         status, body = curl(f"{api}/messages", sender, "-H", "Content-Type: application/json",
@@ -112,6 +113,17 @@ def check_relayed(collector: Collector, sent: dict[str, Any], data_dir: Path) ->
     published = {f"{selector}._domainkey.{DOMAIN}.": record.encode()}
     assert relayed.content.startswith(b"DKIM-Signature:")
     assert dkim.verify(relayed.content, dnsfunc=lambda name, timeout=5: published.get(name.decode()))
+
+
+def check_log_lines(running: RunningUp, sent: dict[str, Any], relay_port: int) -> None:
+    """One greppable line per recipient outcome under the answer's id: the admin process for the
+    send (delivered here, queued for the remote one), the smtp worker for the relay."""
+    lines = (
+        f"shared.mail.message_log: {sent['id']}: from=<{SHOP}> to=<{CLERK}> status=delivered relay=local reply=-",
+        f"shared.mail.message_log: {sent['id']}: from=<{SHOP}> to=<{REMOTE}> status=queued relay=none reply=-",
+        f"shared.mail.message_log: {sent['id']}: from=<{SHOP}> to=<{REMOTE}> status=relayed relay=127.0.0.1:{relay_port} reply=250",
+    )
+    wait_until(lambda: all(line in running.started.errors() for line in lines), "log line of each outcome")
 
 
 def check_webhooks(receiver: Receiver, sent: dict[str, Any]) -> None:

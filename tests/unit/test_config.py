@@ -38,6 +38,14 @@ def test_embedded_defaults(tmp_path: Path) -> None:
     assert settings.maildrop_lease_seconds > 0 and settings.alias_depth_limit > 0
 
 
+def test_issue_20s_variables_and_their_defaults(tmp_path: Path) -> None:
+    defaults = load(tmp_path)
+    assert (defaults.log_retention_days, defaults.suppress_days, defaults.webhook_allow_private) == (30, 30, False)
+    given = load_settings({"BEACONMAIL_DATA_DIR": str(tmp_path), "BEACONMAIL_LOG_RETENTION_DAYS": "7",
+                           "BEACONMAIL_SUPPRESS_DAYS": "3", "BEACONMAIL_WEBHOOK_ALLOW_PRIVATE": "1"})
+    assert (given.log_retention_days, given.suppress_days, given.webhook_allow_private) == (7, 3, True)
+
+
 def test_relative_data_dir_defaults_to_data_in_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings({"BEACONMAIL_SECRET_KEY": "s"})

@@ -2,12 +2,13 @@
 per-recipient timeline. Read scope; a domain manager sees messages from or to their domains."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Blueprint, Response, jsonify
 
 from services.admin.api.access import api_actor
 from services.admin.api.payload import invalid, query_int, query_text
+from services.admin.moments import parse_moment
 from services.admin.portal import db
 from shared.accounts import message_tracking
 from shared.accounts.records import logged_message_record
@@ -17,16 +18,15 @@ bp = Blueprint("message_log", __name__, url_prefix="/messages")
 PAGE = 50
 
 
-def query_time(name: str) -> datetime | None:
-    """An ISO 8601 moment; without a zone it is UTC."""
+def query_time(name: str, *, end_of_day: bool = False) -> datetime | None:
+    """A moment as services.admin.moments reads it; a bare day `until` includes that day."""
     raw = query_text(name)
     if raw is None:
         return None
     try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise invalid(name, "must be an ISO 8601 date and time, such as 2026-12-06T17:00:00Z") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+        return parse_moment(raw, end_of_day=end_of_day)
+    except (ValueError, OverflowError):
+        raise invalid(name, "must be a date (2026-12-06), a date and time (2026-12-06T17:00:00Z) or Unix seconds") from None
 
 
 def filters() -> message_tracking.LogFilters:
@@ -36,7 +36,7 @@ def filters() -> message_tracking.LogFilters:
         message_id=query_text("message_id"),
         status=status(),
         since=query_time("since"),
-        until=query_time("until"),
+        until=query_time("until", end_of_day=True),
     )
 
 

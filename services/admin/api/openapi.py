@@ -77,6 +77,7 @@ PROTOCOL = {"type": "string", "enum": ["smtp", "pop3", "imap"]}
 
 
 MOMENT = {"type": "string", "format": "date-time"}
+SEARCH_MOMENT = "ISO 8601 date-time (UTC when it has no zone), a date such as 2026-12-06, or Unix seconds"
 LOG_STATUS = {"type": "string", "enum": list(STATUSES)}
 LOGGED_MESSAGE: dict[str, Schema] = {
     "id": STRING, "message_id": STRING, "sender": STRING, "size": COUNT,
@@ -111,11 +112,13 @@ SEND_SCHEMAS: dict[str, Schema] = {
                     ["filename", "content_type", "content_base64"],
                 )},
                 "headers": {"type": "object", "additionalProperties": HEADER_TEXT,
-                            "description": "More header fields (not From, To, Cc, Subject, Date, Message-ID, Content-*)"},
+                            "description": "More header fields (not From, Sender, To, Cc, Bcc, Subject, Date, "
+                                           "Message-ID, Resent-*, trace fields or Content-*)"},
                 "tags": {"type": "array", "maxItems": 10, "items": {"type": "string", "minLength": 1, "maxLength": 128},
                          "description": "Labels repeated in this message's webhook events, not in the message"},
                 "raw_base64": STRING | {"description": "A whole RFC 5322 message instead of subject, text, html, "
-                                        "attachments and headers; Date and Message-ID are added when missing"},
+                                        "attachments and headers; Date and Message-ID are added when "
+                                        "missing, its Bcc fields taken out"},
             },
             ["from", "to"],
         ),
@@ -520,7 +523,8 @@ def paths() -> dict[str, Schema]:
                 params=[query_param("sender", TEXT_FILTER), query_param("recipient", TEXT_FILTER),
                         query_param("message_id", {"type": "string", "maxLength": 1024}),
                         query_param("status", LOG_STATUS),
-                        query_param("since", MOMENT), query_param("until", MOMENT),
+                        query_param("since", MOMENT) | {"description": SEARCH_MOMENT},
+                        query_param("until", MOMENT) | {"description": SEARCH_MOMENT + "; a bare date includes that day"},
                         query_param("cursor", {"type": "string", "pattern": "^[0-9a-f]{20}$"}
                                     | {"description": "next_cursor of the page before"}),
                         query_param("limit", {"type": "integer", "minimum": 1, "maximum": LOG_PAGE_MAX})],

@@ -111,7 +111,7 @@ def query_int(name: str, default: int, maximum: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) > maximum:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > maximum:
         raise invalid(name, f"must be a whole number from 0 to {maximum}")
     return int(raw)
 

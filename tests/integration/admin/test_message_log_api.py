@@ -54,6 +54,30 @@ def test_search_by_each_field_and_page_by_cursor(app: Flask, db: Database, world
     assert [(r["address"], r["status"], r["attempts"]) for r in entry["recipients"]] == [("friend@remote.example", "queued", 0)]
 
 
+def test_since_and_until_take_days_zones_either_case_and_unix_seconds(app: Flask, db: Database, world: World) -> None:
+    """As curl sends them: a `+` left unencoded arrives as a space; a day `until` includes that day."""
+    to_alpha, from_beta, from_alpha = seed(db, world)
+    client, auth = app.test_client(), bearer(db, world.admin, read_only=True)
+
+    def ids(query: str) -> list[str]:
+        response = client.get(f"/api/v1/messages?{query}", headers=auth)
+        assert response.status_code == 200, (query, response.json)
+        return [item["id"] for item in response.json["items"]]
+
+    everything = [from_alpha, from_beta, to_alpha]
+    middle = datetime.fromtimestamp(int(from_beta[:12], 16) / 1000, timezone.utc)
+    today, east = middle.date(), timezone(timedelta(hours=2))
+    assert ids(f"until={today}") == ids(f"since={today}") == ids(f"since={today}&until={today}") == everything
+    assert ids(f"until={today - timedelta(days=1)}") == ids(f"since={today + timedelta(days=1)}") == []
+    assert ids(f"since={middle.astimezone(east).isoformat()}") == [from_alpha, from_beta]  # `+02:00` read as ` 02:00`
+    assert ids(f"until={middle.astimezone(east).isoformat()}") == [from_beta, to_alpha]
+    assert ids(f"since={middle.strftime('%Y-%m-%dt%H:%M:%S.%fz')}") == [from_alpha, from_beta]
+    assert ids(f"until={middle.strftime('%Y-%m-%d %H:%M:%S.%f')}") == [from_beta, to_alpha]  # no zone: UTC
+    day_before, day_after = int(middle.timestamp()) - 86400, int(middle.timestamp()) + 86400
+    assert ids(f"since={day_before}&until={day_after}") == everything
+    assert ids(f"since={day_after}") == ids(f"until={day_before}") == []
+
+
 def test_one_message_has_each_recipients_timeline(app: Flask, db: Database, world: World) -> None:
     _to_alpha, _from_beta, from_alpha = seed(db, world)
     response = app.test_client().get(f"/api/v1/messages/{from_alpha}", headers=bearer(db, world.admin, read_only=True))

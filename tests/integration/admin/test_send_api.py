@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from services.admin import create_app
 from shared.accounts import tokens, update_mailbox
@@ -25,6 +26,7 @@ from shared.errors import AuthFailed, InvalidValue
 from shared.mail import outbound
 from shared.storage.db import Database
 from shared.storage.maildirs import list_messages
+from shared.storage.models import IdempotentSend
 from tests.junkmail import maildir_of
 
 from .support import PortalClient, World, bearer, text_of
@@ -120,14 +122,31 @@ def test_unknown_local_recipients_are_refused_in_the_answer(app: Flask, db: Data
         {"address": "nobody@alpha.example", "status": "refused"},
     ]
     logged = {r.address: (r.status, r.reply) for r in get_message(db, answer.get_json()["id"], actor=CONSOLE).recipients}
-    assert logged == {world.manager: ("delivered", ""), "nobody@alpha.example": ("refused", "refused: no such user")}
+    assert logged == {world.manager: ("delivered", ""), "nobody@alpha.example": ("refused", "550 5.1.1 <nobody@alpha.example>: no such user")}
     only_unknown = app.test_client().post(SEND_URL, json=draft(world, to=["nobody@alpha.example"]), headers=send_token(db, world.staff))
     assert only_unknown.status_code == 422 and only_unknown.get_json()["field"] == "to"
     found = search_messages(db, actor=CONSOLE, filters=LogFilters(status="refused", sender=world.staff)).items
     (refusal,) = [entry for entry in found if entry.id != answer.get_json()["id"]]
     assert len(found) == 2 and refusal.via == "api"
     (refused,) = get_message(db, refusal.id, actor=CONSOLE).recipients
-    assert (refused.address, refused.status, refused.reply) == ("nobody@alpha.example", "refused", "refused: no such user")
+    assert (refused.address, refused.status, refused.reply) == ("nobody@alpha.example", "refused", "550 5.1.1 <nobody@alpha.example>: no such user")
+
+
+def test_an_api_send_is_logged_under_the_answers_id(app: Flask, db: Database, world: World) -> None:
+    """The same record SMTP mail gets: Message-ID, sender, size, `api`, client address, user, each recipient."""
+    request = draft(world, to=[world.manager, "friend@remote.example", "nobody@alpha.example"])
+    sent = app.test_client().post(SEND_URL, json=request, headers=send_token(db, world.staff)).get_json()
+    logged = app.test_client().get(f"{SEND_URL}/{sent['id']}", headers=bearer(db, world.admin, read_only=True)).get_json()
+    (stored,) = inbox(db, world.manager)
+    assert (logged["id"], logged["message_id"], logged["sender"]) == (sent["id"], sent["message_id"].strip("<>"), world.staff)
+    assert (logged["via"], logged["client_ip"], logged["user"]) == ("api", "127.0.0.1", world.staff)
+    assert logged["size"] >= len(stored.as_bytes()) - 512 and logged["size"] > 0
+    recipients = {r["address"]: r for r in logged["recipients"]}
+    assert {a: r["status"] for a, r in recipients.items()} == {
+        world.manager: "delivered", "friend@remote.example": "queued", "nobody@alpha.example": "refused"
+    }
+    assert recipients["nobody@alpha.example"]["reply"] == "550 5.1.1 <nobody@alpha.example>: no such user"
+    assert [e["status"] for e in recipients["friend@remote.example"]["timeline"]] == ["queued"]
 
 
 @pytest.mark.parametrize(
@@ -216,6 +235,22 @@ def test_the_same_idempotency_key_sends_once(app: Flask, db: Database, world: Wo
     assert changed.status_code == 422 and changed.get_json()["field"] == "Idempotency-Key"
     fresh = client.post(SEND_URL, json=draft(world), headers=headers | {"Idempotency-Key": "order-2"})
     assert fresh.status_code == 202 and fresh.get_json()["id"] != first.get_json()["id"]
+    assert len(inbox(db, world.manager)) == 2
+
+
+def test_a_key_is_kept_24_hours_then_sends_again(app: Flask, db: Database, world: World) -> None:
+    client, headers = app.test_client(), send_token(db, world.staff) | {"Idempotency-Key": "daily"}
+    first = client.post(SEND_URL, json=draft(world), headers=headers).get_json()
+
+    def age(hours: int) -> None:
+        with db.session.begin() as s:
+            s.execute(update(IdempotentSend).values(created_at=datetime.now(UTC) - timedelta(hours=hours)))
+
+    age(23)
+    assert client.post(SEND_URL, json=draft(world), headers=headers).get_json() == first
+    age(25)
+    later = client.post(SEND_URL, json=draft(world), headers=headers)
+    assert later.status_code == 202 and "Idempotent-Replayed" not in later.headers and later.get_json()["id"] != first["id"]
     assert len(inbox(db, world.manager)) == 2
 
 

@@ -42,13 +42,15 @@ def test_a_suppressed_recipient_is_answered_suppressed_and_not_sent(app: Flask, 
 
 def test_a_send_to_suppressed_recipients_only_is_logged_and_sends_nothing(app: Flask, db: Database, world: World) -> None:
     suppress(db, world.manager, GONE)
-    answer = app.test_client().post(SEND_URL, json=draft(world, to=[GONE]), headers=send_token(db, world.staff))
+    unknown = "nobody@alpha.example"
+    answer = app.test_client().post(SEND_URL, json=draft(world, to=[GONE, unknown]), headers=send_token(db, world.staff))
     assert answer.status_code == 202
     body = answer.get_json()
-    assert body["recipients"] == [{"address": GONE, "status": "suppressed"}]
+    assert body["recipients"] == [{"address": GONE, "status": "suppressed"}, {"address": unknown, "status": "refused"}]
     assert queued(db) == []
-    [recipient] = get_message(db, body["id"], actor=CONSOLE).recipients
-    assert (recipient.address, recipient.status) == (GONE, "refused") and "suppressed" in recipient.reply
+    logged = {r.address: (r.status, r.reply) for r in get_message(db, body["id"], actor=CONSOLE).recipients}
+    assert logged[GONE][0] == "refused" and "suppressed" in logged[GONE][1]
+    assert logged[unknown] == ("refused", f"550 5.1.1 <{unknown}>: no such user")
 
 
 def test_another_domains_or_an_expired_entry_holds_nothing_back(app: Flask, db: Database, world: World) -> None:

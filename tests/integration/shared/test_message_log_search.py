@@ -74,6 +74,39 @@ def test_cursors_give_every_match_once_newest_first(db: Database, monkeypatch: p
     )
 
 
+def test_an_idn_address_is_found_in_either_form_and_its_manager_sees_it(db: Database) -> None:
+    """Paths keep the domain as the client wrote it: A-label, or Unicode with SMTPUTF8. Angle
+    brackets are optional, and `<>` finds the null sender's messages."""
+    written = {
+        "utf8": ("anna@bücher.example", "x@müller.example"),
+        "ascii": ("bob@xn--bcher-kva.example", "x@xn--mller-kva.example"),
+        "null": ("", "anna@bücher.example"),
+    }
+    ids = {}
+    for name, (sender, recipient) in written.items():
+        entry = message_log.Entry(
+            log_id=message_log.new_log_id(), sender=sender, message_id=f"{name}@x", size=1,
+            origin=message_log.Origin("submission"), outcomes=(message_log.Outcome(recipient, message_log.Status.QUEUED),),
+        )  # fmt: skip
+        message_log.record_refusal(db, entry)
+        ids[name] = entry.log_id
+        time.sleep(0.002)
+
+    def found(**terms: str) -> set[str]:
+        return {item.id for item in search_messages(db, actor=CONSOLE, filters=LogFilters(**terms)).items}
+
+    assert found(sender="<>") == {ids["null"]}
+    for form in ("anna@bücher.example", "<ANNA@XN--BCHER-KVA.EXAMPLE>", "anna@BÜCHER.example"):
+        assert found(sender=form) == {ids["utf8"]}, form
+    for form in ("bob@bücher.example", "bob@xn--bcher-kva.example"):
+        assert found(sender=form) == {ids["ascii"]}, form
+    for form in ("x@müller.example", "x@xn--mller-kva.example"):
+        assert found(recipient=form) == {ids["utf8"], ids["ascii"]}, form
+    chef = Actor(scope_of("chef@xn--bcher-kva.example", is_global_admin=False, managed_domains=["xn--bcher-kva.example"]))
+    assert {item.id for item in search_messages(db, actor=chef, filters=LogFilters()).items} == set(ids.values())
+    assert message_tracking.get_message(db, ids["utf8"], actor=chef).sender == "anna@bücher.example"
+
+
 def test_a_manager_finds_a_status_a_later_outcome_gave_outside_their_domains(db: Database) -> None:
     """The status bits skip messages: a state set after acceptance (record_outcome) must set its
     bit too, or the manager's streams would skip the message."""

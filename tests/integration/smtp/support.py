@@ -222,12 +222,13 @@ class SinkHandler:
 
 
 class DsnSinkHandler(SinkHandler):
-    """A next hop that offers DSN (RFC 3461), with DsnSmtp: keeps the MAIL and RCPT arguments
-    it was given as sent."""
+    """A next hop that offers DSN (RFC 3461), with DsnSmtp: keeps each RCPT's arguments beside
+    its transaction's MAIL arguments, as sent (each pair from one connection, however the
+    worker's deliveries interleave)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.arguments: list[str] = []
+        self.arguments: list[tuple[str, str]] = []
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]) -> list[str]:
         session.host_name = hostname
@@ -237,12 +238,14 @@ class DsnSinkHandler(SinkHandler):
 class DsnSmtp(SMTP):
     """aiosmtpd that accepts the DSN parameters its handler advertises instead of answering 555."""
 
+    mail_arguments = ""
+
     async def smtp_MAIL(self, arg: str | None) -> None:
-        self.event_handler.arguments.append(f"MAIL {arg}")
+        self.mail_arguments = f"MAIL {arg}"
         await super().smtp_MAIL(arg)
 
     async def smtp_RCPT(self, arg: str | None) -> None:
-        self.event_handler.arguments.append(f"RCPT {arg}")
+        self.event_handler.arguments.append((self.mail_arguments, f"RCPT {arg}"))
         await super().smtp_RCPT(arg)
 
     def _getparams(self, params: Any) -> Any:

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from shared.accounts import create_mailbox
+from shared.accounts.message_tracking import get_message
 from shared.accounts.views import CONSOLE
 from shared.mail.dsn_requests import DELAY_NOTICE_AFTER
 from shared.storage.db import Database
@@ -82,14 +83,22 @@ def test_dsn_is_offered_on_submission_only_and_the_mx_still_answers_555(shared_s
 
 
 @pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
-def test_swaks_sees_dsn_in_the_submission_ehlo(shared_smtp: RunningSmtp) -> None:
+@pytest.mark.parametrize(("port", "tls"), [("submission", "--tls"), ("submissions", "--tlsc")])
+def test_swaks_sees_dsn_in_the_ehlo_of_both_submission_ports_and_its_250_names_the_log_id(
+    shared_smtp: RunningSmtp, port: str, tls: str
+) -> None:
     result = subprocess.run(
-        ["swaks", "--server", "127.0.0.1", "--port", str(shared_smtp.submission), "--tls", "--quit-after", "AUTH",
-         "--auth", "PLAIN", "--auth-user", ALICE, "--auth-password", ALICE_PW],
+        ["swaks", "--server", "127.0.0.1", "--port", str(getattr(shared_smtp, port)), tls,
+         "--auth", "PLAIN", "--auth-user", ALICE, "--auth-password", ALICE_PW,
+         "--from", ALICE, "--to", BOB, "--header", f"Subject: swaks on {port}"],
         capture_output=True, timeout=30,
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout.decode()[-500:]
-    assert b"<~  250-DSN" in result.stdout or b"<~  250 DSN" in result.stdout
+    transcript = result.stdout.decode()
+    assert result.returncode == 0, transcript[-500:]
+    assert "<~  250-DSN" in transcript or "<~  250 DSN" in transcript
+    [log_id] = re.findall(r"<~  250 2\.0\.0 Ok: queued as ([0-9a-f]{20})\r?$", transcript, re.MULTILINE)
+    view = get_message(shared_smtp.db, log_id, actor=CONSOLE)
+    assert (view.via, view.user, [(r.address, r.status) for r in view.recipients]) == ("submission", ALICE, [(BOB, "delivered")])
 
 
 def test_bad_or_repeated_parameters_get_501_and_the_session_goes_on(shared_smtp: RunningSmtp) -> None:
@@ -199,8 +208,8 @@ def test_a_next_hop_that_offers_dsn_gets_the_parameters_and_we_report_nothing(
     size = len(dsn_smarthost.received[0][2])
     arguments = dsn_smarthost.handler.arguments
     # each message leaves with the VERP return path of its own log entry (shared.mail.verp)
-    mails = [re.sub(r"^MAIL FROM:<verp=[0-9a-f]+=[0-9a-f]+@hosted\.example>", "MAIL FROM:<verp>", m) for m in arguments[::2]]
-    assert sorted(zip(mails, arguments[1::2], strict=True)) == [
+    verp = re.compile(r"^MAIL FROM:<verp=[0-9a-f]+=[0-9a-f]+@hosted\.example>")
+    assert sorted((verp.sub("MAIL FROM:<verp>", mail), rcpt) for mail, rcpt in arguments) == [
         (f"MAIL FROM:<verp> SIZE={size}", f"RCPT TO:<{REMOTE}>"),
         (f"MAIL FROM:<verp> SIZE={size} RET=HDRS ENVID=Id+2Bcase",
          f"RCPT TO:<{REMOTE}> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;X+2By@a.example"),
