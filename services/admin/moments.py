@@ -25,15 +25,19 @@ def day_end(day: date) -> datetime:
     return min(datetime.combine(day, time.max, timezone.utc), LATEST)
 
 
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def parse_moment(raw: str, *, end_of_day: bool) -> datetime:
     """The moment `raw` names; a bare day is its first instant, or its last with `end_of_day`.
     ValueError when it is none of the forms above."""
     text = SPACED_ZONE.sub(r"\1+\2", raw.strip().upper())
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        pass
-    else:
+    day = _day(text)
+    if day is not None:
         return day_end(day) if end_of_day else day_start(day)
     if UNIX_SECONDS.fullmatch(text):
         return datetime.fromtimestamp(int(text), timezone.utc)
