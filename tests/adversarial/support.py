@@ -146,7 +146,8 @@ def run_cli(settings: Settings, *arguments: str) -> str:
 class DatabaseProxy:
     """A TCP forwarder in front of the database server. `cut()` drops every connection and
     answers new ones by closing them at once (a database that went away); `restore()` forwards
-    again."""
+    again. `requests` counts the round trips: each time a client sends after the server spoke
+    (or first), so bytes a client sends in several writes without an answer between count once."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
@@ -155,6 +156,8 @@ class DatabaseProxy:
         self._cut = threading.Event()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
+        self.requests = 0
+        self._client_spoke_last = False
         self._accepting = threading.Thread(target=self._accept_forever, daemon=True)
         self._accepting.start()
 
@@ -193,12 +196,13 @@ class DatabaseProxy:
             server.settimeout(None)
             with self._lock:
                 self._open.update((client, server))
-            for source, target in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+            for source, target, from_client in ((client, server, True), (server, client, False)):
+                threading.Thread(target=self._pump, args=(source, target, from_client), daemon=True).start()
 
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+    def _pump(self, source: socket.socket, target: socket.socket, from_client: bool) -> None:
         try:
             while data := source.recv(65536):
+                self._count(from_client)  # before forwarding: the answer cannot overtake it
                 target.sendall(data)
         except OSError:
             pass
@@ -207,6 +211,13 @@ class DatabaseProxy:
                 _shut(sock)
             with self._lock:
                 self._open.difference_update((source, target))
+
+
+    def _count(self, from_client: bool) -> None:
+        with self._lock:
+            if from_client and not self._client_spoke_last:
+                self.requests += 1
+            self._client_spoke_last = from_client
 
 
 def _shut(sock: socket.socket) -> None:
