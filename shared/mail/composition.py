@@ -145,9 +145,21 @@ def _set(message: EmailMessage, field: str, name: str, value: str) -> None:
     if "\r" in value or "\n" in value:
         raise FieldError(field, N_("%(field)s: must not contain line breaks"))
     try:
-        message[name] = value
-    except (ValueError, TypeError, IndexError) as error:
+        header = policy.SMTP.header_factory(name, value)
+        message[name] = header
+    # AttributeError: the standard library's address parser fails so on a group name it
+    # cannot read (".:a@b", Python 3.11).
+    except (ValueError, TypeError, IndexError, AttributeError) as error:
         raise FieldError(field, N_("%(field)s: %(reason)s"), reason=str(error)) from None
+    if not _folds_cleanly(header.fold(policy=policy.SMTP)):
+        raise FieldError(field, N_("%(field)s: the message cannot be written: %(reason)s"), reason="the header field would break in two")
+
+
+def _folds_cleanly(folded: str) -> bool:
+    """Whether every line after the first of a written field is a continuation line. The
+    standard library folds some encoded group names ("é:𐀀 <a@b>") into a line of their own
+    that readers take for the next field, or the end of the header section."""
+    return all(line[:1] in ("", " ", "\t") for line in folded.split("\r\n")[1:])
 
 
 def _add_header(message: EmailMessage, name: str, value: str) -> None:
