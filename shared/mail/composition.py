@@ -48,6 +48,8 @@ _PLAIN_MAILBOX = rf"(?:[A-Za-z0-9]+(?: [A-Za-z0-9]+)* <{_PLAIN_ADDRESS}>|{_PLAIN
 PLAIN_ADDRESSES = re.compile(rf"{_PLAIN_MAILBOX}(?:, {_PLAIN_MAILBOX})*")
 PLAIN_TEXT = re.compile(r"(?!.*=\?)[!-~]+(?: [!-~]+)*")
 PLAIN_MESSAGE_ID = re.compile(rf"<{_PLAIN_ADDRESS}>")
+# format_datetime's form; a year below 100 EmailMessage reads back as 19xx or 20xx (RFC 5322 §4.3).
+PLAIN_DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} (?!00)\d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}")
 MAX_LINE = 78  # RFC 5322 §2.1.1, the SMTP policy's max_line_length
 PLAIN_BODY_HEAD = b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: 7bit\r\nMIME-Version: 1.0\r\n\r\n'
 
@@ -107,7 +109,7 @@ def write_plain(draft: Draft, *, date: str, message_id: str) -> bytes | None:
     fields = [("From", draft.author, PLAIN_ADDRESSES), ("To", ", ".join(draft.to), PLAIN_ADDRESSES)]
     if draft.cc:
         fields.append(("Cc", ", ".join(draft.cc), PLAIN_ADDRESSES))
-    fields += [("Subject", draft.subject, PLAIN_TEXT), ("Date", date, PLAIN_TEXT), ("Message-ID", message_id, PLAIN_MESSAGE_ID)]
+    fields += [("Subject", draft.subject, PLAIN_TEXT), ("Date", date, PLAIN_DATE), ("Message-ID", message_id, PLAIN_MESSAGE_ID)]
     head = "".join(f"{name}: {value}\r\n" for name, value, _plain in fields)
     if not all(plain.fullmatch(value) and len(name) + 2 + len(value) <= MAX_LINE for name, value, plain in fields):
         return None
