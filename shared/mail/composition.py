@@ -110,11 +110,11 @@ def write_plain(draft: Draft, *, date: str, message_id: str) -> bytes | None:
     if draft.cc:
         fields.append(("Cc", ", ".join(draft.cc), PLAIN_ADDRESSES))
     fields += [("Subject", draft.subject, PLAIN_TEXT), ("Date", date, PLAIN_DATE), ("Message-ID", message_id, PLAIN_MESSAGE_ID)]
-    head = "".join(f"{name}: {value}\r\n" for name, value, _plain in fields)
     if not all(plain.fullmatch(value) and len(name) + 2 + len(value) <= MAX_LINE for name, value, plain in fields):
         return None
     if not draft.text.isascii():
         return None
+    head = "".join(f"{name}: {value}\r\n" for name, value, _plain in fields)
     # The email package's own choice (contentmanager._encode_text): 7bit when every line fits.
     lines = draft.text.encode("ascii").splitlines()
     if any(len(line) > MAX_LINE for line in lines):
