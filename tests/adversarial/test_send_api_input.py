@@ -71,6 +71,10 @@ def test_sending_as_another_user_is_forbidden(app: Flask, db: Database) -> None:
         {"subject": f"Hi\nBcc: {VICTIM}"},
         {"from": f"{World.staff}\r\nBcc: {VICTIM}"},
         {"to": [f"{World.manager}\r\nBcc: {VICTIM}"]},
+        # The standard library folds this group name into a line of its own, which readers
+        # take for the next field or the end of the header section.
+        {"to": [f"é:é:𐀀 <{World.manager}>"]},
+        {"cc": [f"é:中:𐀀 <{VICTIM}>", World.manager]},
         {"headers": {"X-Note": f"x\r\nBcc: {VICTIM}"}},
         {"headers": {f"Bcc: {VICTIM}\r\nX-A": "x"}},
         {"headers": {"Bcc": VICTIM}},
@@ -89,6 +93,13 @@ def test_header_injection_is_refused_and_nothing_is_sent(app: Flask, db: Databas
     assert answer.status_code in (403, 422) and answer.mimetype == "application/problem+json"
     assert answer.get_json()["field"].split(".")[0].split("[")[0] == next(iter(change))
     assert stored(db, World.manager) == [] and stored(db, VICTIM) == []
+
+
+def test_an_address_field_the_standard_library_cannot_parse_is_refused(app: Flask, db: Database) -> None:
+    """".:a@b" passes as an address but makes Python 3.11's header parser raise AttributeError."""
+    answer = app.test_client().post(SEND, json=message(to=[f".:{World.manager}"]), headers=sender_headers(db))
+    assert answer.status_code == 422 and answer.get_json()["field"] == "to"
+    assert stored(db, World.manager) == []
 
 
 def test_a_whole_messages_bcc_field_reaches_no_recipient(app: Flask, db: Database) -> None:
