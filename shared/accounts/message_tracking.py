@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from shared.accounts import audit
 from shared.accounts.permissions import require_manager, require_write
 from shared.accounts.views import Actor
-from shared.errors import N_, InvalidAddress, InvalidValue, NotFound
+from shared.errors import N_, InvalidValue, NotFound
 from shared.mail import mailflow, message_log, outbound
-from shared.mail.addresses import domain_to_unicode, normalise_domain
+from shared.mail.addresses import domain_forms
 from shared.mail.outbound import Waiting
 from shared.storage.db import Database
 from shared.storage.models import LogEvent, LoggedMessage, LoggedRecipient
@@ -95,17 +95,7 @@ def _plain(text: str | None, what: str, limit: int) -> str | None:
 
 
 def _domain_forms(domains: Sequence[str]) -> list[str]:
-    """Each domain as the log may hold it: a path keeps the domain as its client wrote it, an
-    A-label or (with SMTPUTF8) Unicode, so a search takes either and finds both."""
-    forms: set[str] = set()
-    for domain in domains:
-        forms.add(domain.lower())
-        try:
-            ascii_name = normalise_domain(domain)
-        except InvalidAddress:
-            continue
-        forms.update((ascii_name, domain_to_unicode(ascii_name)))
-    return sorted(forms)
+    return sorted(set().union(*(domain_forms(domain) for domain in domains)))
 
 
 def _address_forms(address: str) -> list[str]:

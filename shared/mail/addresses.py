@@ -123,6 +123,17 @@ def domain_to_unicode(ascii_name: str) -> str:
         return ascii_name
 
 
+def domain_forms(domain: str) -> set[str]:
+    """The forms a stored path may hold `domain` in: as its client wrote it, an A-label or (with
+    SMTPUTF8) Unicode; so a lookup takes either and finds both."""
+    forms = {domain.lower()}
+    try:
+        ascii_name = normalise_domain(domain)
+    except InvalidAddress:
+        return forms
+    return forms | {ascii_name, domain_to_unicode(ascii_name)}
+
+
 def for_people(text: str) -> str:
     """A stored address (`local@domain`, `@domain`), domain or text naming them (an audit entry's
     detail, a role `manager:<domain>`) with every A-label domain in Unicode: the one form people

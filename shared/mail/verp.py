@@ -23,7 +23,7 @@ from sqlalchemy import select
 from shared.config import Settings
 from shared.errors import InvalidAddress
 from shared.mail import srs
-from shared.mail.addresses import normalise_domain
+from shared.mail.addresses import domain_forms, normalise_domain
 from shared.mail.routing import DeliveryPlan, Refusal, is_hosted_domain, resolve_recipient
 from shared.storage.db import Database
 from shared.storage.lookups import hosted_domain
@@ -101,7 +101,9 @@ def bounce_route(db: Database, address: str) -> ReturnRoute | None:
     with db.read_session.begin() as s:
         if hosted_domain(s, name) is None:
             return None
-        entry = select(LoggedMessage.sender).where(LoggedMessage.id == log_id, LoggedMessage.sender_domain == name)
+        entry = select(LoggedMessage.sender).where(
+            LoggedMessage.id == log_id, LoggedMessage.sender_domain.in_(domain_forms(name))
+        )
         sender = s.scalar(entry) if log_id is not None else None
     if not sender:
         log.info("RCPT to %r refused: no message of ours has this return path", address)

@@ -126,3 +126,16 @@ def test_malformed_tags_are_refused(mx: RunningSmtp) -> None:
         f"{local}@{DOMAIN}.", f"verp=={local[5:]}@{DOMAIN}", f"verp={log_id}@{DOMAIN}", f"verp={log_id}={log_id}@{DOMAIN}",
         f"{local}=x@{DOMAIN}", f"verp={log_id[:19]}={local[-16:]}@{DOMAIN}", f"{local}\u00e9@{DOMAIN}",
     ], reply=b"55")
+
+
+def test_a_sender_who_wrote_an_idn_domain_in_unicode_gets_its_bounce_correlated(mx: RunningSmtp) -> None:
+    """An SMTPUTF8 client may write its domain in Unicode, and the log keeps it so: the return
+    path names the A-label, and the entry is still found (this was a 550 before)."""
+    anna = "anna@bücher.example"
+    create_domain(mx.db, "bücher.example", actor=CONSOLE)
+    create_mailbox(mx.db, anna, "anna-password-1", actor=CONSOLE)
+    log_id = relayed_entry(mx.db, anna, "verp-idn@xn--bcher-kva.example")
+    address = verp.return_path(mx.db, anna, log_id)
+    assert address.endswith("@xn--bcher-kva.example")
+    assert bounce_to(mx, address, "verp-idn@xn--bcher-kva.example").startswith(b"250 ")
+    assert {r.address: r.status for r in get_message(mx.db, log_id, actor=CONSOLE).recipients}[REMOTE] == "bounced"
