@@ -28,6 +28,7 @@ from shared.accounts.views import Actor, MailboxView
 from shared.errors import N_, InvalidValue, NotFound
 from shared.storage.db import Database
 from shared.storage.models import AppPassword
+from shared.storage.times import as_utc
 
 PROTOCOLS = ("smtp", "pop3", "imap")
 ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -54,9 +55,9 @@ class AppPasswordView:
             id=row.id,
             name=row.name,
             protocols=tuple(protocol for protocol in PROTOCOLS if getattr(row, f"{protocol}_enabled")),
-            created_at=_utc(row.created_at),
-            expires_at=_utc(row.expires_at) if row.expires_at else None,
-            last_used_at=_utc(row.last_used_at) if row.last_used_at else None,
+            created_at=as_utc(row.created_at),
+            expires_at=as_utc(row.expires_at) if row.expires_at else None,
+            last_used_at=as_utc(row.last_used_at) if row.last_used_at else None,
             last_used_from=row.last_used_from,
         )
 
@@ -87,10 +88,6 @@ class AppPasswordMatch:
 
     def admits(self, protocol: str, now: datetime) -> bool:
         return self.digest_matches and protocol in self.protocols and (self.expires_at is None or self.expires_at > now)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite's are naive UTC
 
 
 def digest(password: str) -> str:

@@ -27,6 +27,7 @@ from shared.errors import N_, InvalidAddress, NotFound
 from shared.mail.addresses import parse_address
 from shared.storage.db import Database
 from shared.storage.models import LoginFailure
+from shared.storage.times import as_utc
 from shared.storage.upserts import insert_for
 
 WINDOW = timedelta(minutes=15)
@@ -51,10 +52,6 @@ def account_key(login: str) -> str:
         return login.strip().lower()[:320]
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite's are naive UTC
-
-
 def standing(s: Session, account: str, client_ip: str, now: datetime) -> bool | None:
     """Whether the address is locked out of the account now; None when it has no failures counted."""
     row = s.execute(
@@ -62,7 +59,7 @@ def standing(s: Session, account: str, client_ip: str, now: datetime) -> bool | 
     ).one_or_none()
     if row is None:
         return None
-    return row.locked_until is not None and _utc(row.locked_until) > now
+    return row.locked_until is not None and as_utc(row.locked_until) > now
 
 
 def record_failure(s: Session, settings: Settings, account: str, client_ip: str, now: datetime) -> int:
@@ -130,7 +127,7 @@ def list_locks(db: Database, *, actor: Actor, now: datetime | None = None) -> li
     )
     with db.session.begin() as s:
         return [
-            LockView(row.account, row.client_ip, row.failures, _utc(row.locked_until))
+            LockView(row.account, row.client_ip, row.failures, as_utc(row.locked_until))
             for row in s.scalars(query)
             if row.locked_until is not None
         ]

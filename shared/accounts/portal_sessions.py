@@ -19,6 +19,7 @@ from shared.mail.addresses import parse_address
 from shared.storage.db import Database
 from shared.storage.lookups import mailbox_by_address
 from shared.storage.models import Domain, Mailbox, PortalSession, utcnow
+from shared.storage.times import as_utc
 
 # "Last seen" is written at most this often per session: not one write per page view.
 SEEN_EVERY = timedelta(minutes=1)
@@ -77,16 +78,11 @@ def check_portal_session(db: Database, address: str, token: str) -> SessionCheck
             return None
         session_id, last_seen, must_enrol = found
         now = utcnow()
-        if _aware(last_seen) < now - IDLE_LIMIT - SEEN_EVERY:
+        if as_utc(last_seen) < now - IDLE_LIMIT - SEEN_EVERY:
             return None
-        if _aware(last_seen) < now - SEEN_EVERY:
+        if as_utc(last_seen) < now - SEEN_EVERY:
             s.execute(update(PortalSession).where(PortalSession.id == session_id).values(last_seen_at=now))
         return SessionCheck(session_id, bool(must_enrol))
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands timestamps back without their zone; they were written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
 
 
 def close_portal_session(db: Database, token: str) -> None:
@@ -105,7 +101,7 @@ def list_portal_sessions(db: Database, address: str, *, actor: Actor) -> list[Po
             .order_by(PortalSession.last_seen_at.desc(), PortalSession.id.desc())
         )
         return [
-            PortalSessionView(row.id, row.user_agent, row.ip, _aware(row.created_at), _aware(row.last_seen_at))
+            PortalSessionView(row.id, row.user_agent, row.ip, as_utc(row.created_at), as_utc(row.last_seen_at))
             for row in rows
         ]
 

@@ -17,7 +17,7 @@ from shared.accounts.message_tracking import LoggedMessageView
 from shared.accounts.quarantine import JunkMessage
 from shared.accounts.sender_lists import SenderView
 from shared.accounts.suppressions import SuppressionView
-from shared.accounts.tokens import TokenView, as_utc
+from shared.accounts.tokens import TokenView
 from shared.accounts.views import (
     AliasView,
     AuditView,
@@ -29,6 +29,7 @@ from shared.accounts.webhooks import WebhookView
 from shared.mail.addresses import for_people
 from shared.mail.autoreply import Notice
 from shared.mail.outbound import Waiting
+from shared.storage.times import as_utc
 
 if TYPE_CHECKING:  # the DNS checks' module loads dnspython; a record only reads its fields
     from shared.mail.dnshealth import DnsCheck

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from shared.accounts import audit
 from shared.accounts.permissions import domain_in_scope, listed_domains, require_manager, require_write
-from shared.accounts.tokens import as_utc
 from shared.accounts.views import Actor
 from shared.errors import N_, InvalidValue, NotFound
 from shared.storage.db import Database
 from shared.storage.models import Domain, Suppression
+from shared.storage.times import as_utc
 
 MAX_PAGE = 200
 CURSOR = re.compile(r"[0-9]{1,10}")

@@ -14,7 +14,6 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import overload
 
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -33,6 +32,7 @@ from shared.errors import N_, AuthFailed, InvalidValue, NotFound
 from shared.storage.db import Database
 from shared.storage.lookups import domain_by_name, mailbox_by_address
 from shared.storage.models import ApiToken, Domain, Mailbox, api_token_domain
+from shared.storage.times import as_utc
 
 TOKEN_START = "bm_"
 PREFIX_BYTES = 6
@@ -85,17 +85,6 @@ class TokenGrant:
 
     token: TokenRef
     scope: Scope
-
-
-@overload
-def as_utc(moment: datetime) -> datetime: ...
-@overload
-def as_utc(moment: None) -> None: ...
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; they are UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 def _digest(token: str) -> str:

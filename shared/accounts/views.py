@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from shared.accounts.permissions import Scope
 from shared.mail.addresses import domain_to_unicode
 from shared.storage.models import Alias, AuditEntry, Domain, GroupMailbox, Mailbox, MailboxLogin
+from shared.storage.times import as_utc
 
 # A mailbox's roles as the records spell them; the portal shows each as a translated label.
 GLOBAL_ADMIN_ROLE = "global-admin"
@@ -90,8 +91,7 @@ class LastLogin:
 
     @classmethod
     def of(cls, login: MailboxLogin) -> LastLogin:
-        at = login.at if login.at.tzinfo else login.at.replace(tzinfo=timezone.utc)  # SQLite's are naive UTC
-        return cls(login.protocol, at, login.client_ip)
+        return cls(login.protocol, as_utc(login.at), login.client_ip)
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from shared.accounts import audit
 from shared.accounts.permissions import domain_in_scope, listed_domains, require_manager, require_write
-from shared.accounts.tokens import as_utc
 from shared.accounts.views import Actor
 from shared.errors import N_, LimitExceeded, NotFound
 from shared.mail import webhooks
 from shared.storage.db import Database
 from shared.storage.lookups import domain_by_name
 from shared.storage.models import Domain, Webhook
+from shared.storage.times import as_utc
 
 # Each one is called for every event of the domain: a handful is what anyone needs.
 MAX_WEBHOOKS_PER_DOMAIN = 20

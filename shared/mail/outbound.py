@@ -28,6 +28,7 @@ from shared.mail.dsn_requests import NO_MESSAGE_REQUEST, NOTHING_ASKED, Event, M
 from shared.storage import maildirs
 from shared.storage.db import Database
 from shared.storage.models import DeliveryStatus, OutboundMessage, OutboundRecipient
+from shared.storage.times import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +221,8 @@ def _group(db: Database, token: str, rows: Sequence[tuple[OutboundRecipient, Out
                 sender=message.sender,
                 body_path=queue_dir(db) / message.body_path,
                 domain=domain,
-                arrival=_aware(message.created_at),
-                expires_at=_aware(message.expires_at),
+                arrival=as_utc(message.created_at),
+                expires_at=as_utc(message.expires_at),
                 claim_token=token,
                 recipients=tuple(
                     ClaimedRecipient(r.id, r.address, r.attempts, recipient_request(r)) for r, _m in members
@@ -232,11 +233,6 @@ def _group(db: Database, token: str, rows: Sequence[tuple[OutboundRecipient, Out
             )
         )
     return deliveries
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def read_body(delivery: Delivery) -> bytes:
@@ -370,7 +366,7 @@ def waiting(s: Session, *, log_id: str | None = None, domains: Sequence[str] | N
     if log_id is not None:
         query = query.where(OutboundMessage.log_id == log_id)
     rows = [
-        Waiting(str(log), sender, r.address, r.attempts, _aware(r.next_attempt_at), r.last_reply)
+        Waiting(str(log), sender, r.address, r.attempts, as_utc(r.next_attempt_at), r.last_reply)
         for log, sender, r in s.execute(query)
     ]
     if domains is None:
@@ -435,7 +431,7 @@ def give_up(s: Session, db: Database, log_id: str, reply: str) -> list[GivenUp]:
                 message.sender,
                 tuple(r.address for r in recipients),
                 queue_dir(db) / message.body_path,
-                _aware(message.created_at),
+                as_utc(message.created_at),
                 settled,
                 message_request(message),
                 tuple(recipient_request(r) for r in recipients),

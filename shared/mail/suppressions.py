@@ -21,6 +21,7 @@ from shared.mail.addresses import normalise_domain
 from shared.storage.db import Database
 from shared.storage.lookups import hosted_domain
 from shared.storage.models import Domain, Suppression
+from shared.storage.times import as_utc
 from shared.storage.upserts import insert_for
 
 MAX_REASON = 1000
@@ -65,7 +66,7 @@ def suppressed(db: Database, sender: str, addresses: Collection[str], now: datet
                 Suppression.domain_id == domain.id, Suppression.address.in_(wanted), Suppression.expires_at > moment
             )
         ).all()
-    return {wanted[address]: _aware(created) for address, created in rows}
+    return {wanted[address]: as_utc(created) for address, created in rows}
 
 
 def refusal(address: str, since: datetime) -> str:
@@ -78,8 +79,3 @@ def purge_expired(db: Database, now: datetime | None = None) -> int:
     with db.session.begin() as s:
         result = s.execute(delete(Suppression).where(Suppression.expires_at <= (now or datetime.now(timezone.utc))))
         return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)

@@ -26,6 +26,7 @@ from shared.errors import InvalidValue
 from shared.mail.webhooks import IpAddress, allowed_addresses, signature
 from shared.storage.db import Database
 from shared.storage.models import Webhook, WebhookDelivery
+from shared.storage.times import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +144,7 @@ def settle(db: Database, pending: Pending, error: str | None, now: datetime) -> 
         hook = s.get(Webhook, pending.webhook_id)
         assert hook is not None  # the delivery row would be gone with it (ON DELETE CASCADE)
         hook.last_error = f"{now.isoformat(timespec='seconds')} {error}"[:1000]
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-        if now - created < RETRY_PERIOD:
+        if now - as_utc(row.created_at) < RETRY_PERIOD:
             row.attempts += 1
             row.next_attempt_at = now + retry_delay(row.attempts)
             row.claimed_until = None
